@@ -1,0 +1,90 @@
+"""``green-train``: train the elastic supernet once (Hydra app; also ``python -m supernet.train``).
+
+``train(cfg)`` is the importable command; :func:`main` is its thin Hydra wrapper. The run folder
+(Hydra's output dir) receives TensorBoard logs under ``tb/``, checkpoints (``last.ckpt`` and the
+best by mean validation accuracy) under ``checkpoints/`` and ``metrics.json``. Point ``resume=``
+at a ``last.ckpt`` to continue a run: phase, epoch, optimizer state and schedule carry on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from supernet.errors import CheckpointError, GreenError, exit_on_error
+from supernet.io import write_json
+from supernet.module import SupernetModule
+
+
+def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
+    """Data module and Lightning module described by ``cfg`` (data is set up to size the net)."""
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    space = instantiate(cfg.space)
+    # objects go in after instantiation: Hydra would turn a dataclass argument into a config
+    net = instantiate(cfg.model.net)(space=space, num_classes=dm.num_classes, in_chans=dm.in_chans)
+    module = SupernetModule(
+        net=net, strategy=instantiate(cfg.strategy), optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        epochs=cfg.epochs, seed=cfg.seed, **cfg.module,
+    )
+    return dm, module
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train the supernet described by ``cfg``; returns the final logged metrics."""
+    if cfg.epochs < 1:
+        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    if cfg.get("resume") and not Path(cfg.resume).is_file():
+        raise CheckpointError(f"resume checkpoint {cfg.resume!r} does not exist")
+    pl.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.paths.output_dir)
+    dm, module = build(cfg)
+    logger = TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/acc_mean", mode="max",
+                           save_last=True, auto_insert_metric_name=False)
+    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
+                                      callbacks=[ckpt], default_root_dir=str(out))
+    logger.log_hyperparams(_flat(OmegaConf.to_container(cfg, resolve=True)))
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume"), weights_only=True)
+    except RuntimeError as err:
+        if cfg.get("resume") and "checkpoint" in str(err).lower():
+            raise CheckpointError(f"cannot resume from {cfg.resume!r}: {str(err).splitlines()[0]}") from None
+        raise
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
+    metrics = {k: v for k, v in sorted(metrics.items())}
+    write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,
+                                      "global_step": trainer.global_step,
+                                      "last_ckpt": str(out / "checkpoints" / "last.ckpt")})
+    return metrics
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested config to ``a/b/c`` keys of scalars for TensorBoard's hparams view."""
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}{k}/"))
+    elif isinstance(d, (list, tuple)):
+        out[prefix.rstrip("/")] = str(d)
+    else:
+        out[prefix.rstrip("/")] = d if isinstance(d, (int, float, str, bool)) or d is None else str(d)
+    return {k: ("null" if v is None else v) for k, v in out.items()}
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    with exit_on_error("green-train"):
+        train(cfg)
+
+
+if __name__ == "__main__":
+    main()
