@@ -17,7 +17,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from supernet.errors import DataError
 
@@ -27,6 +27,27 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 def _batched(batch: Any) -> Any:
     """Collate for datasets whose ``__getitems__`` already returns a stacked batch."""
     return batch
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffles with a generator seeded by (seed, epoch): a resumed run sees the same order.
+
+    Lightning calls ``set_epoch`` before each epoch (as for ``DistributedSampler``, which
+    replaces this sampler in distributed runs).
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
 
 
 class _TensorImages(Dataset):
@@ -71,11 +92,11 @@ def _decode(path: str, size: int, channels: int) -> torch.Tensor:
             im = im.convert("L" if channels == 1 else "RGB")
             if im.size != (size, size):
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"unreadable image file: {path} ({type(err).__name__})") from None
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return torch.from_numpy(np.ascontiguousarray(arr))  # a copy of PIL's buffer, so writable
 
 
 def _to_format(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
@@ -178,7 +199,8 @@ class ImageDataModule(pl.LightningDataModule):
         return self.channels
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=_batched,
+        sampler = EpochSampler(len(ds), self.seed) if shuffle else None
+        return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, collate_fn=_batched,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           drop_last=shuffle and len(ds) > self.batch_size)
 
@@ -193,30 +215,33 @@ class ImageDataModule(pl.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         x, y = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.transform(x, train=training), y
+        gen = None
+        if self.trainer is not None and self.trainer.training:
+            # augmentation seeded by the step, so a resumed run augments exactly as an uninterrupted one
+            gen = torch.Generator(device=x.device).manual_seed(self.seed * 1_000_003 + self.trainer.global_step)
+        return self.transform(x, train=gen is not None, generator=gen), y
 
     # -- tensors -------------------------------------------------------------------------
-    def transform(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+    def transform(self, x: torch.Tensor, train: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
         """uint8 batch -> normalised float batch, with training augmentation when ``train``."""
         x = x.float().div_(255)
         if train:
-            x = self._augment(x)
+            x = self._augment(x, generator)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return (x - mean) / std
 
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+    def _augment(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
         n, c, h, w = x.shape
         p = self.crop_padding
         if p > 0:
             padded = F.pad(x, (p, p, p, p), mode="reflect" if p < min(h, w) else "constant")
-            i = torch.randint(0, 2 * p + 1, (n, 1), device=x.device) + torch.arange(h, device=x.device)
-            j = torch.randint(0, 2 * p + 1, (n, 1), device=x.device) + torch.arange(w, device=x.device)
+            i = torch.randint(0, 2 * p + 1, (n, 1), device=x.device, generator=g) + torch.arange(h, device=x.device)
+            j = torch.randint(0, 2 * p + 1, (n, 1), device=x.device, generator=g) + torch.arange(w, device=x.device)
             x = padded[torch.arange(n, device=x.device)[:, None, None, None],
                        torch.arange(c, device=x.device)[None, :, None, None], i[:, None, :, None], j[:, None, None, :]]
         if self.hflip:
-            flip = torch.rand(n, device=x.device) < 0.5
+            flip = torch.rand(n, device=x.device, generator=g) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         return x
 

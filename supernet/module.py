@@ -88,7 +88,10 @@ class SupernetModule(pl.LightningModule):
         wd = getattr(self.optimizer_fn, "keywords", {}).get("weight_decay", 0.0)
         # no decay on norms, biases and the kernel transforms (initialised to the identity, not 0)
         groups = param_groups_weight_decay(self.net, wd, no_weight_decay_list=self._no_decay_names())
-        return self.optimizer_fn(groups)
+        opt = self.optimizer_fn(groups)
+        # the configured rates, read before a resumed run restores the optimizer's scheduled ones
+        self._base_lr = [g["lr"] for g in opt.param_groups]
+        return opt
 
     def _no_decay_names(self) -> list[str]:
         return [n for n, _ in self.net.named_parameters() if "ks_transform" in n]
@@ -111,8 +114,6 @@ class SupernetModule(pl.LightningModule):
 
     def _lr_step(self, opt: torch.optim.Optimizer) -> None:
         """Set this step's learning rate from the phase's scheduler (stateless in the step count)."""
-        if self._base_lr is None:
-            self._base_lr = [g["lr"] for g in opt.param_groups]
         if self._sched_phase != self.phase_idx:
             phase = self.phases[self.phase_idx]
             for g, base in zip(opt.param_groups, self._base_lr):
@@ -128,6 +129,10 @@ class SupernetModule(pl.LightningModule):
         idx = self.phase_at(self.current_epoch)
         if idx != self.phase_idx:
             self._enter_phase(idx)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # dropout and any other global randomness restart from the step: exact resume
+        torch.manual_seed(self.hparams.seed * 1_000_003 + self.global_step)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
@@ -167,10 +172,12 @@ class SupernetModule(pl.LightningModule):
         opt.step()
         bs = x.shape[0]
         for k, v in logs.items():
-            self.log(k, torch.stack(v).mean(), on_step=True, on_epoch=True, batch_size=bs, prog_bar=k.endswith("largest"))
-        self.log("train/loss", torch.stack(losses).mean(), on_step=True, on_epoch=True, batch_size=bs, prog_bar=True)
+            self.log(k, torch.stack(v).mean(), on_step=True, on_epoch=True, batch_size=bs, prog_bar=k.endswith("largest"),
+                     sync_dist=True)
+        self.log("train/loss", torch.stack(losses).mean(), on_step=True, on_epoch=True, batch_size=bs, prog_bar=True,
+                 sync_dist=True)
         self.log("train/lr", raw_opt.param_groups[0]["lr"], on_step=True, on_epoch=False, batch_size=bs)
-        self.log("train/phase", float(self.phase_idx), on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/phase", float(self.phase_idx), on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
 
     # ------------------------------------------------------------------ validation
     def calib_batches(self) -> list[torch.Tensor]:
@@ -198,9 +205,10 @@ class SupernetModule(pl.LightningModule):
             values = self.val_metrics[name].compute()
             self.val_metrics[name].reset()
             for k, v in values.items():
-                self.log(f"val/{k}_{name}", v, prog_bar=(k == "acc" and name == "largest"))
+                # torchmetrics already reduced over ranks; sync_dist only averages equal values
+                self.log(f"val/{k}_{name}", v, prog_bar=(k == "acc" and name == "largest"), sync_dist=True)
             accs.append(values["acc"])
-        self.log("val/acc_mean", torch.stack(accs).mean())
+        self.log("val/acc_mean", torch.stack(accs).mean(), sync_dist=True)
         self._eval = {}
 
     # ------------------------------------------------------------------ checkpoints

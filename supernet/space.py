@@ -248,10 +248,14 @@ class SearchSpace:
                            lambda s: s.exp_ratios[0])
 
     def middle(self) -> ArchConfig:
-        """The median choice of every dimension (the lower median for even counts)."""
-        mid = lambda c: c[(len(c) - 1) // 2]  # noqa: E731
-        return self._build(mid(self.resolutions), lambda s: mid(s.depths), lambda s: mid(s.kernel_sizes),
-                           lambda s: mid(s.exp_ratios))
+        """The median choice of every dimension.
+
+        For even counts depth takes the upper and the other dimensions the lower median, so that
+        with two choices per dimension the middle differs from both the smallest and the largest.
+        """
+        lo = lambda c: c[(len(c) - 1) // 2]  # noqa: E731
+        return self._build(lo(self.resolutions), lambda s: s.depths[len(s.depths) // 2], lambda s: lo(s.kernel_sizes),
+                           lambda s: lo(s.exp_ratios))
 
     def sample(self, rng: random.Random, open: Iterable[str] = DIMS) -> ArchConfig:
         """A uniformly random arch; dimensions not in ``open`` stay at their largest choice.

@@ -61,9 +61,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics = {k: v for k, v in sorted(metrics.items())}
-    write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,
-                                      "global_step": trainer.global_step,
-                                      "last_ckpt": str(out / "checkpoints" / "last.ckpt")})
+    if trainer.is_global_zero:
+        write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,
+                                          "global_step": trainer.global_step,
+                                          "last_ckpt": str(out / "checkpoints" / "last.ckpt")})
     return metrics
 
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: the tiny registered space, a trained-looking supernet, composed configs."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+
+from supernet.net import SuperNet
+
+SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"
+
+
+def make_cfg(tmp_path: Path, *overrides: str):
+    """The train config composed as ``green-train`` would, writing into ``tmp_path``."""
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        return compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides])
+
+
+@pytest.fixture(scope="session")
+def tiny_space():
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("train")
+    return instantiate(cfg.space)
+
+
+@pytest.fixture(scope="session")
+def cifar_space():
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("train", overrides=["space=cifar"])
+    return instantiate(cfg.space)
+
+
+def scramble(net: SuperNet, seed: int = 0) -> SuperNet:
+    """Give a fresh supernet non-trivial BN statistics and kernel transforms, as training would."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if "ks_transform" in name:
+                p.add_(0.1 * torch.randn(p.shape, generator=g))
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+    return net
+
+
+@pytest.fixture
+def tiny_net(tiny_space):
+    torch.manual_seed(0)
+    return scramble(SuperNet(tiny_space, num_classes=10, in_chans=1)).eval()
+
+
+@pytest.fixture
+def rng():
+    return random.Random(0)

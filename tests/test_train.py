@@ -1,0 +1,102 @@
+import subprocess
+import sys
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from supernet.errors import CheckpointError, TrainingError
+from supernet.train import build, train
+from tests.conftest import make_cfg
+
+FAST = ["experiment=smoke", "module.calib_images=128", "trainer.enable_progress_bar=false"]
+
+
+def _ckpt(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _val_loss(module, dm, arch):
+    net = module.net.eval()
+    with torch.no_grad():
+        x, y = dm.val_set.__getitems__(list(range(len(dm.val_set))))
+        return float(F.cross_entropy(net(dm.transform(x), arch), y))
+
+
+def test_training_lowers_the_loss(tmp_path):
+    cfg = make_cfg(tmp_path, *FAST, "epochs=2")
+    pl.seed_everything(0)
+    dm, module = build(cfg)
+    space = module.net.space
+    before = {a: _val_loss(module, dm, getattr(space, a)()) for a in ("smallest", "largest")}
+    metrics = train(cfg)
+    state = _ckpt(tmp_path / "checkpoints" / "last.ckpt")["state_dict"]
+    module.load_state_dict(state)
+    from supernet.bn import recalibrate_bn
+    for a in ("smallest", "largest"):
+        arch = getattr(space, a)()
+        recalibrate_bn(module.net, dm.calib_batches(256), forward=lambda x: module.net(x, arch))
+        after = _val_loss(module, dm, arch)
+        assert after < before[a] - 0.5, (a, before[a], after)
+    assert metrics["val/acc_largest"] > 0.5 and metrics["val/acc_smallest"] > 0.3
+    assert (tmp_path / "metrics.json").is_file() and (tmp_path / "checkpoints" / "best.ckpt").is_file()
+
+
+@pytest.mark.parametrize("strategy, epochs, stop_after", [
+    ("sandwich", ["epochs=2"], 1),
+    ("progressive", ["strategy.phases.0.epochs=1", "strategy.phases.1.epochs=1",
+                     "strategy.phases.2.epochs=1", "strategy.phases.3.epochs=1"], 3),
+])
+def test_resume_matches_uninterrupted_run(tmp_path, strategy, epochs, stop_after):
+    common = [*FAST, f"strategy={strategy}", *epochs, "data.train_subset=256"]
+    full = train(make_cfg(tmp_path / "full", *common))
+    steps_per_epoch = 256 // 64
+    train(make_cfg(tmp_path / "part", *common, f"trainer.max_steps={stop_after * steps_per_epoch}"))
+    part = _ckpt(tmp_path / "part" / "checkpoints" / "last.ckpt")
+    assert part["epoch"] == stop_after - 1
+    resumed = train(make_cfg(tmp_path / "resumed", *common, f"resume={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}"))
+    a = _ckpt(tmp_path / "full" / "checkpoints" / "last.ckpt")
+    b = _ckpt(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert a["global_step"] == b["global_step"]
+    assert a["green"] == b["green"]
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
+    assert full["val/acc_mean"] == pytest.approx(resumed["val/acc_mean"])
+    if strategy == "progressive":
+        assert a["green"]["phase_idx"] == 3 and a["green"]["teacher"]
+        assert part["green"]["phase_idx"] == 2  # stopped inside the depth phase, resumed into width
+        assert any(k.startswith("teacher.") for k in b["state_dict"])
+
+
+def test_progressive_sorts_channels_when_width_opens(tmp_path, monkeypatch):
+    from supernet.net import SuperNet
+    calls = []
+    orig = SuperNet.sort_channels
+    monkeypatch.setattr(SuperNet, "sort_channels", lambda self, opt=None: (calls.append(opt), orig(self, opt))[1])
+    train(make_cfg(tmp_path, *FAST, "strategy=progressive", "data.train_subset=128", "strategy.phases.0.epochs=1",
+                   "strategy.phases.1.epochs=1", "strategy.phases.2.epochs=1", "strategy.phases.3.epochs=1"))
+    assert len(calls) == 1 and isinstance(calls[0], torch.optim.Optimizer)
+
+
+def test_non_finite_loss_stops_with_step_and_subnet(tmp_path):
+    with pytest.raises(TrainingError, match=r"non-finite loss .* at step \d+ .* subnet r\d+_"):
+        train(make_cfg(tmp_path, *FAST, "optimizer.lr=1e30", "optimizer.nesterov=false", "optimizer.momentum=0"))
+
+
+def test_resume_from_another_space_is_refused(tmp_path):
+    train(make_cfg(tmp_path / "a", *FAST, "epochs=1", "data.train_subset=64"))
+    ckpt = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    other = make_cfg(tmp_path / "b", *FAST, "epochs=2", "data.train_subset=64", "space.stem_chs=4", f"resume={ckpt}")
+    with pytest.raises(CheckpointError, match="search space"):
+        train(other)
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "supernet.train", "data=imagefolder", f"data.root={tmp_path / 'nope'}",
+         f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("green-train: error: imagefolder root") and "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
