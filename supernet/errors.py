@@ -41,9 +41,12 @@ def exit_on_error(prog: str) -> Iterator[None]:
     """Report a :class:`GreenError` as one line and exit 2 instead of raising it."""
     try:
         yield
-    except GreenError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, GreenError):
+            cause = cause.__cause__  # Hydra's instantiate wraps errors raised by constructors
+        if cause is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        msg = " ".join(str(err).split())
+        msg = " ".join(str(cause).split())
         print(f"{prog}: error: {msg}", file=sys.stderr)
         sys.exit(2)

@@ -41,6 +41,10 @@ def test_training_lowers_the_loss(tmp_path):
         assert after < before[a] - 0.5, (a, before[a], after)
     assert metrics["val/acc_largest"] > 0.5 and metrics["val/acc_smallest"] > 0.3
     assert (tmp_path / "metrics.json").is_file() and (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tmp_path / "tb")).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss_largest_step", "train/kd_step", "train/lr", "val/acc_smallest", "val/recall_largest"} <= tags
 
 
 @pytest.mark.parametrize("strategy, epochs, stop_after", [
@@ -92,11 +96,16 @@ def test_resume_from_another_space_is_refused(tmp_path):
         train(other)
 
 
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "supernet.train", "data=imagefolder", f"data.root={tmp_path / 'nope'}",
-         f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
-    assert out.returncode == 2
+@pytest.mark.parametrize("overrides, message", [
+    (["data=imagefolder", "data.root={tmp}/nope"], "imagefolder root"),
+    (["strategy.num_random=-1"], "num_random must be >= 0"),
+    (["epochs=0"], "epochs must be >= 1"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
+    overrides = [o.format(tmp=tmp_path) for o in overrides]
+    out = subprocess.run([sys.executable, "-m", "supernet.train", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert lines[-1].startswith("green-train: error: imagefolder root") and "Traceback" not in out.stderr
+    assert lines[-1].startswith(f"green-train: error: {message}") and "Traceback" not in out.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()

@@ -1,0 +1,61 @@
+"""Helpers shared by the benchmark scripts: timing protocol, machine description, JSON output."""
+from __future__ import annotations
+
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from supernet.io import write_json  # noqa: E402
+
+
+def device_info(device: torch.device) -> dict:
+    """What the figures were measured on."""
+    info = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "python": platform.python_version()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        info["cpu"] = _cpu_model()
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def timed(fn: Callable[[], None], n: int, device: torch.device) -> float:
+    """Seconds per call of ``fn``, over ``n`` calls (synchronised on CUDA)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - t) / n
+
+
+def spread(xs: list[float]) -> dict:
+    """Median and range of repeated measurements."""
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def save(name: str, result: dict, out_dir: Path | None = None) -> Path:
+    """Write ``outputs/bench/<name>.json`` (atomically) and return its path."""
+    path = (out_dir or ROOT / "outputs" / "bench") / f"{name}.json"
+    write_json(path, result)
+    return path
