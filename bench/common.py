@@ -13,28 +13,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from search.timing import device_fingerprint  # noqa: E402
 from supernet.io import write_json  # noqa: E402
 
 
 def device_info(device: torch.device) -> dict:
     """What the figures were measured on."""
-    info = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "python": platform.python_version()}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    else:
-        info["cpu"] = _cpu_model()
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    fp = device_fingerprint(device)
+    return {"device": str(device), "device_name": fp["device_name"], "torch": fp["torch"],
+            "threads": fp["threads"], "python": platform.python_version()}
 
 
 def timed(fn: Callable[[], None], n: int, device: torch.device) -> float:

@@ -194,6 +194,10 @@ class ImageDataModule(pl.LightningDataModule):
             self.setup()
         return len(self.classes)
 
+    def peek_num_classes(self) -> int:
+        """Number of classes without decoding the data (for tools that only size a network)."""
+        return self.num_classes
+
     @property
     def in_chans(self) -> int:
         return self.channels
@@ -264,6 +268,9 @@ class DigitsDataModule(ImageDataModule):
         super().__init__(**kwargs)
         self.test_size = test_size
 
+    def peek_num_classes(self) -> int:
+        return 10
+
     def load(self) -> Splits:
         from sklearn.datasets import load_digits
 
@@ -286,6 +293,9 @@ class CIFARDataModule(ImageDataModule):
         if name not in ("cifar10", "cifar100"):
             raise DataError(f"unknown CIFAR variant {name!r}: use cifar10 or cifar100")
         self.name, self.root, self.download = name, root, download
+
+    def peek_num_classes(self) -> int:
+        return 10 if self.name == "cifar10" else 100
 
     def load(self) -> Splits:
         from torchvision.datasets import CIFAR10, CIFAR100
@@ -339,6 +349,11 @@ class ImageFolderDataModule(ImageDataModule):
             files += found
             labels += [label] * len(found)
         return files, labels
+
+    def peek_num_classes(self) -> int:
+        if not Path(self.root).is_dir():
+            raise DataError(f"imagefolder root {self.root!r} does not exist or is not a folder")
+        return len(self._scan("train")[0])
 
     def load(self) -> Splits:
         if not Path(self.root).is_dir():

@@ -1,0 +1,252 @@
+"""``green-lut``: measure the latency/energy lookup table of a search space on this device, or
+validate one (``mode=validate``) against end-to-end measurements of random subnets.
+
+``build_table(cfg)`` and ``validate_table(cfg)`` are the importable commands; :func:`main` is the
+thin Hydra wrapper (``conf/lut.yaml``).
+"""
+from __future__ import annotations
+
+import io
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from search.cost import (TABLE_KIND, TABLE_VERSION, CostModel, Op, TableError, count_op, fit_line, space_ops)
+from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
+from search.timing import device_fingerprint, measure, runner, set_threads, summary
+from supernet.errors import GreenError, exit_on_error
+from supernet.io import write_atomic, write_json
+from supernet.net import GreenNet
+from supernet.space import ArchConfig, SearchSpace
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _setup(cfg: DictConfig) -> tuple[SearchSpace, torch.device, torch.dtype, int, int]:
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GreenError("device=cuda but no CUDA GPU is available here; use device=cpu")
+    if cfg.dtype not in DTYPES:
+        raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")
+    if not cfg.batch_sizes or any(int(b) < 1 for b in cfg.batch_sizes):
+        raise GreenError(f"batch_sizes must be a non-empty list of positive integers, got {list(cfg.batch_sizes)}")
+    set_threads(cfg.threads)
+    space = instantiate(cfg.space)
+    num_classes = cfg.num_classes or instantiate(cfg.data).peek_num_classes()
+    return space, device, DTYPES[cfg.dtype], int(num_classes), int(cfg.in_chans)
+
+
+def _net_call(space: SearchSpace, arch: ArchConfig, num_classes: int, in_chans: int, bs: int,
+              device: torch.device, dtype: torch.dtype):
+    net = GreenNet(space, arch, num_classes, in_chans)
+    return runner(net, (bs, in_chans, arch.resolution, arch.resolution), device, dtype)
+
+
+def _energy_per_call(calls: dict, meter: EnergyMeter, idle_w: float, window_s: float, seed: int) -> dict:
+    """Gross and idle-subtracted energy per call (mJ), each op looped for ``window_s`` seconds."""
+    out = {}
+    keys = list(calls)
+    random.Random(seed).shuffle(keys)
+    for key in tqdm(keys, desc="energy", leave=False):
+        fn = calls[key]
+        n, e0, t0 = 0, meter.joules(), time.perf_counter()
+        while time.perf_counter() - t0 < window_s:
+            fn()
+            n += 1
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        de, dt = meter.joules() - e0, time.perf_counter() - t0
+        out[key] = {"median": max(0.0, (de - idle_w * dt) / n * 1e3), "gross": de / n * 1e3, "n": n, "window_s": dt}
+    return out
+
+
+def build_table(cfg: DictConfig) -> Path:
+    """Measure every op of the space (and a few whole subnets for the correction); write the table."""
+    t_start = time.perf_counter()
+    space, device, dtype, num_classes, in_chans = _setup(cfg)
+    out = Path(cfg.table)
+    ops = space_ops(space)
+    batch_sizes = [int(b) for b in cfg.batch_sizes]
+    p = cfg.protocol
+    meter = find_meter(device)
+    e = cfg.energy
+    idle = measure_power(None, e.idle_s, meter, e.country_iso_code) if meter else None
+
+    calls, op_of = {}, {}
+    for op in ops:
+        for bs in batch_sizes:
+            calls[(op.key, bs)] = runner(op.module(space, num_classes, in_chans), op.input_shape(space, in_chans, bs),
+                                         device, dtype)
+            op_of[op.key] = op
+    bar = tqdm(total=len(calls) * p.trials, desc=f"green-lut {len(ops)} ops x {len(batch_sizes)} batch sizes")
+    lat = measure(calls, device, p.trials, p.warmup, p.min_call_ms, p.seed, progress=lambda d, t: bar.update(1))
+    bar.close()
+    energy = _energy_per_call(calls, meter, idle.watts, e.window_s, p.seed) if meter else None
+
+    entries: dict[str, dict] = {}
+    for (key, bs), stats in lat.items():
+        pc, macs = count_op(space, op_of[key], num_classes, in_chans)
+        entry = entries.setdefault(key, {"params": pc, "macs": macs})
+        entry[str(bs)] = {"latency_ms": stats}
+        if energy:
+            entry[str(bs)]["energy_mj"] = energy[(key, bs)]
+
+    # end-to-end calibration subnets: the correction for what per-op sums miss
+    rng = random.Random(p.seed)
+    calib = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(cfg.calib.subnets)]
+    e2e_calls = {(str(a), bs): _net_call(space, a, num_classes, in_chans, bs, device, dtype)
+                 for a in calib for bs in batch_sizes}
+    e2e = measure(e2e_calls, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1)
+    e2e_energy = _energy_per_call(e2e_calls, meter, idle.watts, e.window_s, p.seed + 1) if meter else None
+    table = {
+        "kind": TABLE_KIND, "version": TABLE_VERSION,
+        "fingerprint": {**device_fingerprint(device), "batch_sizes": batch_sizes, "dtype": cfg.dtype,
+                        "space_name": space.name, "space_digest": space.digest(),
+                        "num_classes": num_classes, "in_chans": in_chans},
+        "protocol": {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
+                     "order": "random, interleaved across ops each trial", "statistic": "median (p10, p90)",
+                     "mode": "eval + torch.inference_mode", "threads": torch.get_num_threads(),
+                     "cuda_sync": device.type == "cuda"},
+        "space": space.to_dict(), "entries": entries, "correction": {}, "calibration": {},
+    }
+    if meter:
+        table["energy"] = {"source": meter.source, "idle_w": idle.watts, "idle_window_s": idle.seconds,
+                           "window_s": e.window_s, "note": "energy_mj.median is idle-subtracted; gross kept beside it"}
+    else:  # no counter: codecarbon's power model over a representative workload, labelled as an estimate
+        work = _net_call(space, space.largest(), num_classes, in_chans, batch_sizes[-1], device, dtype)
+        power = measure_power(work, e.power_window_s, None, e.country_iso_code)
+        table["energy"] = {"source": power.source, "power_w": power.watts, "window_s": power.seconds,
+                           **power.detail}
+    model = CostModel(table, space)
+    for bs in batch_sizes:
+        sums = [model.op_sum(a, bs) for a in calib]
+        measured = [e2e[(str(a), bs)]["median"] for a in calib]
+        table["correction"][str(bs)] = {"latency_ms": fit_line(sums, measured)}
+        table["calibration"][str(bs)] = [{"arch": str(a), "op_sum_ms": s, "measured_ms": m}
+                                         for a, s, m in zip(calib, sums, measured)]
+        if meter:
+            esums = [model.op_sum(a, bs, "energy_mj") for a in calib]
+            emeas = [e2e_energy[(str(a), bs)]["median"] for a in calib]
+            table["correction"][str(bs)]["energy_mj"] = fit_line(esums, emeas)
+    table["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    table["build_seconds"] = time.perf_counter() - t_start
+    write_json(out, table)
+    fits = ", ".join(f"b{bs}: a={table['correction'][str(bs)]['latency_ms']['a']:.3f} "
+                     f"r2={table['correction'][str(bs)]['latency_ms']['r2']:.3f}" for bs in batch_sizes)
+    print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {table['fingerprint']['device_name']}, "
+          f"energy source {table['energy']['source']}, correction {fits}, "
+          f"{table['build_seconds']:.0f} s -> {out}")
+    return out
+
+
+def _rank_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
+    """Accuracy of ``pred`` against ``meas``: MAPE, share within 10%, rank correlations, bias."""
+    from scipy.stats import kendalltau, spearmanr
+
+    rel = [(p - m) / m for p, m in zip(pred, meas)]
+    return {"mape": sum(abs(r) for r in rel) / len(rel), "within_10pct": sum(abs(r) <= 0.10 for r in rel) / len(rel),
+            "spearman": float(spearmanr(pred, meas)[0]), "kendall": float(kendalltau(pred, meas)[0]),
+            "bias": sum(rel) / len(rel)}
+
+
+def validate_table(cfg: DictConfig) -> dict[str, Any]:
+    """Compare the table's predictions with two interleaved end-to-end measurements of random subnets."""
+    space, device, dtype, num_classes, in_chans = _setup(cfg)
+    v, p = cfg.validate, cfg.protocol
+    if v.subnets < 2:
+        raise GreenError(f"validate.subnets must be >= 2, got {v.subnets}")
+    model = CostModel.load(cfg.table, space, device=device_fingerprint(device), allow_mismatch=v.allow_mismatch)
+    rng = random.Random(v.seed)
+    archs, seen = [], set()
+    while len(archs) < v.subnets and len(seen) < 50 * v.subnets:
+        a = space.sample(rng)
+        if str(a) not in seen:
+            archs.append(a)
+        seen.add(str(a))
+    result: dict[str, Any] = {"table": str(cfg.table), "n_subnets": len(archs), "device": str(device),
+                              "fingerprint": model.table["fingerprint"], "energy_source": model.energy_source,
+                              "batches": {}}
+    meter = find_meter(device) if model.energy_source in MEASURED_SOURCES else None
+    idle_w = model.table["energy"].get("idle_w", 0.0)
+    for bs in model.batch_sizes:
+        calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in archs}
+        first = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs)
+        second = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs + 1)
+        pred = [model.predict(a, bs) for a in archs]
+        m1 = [first[str(a)]["median"] for a in archs]
+        m2 = [second[str(a)]["median"] for a in archs]
+        lat_a, lat_b = _rank_stats([c.latency_ms for c in pred], m1), _rank_stats([c.latency_ms for c in pred], m2)
+        res = {"latency": {k: (lat_a[k] + lat_b[k]) / 2 for k in lat_a}, "retest": _rank_stats(m1, m2),
+               "subnets": [{"arch": str(a), "predicted_ms": c.latency_ms, "measured_ms": [x, y], "params": c.params,
+                            "macs": c.macs, "predicted_energy_mj": c.energy_mj}
+                           for a, c, x, y in zip(archs, pred, m1, m2)]}
+        if meter:
+            e1 = _energy_per_call(calls, meter, idle_w, cfg.energy.window_s, v.seed)
+            e2 = _energy_per_call(calls, meter, idle_w, cfg.energy.window_s, v.seed + 1)
+            em1, em2 = [e1[str(a)]["median"] for a in archs], [e2[str(a)]["median"] for a in archs]
+            ea, eb = _rank_stats([c.energy_mj for c in pred], em1), _rank_stats([c.energy_mj for c in pred], em2)
+            res["energy"] = {k: (ea[k] + eb[k]) / 2 for k in ea}
+            res["energy_retest"] = _rank_stats(em1, em2)
+        else:
+            res["energy"] = {"note": f"no energy counter here: energies are {model.energy_source} "
+                                     "(power x predicted latency), so they cannot be validated by measurement"}
+        result["batches"][str(bs)] = res
+        _scatter(res, bs, Path(cfg.paths.output_dir) / f"lut_validate_b{bs}.png")
+        lat, rt = res["latency"], res["retest"]
+        print(f"green-lut validate b{bs}: MAPE {lat['mape']:.1%} (retest {rt['mape']:.1%}), within 10% "
+              f"{lat['within_10pct']:.0%}, Spearman {lat['spearman']:.3f} (retest {rt['spearman']:.3f}), "
+              f"Kendall {lat['kendall']:.3f}, bias {lat['bias']:+.1%} over {len(archs)} subnets")
+    write_json(Path(cfg.paths.output_dir) / "lut_validate.json", result)
+    return result
+
+
+def _scatter(res: dict, bs: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pred = [s["predicted_ms"] for s in res["subnets"]]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    for i, mark in ((0, "o"), (1, "x")):
+        ax.scatter(pred, [s["measured_ms"][i] for s in res["subnets"]], marker=mark, s=18,
+                   label=f"measurement {i + 1}")
+    lo, hi = min(pred + [s["measured_ms"][0] for s in res["subnets"]]), max(pred)
+    ax.plot([lo, hi * 1.1], [lo, hi * 1.1], "k--", lw=0.8, label="y = x")
+    ax.set_xlabel("predicted latency (ms)")
+    ax.set_ylabel("measured latency (ms)")
+    lat = res["latency"]
+    ax.set_title(f"batch {bs}: MAPE {lat['mape']:.1%}, Spearman {lat['spearman']:.2f}", fontsize=9)
+    ax.legend(fontsize=7)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+
+
+def run(cfg: DictConfig) -> Any:
+    """Dispatch on ``cfg.mode``."""
+    if cfg.mode == "build":
+        return build_table(cfg)
+    if cfg.mode == "validate":
+        return validate_table(cfg)
+    raise GreenError(f"unknown mode {cfg.mode!r}: use mode=build or mode=validate")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="lut")
+def main(cfg: DictConfig) -> None:
+    with exit_on_error("green-lut"):
+        run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The latency measurement protocol shared by the lookup table, its validation and fine-tuning.
+
+Noise on a shared machine hits runs unevenly, so every figure comes from the same protocol:
+eval mode under ``torch.inference_mode``, a fixed CPU thread count, warm-up calls, then repeated
+timed trials *interleaved in a random order* across all items (drift hits every item alike),
+each timed call batching enough repetitions to last ``min_call_ms`` (timer resolution and
+scheduler jitter vanish), CUDA synchronised around each timed call. Each item reports the
+median with p10/p90 and the count.
+"""
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from typing import Callable, Hashable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median, p10, p90 and count of per-call figures."""
+    arr = np.asarray(samples, dtype=float)
+    return {"median": float(np.median(arr)), "p10": float(np.percentile(arr, 10)),
+            "p90": float(np.percentile(arr, 90)), "n": int(arr.size)}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device,
+           dtype: torch.dtype = torch.float32) -> Callable[[], None]:
+    """A no-argument call running ``module`` once in eval mode on a fixed random input."""
+    module = module.to(device=device, dtype=dtype).eval()
+    x = torch.randn(shape, device=device, dtype=dtype)
+
+    def call() -> None:
+        with torch.inference_mode():
+            module(x)
+    return call
+
+
+def measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, trials: int = 7, warmup: int = 3,
+            min_call_ms: float = 20.0, seed: int = 0, progress: Callable[[int, int], None] | None = None
+            ) -> dict[Hashable, dict[str, float]]:
+    """Per-call latency in milliseconds of every item (median, p10, p90, n) under the protocol."""
+    if trials < 1 or warmup < 0:
+        raise ValueError("trials must be >= 1 and warmup >= 0")
+    reps: dict[Hashable, int] = {}
+    for key, fn in calls.items():  # warm up, then size each timed call on the median warm call
+        times = []
+        for _ in range(max(warmup, 1)):
+            _sync(device)
+            t = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append(time.perf_counter() - t)
+        one = max(statistics.median(times), 1e-6)
+        reps[key] = max(1, math.ceil(min_call_ms / 1e3 / one))
+    rng = random.Random(seed)
+    keys = list(calls)
+    samples: dict[Hashable, list[float]] = {k: [] for k in keys}
+    done, total = 0, trials * len(keys)
+    for _ in range(trials):
+        rng.shuffle(keys)
+        for key in keys:
+            fn, n = calls[key], reps[key]
+            _sync(device)
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            _sync(device)
+            samples[key].append((time.perf_counter() - t) / n * 1e3)
+            done += 1
+            if progress:
+                progress(done, total)
+    return {k: summary(v) for k, v in samples.items()}
+
+
+def device_fingerprint(device: torch.device) -> dict[str, object]:
+    """What a timing depends on: device kind and model, thread count, torch version."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = _cpu_model()
+    return {"device": device.type, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def set_threads(threads: int | None) -> int:
+    """Fix the CPU thread count (None keeps torch's default); returns the count in force."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)

@@ -1,0 +1,124 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_module
+
+import search.lut as lut
+from search.cost import CostModel, TableError, arch_ops, count, count_net, read_table, space_ops
+from supernet.net import SuperNet, extract_subnet
+from supernet.space import SearchSpace
+
+FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
+        "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]
+
+
+def lut_cfg(tmp_path, *overrides):
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        return compose("lut", overrides=[f"paths.output_dir={tmp_path}", *FAST, *overrides])
+
+
+@pytest.fixture(scope="module")
+def table_path(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lut")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(lut, "find_meter", lambda device: None)  # as on a VM without RAPL, wherever the tests run
+    try:
+        return lut.build_table(lut_cfg(tmp))
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def table(table_path):
+    return read_table(table_path)
+
+
+def test_space_ops_cover_every_arch(tiny_space, rng):
+    keys = {op.key for op in space_ops(tiny_space)}
+    for _ in range(50):
+        assert {op.key for op in arch_ops(tiny_space, tiny_space.sample(rng))} <= keys
+
+
+def test_table_round_trip_and_fingerprint(table_path, table, tiny_space):
+    assert json.loads(table_path.read_text()) == table
+    fp = table["fingerprint"]
+    assert fp["space_digest"] == tiny_space.digest() and fp["batch_sizes"] == [1, 4]
+    assert fp["num_classes"] == 10 and fp["in_chans"] == 1 and fp["threads"] >= 1 and fp["device_name"]
+    assert set(table["entries"]) == {op.key for op in space_ops(tiny_space)}
+    entry = next(iter(table["entries"].values()))["1"]["latency_ms"]
+    assert entry["n"] == 2 and entry["p10"] <= entry["median"] <= entry["p90"]
+    assert table["protocol"]["trials"] == 2 and "interleaved" in table["protocol"]["order"]
+    assert not list(table_path.parent.glob(".*.tmp"))
+
+
+def test_energy_is_labelled_an_estimate_without_counters(table, tiny_space):
+    assert table["energy"]["source"] == "codecarbon-estimate" and table["energy"]["power_w"] > 0
+    assert "estimate" in table["energy"]["note"]
+    cost = CostModel(table, tiny_space).predict(tiny_space.largest())
+    assert cost.energy_source == "codecarbon-estimate"
+    assert cost.energy_mj == pytest.approx(table["energy"]["power_w"] * cost.latency_ms)
+
+
+def test_predictor_equals_hand_sum(table, tiny_space):
+    model = CostModel(table, tiny_space)
+    arch = tiny_space.smallest()
+    keys = ["stem_h12", "block_i8_o8_s1_k3_e2_h12_se0_relu", "block_i8_o16_s2_k3_e2_h12_se1_hard_swish", "head_h6"]
+    assert [op.key for op in arch_ops(tiny_space, arch)] == keys
+    for bs in (1, 4):
+        raw = sum(table["entries"][k][str(bs)]["latency_ms"]["median"] for k in keys)
+        fit = table["correction"][str(bs)]["latency_ms"]
+        cost = model.predict(arch, bs)
+        assert cost.latency_ms == pytest.approx(max(0.0, fit["a"] * raw + fit["b"]))
+        assert cost.batch_size == bs
+    with pytest.raises(TableError, match="batch sizes"):
+        model.predict(arch, 3)
+
+
+def test_params_and_macs_equal_the_extracted_network(tiny_space, cifar_space, rng):
+    for space, chans in ((tiny_space, 1), (cifar_space, 3)):
+        net = SuperNet(space, num_classes=10, in_chans=chans)
+        for arch in [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(3)]:
+            static = extract_subnet(net, arch)
+            assert count(space, arch, 10, chans) == count_net(static, arch.resolution, chans)
+            assert count(space, arch, 10, chans)[0] == sum(p.numel() for p in static.parameters())
+
+
+def test_fingerprint_mismatch_is_an_error(table_path, table, tiny_space, cifar_space):
+    with pytest.raises(TableError, match="built for search space"):
+        CostModel.load(table_path, cifar_space)
+    assert CostModel.load(table_path, cifar_space, allow_mismatch=True).space is cifar_space
+    here = dict(table["fingerprint"], device_name="Some Other CPU")
+    with pytest.raises(TableError, match="another device .*device_name"):
+        CostModel.load(table_path, tiny_space, device=here)
+    assert CostModel.load(table_path, tiny_space, device=table["fingerprint"])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "not_a_table", "no_entries"])
+def test_corrupt_table_is_an_error_naming_the_file(table_path, tmp_path, damage):
+    bad = tmp_path / "bad.json"
+    text = table_path.read_text()
+    bad.write_text({"truncate": text[: len(text) // 2], "garbage": "\x00\x01",
+                    "not_a_table": json.dumps({"hello": 1}),
+                    "no_entries": json.dumps({**json.loads(text), "entries": None})}[damage])
+    with pytest.raises(TableError, match="bad.json"):
+        read_table(bad)
+
+
+def test_validate_writes_json_and_plot(table_path, tmp_path):
+    res = lut.validate_table(lut_cfg(tmp_path, "mode=validate", f"table={table_path}"))
+    assert res["n_subnets"] == 3 and res["energy_source"] == "codecarbon-estimate"
+    b1 = res["batches"]["1"]
+    for key in ("mape", "within_10pct", "spearman", "kendall", "bias"):
+        assert key in b1["latency"] and key in b1["retest"]
+    assert all(len(s["measured_ms"]) == 2 for s in b1["subnets"])
+    assert "cannot be validated" in b1["energy"]["note"]
+    assert (tmp_path / "lut_validate.json").is_file() and (tmp_path / "lut_validate_b1.png").stat().st_size > 1000
+
+
+def test_cli_missing_table_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "search.lut", "mode=validate", f"table={tmp_path / 'none.json'}",
+                          f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("green-lut: error: lookup table") and "none.json" in out.stderr
