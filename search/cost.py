@@ -192,10 +192,19 @@ class CostModel:
         self.energy_source = table["energy"]["source"]
 
     @classmethod
-    def load(cls, path: str | Path, space: SearchSpace, device: dict | None = None,
+    def load(cls, path: str | Path, space: SearchSpace, device: dict | None = None, check_device: bool = False,
              allow_mismatch: bool = False) -> "CostModel":
-        """Read ``path``; with ``device`` (a fingerprint of here), a table of another device is an error."""
+        """Read ``path``; a table of another device than ``device`` (a fingerprint; with ``check_device``,
+        this machine's for the table's device kind) or of another space is an error."""
         table = read_table(path)
+        if device is None and check_device:
+            from search.timing import device_fingerprint
+
+            kind = str(table["fingerprint"].get("device", "cpu"))
+            if kind == "cuda" and not torch.cuda.is_available():
+                device = {"device": "no cuda here", "device_name": None, "threads": None}
+            else:
+                device = device_fingerprint(torch.device(kind))
         if device is not None and not allow_mismatch:
             diff = fingerprint_mismatch(table["fingerprint"], device, ("device", "device_name", "threads"))
             if diff:

@@ -11,12 +11,14 @@ power, measured over a quiet window, is subtracted; both gross and net figures a
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
@@ -141,3 +143,43 @@ def _codecarbon_power(fn: Callable[[], None] | None, seconds: float, country_iso
         "cpu_model": d.cpu_model, "modes": {k: str(v) for k, v in modes.items()},
         "note": "codecarbon power model (no hardware energy counter readable here): an estimate, not a measurement",
     })
+
+
+class EnergyLedger:
+    """Result holder of :func:`track_energy` (``result`` is filled when the block ends)."""
+
+    def __init__(self) -> None:
+        self.result: dict | None = None
+
+
+@contextlib.contextmanager
+def track_energy(run_dir: str | Path, stage: str, device: torch.device,
+                 country_iso_code: str = "USA") -> Iterator[EnergyLedger]:
+    """Book the energy and CO2eq of a block of work with codecarbon (offline, no network calls).
+
+    Writes ``energy_<stage>.json`` in ``run_dir``. The ``source`` says how codecarbon got it: through
+    a hardware counter (``codecarbon:rapl``, ``codecarbon:nvml``) or its power model
+    (``codecarbon-estimate``).
+    """
+    from codecarbon import OfflineEmissionsTracker
+
+    from supernet.io import write_json
+
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    meter = find_meter(device)
+    source = f"codecarbon:{meter.source}" if meter is not None else "codecarbon-estimate"
+    ledger = EnergyLedger()
+    tracker = OfflineEmissionsTracker(country_iso_code=country_iso_code, log_level="error", save_to_file=False,
+                                      tracking_mode="process", measure_power_secs=5)
+    tracker.start()
+    t0 = time.perf_counter()
+    try:
+        yield ledger
+    finally:
+        emissions = tracker.stop()
+        d = tracker.final_emissions_data
+        ledger.result = {"stage": stage, "source": source, "seconds": time.perf_counter() - t0,
+                         "energy_kwh": float(d.energy_consumed), "co2eq_kg": float(emissions or 0.0),
+                         "cpu_kwh": float(d.cpu_energy), "gpu_kwh": float(d.gpu_energy), "ram_kwh": float(d.ram_energy),
+                         "country_iso_code": country_iso_code}
+        write_json(Path(run_dir) / f"energy_{stage}.json", ledger.result)

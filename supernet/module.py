@@ -217,7 +217,16 @@ class SupernetModule(pl.LightningModule):
             "space": self.net.space.to_dict(), "space_digest": self.net.space.digest(),
             "num_classes": self.net.num_classes, "in_chans": self.net.in_chans,
             "phase_idx": self.phase_idx, "teacher": self.teacher is not None,
+            "data": self._data_summary(),
         }
+
+    def _data_summary(self) -> dict[str, Any]:
+        """What later commands need to rebuild the same validation split (never trained on)."""
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is None:
+            return {}
+        return {"class": type(dm).__name__, "classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size,
+                "image_size": dm.image_size, "channels": dm.channels}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("green")

@@ -59,3 +59,34 @@ def tiny_net(tiny_space):
 @pytest.fixture
 def rng():
     return random.Random(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_table(tmp_path_factory):
+    """A quickly measured table of the tiny space, energy labelled as on a machine without counters."""
+    import search.lut as lut
+
+    tmp = tmp_path_factory.mktemp("lut")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(lut, "find_meter", lambda device: None)
+    try:
+        with initialize_config_module(config_module="conf", version_base="1.3"):
+            cfg = compose("lut", overrides=[f"paths.output_dir={tmp}", *LUT_FAST])
+        return lut.build_table(cfg)
+    finally:
+        mp.undo()
+
+
+LUT_FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
+            "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory):
+    """A briefly trained tiny supernet on digits (its last.ckpt)."""
+    from supernet.train import train
+
+    tmp = tmp_path_factory.mktemp("train")
+    train(make_cfg(tmp, "experiment=smoke", "epochs=2", "data.train_subset=512", "module.calib_images=128",
+                   "trainer.enable_progress_bar=false"))
+    return tmp / "checkpoints" / "last.ckpt"

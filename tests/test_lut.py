@@ -8,26 +8,18 @@ from hydra import compose, initialize_config_module
 import search.lut as lut
 from search.cost import CostModel, TableError, arch_ops, count, count_net, read_table, space_ops
 from supernet.net import SuperNet, extract_subnet
-from supernet.space import SearchSpace
 
-FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
-        "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]
+from tests.conftest import LUT_FAST
 
 
 def lut_cfg(tmp_path, *overrides):
     with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("lut", overrides=[f"paths.output_dir={tmp_path}", *FAST, *overrides])
+        return compose("lut", overrides=[f"paths.output_dir={tmp_path}", *LUT_FAST, *overrides])
 
 
 @pytest.fixture(scope="module")
-def table_path(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lut")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(lut, "find_meter", lambda device: None)  # as on a VM without RAPL, wherever the tests run
-    try:
-        return lut.build_table(lut_cfg(tmp))
-    finally:
-        mp.undo()
+def table_path(tiny_table):
+    return tiny_table  # built as on a VM without RAPL, wherever the tests run
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,68 @@
+"""Scoring a subnet with inherited weights: no training, just BatchNorm recalibration and validation.
+
+The calibration images and the validation split are decoded, normalised and batched once, so an
+evaluation is an extraction, a BN recalibration and one batched inference pass under
+``torch.inference_mode``; it never re-reads a loader and never touches the test split.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
+
+from supernet.data import ImageDataModule
+from supernet.errors import GreenError
+from supernet.net import SuperNet, extract_subnet
+from supernet.space import ArchConfig
+
+
+class SubnetEvaluator:
+    """Inherited-weight validation accuracy and macro recall of any subnet of ``net``.
+
+    Args:
+        net: the trained supernet.
+        dm: the data module the supernet was trained with (its validation split is used).
+        calib_images: training images for BatchNorm recalibration.
+        val_images: validation images to score on (None: the whole validation split).
+        batch_size: inference batch size.
+    """
+
+    def __init__(self, net: SuperNet, dm: ImageDataModule, calib_images: int = 512, val_images: int | None = None,
+                 batch_size: int = 256):
+        if calib_images < 1 or batch_size < 1 or (val_images is not None and val_images < 1):
+            raise GreenError("calib_images, val_images and batch_size must be >= 1")
+        dm.setup()
+        if dm.num_classes != net.num_classes:
+            raise GreenError(f"the data has {dm.num_classes} classes, the supernet {net.num_classes}")
+        self.net, self.num_classes = net.eval(), net.num_classes
+        device = next(net.parameters()).device
+        self.calib = [x.to(device) for x in dm.calib_batches(calib_images, batch_size)]
+        n = len(dm.val_set) if val_images is None else min(val_images, len(dm.val_set))
+        x, y = dm.val_set.__getitems__(list(range(n)))
+        x = dm.transform(x)
+        self.val_x = [b.to(device) for b in x.split(batch_size)]
+        self.val_y = y.to(device)
+
+    def extract(self, arch: ArchConfig) -> torch.nn.Module:
+        """The static subnet with inherited weights and recalibrated BatchNorm, in eval mode."""
+        return extract_subnet(self.net, arch, self.calib).eval()
+
+    @torch.inference_mode()
+    def predict(self, model: torch.nn.Module) -> torch.Tensor:
+        """Predicted classes of the validation images."""
+        return torch.cat([model(x).argmax(1) for x in self.val_x])
+
+    def __call__(self, arch: ArchConfig) -> dict[str, float]:
+        """``acc`` and macro ``recall`` on the validation images, and ``eval_seconds`` it took."""
+        t = time.perf_counter()
+        pred = self.predict(self.extract(arch))
+        acc = float(multiclass_accuracy(pred, self.val_y, self.num_classes, average="micro"))
+        recall = float(multiclass_recall(pred, self.val_y, self.num_classes, average="macro"))
+        return {"acc": acc, "recall": recall, "eval_seconds": time.perf_counter() - t}
+
+    def inference_seconds(self, model: torch.nn.Module) -> float:
+        """Seconds of one plain inference pass of ``model`` over the same validation images."""
+        t = time.perf_counter()
+        self.predict(model)
+        return time.perf_counter() - t

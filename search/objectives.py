@@ -1,0 +1,133 @@
+"""Objectives, constraints and the hypervolume indicator of the multi-objective search.
+
+Every evaluated subnet is a *record*: ``acc``, ``recall`` (inherited-weight validation figures),
+``params``, ``macs`` (exact counts), ``latency_ms``, ``energy_mj`` (lookup table, with
+``energy_source``). Objectives name record fields with a direction; constraints bound the cheap
+fields (``params``, ``macs``, ``latency_ms``, ``energy_mj``) so they can be checked before the
+expensive accuracy evaluation.
+
+Hypervolume is computed over objectives normalised to [0, 1] minimisation with *fixed* bounds
+(accuracy and recall in [0, 1], costs in [0, cost of the largest subnet]) and the fixed reference
+point (1, ..., 1), so it is comparable across generations, runs and algorithms.
+"""
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Iterable, Mapping, Sequence
+
+from deap.benchmarks.tools import hypervolume as deap_hypervolume
+
+from supernet.errors import GreenError
+
+# objective name -> (record field, direction)
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "acc": ("acc", "max"), "recall": ("recall", "max"), "params": ("params", "min"),
+    "macs": ("macs", "min"), "latency": ("latency_ms", "min"), "energy": ("energy_mj", "min"),
+}
+COST_FIELDS = ("params", "macs", "latency_ms", "energy_mj")
+_OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_CONSTRAINT_RE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective: its name, the record field it reads and whether larger is better."""
+
+    name: str
+    field: str
+    maximise: bool
+
+    @property
+    def weight(self) -> float:
+        """DEAP fitness weight."""
+        return 1.0 if self.maximise else -1.0
+
+
+def parse_objectives(names: Sequence[str]) -> list[Objective]:
+    """Objectives from names; unknown or repeated names and fewer than two are errors."""
+    names = list(names)
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if unknown:
+        raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(OBJECTIVES)}")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise GreenError(f"objectives must be at least two distinct names, got {names}")
+    return [Objective(n, OBJECTIVES[n][0], OBJECTIVES[n][1] == "max") for n in names]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a cheap record field, e.g. ``latency_ms <= 5``."""
+
+    field: str
+    op: str
+    value: float
+
+    def ok(self, record: Mapping[str, Any]) -> bool:
+        return _OPS[self.op](record[self.field], self.value)
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.op} {self.value:g}"
+
+
+def parse_constraints(texts: Iterable[str]) -> list[Constraint]:
+    """Constraints from strings such as ``"params <= 300000"`` (objective names work too)."""
+    out = []
+    for text in texts:
+        m = _CONSTRAINT_RE.match(str(text))
+        if not m:
+            raise GreenError(f"malformed constraint {text!r}: expected e.g. 'latency_ms <= 5'")
+        field = OBJECTIVES.get(m.group(1), (m.group(1),))[0]
+        if field not in COST_FIELDS:
+            raise GreenError(f"constraint {text!r}: only cost fields can be constrained before evaluation "
+                             f"({', '.join(COST_FIELDS)})")
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            raise GreenError(f"malformed constraint {text!r}: {m.group(3)!r} is not a number") from None
+        out.append(Constraint(field, m.group(2), value))
+    return out
+
+
+class Normaliser:
+    """Maps records to [0, 1] minimisation vectors with fixed bounds (see the module docstring)."""
+
+    def __init__(self, objectives: Sequence[Objective], largest: Mapping[str, float]):
+        self.objectives = list(objectives)
+        self.hi = {o.field: 1.0 if o.maximise else float(largest[o.field]) for o in objectives}
+
+    def __call__(self, record: Mapping[str, float]) -> list[float]:
+        out = []
+        for o in self.objectives:
+            v = float(record[o.field]) / self.hi[o.field] if self.hi[o.field] else 0.0
+            out.append(1.0 - v if o.maximise else v)
+        return out
+
+
+def hypervolume(points: Sequence[Sequence[float]]) -> float:
+    """Hypervolume (DEAP's indicator) of normalised minimisation points w.r.t. the point (1, ..., 1)."""
+    pts = [p for p in points if all(v < 1.0 for v in p)]  # points beyond the reference add nothing
+    if not pts:
+        return 0.0
+    # DEAP reads individuals' weighted fitness and minimises its negation
+    front = [SimpleNamespace(fitness=SimpleNamespace(wvalues=tuple(-v for v in p))) for p in pts]
+    return float(deap_hypervolume(front, ref=[1.0] * len(pts[0])))
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` Pareto-dominates ``b`` (minimisation)."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def pareto_front(records: Sequence[Mapping[str, Any]], norm: Normaliser) -> list[Mapping[str, Any]]:
+    """Non-dominated records (first occurrence kept among equal points)."""
+    pts = [norm(r) for r in records]
+    front, seen = [], set()
+    for i, p in enumerate(pts):
+        if tuple(p) in seen or any(dominates(q, p) for j, q in enumerate(pts) if j != i):
+            continue
+        seen.add(tuple(p))
+        front.append(records[i])
+    return front

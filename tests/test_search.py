@@ -1,0 +1,180 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from search.cost import TableError
+from search.evolution import Evolution
+from search.objectives import Normaliser, hypervolume, parse_constraints, parse_objectives, pareto_front
+from search.search import search
+from supernet.errors import GreenError
+
+
+def fake_costs(space):
+    """Deterministic stand-ins: cost grows with size, accuracy with size but with diminishing returns."""
+    from search.cost import count
+
+    def cost_fn(arch):
+        params, macs = count(space, arch, 10, 1)
+        return {"params": params, "macs": macs, "latency_ms": macs / 1e5, "energy_mj": macs / 1e4,
+                "energy_source": "test"}
+
+    calls = []
+
+    def eval_fn(arch):
+        calls.append(str(arch))
+        macs = count(space, arch, 10, 1)[1]
+        wobble = (hash(str(arch)) % 97) / 9700  # arch-specific, deterministic within a process
+        return {"acc": 1 - 1 / (1 + macs / 2e5) - wobble, "recall": 0.5, "eval_seconds": 0.0}
+    return cost_fn, eval_fn, calls
+
+
+def evo(space, tmp_path=None, **kw):
+    cost_fn, eval_fn, calls = fake_costs(space)
+    kw.setdefault("objectives", parse_objectives(["acc", "macs"]))
+    kw.setdefault("constraints", [])
+    e = Evolution(space, cost_fn=cost_fn, eval_fn=eval_fn, run_dir=tmp_path, progress=False, **kw)
+    return e, calls
+
+
+def test_hypervolume_with_fixed_reference():
+    assert hypervolume([[0.5, 0.5]]) == pytest.approx(0.25)
+    assert hypervolume([[0.5, 0.5], [0.25, 0.75]]) == pytest.approx(0.25 + 0.75 * 0.25 - 0.5 * 0.25)
+    assert hypervolume([[1.5, 0.1]]) == 0.0
+
+
+def test_budget_counts_unique_evaluations(tiny_space):
+    e, calls = evo(tiny_space, population=8, generations=20, budget=30)
+    e.run()
+    assert len(e.records) == 30 == len(calls) == len(set(calls))
+    hv = [row["hypervolume"] for row in e.logbook]
+    assert hv == sorted(hv) and hv[-1] > 0  # the archive's front only improves
+
+
+def test_front_is_non_dominated_and_complete(tiny_space):
+    e, _ = evo(tiny_space, population=8, generations=3)
+    front = e.run()
+    pts = [e.norm(r) for r in front]
+    others = [e.norm(r) for r in e.records.values()]
+    from search.objectives import dominates
+    assert not any(dominates(q, p) for p in pts for q in others)
+    assert len(front) >= 2
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "nsga3", "random"])
+def test_algorithms_run(tiny_space, algorithm):
+    e, calls = evo(tiny_space, algorithm=algorithm, population=8, generations=2,
+                   objectives=parse_objectives(["acc", "macs", "energy"]))
+    e.run()
+    assert len(e.records) == 24 and len(e.logbook) == 3
+
+
+def test_constraints_are_checked_before_evaluation(tiny_space):
+    limit = 5500
+    e, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints([f"params <= {limit}"]))
+    e.run()
+    assert all(r["params"] <= limit for r in e.records.values())
+    assert len(calls) == len(e.records)  # no evaluation was spent on an infeasible candidate
+
+
+def test_impossible_constraint_is_reported(tiny_space):
+    e, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints(["params <= 10"]))
+    with pytest.raises(GreenError, match="no subnet of the space meets the constraints"):
+        e.run()
+    assert calls == []
+
+
+def test_resume_after_interruption_gives_the_same_front(tiny_space, tmp_path):
+    full, _ = evo(tiny_space, tmp_path / "full", population=8, generations=4, seed=3)
+    want = full.run()
+
+    cost_fn, eval_fn, _ = fake_costs(tiny_space)
+    n = {"calls": 0}
+
+    def dying(arch):
+        n["calls"] += 1
+        if n["calls"] == 21:  # in the middle of generation 2
+            raise KeyboardInterrupt
+        return eval_fn(arch)
+    kw = dict(objectives=parse_objectives(["acc", "macs"]), constraints=[], population=8, generations=4, seed=3,
+              run_dir=tmp_path / "cut", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        Evolution(tiny_space, cost_fn=cost_fn, eval_fn=dying, **kw).run()
+    state = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert state["gen"] == 1
+    resumed = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=eval_fn, **kw)
+    got = resumed.run()
+    assert [r["arch"] for r in got] == [r["arch"] for r in want]
+    assert list(resumed.records) == list(full.records)
+    assert resumed.cache_hits >= 4  # the interrupted generation's evaluations came from the cache
+
+
+def test_resume_with_other_settings_is_refused(tiny_space, tmp_path):
+    evo(tiny_space, tmp_path, population=8, generations=1)[0].run()
+    with pytest.raises(GreenError, match="other settings"):
+        evo(tiny_space, tmp_path, population=8, generations=1, algorithm="nsga3")[0].run()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"objectives": ["acc", "speed"]}, "unknown objective"),
+    ({"budget": 0}, "budget must be >= 1"),
+    ({"population": 6}, "not usable by NSGA-II"),
+    ({"algorithm": "sgd"}, "unknown algorithm"),
+])
+def test_bad_settings(tiny_space, kwargs, message):
+    with pytest.raises(GreenError, match=message):
+        objs = parse_objectives(kwargs.pop("objectives", ["acc", "macs"]))
+        evo(tiny_space, objectives=objs, **{"population": 8, **kwargs})
+
+
+def test_malformed_and_non_cost_constraints():
+    with pytest.raises(GreenError, match="malformed"):
+        parse_constraints(["latency_ms == 5"])
+    with pytest.raises(GreenError, match="only cost fields"):
+        parse_constraints(["acc >= 0.9"])
+    assert str(parse_constraints(["latency <= 5"])[0]) == "latency_ms <= 5"
+
+
+def search_cfg(tmp_path, ckpt, table, *overrides):
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        return compose("search", overrides=[f"paths.output_dir={tmp_path}", f"ckpt={ckpt}", f"table={table}",
+                                            "progress=false", "search.population=8", "search.generations=2",
+                                            "eval.calib_images=64", "eval.val_images=64", *overrides])
+
+
+def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table):
+    res = search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['params<=6000']"))
+    for name in ("pareto.json", "pareto.csv", "history.csv", "pareto.png", "logbook.json", "cache.json",
+                 "checkpoint.json", "energy_search.json"):
+        assert (tmp_path / name).is_file(), name
+    assert list((tmp_path / "tb").glob("events.out.tfevents*"))
+    assert res["unique_evals"] == 24 and res["energy_source"] == "codecarbon-estimate"
+    assert all(r["params"] <= 6000 and 0 <= r["acc"] <= 1 for r in res["front"])
+    lines = (tmp_path / "history.csv").read_text().splitlines()
+    assert len(lines) == 25 and lines[0].startswith("arch,acc,recall")
+    logbook = json.loads((tmp_path / "logbook.json").read_text())
+    assert [r["gen"] for r in logbook["logbook"]] == [0, 1, 2]
+    assert logbook["search_energy"]["source"].startswith("codecarbon")
+    # rerunning on the finished folder changes nothing
+    again = search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['params<=6000']"))
+    assert again["front"] == res["front"]
+
+
+def test_table_of_another_space_is_refused(tmp_path, tiny_ckpt, tiny_table):
+    t = json.loads(tiny_table.read_text())
+    t["fingerprint"]["space_digest"] = "0" * 16
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(t))
+    with pytest.raises(TableError, match="built for search space"):
+        search(search_cfg(tmp_path / "run", tiny_ckpt, other))
+    assert not (tmp_path / "run" / "pareto.json").exists()
+
+
+def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
+    out = subprocess.run([sys.executable, "-m", "search.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
+                          "search.objectives=[acc,speed]", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("green-search: error: unknown objective")
+    assert not (tmp_path / "cache.json").exists()
