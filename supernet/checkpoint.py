@@ -25,9 +25,13 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {str(path)!r} was refused: it holds more than tensors and plain "
-                              f"data ({first})") from None
+        text = str(err)
+        globals_ = [ln.strip() for ln in text.splitlines() if "GLOBAL" in ln]
+        if globals_:  # a pickled object that could run code on load: refused, never executed
+            raise CheckpointError(f"checkpoint {str(path)!r} was refused: it holds more than tensors and plain "
+                                  f"data ({globals_[0]})") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated (not a plain-data torch "
+                              "checkpoint)") from None
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({type(err).__name__})") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("green"), dict) or "state_dict" not in ckpt:

@@ -1,0 +1,97 @@
+"""``green-extract``: one subnet of a trained supernet as a standalone model folder (Hydra app).
+
+The arch comes from ``arch=`` (its string) or from a search run's ``pareto.json`` (``pareto=`` and
+``index=``). Its BatchNorm is recalibrated on training images, its inherited accuracy measured on
+the validation split, its cost predicted by a lookup table when ``table=`` is given; then
+:func:`search.export.save_subnet` writes the folder atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from search.cost import CostModel, count
+from search.evaluate import SubnetEvaluator
+from search.export import save_subnet
+from search.search import check_data
+from supernet.checkpoint import load_supernet
+from supernet.errors import ArchError, GreenError, exit_on_error
+from supernet.space import ArchConfig, SearchSpace
+
+
+def arch_from_pareto(path: str | Path, index: int, space: SearchSpace) -> ArchConfig:
+    """The ``index``-th subnet of a search run's ``pareto.json`` (a folder or the file)."""
+    path = Path(path)
+    path = path / "pareto.json" if path.is_dir() else path
+    try:
+        pareto = json.loads(path.read_text())
+        front = pareto["front"]
+    except FileNotFoundError:
+        raise GreenError(f"pareto file {str(path)!r} does not exist") from None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise GreenError(f"{str(path)!r} is not a green-search pareto.json ({err})") from None
+    if pareto.get("space_digest") != space.digest():
+        raise GreenError(f"{str(path)!r} comes from search space {pareto.get('space_digest')}, the checkpoint's "
+                         f"is {space.digest()}")
+    if not -len(front) <= index < len(front):
+        raise GreenError(f"pareto index {index} is out of range: the front has {len(front)} subnets")
+    return space.validate(front[index]["arch"])
+
+
+def check_writable(out: Path, overwrite: bool) -> None:
+    """Fail early (before any work) on an output folder that exists or cannot be created."""
+    if out.exists() and not overwrite:
+        raise GreenError(f"output folder {str(out)!r} already exists (pass overwrite=true to replace it)")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise GreenError(f"cannot write output folder {str(out)!r}: {str(parent)!r} is not writable")
+
+
+def resolve_arch(cfg: DictConfig, space: SearchSpace) -> ArchConfig:
+    if cfg.arch and cfg.pareto:
+        raise GreenError("give either arch= or pareto= (with index=), not both")
+    if cfg.arch:
+        return space.validate(str(cfg.arch))
+    if cfg.pareto:
+        return arch_from_pareto(cfg.pareto, int(cfg.index), space)
+    raise ArchError("no subnet given: pass arch=<arch string> or pareto=<search run> index=<i>")
+
+
+def extract(cfg: DictConfig) -> Path:
+    """Write the extraction folder described by ``cfg``; returns its path."""
+    out = Path(cfg.out)
+    check_writable(out, cfg.overwrite)
+    net, meta = load_supernet(cfg.ckpt)
+    arch = resolve_arch(cfg, net.space)
+    dm = instantiate(cfg.data)
+    check_data(dm, meta)
+    ev = SubnetEvaluator(net, dm, cfg.calib_images, cfg.val_images)
+    scores = ev(arch)
+    model = ev.extract(arch)
+    params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+    info = {"params": params, "macs": macs, "val_acc": scores["acc"], "val_recall": scores["recall"],
+            "classes": list(dm.classes), "mean": list(dm.mean), "std": list(dm.std), "supernet": str(cfg.ckpt)}
+    if cfg.table:
+        cost = CostModel.load(cfg.table, net.space, check_device=True, allow_mismatch=cfg.allow_mismatch).predict(arch)
+        info.update(latency_ms=cost.latency_ms, energy_mj=cost.energy_mj, energy_source=cost.energy_source,
+                    latency_batch_size=cost.batch_size)
+    save_subnet(model, out, info, onnx=cfg.onnx, overwrite=cfg.overwrite)
+    print(f"green-extract: {arch}: {params} params, {macs} MACs, inherited val acc {scores['acc']:.4f} -> {out}")
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="extract")
+def main(cfg: DictConfig) -> None:
+    with exit_on_error("green-extract"):
+        extract(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+
+from search.export import load_subnet
+from search.extract import extract
+from supernet.checkpoint import load_supernet, read_checkpoint
+from supernet.errors import ArchError, CheckpointError, GreenError
+from supernet.net import extract_subnet
+
+ARCH = "r16_k5e3-k3e2_k3e3"
+
+
+def extract_cfg(tmp_path, ckpt, *overrides):
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        return compose("extract", overrides=[f"paths.output_dir={tmp_path}", f"ckpt={ckpt}", "calib_images=128",
+                                             "val_images=100", *overrides])
+
+
+def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, tiny_table):
+    out = extract(extract_cfg(tmp_path, tiny_ckpt, f"arch={ARCH}", f"table={tiny_table}"))
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "model.onnx", "card.md"}
+    meta = json.loads((out / "arch.json").read_text())
+    assert meta["arch"]["arch"] == ARCH and meta["energy_source"] == "codecarbon-estimate"
+    assert 0 <= meta["val_acc"] <= 1 and meta["params"] > 0 and len(meta["classes"]) == 10
+    pytest.importorskip("onnxruntime")
+    assert meta["onnx"]["checked"] and meta["onnx"]["max_abs_diff"] < 1e-3
+    model = load_subnet(out)
+    # the same subnet extracted from the supernet with the same calibration images
+    net, _ = load_supernet(tiny_ckpt)
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        dm = instantiate(compose("train").data)
+    calib = dm.calib_batches(128, 256)
+    ref = extract_subnet(net, ARCH, calib).eval()
+    x = torch.randn(5, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model(x), ref(x), atol=1e-5)
+    assert "load_subnet" in (out / "card.md").read_text()
+
+
+def _pareto(tmp_path, archs, digest):
+    d = tmp_path / "search"
+    d.mkdir()
+    (d / "pareto.json").write_text(json.dumps({"space_digest": digest, "front": [{"arch": a} for a in archs]}))
+    return d
+
+
+def test_extract_by_pareto_index(tmp_path, tiny_ckpt, tiny_space):
+    run = _pareto(tmp_path, ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
+    out = extract(extract_cfg(tmp_path, tiny_ckpt, f"pareto={run}", "index=1", "onnx=false"))
+    assert load_subnet(out).arch == tiny_space.validate(ARCH)
+
+
+@pytest.mark.parametrize("overrides, error, message", [
+    (["arch=r16_k7e2_k3e2"], ArchError, "kernel_size 7 not in choices"),
+    (["arch=r16_k3e2__"], ArchError, "malformed"),
+    ([], ArchError, "no subnet given"),
+    (["pareto={run}", "index=5"], GreenError, "pareto index 5 is out of range: the front has 2"),
+    (["pareto={other}"], GreenError, "comes from search space"),
+    (["arch=" + ARCH, "out={tmp}/afile/model"], GreenError, "cannot write output folder"),
+    (["arch=" + ARCH, "out={tmp}/exists"], GreenError, "already exists"),
+])
+def test_extract_bad_input_leaves_nothing(tmp_path, tiny_ckpt, tiny_space, overrides, error, message):
+    run = _pareto(tmp_path, ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pareto.json").write_text(json.dumps({"space_digest": "0" * 16, "front": [{"arch": ARCH}]}))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "exists").mkdir()
+    overrides = [o.format(run=run, other=other, tmp=tmp_path) for o in overrides]
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(error, match=message):
+        extract(extract_cfg(tmp_path, tiny_ckpt, *overrides))
+    assert set(os.listdir(tmp_path)) == before
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/green_cnn_pwned",))
+
+
+@pytest.mark.parametrize("protocol, message", [(2, "refused: .*GLOBAL posix.system"),
+                                               (pickle.HIGHEST_PROTOCOL, "evil.ckpt")])
+def test_malicious_checkpoint_is_refused_without_executing(tmp_path, protocol, message):
+    marker = "/tmp/green_cnn_pwned"
+    if os.path.exists(marker):
+        os.remove(marker)
+    bad = tmp_path / "evil.ckpt"
+    torch.save({"green": {}, "state_dict": {}, "x": _Payload()}, bad, pickle_protocol=protocol)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(bad)
+    assert not os.path.exists(marker)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "corrupt or truncated"), (b"garbage" * 10, "corrupt or truncated")])
+def test_corrupt_checkpoint(tmp_path, content, message):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(bad)
+
+
+def test_truncated_real_checkpoint(tmp_path, tiny_ckpt):
+    data = tiny_ckpt.read_bytes()
+    bad = tmp_path / "cut.ckpt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.ckpt"):
+        load_supernet(bad)
+
+
+def test_load_subnet_errors(tmp_path):
+    with pytest.raises(GreenError, match="not an extraction folder"):
+        load_subnet(tmp_path)
