@@ -42,8 +42,8 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
     try:
         model = model.eval().cpu()
         info = dict(info or {})
-        meta = {"version": FOLDER_VERSION, "arch": model.arch.to_dict(), "space": model.space.to_dict(),
-                "num_classes": model.num_classes, "in_chans": model.in_chans, **info}
+        meta = {**info, "version": FOLDER_VERSION, "arch": model.arch.to_dict(), "space": model.space.to_dict(),
+                "num_classes": model.num_classes, "in_chans": model.in_chans}
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
         write_json(tmp / "arch.json", meta)
         if onnx:

@@ -91,7 +91,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code) as energy:
         front = evo.run()
     writer.close()
-    result = write_outputs(out, evo, front, costs, energy.result)
+    result = write_outputs(out, evo, front, costs, energy.result,
+                           inputs={"ckpt": str(Path(cfg.ckpt).resolve()), "table": str(Path(cfg.table).resolve())})
     hv = result["hypervolume"]
     print(f"green-search {evo.algorithm}: {len(front)} subnets on the front, hypervolume {hv:.4f}, "
           f"{len(evo.records)} unique evaluations ({evo.cache_hits} from cache) -> {out / 'pareto.json'}")
@@ -99,7 +100,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
 
 
 def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostModel,
-                  energy: dict | None) -> dict[str, Any]:
+                  energy: dict | None, inputs: dict[str, str] | None = None) -> dict[str, Any]:
     """pareto.json/.csv, history.csv, pareto.png and logbook.json, each written atomically."""
     first = evo.objectives[0]
     front = sorted(front, key=lambda r: r[first.field], reverse=first.maximise)
@@ -109,7 +110,7 @@ def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostM
         "constraints": [str(c) for c in evo.constraints], "algorithm": evo.algorithm, "seed": evo.seed,
         "space_digest": evo.space.digest(), "energy_source": costs.energy_source,
         "latency_batch_size": costs.batch_sizes[0], "unique_evals": len(evo.records),
-        "hypervolume": evo.hypervolume(), "front": [{k: r[k] for k in keep} for r in front],
+        "hypervolume": evo.hypervolume(), **(inputs or {}), "front": [{k: r[k] for k in keep} for r in front],
     }
     write_json(out / "pareto.json", result)
     write_atomic(out / "pareto.csv", _csv(front, RECORD_FIELDS))

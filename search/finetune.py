@@ -1,0 +1,237 @@
+"""``green-finetune``: extract the winners of a search and fine-tune each standalone (Hydra app).
+
+Each winner starts from its inherited weights (or from scratch with ``from_scratch=true``, the
+baseline of the ranking benchmark) and is trained with Lightning on the training split, optionally
+distilled from the supernet's largest subnet. The energy of each fine-tune is booked with
+codecarbon (offline). Afterwards, on the held-out test split: accuracy and macro recall; on the
+device: measured (not predicted) latency and energy. Each model is saved as an extraction folder
+under ``models/``; a finished model is skipped when the command runs again on the same folder.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import hydra
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.loggers import TensorBoardLogger
+from timm.optim import param_groups_weight_decay
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
+
+from search.cost import count
+from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
+from search.export import save_subnet
+from search.search import check_data
+from search.timing import measure, runner, set_threads
+from supernet.checkpoint import load_supernet
+from supernet.errors import GreenError, exit_on_error
+from supernet.io import write_atomic, write_json
+from supernet.module import distill_loss
+from supernet.net import GreenNet, extract_subnet
+from supernet.space import ArchConfig, SearchSpace
+
+
+class SubnetModule(pl.LightningModule):
+    """Trains one static network: label-smoothed cross-entropy, optionally + KD from a frozen teacher."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: Callable, scheduler: Callable | None = None,
+                 label_smoothing: float = 0.1, teacher: torch.nn.Module | None = None, kd_ratio: float = 1.0,
+                 seed: int = 0):
+        super().__init__()
+        self.model, self.optimizer_fn, self.scheduler_fn = model, optimizer, scheduler
+        self.label_smoothing, self.kd_ratio, self.seed = label_smoothing, kd_ratio, seed
+        self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
+        self._sched = None
+        n = model.num_classes
+        self.metrics = torch.nn.ModuleDict({
+            split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
+                                     "recall": MulticlassRecall(n, average="macro")}) for split in ("val", "test")})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def configure_optimizers(self):
+        wd = getattr(self.optimizer_fn, "keywords", {}).get("weight_decay", 0.0)
+        return self.optimizer_fn(param_groups_weight_decay(self.model, wd))
+
+    def on_fit_start(self) -> None:
+        self.model.train()  # an extracted subnet arrives in eval mode; Lightning keeps modes as found
+
+    def on_train_start(self) -> None:
+        if self.scheduler_fn is not None:
+            steps = self.trainer.max_epochs * self.trainer.num_training_batches
+            self._sched = self.scheduler_fn(self.optimizers().optimizer, t_initial=steps)
+        if self._teacher:
+            self._teacher[0].to(self.device)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+        if self._sched is not None:
+            self._sched.step_update(self.global_step)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        if self._teacher and self.kd_ratio > 0:
+            with torch.no_grad():
+                soft = self._teacher[0](x)
+            loss = loss + self.kd_ratio * distill_loss(logits, soft)
+        if not torch.isfinite(loss):
+            raise GreenError(f"non-finite loss at step {self.global_step} fine-tuning {self.model.arch}")
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
+        self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, batch_size=x.shape[0])
+        return loss
+
+    def _eval_step(self, batch, split: str) -> None:
+        x, y = batch
+        self.metrics[split].update(self.model(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def _eval_end(self, split: str) -> None:
+        for k, v in self.metrics[split].compute().items():
+            self.log(f"{split}/{k}", v, prog_bar=(k == "acc"), sync_dist=True)
+        self.metrics[split].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
+
+
+def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
+                     batch_sizes: Sequence[int], cfg: DictConfig) -> dict[str, Any]:
+    """Measured latency at each batch size and energy per image on ``device`` (source-labelled)."""
+    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device) for bs in batch_sizes}
+    lat = measure(calls, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)
+    out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
+    out["latency_ms"] = lat[batch_sizes[0]]["median"]
+    bs = batch_sizes[-1]
+    meter = find_meter(device)
+    power = measure_power(calls[bs], cfg.power_window_s, meter, cfg.country_iso_code)
+    if power.source in MEASURED_SOURCES:  # counters: subtract idle power over the same window
+        idle = measure_power(None, cfg.power_window_s, meter)
+        active_w = max(0.0, power.watts - idle.watts)
+    else:
+        active_w = power.watts
+    out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
+    out["energy_source"] = power.source
+    out["energy_batch_size"] = bs
+    return out
+
+
+def pick_archs(cfg: DictConfig, space: SearchSpace) -> list[ArchConfig]:
+    """Explicit ``archs``, or ``top_k`` subnets of the search run's front (spread along it, or the top)."""
+    if cfg.archs:
+        return [space.validate(str(a)) for a in cfg.archs]
+    path = Path(cfg.run) / "pareto.json"
+    try:
+        pareto = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise GreenError(f"cannot read the search run's {str(path)!r} ({err})") from None
+    if pareto.get("space_digest") != space.digest():
+        raise GreenError(f"{str(path)!r} comes from another search space than the checkpoint")
+    front = [r["arch"] for r in pareto["front"]]
+    k = int(cfg.top_k)
+    if k < 1:
+        raise GreenError(f"top_k must be >= 1, got {k}")
+    if cfg.select == "top" or k >= len(front):
+        chosen = front[:k]
+    elif cfg.select == "spread":
+        chosen = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[:1]
+    else:
+        raise GreenError(f"unknown select {cfg.select!r}: use spread or top")
+    return [space.validate(a) for a in dict.fromkeys(chosen)]
+
+
+def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Fine-tune the chosen subnets; returns one row of figures per model (also finetune.json/.csv)."""
+    if cfg.epochs < 1:
+        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    set_threads(cfg.threads)
+    out = Path(cfg.paths.output_dir)
+    ckpt = cfg.ckpt or _search_ckpt(cfg.run)
+    net, meta = load_supernet(ckpt)
+    archs = pick_archs(cfg, net.space)
+    dm = instantiate(cfg.data)
+    check_data(dm, meta)
+    calib = dm.calib_batches(cfg.calib_images)
+    teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
+    device = torch.device(cfg.measure.device)
+    rows = []
+    for i, arch in enumerate(archs):
+        folder = out / "models" / f"{i:02d}_{arch}"
+        if (folder / "arch.json").is_file():
+            rows.append(json.loads((folder / "arch.json").read_text())["result"])
+            print(f"green-finetune: {arch} already fine-tuned, skipped")
+            continue
+        pl.seed_everything(cfg.seed + i, workers=True)
+        model = GreenNet(net.space, arch, net.num_classes, net.in_chans) if cfg.from_scratch \
+            else extract_subnet(net, arch, calib)
+        module = SubnetModule(model, instantiate(cfg.optimizer), instantiate(cfg.scheduler),
+                              cfg.label_smoothing, teacher, cfg.kd_ratio, cfg.seed + i)
+        logger = TensorBoardLogger(str(out / "tb"), name=folder.name, version="", default_hp_metric=False)
+        trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger,
+                                          enable_checkpointing=False, default_root_dir=str(out))
+        with track_energy(out / "energy", folder.name, device, cfg.measure.country_iso_code) as energy:
+            trainer.fit(module, datamodule=dm)
+        test = trainer.test(module, datamodule=dm, verbose=False)[0]
+        params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+        row = {"arch": str(arch), "init": "scratch" if cfg.from_scratch else "inherited",
+               "distilled": bool(cfg.distill), "epochs": cfg.epochs, "test_acc": test["test/acc"],
+               "test_recall": test["test/recall"], "params": params, "macs": macs,
+               **measure_deployed(model.cpu() if device.type == "cpu" else model, net.in_chans, arch.resolution,
+                                  device, list(cfg.measure.batch_sizes), cfg.measure),
+               "train_energy_kwh": energy.result["energy_kwh"], "train_co2eq_kg": energy.result["co2eq_kg"],
+               "train_energy_source": energy.result["source"], "train_seconds": energy.result["seconds"]}
+        save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
+                                    "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
+        rows.append(row)
+        print(f"green-finetune: {arch}: test acc {row['test_acc']:.4f}, latency {row['latency_ms']:.2f} ms, "
+              f"{row['energy_mj_per_image']:.3f} mJ/image ({row['energy_source']}) -> {folder}")
+    write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt)})
+    write_atomic(out / "finetune.csv", _csv(rows))
+    return rows
+
+
+def _search_ckpt(run: str | None) -> str:
+    if not run:
+        raise GreenError("pass ckpt=<supernet checkpoint> (and run=<search run> or archs=[...])")
+    try:
+        return json.loads((Path(run) / "pareto.json").read_text())["ckpt"]
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise GreenError(f"no supernet checkpoint recorded in {str(Path(run) / 'pareto.json')!r} ({err}); "
+                         "pass ckpt=") from None
+
+
+def _csv(rows: Sequence[dict]) -> str:
+    buf = io.StringIO()
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="finetune")
+def main(cfg: DictConfig) -> None:
+    with exit_on_error("green-finetune"):
+        finetune(cfg)
+
+
+if __name__ == "__main__":
+    main()
