@@ -239,9 +239,11 @@ class Evolution:
 
     def _log(self, gen: int, n_new: int, seconds: float) -> dict:
         front = self.front()
+        new = [r for r in self.records.values() if r["gen"] == gen]
         row = {"gen": gen, "evals": n_new, "unique_evals": len(self.records), "cache_hits": self.cache_hits,
                "front_size": len(front), "hypervolume": hypervolume([self.norm(r) for r in front]),
-               "seconds": seconds}
+               "seconds": seconds,
+               "seconds_per_eval": sum(r.get("eval_seconds", 0.0) for r in new) / max(1, len(new))}
         for o in self.objectives:
             vals = [r[o.field] for r in self.records.values()]
             row[f"{o.name}_best"] = max(vals) if o.maximise else min(vals)
