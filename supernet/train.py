@@ -2,11 +2,13 @@
 
 ``train(cfg)`` is the importable command; :func:`main` is its thin Hydra wrapper. The run folder
 (Hydra's output dir) receives TensorBoard logs under ``tb/``, checkpoints (``last.ckpt`` and the
-best by mean validation accuracy) under ``checkpoints/`` and ``metrics.json``. Point ``resume=``
+best by mean validation accuracy) under ``checkpoints/``, ``metrics.json`` and the energy of the
+training booked by codecarbon (``energy_train.json``). Point ``resume=``
 at a ``last.ckpt`` to continue a run: phase, epoch, optimizer state and schedule carry on.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from search.energy import track_energy
 from supernet.errors import CheckpointError, GreenError, exit_on_error
 from supernet.io import write_json
 from supernet.module import SupernetModule
@@ -53,8 +56,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
                                       callbacks=[ckpt], default_root_dir=str(out))
     logger.log_hyperparams(_flat(OmegaConf.to_container(cfg, resolve=True)))
+    rank = int(os.environ.get("LOCAL_RANK", 0))  # ranks started by Lightning's launcher book their own energy
+    stage = "train" if rank == 0 else f"train_rank{rank}"
     try:
-        trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume"), weights_only=True)
+        with track_energy(out, stage, trainer.strategy.root_device, cfg.get("country_iso_code", "USA")):
+            trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume"), weights_only=True)
     except RuntimeError as err:
         if cfg.get("resume") and "checkpoint" in str(err).lower():
             raise CheckpointError(f"cannot resume from {cfg.resume!r}: {str(err).splitlines()[0]}") from None

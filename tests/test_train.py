@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -41,6 +42,8 @@ def test_training_lowers_the_loss(tmp_path):
         assert after < before[a] - 0.5, (a, before[a], after)
     assert metrics["val/acc_largest"] > 0.5 and metrics["val/acc_smallest"] > 0.3
     assert (tmp_path / "metrics.json").is_file() and (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    energy = json.loads((tmp_path / "energy_train.json").read_text())
+    assert energy["energy_kwh"] > 0 and energy["source"].startswith("codecarbon")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = EventAccumulator(str(tmp_path / "tb")).Reload()
     tags = set(events.Tags()["scalars"])
