@@ -26,7 +26,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from search.evaluate import SubnetEvaluator
 from search.finetune import finetune
-from search.search import check_data
+from search.search import check_data, check_space
 from supernet.checkpoint import load_supernet
 
 
@@ -61,6 +61,7 @@ def main() -> None:
                 "measure.power_window_s=1", "measure.batch_sizes=[1]", *overrides]
         cfg = compose("finetune", overrides=[f"paths.output_dir={out / 'scratch'}", "from_scratch=true", *base])
         cfg_ft = compose("finetune", overrides=[f"paths.output_dir={out / 'inherited'}", *base])
+    check_space(cfg, net.space)
     dm = instantiate(cfg.data)
     check_data(dm, meta)
     ev = SubnetEvaluator(net, dm, 512, args.val_images)

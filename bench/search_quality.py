@@ -30,7 +30,7 @@ from search.cost import CostModel
 from search.evaluate import SubnetEvaluator
 from search.evolution import Evolution
 from search.objectives import parse_objectives
-from search.search import check_data
+from search.search import check_data, check_space
 from supernet.checkpoint import load_supernet
 
 
@@ -73,6 +73,7 @@ def main() -> None:
         cfg = compose("search", overrides=[f"ckpt={ckpt}", f"table={table}", f"paths.output_dir={out}", *overrides])
     torch.manual_seed(0)
     net, meta = load_supernet(ckpt)
+    check_space(cfg, net.space)
     costs = CostModel.load(table, net.space, check_device=True)
     dm = instantiate(cfg.data)
     check_data(dm, meta)

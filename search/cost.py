@@ -206,7 +206,8 @@ class CostModel:
             else:
                 device = device_fingerprint(torch.device(kind))
         if device is not None and not allow_mismatch:
-            diff = fingerprint_mismatch(table["fingerprint"], device, ("device", "device_name", "threads"))
+            # threads describe the deployment being priced, not the process reading the table
+            diff = fingerprint_mismatch(table["fingerprint"], device, ("device", "device_name"))
             if diff:
                 raise TableError(f"lookup table {str(path)!r} was measured on another device ({'; '.join(diff)}); "
                                  "rebuild it here or pass allow_mismatch=true")

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from search.cost import CostModel, count
 from search.evaluate import SubnetEvaluator
 from search.export import save_subnet
-from search.search import check_data
+from search.search import check_data, check_space
 from supernet.checkpoint import load_supernet
 from supernet.errors import ArchError, GreenError, exit_on_error
 from supernet.space import ArchConfig, SearchSpace
@@ -69,6 +69,7 @@ def extract(cfg: DictConfig) -> Path:
     out = Path(cfg.out)
     check_writable(out, cfg.overwrite)
     net, meta = load_supernet(cfg.ckpt)
+    check_space(cfg, net.space)
     arch = resolve_arch(cfg, net.space)
     dm = instantiate(cfg.data)
     check_data(dm, meta)

@@ -29,7 +29,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 from search.cost import count
 from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
 from search.export import save_subnet
-from search.search import check_data
+from search.search import check_data, check_space
 from search.timing import measure, runner, set_threads
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError, exit_on_error
@@ -117,7 +117,13 @@ def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, dev
                      batch_sizes: Sequence[int], cfg: DictConfig) -> dict[str, Any]:
     """Measured latency at each batch size and energy per image on ``device`` (source-labelled)."""
     calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device) for bs in batch_sizes}
-    lat = measure(calls, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)
+    threads = torch.get_num_threads()
+    set_threads(cfg.get("threads"))
+    try:  # one batch size at a time, as the lookup table measures them
+        lat = {bs: measure({bs: calls[bs]}, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)[bs]
+               for bs in batch_sizes}
+    finally:
+        torch.set_num_threads(threads)
     out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
     out["latency_ms"] = lat[batch_sizes[0]]["median"]
     bs = batch_sizes[-1]
@@ -166,6 +172,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     out = Path(cfg.paths.output_dir)
     ckpt = cfg.ckpt or _search_ckpt(cfg.run)
     net, meta = load_supernet(ckpt)
+    check_space(cfg, net.space)
     archs = pick_archs(cfg, net.space)
     dm = instantiate(cfg.data)
     check_data(dm, meta)

@@ -80,14 +80,17 @@ def build_table(cfg: DictConfig) -> Path:
     e = cfg.energy
     idle = measure_power(None, e.idle_s, meter, e.country_iso_code) if meter else None
 
-    calls, op_of = {}, {}
-    for op in ops:
-        for bs in batch_sizes:
-            calls[(op.key, bs)] = runner(op.module(space, num_classes, in_chans), op.input_shape(space, in_chans, bs),
-                                         device, dtype)
-            op_of[op.key] = op
-    bar = tqdm(total=len(calls) * p.trials, desc=f"green-lut {len(ops)} ops x {len(batch_sizes)} batch sizes")
-    lat = measure(calls, device, p.trials, p.warmup, p.min_call_ms, p.seed, progress=lambda d, t: bar.update(1))
+    # each batch size is measured on its own, ops and whole subnets alike, exactly as validation and
+    # later measurements run: interleaving a batch of 1 with a batch of 32 would time it on cold caches
+    calls, op_of, lat = {}, {op.key: op for op in ops}, {}
+    bar = tqdm(total=len(ops) * len(batch_sizes) * p.trials, desc=f"green-lut {len(ops)} ops x {len(batch_sizes)} "
+               "batch sizes")
+    for bs in batch_sizes:
+        group = {(op.key, bs): runner(op.module(space, num_classes, in_chans), op.input_shape(space, in_chans, bs),
+                                      device, dtype) for op in ops}
+        lat.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + bs,
+                           progress=lambda d, t: bar.update(1)))
+        calls.update(group)
     bar.close()
     energy = _energy_per_call(calls, meter, idle.watts, e.window_s, p.seed) if meter else None
 
@@ -102,9 +105,11 @@ def build_table(cfg: DictConfig) -> Path:
     # end-to-end calibration subnets: the correction for what per-op sums miss
     rng = random.Random(p.seed)
     calib = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(cfg.calib.subnets)]
-    e2e_calls = {(str(a), bs): _net_call(space, a, num_classes, in_chans, bs, device, dtype)
-                 for a in calib for bs in batch_sizes}
-    e2e = measure(e2e_calls, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1)
+    e2e_calls, e2e = {}, {}
+    for bs in batch_sizes:
+        group = {(str(a), bs): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in calib}
+        e2e.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1 + bs))
+        e2e_calls.update(group)
     e2e_energy = _energy_per_call(e2e_calls, meter, idle.watts, e.window_s, p.seed + 1) if meter else None
     table = {
         "kind": TABLE_KIND, "version": TABLE_VERSION,
@@ -112,7 +117,7 @@ def build_table(cfg: DictConfig) -> Path:
                         "space_name": space.name, "space_digest": space.digest(),
                         "num_classes": num_classes, "in_chans": in_chans},
         "protocol": {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
-                     "order": "random, interleaved across ops each trial", "statistic": "median (p10, p90)",
+                     "order": "per batch size; random, interleaved across ops each trial", "statistic": "median (p10, p90)",
                      "mode": "eval + torch.inference_mode", "threads": torch.get_num_threads(),
                      "cuda_sync": device.type == "cuda"},
         "space": space.to_dict(), "entries": entries, "correction": {}, "calibration": {},

@@ -26,6 +26,7 @@ from search.objectives import Objective, parse_constraints, parse_objectives
 from search.timing import set_threads
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError, exit_on_error
+from supernet.space import SearchSpace
 from supernet.io import write_atomic, write_json
 
 RECORD_FIELDS = ("arch", "acc", "recall", "params", "macs", "latency_ms", "energy_mj", "energy_source", "gen")
@@ -44,6 +45,15 @@ def check_data(dm: Any, meta: dict) -> None:
                          f"trained on ({'; '.join(diff)}); pass the same data settings")
 
 
+def check_space(cfg: DictConfig, space: SearchSpace) -> None:
+    """A configured space (e.g. from an experiment preset) must be the checkpoint's."""
+    if cfg.get("space"):
+        given = instantiate(cfg.space)
+        if given.digest() != space.digest():
+            raise GreenError(f"the configured search space {given.name!r} ({given.digest()}) is not the checkpoint's "
+                             f"{space.name!r} ({space.digest()})")
+
+
 def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator, CostModel]:
     """Everything a search needs, validated before anything is written."""
     s = cfg.search
@@ -55,6 +65,7 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator, CostModel]:
     set_threads(cfg.threads)
     net, meta = load_supernet(cfg.ckpt, device)
     space = net.space
+    check_space(cfg, space)
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
     dm = instantiate(cfg.data)
     check_data(dm, meta)

@@ -178,3 +178,8 @@ def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("green-search: error: unknown objective")
     assert not (tmp_path / "cache.json").exists()
+
+
+def test_configured_space_must_be_the_checkpoints(tmp_path, tiny_ckpt, tiny_table):
+    with pytest.raises(GreenError, match="is not the checkpoint's"):
+        search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "space=cifar"))
