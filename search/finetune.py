@@ -31,6 +31,7 @@ from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_ene
 from search.export import save_subnet
 from search.search import check_data, check_space
 from search.timing import measure, runner, set_threads
+from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError, exit_on_error
 from supernet.io import write_atomic, write_json
@@ -196,6 +197,8 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
                                           enable_checkpointing=False, default_root_dir=str(out))
         with track_energy(out / "energy", folder.name, device, cfg.measure.country_iso_code) as energy:
             trainer.fit(module, datamodule=dm)
+        if cfg.recalibrate_bn:  # short recipes leave BN running statistics behind the weights
+            recalibrate_bn(model, [x.to(module.device) for x in calib])
         test = trainer.test(module, datamodule=dm, verbose=False)[0]
         params, macs = count(net.space, arch, net.num_classes, net.in_chans)
         row = {"arch": str(arch), "init": "scratch" if cfg.from_scratch else "inherited",
