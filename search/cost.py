@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,7 +254,3 @@ def fit_line(x: list[float], y: list[float]) -> dict[str, float]:
     ss_res = sum((v - (a * u + b)) ** 2 for u, v in zip(x, y))
     ss_tot = sum((v - my) ** 2 for v in y)
     return {"a": a, "b": b, "r2": 1 - ss_res / ss_tot if ss_tot else float("nan"), "n": n}
-
-
-def is_finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -19,7 +19,7 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from deap import base, tools
 from tqdm.auto import tqdm
@@ -329,8 +329,3 @@ def _state_to_json(state: tuple) -> list:
 
 def _state_from_json(state: Sequence) -> tuple:
     return (state[0], tuple(state[1]), state[2])
-
-
-def records_table(records: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[list[Any]]:
-    """Rows of ``fields`` for CSV output."""
-    return [[r.get(f) for f in fields] for r in records]

@@ -9,8 +9,6 @@ under ``models/``; a finished model is skipped when the command runs again on th
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,7 +32,7 @@ from search.timing import measure, runner, set_threads
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError, exit_on_error
-from supernet.io import write_atomic, write_json
+from supernet.io import write_csv, write_json
 from supernet.module import distill_loss
 from supernet.net import GreenNet, extract_subnet
 from supernet.space import ArchConfig, SearchSpace
@@ -214,7 +212,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
         print(f"green-finetune: {arch}: test acc {row['test_acc']:.4f}, latency {row['latency_ms']:.2f} ms, "
               f"{row['energy_mj_per_image']:.3f} mJ/image ({row['energy_source']}) -> {folder}")
     write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt)})
-    write_atomic(out / "finetune.csv", _csv(rows))
+    write_csv(out / "finetune.csv", rows)
     return rows
 
 
@@ -227,14 +225,6 @@ def _search_ckpt(run: str | None) -> str:
         raise GreenError(f"no supernet checkpoint recorded in {str(Path(run) / 'pareto.json')!r} ({err}); "
                          "pass ckpt=") from None
 
-
-def _csv(rows: Sequence[dict]) -> str:
-    buf = io.StringIO()
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    w = csv.DictWriter(buf, fieldnames=fields)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="finetune")

@@ -19,9 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from search.cost import (TABLE_KIND, TABLE_VERSION, CostModel, Op, TableError, count_op, fit_line, space_ops)
+from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
 from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
-from search.timing import device_fingerprint, measure, runner, set_threads, summary
+from search.timing import device_fingerprint, measure, runner, set_threads
 from supernet.errors import GreenError, exit_on_error
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet

@@ -8,7 +8,6 @@ the evaluation cache and the checkpoint that make a rerun on the same folder res
 """
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,7 +26,7 @@ from search.timing import set_threads
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError, exit_on_error
 from supernet.space import SearchSpace
-from supernet.io import write_atomic, write_json
+from supernet.io import write_atomic, write_csv, write_json
 
 RECORD_FIELDS = ("arch", "acc", "recall", "params", "macs", "latency_ms", "energy_mj", "energy_source", "gen")
 
@@ -124,9 +123,9 @@ def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostM
         "hypervolume": evo.hypervolume(), **(inputs or {}), "front": [{k: r[k] for k in keep} for r in front],
     }
     write_json(out / "pareto.json", result)
-    write_atomic(out / "pareto.csv", _csv(front, RECORD_FIELDS))
+    write_csv(out / "pareto.csv", front, RECORD_FIELDS)
     history = list(evo.records.values())
-    write_atomic(out / "history.csv", _csv(history, (*RECORD_FIELDS, "eval_seconds")))
+    write_csv(out / "history.csv", history, (*RECORD_FIELDS, "eval_seconds"))
     write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
     fig = plot_front(history, front, evo.objectives)
     buf = io.BytesIO()
@@ -134,14 +133,6 @@ def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostM
     write_atomic(out / "pareto.png", buf.getvalue())
     return result
 
-
-def _csv(records: Sequence[dict], fields: Sequence[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(fields)
-    for r in records:
-        w.writerow([r.get(f) for f in fields])
-    return buf.getvalue()
 
 
 def plot_front(history: Sequence[dict], front: Sequence[dict], objectives: Sequence[Objective],

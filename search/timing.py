@@ -108,7 +108,3 @@ def set_threads(threads: int | None) -> int:
     if threads:
         torch.set_num_threads(int(threads))
     return torch.get_num_threads()
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)

@@ -5,11 +5,13 @@ later run would trust.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -32,3 +34,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """JSON artefact, written atomically."""
     return write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> Path:
+    """CSV artefact of ``rows`` (columns ``fields``, default: every key in order seen), written atomically."""
+    fields = list(fields) if fields is not None else list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    return write_atomic(path, buf.getvalue())

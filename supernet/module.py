@@ -9,7 +9,6 @@ BatchNorm on a fixed set of training images and reports accuracy and macro recal
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import partial
 from typing import Any, Callable
 
 import pytorch_lightning as pl
