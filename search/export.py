@@ -59,10 +59,14 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
     return out
 
 
-def export_onnx(model: GreenNet, path: Path) -> dict[str, Any]:
-    """ONNX export (dynamic batch); checked against PyTorch with onnxruntime when it is installed."""
-    res = model.arch.resolution
-    x = torch.randn(2, model.in_chans, res, res)
+def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """ONNX export (dynamic batch); checked against PyTorch with onnxruntime when it is installed.
+
+    ``shape`` is an example input's; a subnet knows its own (resolution and channels).
+    """
+    if shape is None:
+        shape = (2, model.in_chans, model.arch.resolution, model.arch.resolution)
+    x = torch.randn(*shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["logits"],
@@ -77,7 +81,7 @@ def export_onnx(model: GreenNet, path: Path) -> dict[str, Any]:
         want = model(x).numpy()
     diff = float(abs(got - want).max())
     if diff > 1e-3:
-        raise GreenError(f"ONNX export of {model.arch} differs from PyTorch by {diff:.2e}")
+        raise GreenError(f"ONNX export of {getattr(model, 'arch', type(model).__name__)} differs from PyTorch by {diff:.2e}")
     return {"file": path.name, "checked": True, "max_abs_diff": diff, "onnxruntime": ort.__version__}
 
 

@@ -43,13 +43,14 @@ class SubnetModule(pl.LightningModule):
 
     def __init__(self, model: torch.nn.Module, optimizer: Callable, scheduler: Callable | None = None,
                  label_smoothing: float = 0.1, teacher: torch.nn.Module | None = None, kd_ratio: float = 1.0,
-                 seed: int = 0):
+                 seed: int = 0, num_classes: int | None = None, name: str | None = None):
         super().__init__()
         self.model, self.optimizer_fn, self.scheduler_fn = model, optimizer, scheduler
         self.label_smoothing, self.kd_ratio, self.seed = label_smoothing, kd_ratio, seed
+        self.name = name or str(getattr(model, "arch", type(model).__name__))
         self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
         self._sched = None
-        n = model.num_classes
+        n = num_classes or model.num_classes
         self.metrics = torch.nn.ModuleDict({
             split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
                                      "recall": MulticlassRecall(n, average="macro")}) for split in ("val", "test")})
@@ -85,7 +86,7 @@ class SubnetModule(pl.LightningModule):
                 soft = self._teacher[0](x)
             loss = loss + self.kd_ratio * distill_loss(logits, soft)
         if not torch.isfinite(loss):
-            raise GreenError(f"non-finite loss at step {self.global_step} fine-tuning {self.model.arch}")
+            raise GreenError(f"non-finite loss at step {self.global_step} training {self.name}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
         self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, batch_size=x.shape[0])
         return loss
@@ -139,6 +140,32 @@ def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, dev
     return out
 
 
+def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
+                    calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
+                    num_classes: int, in_chans: int) -> dict[str, Any]:
+    """Train one standalone network with the config's recipe, test it, measure it on the device.
+
+    Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
+    networks are trained and measured exactly the same way.
+    """
+    device = torch.device(cfg.measure.device)
+    module = SubnetModule(model, instantiate(cfg.optimizer), instantiate(cfg.scheduler), cfg.label_smoothing,
+                          teacher, cfg.get("kd_ratio", 1.0), seed, num_classes, name)
+    logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
+    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger,
+                                      enable_checkpointing=False, default_root_dir=str(out))
+    with track_energy(out / "energy", name, device, cfg.measure.country_iso_code) as energy:
+        trainer.fit(module, datamodule=dm)
+    if cfg.recalibrate_bn:  # short recipes leave BN running statistics behind the weights
+        recalibrate_bn(model, [x.to(module.device) for x in calib])
+    test = trainer.test(module, datamodule=dm, verbose=False)[0]
+    return {"epochs": cfg.epochs, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
+            **measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution,
+                               device, list(cfg.measure.batch_sizes), cfg.measure),
+            "train_energy_kwh": energy.result["energy_kwh"], "train_co2eq_kg": energy.result["co2eq_kg"],
+            "train_energy_source": energy.result["source"], "train_seconds": energy.result["seconds"]}
+
+
 def pick_archs(cfg: DictConfig, space: SearchSpace) -> list[ArchConfig]:
     """Explicit ``archs``, or ``top_k`` subnets of the search run's front (spread along it, or the top)."""
     if cfg.archs:
@@ -177,7 +204,6 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     check_data(dm, meta)
     calib = dm.calib_batches(cfg.calib_images)
     teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
-    device = torch.device(cfg.measure.device)
     rows = []
     for i, arch in enumerate(archs):
         folder = out / "models" / f"{i:02d}_{arch}"
@@ -188,24 +214,12 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
         pl.seed_everything(cfg.seed + i, workers=True)
         model = GreenNet(net.space, arch, net.num_classes, net.in_chans) if cfg.from_scratch \
             else extract_subnet(net, arch, calib)
-        module = SubnetModule(model, instantiate(cfg.optimizer), instantiate(cfg.scheduler),
-                              cfg.label_smoothing, teacher, cfg.kd_ratio, cfg.seed + i)
-        logger = TensorBoardLogger(str(out / "tb"), name=folder.name, version="", default_hp_metric=False)
-        trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger,
-                                          enable_checkpointing=False, default_root_dir=str(out))
-        with track_energy(out / "energy", folder.name, device, cfg.measure.country_iso_code) as energy:
-            trainer.fit(module, datamodule=dm)
-        if cfg.recalibrate_bn:  # short recipes leave BN running statistics behind the weights
-            recalibrate_bn(model, [x.to(module.device) for x in calib])
-        test = trainer.test(module, datamodule=dm, verbose=False)[0]
         params, macs = count(net.space, arch, net.num_classes, net.in_chans)
-        row = {"arch": str(arch), "init": "scratch" if cfg.from_scratch else "inherited",
-               "distilled": bool(cfg.distill), "epochs": cfg.epochs, "test_acc": test["test/acc"],
-               "test_recall": test["test/recall"], "params": params, "macs": macs,
-               **measure_deployed(model.cpu() if device.type == "cpu" else model, net.in_chans, arch.resolution,
-                                  device, list(cfg.measure.batch_sizes), cfg.measure),
-               "train_energy_kwh": energy.result["energy_kwh"], "train_co2eq_kg": energy.result["co2eq_kg"],
-               "train_energy_source": energy.result["source"], "train_seconds": energy.result["seconds"]}
+        row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
+               "init": "scratch" if cfg.from_scratch else "inherited", "distilled": bool(cfg.distill),
+               "params": params, "macs": macs,
+               **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, cfg.seed + i, arch.resolution,
+                                 net.num_classes, net.in_chans)}
         save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
                                     "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
         rows.append(row)

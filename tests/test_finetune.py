@@ -29,7 +29,7 @@ def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys):
     assert len(folders) == 2 and load_subnet(folders[0]).arch.resolution == 16
     saved = json.loads((tmp_path / "finetune.json").read_text())["models"]
     assert saved == json.loads(json.dumps(rows))
-    assert (tmp_path / "finetune.csv").read_text().startswith("arch,")
+    assert (tmp_path / "finetune.csv").read_text().startswith("name,arch,kind,")
     assert list((tmp_path / "tb").rglob("events.out.tfevents*"))
     # a rerun on the same folder trains nothing again
     mtime = (folders[0] / "model.safetensors").stat().st_mtime

@@ -1,0 +1,181 @@
+"""``green-baselines``: hand-designed compact CNNs, trained and measured exactly like the winners.
+
+Each baseline comes from timm or torchvision (random initialisation: nothing is downloaded),
+adapted to the data: input channels and classes, and for small images (at most
+``SMALL_INPUT`` pixels, e.g. 32x32 CIFAR) a stride-1 stem without its max-pool, the usual CIFAR
+adaptation that keeps ImageNet networks from shrinking a 32x32 image to 1x1 in the stem. Training,
+testing and measuring go through :func:`search.finetune.fit_and_measure`, the very code of
+``green-finetune``, so winners and baselines land on one chart. Rows go to ``baselines.json`` /
+``.csv``; each model is saved as ``models/<name>/`` (``model.safetensors`` + ``model.json``), and a
+finished model is skipped when the command is run again on the same folder.
+
+    green-baselines                                   # digits, every default baseline
+    green-baselines experiment=cifar10_cpu data=imagefolder data.root=../shared/data/cifar10 epochs=3
+    green-baselines 'models=[timm/lcnet_050,torchvision/shufflenet_v2_x0_5]'
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from search.cost import count_net
+from search.export import export_onnx
+from search.finetune import fit_and_measure
+from search.timing import set_threads
+from supernet.errors import GreenError, exit_on_error
+from supernet.io import write_csv, write_json
+
+SOURCES = ("timm", "torchvision")
+SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
+
+
+def build_baseline(source: str, name: str, num_classes: int, in_chans: int, image_size: int) -> nn.Module:
+    """A randomly initialised ``name`` from ``source`` (timm or torchvision), adapted to the data."""
+    if source == "timm":
+        import timm
+
+        if not timm.is_model(name):
+            raise GreenError(f"unknown timm model {name!r}")
+        model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans)
+    elif source == "torchvision":
+        import torchvision
+
+        if name not in torchvision.models.list_models(module=torchvision.models):
+            raise GreenError(f"unknown torchvision classification model {name!r}")
+        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    else:
+        raise GreenError(f"unknown baseline source {source!r} for {name!r}: use one of {', '.join(SOURCES)}")
+    adapt_stem(model, in_chans, small=image_size <= SMALL_INPUT)
+    return model
+
+
+def parse_models(entries: Sequence[str] | None) -> dict[str, str]:
+    """``["timm/lcnet_050", "torchvision/squeezenet1_1"]`` as ``{name: source}`` (checked, no repeats)."""
+    if not entries:
+        raise GreenError("no baseline models chosen (models is empty)")
+    models: dict[str, str] = {}
+    for e in entries:
+        source, _, name = str(e).partition("/")
+        if source not in SOURCES or not name:
+            raise GreenError(f"baseline {e!r} is not <source>/<model> with source one of {', '.join(SOURCES)}")
+        if name in models:
+            raise GreenError(f"baseline {name!r} is listed twice")
+        models[name] = source
+    return models
+
+
+def adapt_stem(model: nn.Module, in_chans: int, small: bool) -> None:
+    """Give the first convolution ``in_chans`` inputs and, for small images, stride 1 and no stem pool."""
+    parent, attr, conv = _first_conv(model)
+    if conv.in_channels != in_chans or (small and conv.stride != (1, 1)):
+        new = nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, 1 if small else conv.stride, conv.padding,
+                        conv.dilation, conv.groups, conv.bias is not None, conv.padding_mode)
+        setattr(parent, attr, new)
+    if small and isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):  # ResNet/ShuffleNet-style stems
+        model.maxpool = nn.Identity()
+
+
+def _first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
+    for full, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            *path, attr = full.split(".")
+            return model.get_submodule(".".join(path)), attr, module
+    raise GreenError(f"{type(model).__name__} has no convolution to adapt")
+
+
+def stem_stride(model: nn.Module) -> int:
+    """Stride of the first convolution (after adaptation), recorded with each baseline."""
+    return int(_first_conv(model)[2].stride[0])
+
+
+def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool) -> Path:
+    """``model.safetensors`` + ``model.json`` (+ ``model.onnx``), written into a temp folder and renamed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model = model.eval().cpu()
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        if onnx:
+            shape = (2, meta["in_chans"], meta["image_size"], meta["image_size"])
+            meta = {**meta, "onnx": export_onnx(model, tmp / "model.onnx", shape)}
+        write_json(tmp / "model.json", meta)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_baseline(folder: str | Path) -> nn.Module:
+    """Rebuild a saved baseline from ``model.json`` (source and name only: no code or pickle is loaded)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "model.json").read_text())
+        model = build_baseline(meta["source"], meta["name"], int(meta["num_classes"]), int(meta["in_chans"]),
+                               int(meta["image_size"]))
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    except FileNotFoundError as err:
+        raise GreenError(f"{str(folder)!r} is not a baseline folder ({err.filename} missing)") from None
+    except (OSError, json.JSONDecodeError, KeyError, RuntimeError) as err:
+        raise GreenError(f"cannot load the baseline in {str(folder)!r}: {str(err).splitlines()[0]}") from None
+    model.meta = meta
+    return model.eval()
+
+
+def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Train, test and measure every configured baseline; returns one row per model (as green-finetune)."""
+    if cfg.epochs < 1:
+        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    models = parse_models(cfg.models)
+    set_threads(cfg.threads)
+    out = Path(cfg.paths.output_dir)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
+    for name, source in models.items():  # fail on a misspelt name before hours of training
+        build_baseline(source, name, n_cls, in_chans, res)
+    calib = dm.calib_batches(cfg.calib_images)
+    rows = []
+    for i, (name, source) in enumerate(models.items()):
+        folder = out / "models" / name
+        if (folder / "model.json").is_file():
+            rows.append(json.loads((folder / "model.json").read_text())["result"])
+            print(f"green-baselines: {name} already trained, skipped")
+            continue
+        pl.seed_everything(cfg.seed + i, workers=True)
+        model = build_baseline(source, name, n_cls, in_chans, res)
+        params, macs = count_net(model, res, in_chans)
+        row = {"name": name, "arch": "", "kind": "baseline", "source": source, "init": "scratch", "distilled": False,
+               "stem_stride": stem_stride(model), "params": params, "macs": macs,
+               **fit_and_measure(model, name, dm, cfg, out, calib, None, cfg.seed + i, res, n_cls, in_chans)}
+        save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
+                                      "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
+                                      "std": list(dm.std), "result": row}, onnx=cfg.onnx)
+        rows.append(row)
+        print(f"green-baselines: {name}: test acc {row['test_acc']:.4f}, latency {row['latency_ms']:.2f} ms, "
+              f"{row['energy_mj_per_image']:.3f} mJ/image ({row['energy_source']}) -> {folder}")
+    write_json(out / "baselines.json", {"models": rows})
+    write_csv(out / "baselines.csv", rows)
+    return rows
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="baselines")
+def main(cfg: DictConfig) -> None:
+    with exit_on_error("green-baselines"):
+        baselines(cfg)
+
+
+if __name__ == "__main__":
+    main()

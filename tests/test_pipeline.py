@@ -1,0 +1,154 @@
+"""green-baselines, green-run and the report: adapted baselines, resumable stages, a self-contained report."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from search.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
+from search.report import dominates, front, summarise
+from search.run import shared_overrides, stage_overrides
+from supernet.errors import GreenError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ["timm/mobilenetv3_small_050", "timm/mobilenetv2_050", "timm/ghostnet_050", "timm/lcnet_050",
+           "torchvision/shufflenet_v2_x0_5", "torchvision/squeezenet1_1"]
+
+
+@pytest.mark.parametrize("entry", DEFAULT)
+def test_baselines_adapt_to_small_images(entry):
+    source, name = entry.split("/")
+    for in_chans, size in ((3, 32), (1, 16)):
+        model = build_baseline(source, name, 7, in_chans, size).eval()
+        assert stem_stride(model) == 1  # small images keep their resolution in the stem
+        with torch.no_grad():
+            assert model(torch.randn(2, in_chans, size, size)).shape == (2, 7)
+    assert stem_stride(build_baseline(source, name, 7, 3, 224)) == 2  # ImageNet-size inputs keep the stem
+
+
+def test_baseline_save_load_roundtrip(tmp_path):
+    model = build_baseline("timm", "lcnet_050", 10, 1, 16).eval()
+    meta = {"name": "lcnet_050", "source": "timm", "num_classes": 10, "in_chans": 1, "image_size": 16, "result": {}}
+    save_baseline(model, tmp_path / "m", meta, onnx=False)
+    back = load_baseline(tmp_path / "m")
+    x = torch.randn(3, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(x), back(x))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_parse_models_rejects_bad_entries():
+    assert parse_models(DEFAULT[:2]) == {"mobilenetv3_small_050": "timm", "mobilenetv2_050": "timm"}
+    for bad in ([], ["keras/mobilenet"], ["timm"], ["timm/lcnet_050", "timm/lcnet_050"]):
+        with pytest.raises(GreenError):
+            parse_models(bad)
+    with pytest.raises(GreenError, match="unknown timm model"):
+        build_baseline("timm", "no_such_net", 10, 3, 32)
+
+
+def _row(name, acc, lat, energy, params, kind="baseline"):
+    return {"name": name, "kind": kind, "test_acc": acc, "latency_ms": lat, "energy_mj_per_image": energy,
+            "params": params}
+
+
+def test_dominance_and_front():
+    a, b, c = _row("a", 0.9, 1.0, 1.0, 10), _row("b", 0.8, 2.0, 0.5, 20), _row("c", 0.9, 1.0, 1.0, 10)
+    assert dominates(a, b, "latency_ms") and not dominates(a, b, "energy_mj_per_image")
+    assert not dominates(a, c, "latency_ms")  # equal is not domination
+    assert [r["name"] for r in front([a, b], "energy_mj_per_image")] == ["b", "a"]
+
+
+def test_summary_counts_dominated_baselines_and_amortisation(tmp_path):
+    def models(path, rows):
+        path.mkdir(parents=True)
+        (path / ("baselines.json" if "baselines" in str(path) else "finetune.json")).write_text(
+            json.dumps({"models": [{**r, "epochs": 4} for r in rows]}))
+
+    models(tmp_path / "finetune", [_row("w1", 0.9, 1.0, 1.0, 10, "winner"), _row("w2", 0.8, 0.5, 0.4, 5, "winner")])
+    models(tmp_path / "scratch", [_row("w1", 0.7, 1.0, 1.0, 10, "scratch")])
+    models(tmp_path / "baselines", [_row("b1", 0.85, 2.0, 0.3, 50), _row("b2", 0.95, 3.0, 3.0, 80)])
+    for stage, kwh in (("train", 2.0), ("lut", 0.5), ("search", 0.5), ("finetune", 1.0), ("scratch", 8.0)):
+        (tmp_path / stage).mkdir(exist_ok=True)
+        (tmp_path / stage / f"energy_{stage}.json").write_text(json.dumps(
+            {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
+    s = summarise(tmp_path)
+    assert s["dominated"]["latency_ms"] == {"count": 1, "of": 2, "names": ["b1"]}
+    assert s["dominated"]["energy_mj_per_image"]["count"] == 0
+    assert s["amortisation"]["ratio"] == pytest.approx(4.0 / 8.0)
+    assert s["energy_sources"] == ["codecarbon-estimate"]
+
+
+def test_stage_and_shared_overrides():
+    assert stage_overrides({"epochs": 3, "calib.subnets": 8, "search": {"population": 4}, "models": ["timm/a"],
+                            "note": "a b", "flag": False}) == \
+        ["epochs=3", "calib.subnets=8", "search.population=4", "models=[timm/a]", "note='a b'", "flag=false"]
+    assert shared_overrides(["data=imagefolder", "data.root=/x", "top_k=2", "+trainer.fast_dev_run=1",
+                             "pipeline.train.epochs=2", "seed=3", "experiment=cifar10_cpu"]) == \
+        ["data=imagefolder", "data.root=/x", "+trainer.fast_dev_run=1", "seed=3", "experiment=cifar10_cpu"]
+
+
+def _cli(*args, cwd=ROOT, **kw):
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, **kw)
+
+
+def test_baselines_cli_bad_model_one_line(tmp_path):
+    out = tmp_path / "bl"
+    r = _cli("search.baselines", f"hydra.run.dir={out}", "models=[timm/no_such_net]")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["green-baselines: error: unknown timm model 'no_such_net'"]
+    assert not (out / "models").exists() and not (out / "baselines.json").exists()
+
+
+def test_run_cli_bad_stage_one_line(tmp_path):
+    r = _cli("search.run", f"hydra.run.dir={tmp_path / 'r'}", "stages=[train,serch]")
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "unknown stage 'serch'" in r.stderr
+
+
+TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epochs=2", "pipeline.recipe.epochs=1",
+            "++pipeline.lut={calib.subnets:2,validate.subnets:3,protocol.trials:2,validate.trials:2,protocol.min_call_ms:1,"
+            "energy.power_window_s:0.2}",
+            "++pipeline.search={search.population:4,search.generations:1,progress:false}",
+            "++pipeline.finetune={onnx:false,measure.trials:2,measure.power_window_s:0.2}",
+            "++pipeline.scratch={measure.trials:2,measure.power_window_s:0.2}",
+            "++pipeline.baselines={models:[timm/lcnet_050,torchvision/squeezenet1_1],measure.trials:2,"
+            "measure.power_window_s:0.2}"]
+
+
+def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
+    """A green-run killed (SIGKILL) after its first stages skips them when rerun and completes the report."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "search.run", f"hydra.run.dir={out}", *TINY_RUN]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 600
+    for line in proc.stdout:
+        if line.startswith("green-run: search ...") or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "train" / "metrics.json").is_file() and (out / "lut" / "lut.json").is_file()
+    assert not (out / "report.md").exists()
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "green-run: train: outputs exist, skipped" in r.stdout
+    assert "green-run: lut: outputs exist, skipped" in r.stdout
+    for f in ("report.md", "report.html", "report.json", "report_latency_ms.png", "search/pareto.json",
+              "finetune/finetune.json", "scratch/finetune.json", "baselines/baselines.json"):
+        assert (out / f).is_file(), f
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "src='report_" not in html  # self-contained
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["amortisation"]["k"] == 2 and rep["amortisation"]["ratio"] > 0
+    assert {b["name"] for b in rep["baselines"]} == {"lcnet_050", "squeezenet1_1"}
+    assert set(rep["ledger"]) >= {"train", "lut", "search", "finetune", "scratch", "baselines"}
+    assert all(v["files"] > 0 for v in rep["ledger"].values())
+    assert not list(out.rglob(".*.tmp"))  # no temporary file left behind by the kill
