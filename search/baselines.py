@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-import hydra
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -32,7 +31,8 @@ from search.cost import count_net
 from search.export import export_onnx
 from search.finetune import fit_and_measure
 from search.timing import set_threads
-from supernet.errors import GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import GreenError
 from supernet.io import write_csv, write_json
 
 SOURCES = ("timm", "torchvision")
@@ -171,10 +171,7 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="baselines")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-baselines"):
-        baselines(cfg)
+main = command("green-baselines", "baselines")(baselines)
 
 
 if __name__ == "__main__":

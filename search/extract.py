@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -20,7 +19,8 @@ from search.evaluate import SubnetEvaluator
 from search.export import save_subnet
 from search.search import check_data, check_space
 from supernet.checkpoint import load_supernet
-from supernet.errors import ArchError, GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import ArchError, GreenError
 from supernet.space import ArchConfig, SearchSpace
 
 
@@ -88,10 +88,7 @@ def extract(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="extract")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-extract"):
-        extract(cfg)
+main = command("green-extract", "extract")(extract)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import hydra
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -31,7 +30,8 @@ from search.search import check_data, check_space
 from search.timing import measure, runner, set_threads
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
-from supernet.errors import GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import GreenError
 from supernet.io import write_csv, write_json
 from supernet.module import distill_loss
 from supernet.net import GreenNet, extract_subnet
@@ -241,10 +241,7 @@ def _search_ckpt(run: str | None) -> str:
 
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="finetune")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-finetune"):
-        finetune(cfg)
+main = command("green-finetune", "finetune")(finetune)
 
 
 if __name__ == "__main__":

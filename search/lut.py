@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -22,7 +21,8 @@ from tqdm.auto import tqdm
 from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
 from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.timing import device_fingerprint, measure, runner, set_threads
-from supernet.errors import GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import ArchConfig, SearchSpace
@@ -247,10 +247,7 @@ def run(cfg: DictConfig) -> Any:
     raise GreenError(f"unknown mode {cfg.mode!r}: use mode=build or mode=validate")
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="lut")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-lut"):
-        run(cfg)
+main = command("green-lut", "lut")(run)
 
 
 if __name__ == "__main__":

@@ -28,14 +28,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import hydra
 import torch
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from search.energy import track_energy
-from supernet.errors import GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import GreenError
 from supernet.io import write_json
 
 STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "report")
@@ -220,11 +220,12 @@ def run(cfg: DictConfig, shared: Sequence[str] = ()) -> Path:
     return Pipeline(cfg, shared).run()
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="run")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-run"):
-        path = run(cfg, shared_overrides(HydraConfig.get().overrides.task))
-        print(f"green-run: report at {path / 'report.md'} and {path / 'report.html'}")
+def _cli(cfg: DictConfig) -> None:
+    path = run(cfg, shared_overrides(HydraConfig.get().overrides.task))
+    print(f"green-run: report at {path / 'report.md'} and {path / 'report.html'}")
+
+
+main = command("green-run", "run")(_cli)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import io
 from pathlib import Path
 from typing import Any, Sequence
 
-import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -24,7 +23,8 @@ from search.evolution import Evolution
 from search.objectives import Objective, parse_constraints, parse_objectives
 from search.timing import set_threads
 from supernet.checkpoint import load_supernet
-from supernet.errors import GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import GreenError
 from supernet.space import SearchSpace
 from supernet.io import write_atomic, write_csv, write_json
 
@@ -159,10 +159,7 @@ def plot_front(history: Sequence[dict], front: Sequence[dict], objectives: Seque
     return fig
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="search")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-search"):
-        search(cfg)
+main = command("green-search", "search")(search)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -21,7 +20,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from search.energy import track_energy
-from supernet.errors import CheckpointError, GreenError, exit_on_error
+from supernet.cli import command
+from supernet.errors import CheckpointError, GreenError
 from supernet.io import write_json
 from supernet.module import SupernetModule
 
@@ -87,10 +87,7 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     return {k: ("null" if v is None else v) for k, v in out.items()}
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="train")
-def main(cfg: DictConfig) -> None:
-    with exit_on_error("green-train"):
-        train(cfg)
+main = command("green-train", "train")(train)
 
 
 if __name__ == "__main__":
