@@ -66,6 +66,12 @@ class Evolution:
         run_dir: folder for cache and checkpoint (None: keep nothing on disk).
         memo: a shared evaluation cache (deterministic evaluations may be shared between runs).
         on_generation: called with (gen, logbook row) after each generation (TensorBoard, plots).
+        bounds: upper bounds of the minimised objectives' fields for the normaliser (None: the cost
+            of the space's largest candidate, for costs known before evaluation).
+
+    ``space`` may be any object with the genome interface of :class:`~supernet.space.SearchSpace`
+    (``gene_sizes``, ``encode``, ``decode``, ``sample``, ``largest``, ``smallest``, ``digest``):
+    ``green-hpo`` evolves training hyperparameters with the same machinery.
     """
 
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective], constraints: Sequence[Constraint],
@@ -74,7 +80,7 @@ class Evolution:
                  cx_prob: float = 0.9, mut_prob: float = 1.0, mut_indpb: float | None = None,
                  nsga3_divisions: int = 4, seed: int = 0, run_dir: str | Path | None = None,
                  memo: dict[str, dict] | None = None, on_generation: Callable[[int, dict], None] | None = None,
-                 progress: bool = True):
+                 progress: bool = True, bounds: dict[str, float] | None = None):
         if algorithm not in ALGORITHMS:
             raise GreenError(f"unknown algorithm {algorithm!r}; choose from {ALGORITHMS}")
         if population < 2:
@@ -99,8 +105,8 @@ class Evolution:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.memo = memo if memo is not None else {}
         self.on_generation, self.progress = on_generation, progress
-        largest = cost_fn(space.largest())
-        self.norm = Normaliser(objectives, largest)
+        self.label = "green-search"
+        self.norm = Normaliser(objectives, bounds if bounds is not None else cost_fn(space.largest()))
         self.records: dict[str, dict] = {}  # key -> record, in evaluation order
         self.logbook: list[dict] = []
         self.cache_hits = 0
@@ -128,7 +134,7 @@ class Evolution:
         key = str(arch)
         if key in self.memo:
             self.cache_hits += 1
-            acc = {k: self.memo[key][k] for k in ("acc", "recall", "eval_seconds")}
+            acc = {k: v for k, v in self.memo[key].items() if k not in ("arch", "genome", "gen")}
         else:
             acc = self.eval_fn(arch)
         record = {"arch": key, "genome": self.space.encode(arch), "gen": gen, **self._cost(arch), **acc}
@@ -297,7 +303,7 @@ class Evolution:
     def run(self) -> list[dict]:
         """Evolve until ``generations`` or the budget is reached; returns the final front."""
         loaded = self._load()
-        bar = tqdm(total=self.budget, initial=len(self.records), desc=f"green-search {self.algorithm}",
+        bar = tqdm(total=self.budget, initial=len(self.records), desc=f"{self.label} {self.algorithm}",
                    disable=not self.progress)
         if loaded is None:
             random.seed(self.seed)

@@ -43,10 +43,10 @@ class SubnetModule(pl.LightningModule):
 
     def __init__(self, model: torch.nn.Module, optimizer: Callable, scheduler: Callable | None = None,
                  label_smoothing: float = 0.1, teacher: torch.nn.Module | None = None, kd_ratio: float = 1.0,
-                 seed: int = 0, num_classes: int | None = None, name: str | None = None):
+                 seed: int = 0, num_classes: int | None = None, name: str | None = None, l1: float = 0.0):
         super().__init__()
         self.model, self.optimizer_fn, self.scheduler_fn = model, optimizer, scheduler
-        self.label_smoothing, self.kd_ratio, self.seed = label_smoothing, kd_ratio, seed
+        self.label_smoothing, self.kd_ratio, self.seed, self.l1 = label_smoothing, kd_ratio, seed, l1
         self.name = name or str(getattr(model, "arch", type(model).__name__))
         self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
         self._sched = None
@@ -85,6 +85,8 @@ class SubnetModule(pl.LightningModule):
             with torch.no_grad():
                 soft = self._teacher[0](x)
             loss = loss + self.kd_ratio * distill_loss(logits, soft)
+        if self.l1 > 0:  # L1 penalty on weights (not biases or norm parameters)
+            loss = loss + self.l1 * sum(p.abs().sum() for p in self.model.parameters() if p.ndim > 1)
         if not torch.isfinite(loss):
             raise GreenError(f"non-finite loss at step {self.global_step} training {self.name}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
@@ -140,6 +142,40 @@ def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, dev
     return out
 
 
+OPTIMIZERS = ("sgd", "momentum", "adamw", "adam", "rmsprop", "rmsproptf", "lamb", "lion", "nadamw")
+INITS = ("default", "glorot", "he")
+
+
+def make_optimizer(params: Any, name: str = "sgd", lr: float = 0.02, weight_decay: float = 0.0,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """timm's optimizer factory by name: ``sgd`` (Nesterov momentum), ``adamw``, ``rmsprop``, ..."""
+    from timm.optim import create_optimizer_v2
+
+    if name not in OPTIMIZERS:
+        raise GreenError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    if lr <= 0:
+        raise GreenError(f"learning rate must be > 0, got {lr}")
+    return create_optimizer_v2(params, opt=name, lr=lr, weight_decay=weight_decay, momentum=momentum)
+
+
+def init_weights(model: torch.nn.Module, scheme: str) -> torch.nn.Module:
+    """Re-initialise convolution and linear weights: ``glorot`` (Xavier uniform), ``he`` (Kaiming normal,
+    fan-out, as for ReLU networks) or ``default`` (the constructor's, untouched); biases to zero."""
+    if scheme not in INITS:
+        raise GreenError(f"unknown init {scheme!r}; choose from {', '.join(INITS)}")
+    if scheme == "default":
+        return model
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            if scheme == "glorot":
+                torch.nn.init.xavier_uniform_(m.weight)
+            else:
+                torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+    return model
+
+
 def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
                     calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
                     num_classes: int, in_chans: int) -> dict[str, Any]:
@@ -149,8 +185,12 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     networks are trained and measured exactly the same way.
     """
     device = torch.device(cfg.measure.device)
+    if cfg.get("dropout") is not None:
+        if not 0 <= cfg.dropout < 1:
+            raise GreenError(f"dropout must lie in [0, 1), got {cfg.dropout}")
+        model.drop_rate = float(cfg.dropout)  # dropout before the classifier (GreenNet and timm models)
     module = SubnetModule(model, instantiate(cfg.optimizer), instantiate(cfg.scheduler), cfg.label_smoothing,
-                          teacher, cfg.get("kd_ratio", 1.0), seed, num_classes, name)
+                          teacher, cfg.get("kd_ratio", 1.0), seed, num_classes, name, float(cfg.get("l1") or 0.0))
     logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger,
                                       enable_checkpointing=False, default_root_dir=str(out))
@@ -212,8 +252,8 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
             print(f"green-finetune: {arch} already fine-tuned, skipped")
             continue
         pl.seed_everything(cfg.seed + i, workers=True)
-        model = GreenNet(net.space, arch, net.num_classes, net.in_chans) if cfg.from_scratch \
-            else extract_subnet(net, arch, calib)
+        model = init_weights(GreenNet(net.space, arch, net.num_classes, net.in_chans), cfg.get("init", "default")) \
+            if cfg.from_scratch else extract_subnet(net, arch, calib)
         params, macs = count(net.space, arch, net.num_classes, net.in_chans)
         row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
                "init": "scratch" if cfg.from_scratch else "inherited", "distilled": bool(cfg.distill),

@@ -46,15 +46,15 @@ class Objective:
         return 1.0 if self.maximise else -1.0
 
 
-def parse_objectives(names: Sequence[str]) -> list[Objective]:
-    """Objectives from names; unknown or repeated names and fewer than two are errors."""
+def parse_objectives(names: Sequence[str], registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> list[Objective]:
+    """Objectives from names (of ``registry``); unknown or repeated names and fewer than two are errors."""
     names = list(names)
-    unknown = [n for n in names if n not in OBJECTIVES]
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(OBJECTIVES)}")
+        raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(registry)}")
     if len(set(names)) != len(names) or len(names) < 2:
         raise GreenError(f"objectives must be at least two distinct names, got {names}")
-    return [Objective(n, OBJECTIVES[n][0], OBJECTIVES[n][1] == "max") for n in names]
+    return [Objective(n, registry[n][0], registry[n][1] == "max") for n in names]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 :func:`command` turns a library function ``fn(cfg)`` into a console script. Before Hydra starts,
 the output folder named on the command line (``hydra.run.dir=``, or ``outputs/`` by default) is
-created and checked, since Hydra would otherwise fail there with a traceback; afterwards a
+created and checked, since Hydra would otherwise fail there with a traceback, and the overrides are
+composed once so that a typo'd key or a malformed value is one line too; afterwards a
 :class:`~supernet.errors.GreenError` becomes one ``<prog>: error: ...`` line and exit status 2.
 """
 from __future__ import annotations
@@ -34,6 +35,23 @@ def output_dir_problem(args: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
+def composition_problem(config_name: str, args: Sequence[str]) -> str | None:
+    """Hydra's complaint about the overrides (a typo'd key, a bad value), as one line; None if they compose."""
+    if any(a.startswith("-") for a in args):  # --help, --cfg, -m ...: Hydra's own business
+        return None
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        with initialize_config_module(config_module="conf", version_base="1.3"):
+            compose(config_name, overrides=list(args), return_hydra_config=True)
+    except Exception as err:  # noqa: BLE001 - any composition failure is the user's input
+        return " ".join(str(err).replace("\n", " ").split())
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
 def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
     """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
@@ -44,10 +62,16 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
 
         @functools.wraps(fn)
         def main() -> None:
+            bad = composition_problem(config_name, sys.argv[1:])
+            if bad:
+                print(f"{prog}: error: {bad}", file=sys.stderr)
+                sys.exit(2)
             problem = output_dir_problem(sys.argv[1:])
             if problem:
                 print(f"{prog}: error: cannot write output folder {problem[0]!r}: {problem[1]}", file=sys.stderr)
                 sys.exit(2)
+            if not any(a.startswith("hydra.job.name=") for a in sys.argv[1:]):
+                sys.argv.append(f"hydra.job.name={config_name}")  # the log file is <config_name>.log
             app()
 
         return main

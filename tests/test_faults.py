@@ -191,3 +191,16 @@ def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["green-finetune: error: epochs must be >= 1, got 0"]
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("epochz=3", "Could not override 'epochz'"),
+    ("data.batch_size=[", "no viable alternative"),
+    ("data=imagenet9", "Could not find 'data/imagenet9'"),
+])
+def test_mistyped_override_is_one_line(tmp_path, override, message):
+    r = _run("supernet.train", override, f"hydra.run.dir={tmp_path / 'run'}")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("green-train: error:") and message in lines[0], lines
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,312 @@
+"""``green-hpo``: multi-objective search of the training hyperparameters of the winners.
+
+Inherited supernet weights say nothing about how to *train* a network, so the hyperparameters
+(optimizer, learning rate, weight decay, an L1 penalty, dropout before the classifier, label
+smoothing, and the initialisation: inherited weights, or from scratch with the constructor's,
+Glorot or He initialisation) are searched per winner with short fine-tunes. The search is
+:class:`~search.evolution.Evolution` itself (NSGA-II/III or random) over a :class:`HyperSpace`
+genome; the objectives are validation accuracy against the measured training energy
+(codecarbon) or time. Hopeless trials stop early: at each rung epoch, a trial whose validation
+accuracy falls below the best ``1/eta`` of the earlier trials at that rung is stopped
+(asynchronous successive halving). The test split is never looked at.
+
+Per winner, the folder ``<i>_<arch>/`` holds the search state (resumable, as ``green-search``),
+``trials.csv`` and the chosen setting as a Hydra experiment for ``green-finetune``
+(``configs/experiment/hpo_<i>.yaml``); ``hpo.json``/``hpo.csv`` gather every trial.
+
+    green-hpo run=outputs/search/<run> top_k=1
+    green-hpo ckpt=<last.ckpt> 'archs=[r16_k3e2_k3e2]' hpo.budget=12
+    green-hpo model=outputs/extract/<folder>            # an extracted winner, no supernet needed
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from search.energy import track_energy
+from search.evolution import Evolution
+from search.export import load_subnet
+from search.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs
+from search.objectives import parse_objectives
+from search.search import check_data, check_space
+from search.timing import set_threads
+from supernet.bn import recalibrate_bn
+from supernet.checkpoint import load_supernet
+from supernet.cli import command
+from supernet.errors import GreenError
+from supernet.io import write_atomic, write_csv, write_json
+from supernet.net import GreenNet, extract_subnet
+from supernet.space import ArchConfig
+
+# objective name -> (trial record field, direction)
+HPO_OBJECTIVES = {"acc": ("acc", "max"), "recall": ("recall", "max"), "train_energy": ("train_kwh", "min"),
+                  "train_time": ("train_seconds", "min")}
+DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
+TRIAL_FIELDS = ("arch", "gen", "acc", "recall", "train_kwh", "train_seconds", "energy_source", "epochs_run",
+                "pruned", *DIMS)
+
+
+@dataclass(frozen=True)
+class HyperConfig:
+    """One training setting; ``init`` is ``inherited`` (fine-tune) or a from-scratch initialisation."""
+
+    optimizer: str
+    lr: float
+    weight_decay: float
+    l1: float
+    dropout: float
+    label_smoothing: float
+    init: str
+
+    def __str__(self) -> str:
+        return (f"{self.optimizer}-lr{self.lr:.3g}-wd{self.weight_decay:.3g}-l1{self.l1:.3g}-do{self.dropout:.3g}"
+                f"-ls{self.label_smoothing:.3g}-{self.init}")
+
+    def overrides(self) -> dict[str, Any]:
+        """The setting as green-finetune config values."""
+        return {"optimizer": {"name": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay},
+                "l1": self.l1, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
+                "from_scratch": self.init != "inherited", "init": "default" if self.init == "inherited" else self.init}
+
+
+def _grid(name: str, spec: Any) -> tuple:
+    """A dimension's choices: an explicit list, or ``{low, high, steps, log}`` spaced evenly (in log if log)."""
+    if OmegaConf.is_config(spec):
+        spec = OmegaConf.to_container(spec, resolve=True)
+    if isinstance(spec, dict):
+        try:
+            lo, hi, n, log = float(spec["low"]), float(spec["high"]), int(spec["steps"]), bool(spec.get("log", False))
+        except (KeyError, TypeError, ValueError):
+            raise GreenError(f"hpo.space.{name}: a range needs numeric low, high and steps, got {spec}") from None
+        if n < 1 or lo > hi or (log and lo <= 0):
+            raise GreenError(f"hpo.space.{name}: empty or invalid range {spec}")
+        if n == 1:
+            return (lo,)
+        if log:
+            return tuple(float(f"{math.exp(math.log(lo) + i * (math.log(hi) - math.log(lo)) / (n - 1)):.4g}")
+                         for i in range(n))
+        return tuple(float(f"{lo + i * (hi - lo) / (n - 1):.4g}") for i in range(n))
+    if not isinstance(spec, (list, tuple)) or not spec:
+        raise GreenError(f"hpo.space.{name} is empty: give a list of choices or a {{low, high, steps}} range")
+    return tuple(spec)
+
+
+class HyperSpace:
+    """Every choice of the hyperparameter search, with the genome interface :class:`Evolution` uses."""
+
+    def __init__(self, **dims: Any):
+        missing = [d for d in DIMS if d not in dims]
+        if missing:
+            raise GreenError(f"hpo.space lacks {missing}")
+        unknown = [d for d in dims if d not in DIMS]
+        if unknown:
+            raise GreenError(f"hpo.space has unknown dimension(s) {unknown}; dimensions are {list(DIMS)}")
+        self.choices = {d: _grid(d, dims[d]) for d in DIMS}
+        bad = [o for o in self.choices["optimizer"] if o not in OPTIMIZERS]
+        if bad:
+            raise GreenError(f"unknown optimizer(s) {bad}; choose from {', '.join(OPTIMIZERS)}")
+        bad = [i for i in self.choices["init"] if i != "inherited" and i not in INITS]
+        if bad:
+            raise GreenError(f"unknown init(s) {bad}; choose from inherited, {', '.join(INITS)}")
+        if any(v <= 0 for v in self.choices["lr"]):
+            raise GreenError(f"hpo.space.lr must be > 0, got {self.choices['lr']}")
+        if any(not 0 <= v < 1 for v in self.choices["dropout"]):
+            raise GreenError(f"hpo.space.dropout must lie in [0, 1), got {self.choices['dropout']}")
+        for d in ("weight_decay", "l1", "label_smoothing"):
+            if any(v < 0 for v in self.choices[d]):
+                raise GreenError(f"hpo.space.{d} must be >= 0, got {self.choices[d]}")
+        self.name = "hpo"
+
+    def gene_sizes(self) -> list[int]:
+        return [len(self.choices[d]) for d in DIMS]
+
+    def decode(self, genome: Sequence[int]) -> HyperConfig:
+        return HyperConfig(**{d: self.choices[d][int(g)] for d, g in zip(DIMS, genome)})
+
+    def encode(self, hc: HyperConfig) -> list[int]:
+        return [self.choices[d].index(getattr(hc, d)) for d in DIMS]
+
+    def sample(self, rng: random.Random) -> HyperConfig:
+        return self.decode([rng.randrange(n) for n in self.gene_sizes()])
+
+    def smallest(self) -> HyperConfig:
+        return self.decode([0] * len(DIMS))
+
+    largest = smallest  # no cost is known before a trial: Evolution gets explicit bounds
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.choices, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class Pruner(pl.Callback):
+    """Asynchronous successive halving: stop a trial below the best ``1/eta`` of earlier trials at a rung."""
+
+    def __init__(self, rungs: Sequence[int], eta: float, min_trials: int, history: Callable[[int], list[float]]):
+        self.rungs, self.eta, self.min_trials, self.history = set(int(r) for r in rungs), eta, min_trials, history
+        self.rung_acc: dict[str, float] = {}
+        self.pruned_at: int | None = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        acc = trainer.callback_metrics.get("val/acc")
+        if epoch not in self.rungs or acc is None:
+            return
+        acc = float(acc)
+        self.rung_acc[str(epoch)] = acc
+        past = sorted(self.history(epoch))
+        if len(past) >= self.min_trials:
+            cut = past[min(len(past) - 1, int(len(past) * (1 - 1 / self.eta)))]
+            if acc < cut:
+                self.pruned_at = epoch
+                trainer.should_stop = True
+
+
+def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], dm: pl.LightningDataModule,
+              calib: list[torch.Tensor], cfg: DictConfig, out: Path, name: str, seed: int,
+              pruner: Pruner | None = None) -> dict[str, Any]:
+    """Train one setting for ``cfg.epochs`` (or until pruned); validation accuracy, energy and time."""
+    pl.seed_everything(seed, workers=True)
+    model = make_model(hc.init == "inherited")
+    if hc.init != "inherited":
+        init_weights(model, hc.init)
+    model.drop_rate = float(hc.dropout)
+    opt = instantiate(cfg.optimizer, name=hc.optimizer, lr=hc.lr, weight_decay=hc.weight_decay)
+    module = SubnetModule(model, opt, instantiate(cfg.scheduler), hc.label_smoothing, None, 0.0, seed,
+                          getattr(model, "num_classes", None), name, hc.l1)
+    logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
+    trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger, enable_checkpointing=False,
+                          default_root_dir=str(out), callbacks=[pruner] if pruner else [])
+    t = time.perf_counter()
+    with track_energy(out / "energy", name, torch.device(cfg.device), cfg.country_iso_code) as energy:
+        trainer.fit(module, datamodule=dm)
+    recalibrate_bn(model, [x.to(module.device) for x in calib])
+    val = trainer.validate(module, datamodule=dm, verbose=False)[0]
+    acc, recall = float(val["val/acc"]), float(val["val/recall"])
+    return {"acc": acc, "recall": recall, "eval_seconds": time.perf_counter() - t,
+            "train_kwh": energy.result["energy_kwh"], "train_seconds": energy.result["seconds"],
+            "energy_source": energy.result["source"], "epochs_run": trainer.current_epoch,
+            "pruned": pruner is not None and pruner.pruned_at is not None,
+            "rung_acc": dict(pruner.rung_acc) if pruner else {}, **asdict(hc)}
+
+
+def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Callable[[bool], torch.nn.Module]]]:
+    """(arch, make_model(inherited)) for each winner: an extraction folder, or archs of a supernet."""
+    if cfg.model:
+        folder = Path(cfg.model)
+        ref = load_subnet(folder)
+        if ref.num_classes != dm.num_classes or ref.in_chans != dm.in_chans:
+            raise GreenError(f"{str(folder)!r} was extracted for {ref.num_classes} classes and {ref.in_chans} channels, "
+                             f"the data has {dm.num_classes} and {dm.in_chans}")
+        return [(str(ref.arch), lambda inherited: load_subnet(folder).train() if inherited
+                 else GreenNet(ref.space, ref.arch, ref.num_classes, ref.in_chans))]
+    if not (cfg.ckpt or cfg.run):
+        raise GreenError("pass model=<extraction folder>, or ckpt=<supernet> with archs=[...], or run=<search run>")
+    from search.finetune import _search_ckpt
+
+    net, meta = load_supernet(cfg.ckpt or _search_ckpt(cfg.run))
+    check_space(cfg, net.space)
+    check_data(dm, meta)
+    calib = dm.calib_batches(cfg.calib_images)
+    out = []
+    for arch in pick_archs(cfg, net.space):
+        def make(inherited: bool, arch: ArchConfig = arch) -> torch.nn.Module:
+            return extract_subnet(net, arch, calib) if inherited else GreenNet(net.space, arch, net.num_classes,
+                                                                              net.in_chans)
+        out.append((str(arch), make))
+    return out
+
+
+def experiment_yaml(hc: HyperConfig, arch: str, record: dict, epochs: int) -> str:
+    """The chosen setting as a Hydra experiment for green-finetune."""
+    body = OmegaConf.to_yaml(OmegaConf.create({**hc.overrides(), "epochs": epochs, "archs": [arch]}))
+    return (f"# @package _global_\n# green-hpo's choice for {arch}: validation accuracy {record['acc']:.4f}, "
+            f"training energy {record['train_kwh']:.3g} kWh ({record['energy_source']}).\n{body}")
+
+
+def hpo(cfg: DictConfig) -> dict[str, Any]:
+    """Search the training hyperparameters of each winner; returns what hpo.json holds."""
+    h = cfg.hpo
+    if cfg.epochs < 1:
+        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    if h.budget is not None and h.budget < 1:
+        raise GreenError(f"hpo.budget must be >= 1 trial, got {h.budget}")
+    space = HyperSpace(**h.space)
+    objectives = parse_objectives(list(h.objectives), HPO_OBJECTIVES)
+    set_threads(cfg.threads)
+    out = Path(cfg.paths.output_dir)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    winners = _winners(cfg, dm)
+    calib = dm.calib_batches(cfg.calib_images)
+    result: dict[str, Any] = {"objectives": [o.name for o in objectives], "space": space.choices,
+                              "epochs": cfg.epochs, "winners": []}
+    rows = []
+    for i, (arch, make) in enumerate(winners):
+        folder = out / f"{i:02d}_{arch}"
+        default_path = folder / "default.json"
+        if default_path.is_file():  # the default recipe: the reference and the energy bound
+            default = json.loads(default_path.read_text())
+        else:
+            d = cfg.default
+            default = run_trial(HyperConfig(d.optimizer, float(d.lr), float(d.weight_decay), float(d.l1),
+                                            float(d.dropout), float(d.label_smoothing), d.init),
+                                make, dm, calib, cfg, folder, "default", cfg.seed)
+            write_json(default_path, default)
+        bounds = {"train_kwh": h.bound_factor * default["train_kwh"],
+                  "train_seconds": h.bound_factor * default["train_seconds"]}
+        holder: dict[str, Evolution] = {}
+
+        def history(epoch: int) -> list[float]:
+            return [r["rung_acc"][str(epoch)] for r in holder["evo"].records.values() if str(epoch) in r["rung_acc"]]
+
+        def evaluate(hc: HyperConfig) -> dict[str, Any]:
+            pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
+            n = len(holder["evo"].records)
+            return run_trial(hc, make, dm, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner)
+
+        evo = Evolution(space, objectives, [], cost_fn=lambda hc: {}, eval_fn=evaluate, algorithm=h.algorithm,
+                        population=h.population, generations=h.generations, budget=h.budget, seed=cfg.seed,
+                        run_dir=folder, progress=cfg.progress, bounds=bounds)
+        evo.label = "green-hpo"
+        holder["evo"] = evo
+        front = evo.run()
+        trials = list(evo.records.values())
+        best = max(trials, key=lambda r: (r["acc"], -r["train_kwh"]))
+        chosen = space.decode(best["genome"])
+        write_atomic(folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml",
+                     experiment_yaml(chosen, arch, best, int(cfg.epochs)))
+        write_csv(folder / "trials.csv", trials, TRIAL_FIELDS)
+        rows += [{"winner": arch, **{k: r.get(k) for k in TRIAL_FIELDS}} for r in trials]
+        result["winners"].append({
+            "arch": arch, "default": {k: default[k] for k in ("acc", "recall", "train_kwh", "train_seconds")},
+            "best": {k: best[k] for k in ("arch", "acc", "recall", "train_kwh", "train_seconds")},
+            "chosen": asdict(chosen), "trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
+            "front": [r["arch"] for r in front], "hypervolume": evo.hypervolume(),
+            "experiment": str(folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"),
+            "usage": f"green-finetune hydra.searchpath=[file://{(folder / 'configs').resolve()}] "
+                     f"experiment=hpo_{i:02d} ckpt=<supernet checkpoint>"})
+        print(f"green-hpo: {arch}: best validation accuracy {best['acc']:.4f} ({best['arch']}) vs default "
+              f"{default['acc']:.4f}; {len(trials)} trials, {result['winners'][-1]['pruned']} stopped early -> "
+              f"{folder / 'configs' / 'experiment' / f'hpo_{i:02d}.yaml'}")
+    write_json(out / "hpo.json", result)
+    write_csv(out / "hpo.csv", rows, ("winner", *TRIAL_FIELDS))
+    return result
+
+
+main = command("green-hpo", "hpo")(hpo)
+
+
+if __name__ == "__main__":
+    main()
