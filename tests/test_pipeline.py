@@ -152,3 +152,13 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert set(rep["ledger"]) >= {"train", "lut", "search", "finetune", "scratch", "baselines"}
     assert all(v["files"] > 0 for v in rep["ledger"].values())
     assert not list(out.rglob(".*.tmp"))  # no temporary file left behind by the kill
+
+
+@pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu"])
+def test_every_preset_composes_with_every_command(experiment):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        for name in ("train", "lut", "search", "extract", "finetune", "baselines", "run", "hpo"):
+            cfg = compose(name, overrides=[f"experiment={experiment}"])
+            assert cfg.data.image_size > 0
