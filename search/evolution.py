@@ -135,8 +135,12 @@ class Evolution:
         if key in self.memo:
             self.cache_hits += 1
             acc = {k: v for k, v in self.memo[key].items() if k not in ("arch", "genome", "gen")}
-        else:
-            acc = self.eval_fn(arch)
+        else:  # an evaluation may reseed Python's random (Lightning's seed_everything does): the evolution's
+            state = random.getstate()  # draws must not depend on it
+            try:
+                acc = self.eval_fn(arch)
+            finally:
+                random.setstate(state)
         record = {"arch": key, "genome": self.space.encode(arch), "gen": gen, **self._cost(arch), **acc}
         self.memo[key] = record
         self.records[key] = record

@@ -1,4 +1,5 @@
 import json
+import random
 import subprocess
 import sys
 
@@ -183,3 +184,20 @@ def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
 def test_configured_space_must_be_the_checkpoints(tmp_path, tiny_ckpt, tiny_table):
     with pytest.raises(GreenError, match="is not the checkpoint's"):
         search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "space=cifar"))
+
+
+def test_evaluations_that_reseed_random_do_not_steer_the_evolution(tiny_space):
+    """Lightning's seed_everything inside an evaluation (green-hpo's trials) must not change the draws."""
+    cost_fn, eval_fn, _ = fake_costs(tiny_space)
+
+    def reseeding(arch):
+        random.seed(1234)
+        return eval_fn(arch)
+
+    kw = dict(objectives=parse_objectives(["acc", "macs"]), constraints=[], population=8, generations=3, seed=5,
+              progress=False)
+    pure = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=eval_fn, **kw)
+    pure.run()
+    dirty = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=reseeding, **kw)
+    dirty.run()
+    assert list(dirty.records) == list(pure.records)
