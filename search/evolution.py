@@ -68,6 +68,8 @@ class Evolution:
         on_generation: called with (gen, logbook row) after each generation (TensorBoard, plots).
         bounds: upper bounds of the minimised objectives' fields for the normaliser (None: the cost
             of the space's largest candidate, for costs known before evaluation).
+        initial: candidates placed in the initial population before the random draws (a warm start
+            from known good settings); ignored by random search.
 
     ``space`` may be any object with the genome interface of :class:`~supernet.space.SearchSpace`
     (``gene_sizes``, ``encode``, ``decode``, ``sample``, ``largest``, ``smallest``, ``digest``):
@@ -80,7 +82,7 @@ class Evolution:
                  cx_prob: float = 0.9, mut_prob: float = 1.0, mut_indpb: float | None = None,
                  nsga3_divisions: int = 4, seed: int = 0, run_dir: str | Path | None = None,
                  memo: dict[str, dict] | None = None, on_generation: Callable[[int, dict], None] | None = None,
-                 progress: bool = True, bounds: dict[str, float] | None = None):
+                 progress: bool = True, bounds: dict[str, float] | None = None, initial: Sequence[Any] = ()):
         if algorithm not in ALGORITHMS:
             raise GreenError(f"unknown algorithm {algorithm!r}; choose from {ALGORITHMS}")
         if population < 2:
@@ -106,6 +108,7 @@ class Evolution:
         self.memo = memo if memo is not None else {}
         self.on_generation, self.progress = on_generation, progress
         self.label = "green-search"
+        self.initial = list(initial) if algorithm != "random" else []
         self.norm = Normaliser(objectives, bounds if bounds is not None else cost_fn(space.largest()))
         self.records: dict[str, dict] = {}  # key -> record, in evaluation order
         self.logbook: list[dict] = []
@@ -118,7 +121,7 @@ class Evolution:
         return {"space_digest": self.space.digest(), "objectives": [o.name for o in self.objectives],
                 "constraints": [str(c) for c in self.constraints], "algorithm": self.algorithm,
                 "population": self.population, "cx_prob": self.cx_prob, "mut_prob": self.mut_prob,
-                "mut_indpb": self.mut_indpb, "seed": self.seed}
+                "mut_indpb": self.mut_indpb, "seed": self.seed, "initial": [str(a) for a in self.initial]}
 
     def _cost(self, arch: ArchConfig) -> dict:
         key = str(arch)
@@ -176,8 +179,9 @@ class Evolution:
     def _initial(self, bar) -> list[Individual]:
         pop, taken = [], set(self.records)
         n = min(self.population, self.budget - len(self.records))
+        seeds = [a for a in self.initial if str(a) not in taken and self.feasible(a)]
         while len(pop) < n:
-            arch = self._draw_random(taken)
+            arch = seeds.pop(0) if seeds else self._draw_random(taken)
             if arch is None:
                 if not self.records and not pop:
                     raise GreenError("no subnet of the space meets the constraints "

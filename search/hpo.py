@@ -141,6 +141,16 @@ class HyperSpace:
     def sample(self, rng: random.Random) -> HyperConfig:
         return self.decode([rng.randrange(n) for n in self.gene_sizes()])
 
+    def nearest(self, **values: Any) -> HyperConfig:
+        """The grid point nearest to a setting (log distance for positive numbers): the default recipe's."""
+        def pick(d: str, v: Any) -> Any:
+            choices = self.choices[d]
+            if v in choices or not all(isinstance(c, (int, float)) for c in choices):
+                return v if v in choices else choices[0]
+            key = (lambda c: abs(math.log(c) - math.log(v))) if v > 0 and min(choices) > 0 else (lambda c: abs(c - v))
+            return min(choices, key=key)
+        return HyperConfig(**{d: pick(d, values[d]) for d in DIMS})
+
     def smallest(self) -> HyperConfig:
         return self.decode([0] * len(DIMS))
 
@@ -276,9 +286,10 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
             n = len(holder["evo"].records)
             return run_trial(hc, make, dm, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner)
 
+        warm = [space.nearest(**cfg.default)] if h.warm_start else []  # the default recipe, on the grid
         evo = Evolution(space, objectives, [], cost_fn=lambda hc: {}, eval_fn=evaluate, algorithm=h.algorithm,
                         population=h.population, generations=h.generations, budget=h.budget, seed=cfg.seed,
-                        run_dir=folder, progress=cfg.progress, bounds=bounds)
+                        run_dir=folder, progress=cfg.progress, bounds=bounds, initial=warm)
         evo.label = "green-hpo"
         holder["evo"] = evo
         front = evo.run()

@@ -94,6 +94,8 @@ def test_hpo_end_to_end_resumes_and_writes_a_finetune_experiment(tmp_path, tiny_
     assert w["arch"] == "r16_k3e2_k3e2" and w["trials"] == 8
     trials = json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text())
     assert len(trials) == 8 and all(t["train_kwh"] > 0 and 0 <= t["acc"] <= 1 for t in trials.values())
+    cfg = _cfg(tmp_path, tiny_ckpt)
+    assert next(iter(trials)) == str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default))  # the warm start
     assert w["best"]["acc"] == max(t["acc"] for t in trials.values())
     assert (tmp_path / "hpo.csv").read_text().count("\n") == 9
     exp = Path(w["experiment"])
