@@ -33,7 +33,7 @@ from search.finetune import fit_and_measure
 from search.timing import set_threads
 from supernet.cli import command
 from supernet.errors import GreenError
-from supernet.io import write_csv, write_json
+from supernet.io import publish_mode, write_csv, write_json
 
 SOURCES = ("timm", "torchvision")
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
@@ -111,6 +111,7 @@ def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool)
         write_json(tmp / "model.json", meta)
         if out.exists():
             shutil.rmtree(out)
+        publish_mode(tmp, folder=True)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from supernet.errors import GreenError
-from supernet.io import write_atomic, write_json
+from supernet.io import publish_mode, write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import ArchConfig, SearchSpace
 
@@ -52,6 +52,7 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
         write_atomic(tmp / "card.md", model_card(model, meta))
         if out.exists():
             shutil.rmtree(out)
+        publish_mode(tmp, folder=True)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

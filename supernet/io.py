@@ -14,6 +14,17 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(path: str | os.PathLike, folder: bool = False) -> None:
+    """Give a temporary file or folder (created private by ``tempfile``) the mode a plain one would get."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (and durably: the temporary file is fsynced)."""
     path = Path(path)
@@ -24,6 +35,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -204,3 +204,18 @@ def test_mistyped_override_is_one_line(tmp_path, override, message):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-train: error:") and message in lines[0], lines
     assert not (tmp_path / "run").exists()
+
+
+def test_atomic_artefacts_get_ordinary_permissions(tmp_path):
+    """Temporary files and folders are private; published artefacts get the mode the umask gives."""
+    from search.baselines import build_baseline, save_baseline
+    from supernet.io import write_json
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    save_baseline(build_baseline("timm", "lcnet_050", 10, 1, 16), tmp_path / "m",
+                  {"name": "lcnet_050", "source": "timm", "num_classes": 10, "in_chans": 1, "image_size": 16}, onnx=False)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o777 & ~mask
+    assert (tmp_path / "m" / "model.json").stat().st_mode & 0o777 == 0o666 & ~mask
