@@ -46,3 +46,16 @@ def save(name: str, result: dict, out_dir: Path | None = None) -> Path:
     path = (out_dir or ROOT / "outputs" / "bench") / f"{name}.json"
     write_json(path, result)
     return path
+
+
+def quick_supernet(out: Path, epochs: int = 3) -> Path:
+    """A tiny supernet briefly trained on digits (for the benchmarks' --quick); returns its last.ckpt."""
+    from hydra import compose, initialize_config_dir
+
+    from supernet.train import train
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={out / 'train'}", "experiment=smoke", f"epochs={epochs}",
+                                          "trainer.enable_progress_bar=false", "module.calib_images=128"])
+    train(cfg)
+    return out / "train" / "checkpoints" / "last.ckpt"

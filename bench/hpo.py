@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import ROOT, save
+from common import ROOT, quick_supernet, save
 from hydra import compose, initialize_config_dir
 
 from search.hpo import hpo
@@ -39,13 +39,7 @@ def main() -> None:
     overrides = list(args.overrides)
     ckpt = Path(args.ckpt)
     if args.quick:
-        from supernet.train import train
-
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            tcfg = compose("train", overrides=[f"paths.output_dir={out / 'train'}", "experiment=smoke", "epochs=3",
-                                               "trainer.enable_progress_bar=false", "module.calib_images=128"])
-        train(tcfg)
-        ckpt = out / "train" / "checkpoints" / "last.ckpt"
+        ckpt = quick_supernet(out, epochs=3)
         args.budget, args.population, args.epochs, args.seeds = 8, 4, 2, [0, 1]
         overrides += ["data.train_subset=512", "calib_images=128"]
     from supernet.checkpoint import load_supernet

@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import ROOT, save
+from common import ROOT, quick_supernet, save
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from scipy.stats import kendalltau, spearmanr
@@ -46,13 +46,7 @@ def main() -> None:
     overrides = list(args.overrides)
     ckpt = Path(args.ckpt)
     if args.quick:
-        from supernet.train import train
-
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            tcfg = compose("train", overrides=[f"paths.output_dir={out / 'train'}", "experiment=smoke", "epochs=4",
-                                               "trainer.enable_progress_bar=false", "module.calib_images=128"])
-        train(tcfg)
-        ckpt = out / "train" / "checkpoints" / "last.ckpt"
+        ckpt = quick_supernet(out, epochs=4)
         args.pool, args.subnets, args.epochs, args.train_subset, args.val_images = 30, 10, 2, 600, 144
     net, meta = load_supernet(ckpt)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

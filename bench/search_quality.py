@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import ROOT, device_info, save
+from common import ROOT, quick_supernet, device_info, save
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -37,16 +37,12 @@ from supernet.checkpoint import load_supernet
 def quick_inputs(out: Path) -> tuple[Path, Path, list[str]]:
     """A tiny supernet trained on digits and a quickly measured table, for --quick."""
     import search.lut as lut
-    from supernet.train import train
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        tcfg = compose("train", overrides=[f"paths.output_dir={out / 'train'}", "experiment=smoke", "epochs=3",
-                                           "trainer.enable_progress_bar=false", "module.calib_images=128"])
         lcfg = compose("lut", overrides=[f"paths.output_dir={out / 'lut'}", "protocol.trials=3", "protocol.warmup=1",
                                          "protocol.min_call_ms=2", "calib.subnets=4", "batch_sizes=[1]",
                                          "energy.power_window_s=1"])
-    train(tcfg)
-    return out / "train" / "checkpoints" / "last.ckpt", lut.build_table(lcfg), []
+    return quick_supernet(out), lut.build_table(lcfg), []
 
 
 def main() -> None:

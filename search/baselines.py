@@ -16,8 +16,6 @@ finished model is skipped when the command is run again on the same folder.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,28 +31,39 @@ from search.finetune import fit_and_measure
 from search.timing import set_threads
 from supernet.cli import command
 from supernet.errors import GreenError
-from supernet.io import publish_mode, write_csv, write_json
+from supernet.io import atomic_folder, write_csv, write_json
 
 SOURCES = ("timm", "torchvision")
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
 
 
-def build_baseline(source: str, name: str, num_classes: int, in_chans: int, image_size: int) -> nn.Module:
-    """A randomly initialised ``name`` from ``source`` (timm or torchvision), adapted to the data."""
+def check_baseline(source: str, name: str) -> None:
+    """``name`` must be a model of ``source``'s registry."""
     if source == "timm":
         import timm
 
         if not timm.is_model(name):
             raise GreenError(f"unknown timm model {name!r}")
-        model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans)
     elif source == "torchvision":
         import torchvision
 
         if name not in torchvision.models.list_models(module=torchvision.models):
             raise GreenError(f"unknown torchvision classification model {name!r}")
-        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
     else:
         raise GreenError(f"unknown baseline source {source!r} for {name!r}: use one of {', '.join(SOURCES)}")
+
+
+def build_baseline(source: str, name: str, num_classes: int, in_chans: int, image_size: int) -> nn.Module:
+    """A randomly initialised ``name`` from ``source`` (timm or torchvision), adapted to the data."""
+    check_baseline(source, name)
+    if source == "timm":
+        import timm
+
+        model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans)
+    else:
+        import torchvision
+
+        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
     adapt_stem(model, in_chans, small=image_size <= SMALL_INPUT)
     return model
 
@@ -100,22 +109,13 @@ def stem_stride(model: nn.Module) -> int:
 
 def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool) -> Path:
     """``model.safetensors`` + ``model.json`` (+ ``model.onnx``), written into a temp folder and renamed."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         model = model.eval().cpu()
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
         if onnx:
             shape = (2, meta["in_chans"], meta["image_size"], meta["image_size"])
             meta = {**meta, "onnx": export_onnx(model, tmp / "model.onnx", shape)}
         write_json(tmp / "model.json", meta)
-        if out.exists():
-            shutil.rmtree(out)
-        publish_mode(tmp, folder=True)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -140,13 +140,13 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     if cfg.epochs < 1:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
     models = parse_models(cfg.models)
+    for name, source in models.items():  # fail on a misspelt name before hours of training
+        check_baseline(source, name)
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     dm = instantiate(cfg.data)
     dm.setup("fit")
     n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
-    for name, source in models.items():  # fail on a misspelt name before hours of training
-        build_baseline(source, name, n_cls, in_chans, res)
     calib = dm.calib_batches(cfg.calib_images)
     rows = []
     for i, (name, source) in enumerate(models.items()):

@@ -11,8 +11,6 @@ a partial folder.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from supernet.errors import GreenError
-from supernet.io import publish_mode, write_atomic, write_json
+from supernet.io import atomic_folder, write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import ArchConfig, SearchSpace
 
@@ -34,29 +32,16 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
     out = Path(out)
     if out.exists() and not overwrite:
         raise GreenError(f"output folder {str(out)!r} already exists (pass overwrite=true to replace it)")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as err:
-        raise GreenError(f"cannot write output folder {str(out)!r}: {err.strerror or err}") from None
-    try:
+    with atomic_folder(out) as tmp:
         model = model.eval().cpu()
-        info = dict(info or {})
-        meta = {**info, "version": FOLDER_VERSION, "arch": model.arch.to_dict(), "space": model.space.to_dict(),
-                "num_classes": model.num_classes, "in_chans": model.in_chans}
+        meta = {**(info or {}), "version": FOLDER_VERSION, "arch": model.arch.to_dict(),
+                "space": model.space.to_dict(), "num_classes": model.num_classes, "in_chans": model.in_chans}
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
         write_json(tmp / "arch.json", meta)
         if onnx:
             meta["onnx"] = export_onnx(model, tmp / "model.onnx")
             write_json(tmp / "arch.json", meta)
         write_atomic(tmp / "card.md", model_card(model, meta))
-        if out.exists():
-            shutil.rmtree(out)
-        publish_mode(tmp, folder=True)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -236,7 +236,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
-    ckpt = cfg.ckpt or _search_ckpt(cfg.run)
+    ckpt = cfg.ckpt or search_ckpt(cfg.run)
     net, meta = load_supernet(ckpt)
     check_space(cfg, net.space)
     archs = pick_archs(cfg, net.space)
@@ -270,7 +270,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def _search_ckpt(run: str | None) -> str:
+def search_ckpt(run: str | None) -> str:
     if not run:
         raise GreenError("pass ckpt=<supernet checkpoint> (and run=<search run> or archs=[...])")
     try:

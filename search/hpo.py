@@ -38,7 +38,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from search.energy import track_energy
 from search.evolution import Evolution
 from search.export import load_subnet
-from search.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs
+from search.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs, search_ckpt
 from search.objectives import parse_objectives
 from search.search import check_data, check_space
 from search.timing import set_threads
@@ -223,9 +223,7 @@ def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Cal
                  else GreenNet(ref.space, ref.arch, ref.num_classes, ref.in_chans))]
     if not (cfg.ckpt or cfg.run):
         raise GreenError("pass model=<extraction folder>, or ckpt=<supernet> with archs=[...], or run=<search run>")
-    from search.finetune import _search_ckpt
-
-    net, meta = load_supernet(cfg.ckpt or _search_ckpt(cfg.run))
+    net, meta = load_supernet(cfg.ckpt or search_ckpt(cfg.run))
     check_space(cfg, net.space)
     check_data(dm, meta)
     calib = dm.calib_batches(cfg.calib_images)

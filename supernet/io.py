@@ -5,13 +5,15 @@ later run would trust.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 
 def _umask() -> int:
@@ -56,3 +58,28 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields
     w.writeheader()
     w.writerows(rows)
     return write_atomic(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Fill a temporary sibling folder, then rename it to ``path`` (replacing an old one); removed on failure.
+
+    A parent folder that cannot be created or written is a :class:`~supernet.errors.GreenError`.
+    """
+    from supernet.errors import GreenError
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as err:
+        raise GreenError(f"cannot write output folder {str(path)!r}: {err.strerror or err}") from None
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        publish_mode(tmp, folder=True)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
