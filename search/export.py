@@ -10,6 +10,7 @@ a partial folder.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -48,8 +49,11 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
 def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
     """ONNX export (dynamic batch); checked against PyTorch with onnxruntime when it is installed.
 
-    ``shape`` is an example input's; a subnet knows its own (resolution and channels).
+    ``shape`` is an example input's; a subnet knows its own (resolution and channels). Without the
+    optional ``onnx`` package (``pip install '.[onnx]'``) nothing is written and the note says so.
     """
+    if importlib.util.find_spec("onnx") is None:
+        return {"file": None, "checked": False, "note": "onnx not installed (pip install '.[onnx]'): no ONNX export"}
     if shape is None:
         shape = (2, model.in_chans, model.arch.resolution, model.arch.resolution)
     x = torch.randn(*shape)
