@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: timing protocol, machine description, JSON output."""
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import sys
@@ -41,10 +42,43 @@ def spread(xs: list[float]) -> dict:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
-def save(name: str, result: dict, out_dir: Path | None = None) -> Path:
-    """Write ``outputs/bench/<name>.json`` (atomically) and return its path."""
+def git_commit() -> str:
+    """The commit the benchmark ran on (``+dirty`` when the tracked tree had uncommitted changes)."""
+    import subprocess
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def provenance(config: dict | None = None) -> dict:
+    """What makes a result recomputable: commit, exact command line, composed config, machine."""
+    import shlex
+
+    from omegaconf import OmegaConf
+
+    if config is not None and OmegaConf.is_config(config):
+        config = OmegaConf.to_container(config, resolve=True)
+    return {"commit": git_commit(), "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+            "config": config, "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                                          "torch": torch.__version__, "cpus": os.cpu_count()},
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def save(name: str, result: dict, out_dir: Path | None = None, config: dict | None = None) -> Path:
+    """Write ``outputs/bench/<name>.json`` (atomically) with its provenance, and return its path.
+
+    Results are written by their scripts only: the provenance block (commit, command line, composed
+    config) and the raw per-item data the script puts in ``result`` let ``bench/recompute.py``
+    recompute every headline figure.
+    """
     path = (out_dir or ROOT / "outputs" / "bench") / f"{name}.json"
-    write_json(path, result)
+    write_json(path, {"benchmark": name, **provenance(config), **result})
     return path
 
 

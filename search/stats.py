@@ -1,0 +1,96 @@
+"""The statistics behind every reported figure, in one place with known-answer tests.
+
+Rank correlations come from scipy, hypervolume from DEAP; what is added here is the protocol
+around them: percentile bootstrap confidence intervals (resampling the items a figure is computed
+over), the binomial standard error of an accuracy on ``n`` images (the noise floor of any single
+accuracy), the mean and spread of a figure over seeds, and the prediction error of a cost model.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
+    """Mean absolute percentage error of ``pred`` against the measured ``meas`` (a fraction, 0.05 = 5%)."""
+    if len(pred) != len(meas) or not meas:
+        raise ValueError("mape needs two equally long, non-empty sequences")
+    return sum(abs(p - m) / abs(m) for p, m in zip(pred, meas)) / len(meas)
+
+
+def kendall(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b (ties handled) between ``x`` and ``y``; nan when either is constant."""
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(x, y)[0])
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation between ``x`` and ``y``; nan when either is constant."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y)[0])
+
+
+def accuracy_se(acc: float, n: int) -> float:
+    """Binomial standard error of an accuracy measured on ``n`` images: the noise of one evaluation."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return math.sqrt(max(acc * (1.0 - acc), 0.0) / n)
+
+
+def mean_spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one value), min, max and count of repeated figures."""
+    if not values:
+        raise ValueError("mean_spread needs at least one value")
+    vals = [float(v) for v in values]
+    return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def bootstrap_ci(stat: Callable[..., float], *columns: Sequence[float], n_boot: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(*columns)``, resampling the rows (items) with replacement.
+
+    All columns are resampled with the same indices, so paired data (inherited vs standalone accuracy
+    of one subnet) stay paired. Resamples where the statistic is undefined (nan, e.g. a constant
+    column) are dropped; (nan, nan) when none is defined.
+    """
+    if not columns or len({len(c) for c in columns}) != 1 or len(columns[0]) < 2:
+        raise ValueError("bootstrap_ci needs equally long columns of at least 2 items")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    arrays = [np.asarray(c, dtype=float) for c in columns]
+    n = len(arrays[0])
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        v = stat(*(a[idx] for a in arrays))
+        if v is not None and not math.isnan(v):
+            vals.append(v)
+    if not vals:
+        return (math.nan, math.nan)
+    lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, float]) -> float:
+    """Area dominated by ``(accuracy, cost)`` points (accuracy maximised, cost minimised) up to ``ref``.
+
+    ``ref`` is (worst accuracy, worst cost); points outside it add nothing. Used for the final,
+    measured fronts (test accuracy vs energy), where the reference must be shared by the fronts
+    being compared.
+    """
+    from search.objectives import hypervolume
+
+    acc0, cost0 = ref
+    if cost0 <= 0:
+        raise ValueError("the reference cost must be > 0")
+    # as normalised minimisation points w.r.t. (1, 1): (1 - acc gain share, cost share)
+    span = 1.0 - acc0
+    pts = [((1.0 - a) / span if span > 0 else 1.0, c / cost0) for a, c in points]
+    return hypervolume(pts) * span * cost0
