@@ -51,10 +51,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     out = Path(cfg.paths.output_dir)
     dm, module = build(cfg)
     logger = TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/acc_mean", mode="max",
-                           save_last=True, auto_insert_metric_name=False)
+    best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/acc_mean", mode="max",
+                           auto_insert_metric_name=False)
+    # Lightning's save_last only copies a checkpoint when a top-k one is saved, so an epoch without a
+    # new best would never reach last.ckpt; this one (no monitor) rewrites it after every epoch
+    last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1,
+                           auto_insert_metric_name=False, enable_version_counter=False)
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
-                                      callbacks=[ckpt], default_root_dir=str(out))
+                                      callbacks=[best, last], default_root_dir=str(out))
     logger.log_hyperparams(_flat(OmegaConf.to_container(cfg, resolve=True)))
     rank = int(os.environ.get("LOCAL_RANK", 0))  # ranks started by Lightning's launcher book their own energy
     stage = "train" if rank == 0 else f"train_rank{rank}"

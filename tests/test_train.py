@@ -112,3 +112,13 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
     lines = out.stderr.strip().splitlines()
     assert lines[-1].startswith(f"green-train: error: {message}") and "Traceback" not in out.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_last_ckpt_is_the_last_finished_epoch_even_without_a_new_best(tmp_path):
+    # a tiny subset: validation accuracy stalls, so later epochs bring no new best
+    cfg = make_cfg(tmp_path, *FAST, "epochs=3", "data.train_subset=128")
+    train(cfg)
+    last = _ckpt(tmp_path / "checkpoints" / "last.ckpt")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert last["global_step"] == metrics["global_step"]
+    assert last["epoch"] == metrics["epochs"] - 1  # Lightning stores the index of the finished epoch
