@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
 from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
+from search.stats import kendall, mape, spearman
 from search.timing import device_fingerprint, measure, runner, set_threads
 from supernet.cli import command
 from supernet.errors import GreenError
@@ -152,14 +153,16 @@ def build_table(cfg: DictConfig) -> Path:
     return out
 
 
-def _rank_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
-    """Accuracy of ``pred`` against ``meas``: MAPE, share within 10%, rank correlations, bias."""
-    from scipy.stats import kendalltau, spearmanr
+def prediction_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
+    """How well ``pred`` matches the measured ``meas``: MAPE, share within 10%, rank correlations, mean signed error.
 
-    rel = [(p - m) / m for p, m in zip(pred, meas)]
-    return {"mape": sum(abs(r) for r in rel) / len(rel), "within_10pct": sum(abs(r) <= 0.10 for r in rel) / len(rel),
-            "spearman": float(spearmanr(pred, meas)[0]), "kendall": float(kendalltau(pred, meas)[0]),
-            "bias": sum(rel) / len(rel)}
+    The figures come from :mod:`search.stats`, so the table's validation and the benchmarks report
+    the same, known-answer-tested statistics; ``bias`` (signed, relative to the measurement) says
+    whether the table over- or under-predicts.
+    """
+    rel = [(p - m) / abs(m) for p, m in zip(pred, meas)]
+    return {"mape": mape(pred, meas), "within_10pct": sum(abs(r) <= 0.10 for r in rel) / len(rel),
+            "spearman": spearman(pred, meas), "kendall": kendall(pred, meas), "bias": sum(rel) / len(rel)}
 
 
 def validate_table(cfg: DictConfig) -> dict[str, Any]:
@@ -188,8 +191,9 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
         pred = [model.predict(a, bs) for a in archs]
         m1 = [first[str(a)]["median"] for a in archs]
         m2 = [second[str(a)]["median"] for a in archs]
-        lat_a, lat_b = _rank_stats([c.latency_ms for c in pred], m1), _rank_stats([c.latency_ms for c in pred], m2)
-        res = {"latency": {k: (lat_a[k] + lat_b[k]) / 2 for k in lat_a}, "retest": _rank_stats(m1, m2),
+        pred_ms = [c.latency_ms for c in pred]
+        lat_a, lat_b = prediction_stats(pred_ms, m1), prediction_stats(pred_ms, m2)
+        res = {"latency": {k: (lat_a[k] + lat_b[k]) / 2 for k in lat_a}, "retest": prediction_stats(m1, m2),
                "subnets": [{"arch": str(a), "predicted_ms": c.latency_ms, "measured_ms": [x, y], "params": c.params,
                             "macs": c.macs, "predicted_energy_mj": c.energy_mj}
                            for a, c, x, y in zip(archs, pred, m1, m2)]}
@@ -197,9 +201,10 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
             e1 = _energy_per_call(calls, meter, idle_w, cfg.energy.window_s, v.seed)
             e2 = _energy_per_call(calls, meter, idle_w, cfg.energy.window_s, v.seed + 1)
             em1, em2 = [e1[str(a)]["median"] for a in archs], [e2[str(a)]["median"] for a in archs]
-            ea, eb = _rank_stats([c.energy_mj for c in pred], em1), _rank_stats([c.energy_mj for c in pred], em2)
+            pred_mj = [c.energy_mj for c in pred]
+            ea, eb = prediction_stats(pred_mj, em1), prediction_stats(pred_mj, em2)
             res["energy"] = {k: (ea[k] + eb[k]) / 2 for k in ea}
-            res["energy_retest"] = _rank_stats(em1, em2)
+            res["energy_retest"] = prediction_stats(em1, em2)
         else:
             res["energy"] = {"note": f"no energy counter here: energies are {model.energy_source} "
                                      "(power x predicted latency), so they cannot be validated by measurement"}

@@ -16,7 +16,7 @@ import numpy as np
 
 def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
     """Mean absolute percentage error of ``pred`` against the measured ``meas`` (a fraction, 0.05 = 5%)."""
-    if len(pred) != len(meas) or not meas:
+    if len(pred) != len(meas) or len(meas) == 0:  # len, not truthiness: numpy arrays are accepted too
         raise ValueError("mape needs two equally long, non-empty sequences")
     return sum(abs(p - m) / abs(m) for p, m in zip(pred, meas)) / len(meas)
 
@@ -90,7 +90,9 @@ def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, floa
     acc0, cost0 = ref
     if cost0 <= 0:
         raise ValueError("the reference cost must be > 0")
+    if acc0 >= 1:
+        return 0.0  # no accuracy beats a perfect reference (and the normalisation below would divide by 0)
     # as normalised minimisation points w.r.t. (1, 1): (1 - acc gain share, cost share)
     span = 1.0 - acc0
-    pts = [((1.0 - a) / span if span > 0 else 1.0, c / cost0) for a, c in points]
+    pts = [((1.0 - a) / span, c / cost0) for a, c in points]
     return hypervolume(pts) * span * cost0

@@ -98,6 +98,22 @@ def test_corrupt_table_is_an_error_naming_the_file(table_path, tmp_path, damage)
         read_table(bad)
 
 
+def test_prediction_stats_known_answer():
+    # errors relative to the measurement: +5/100, -30/110, +10/40, -5/35 (dividing by the prediction
+    # would give 5/105, 30/80, 10/50, 5/30: MAPE 0.197 instead of 0.179)
+    st = lut.prediction_stats([105, 80, 50, 30], [100, 110, 40, 35])
+    rel = [0.05, -30 / 110, 0.25, -5 / 35]
+    assert st["mape"] == pytest.approx(sum(map(abs, rel)) / 4, rel=1e-12)
+    assert st["bias"] == pytest.approx(sum(rel) / 4, rel=1e-12)
+    assert st["within_10pct"] == 0.25  # only the first is within 10%
+    # the prediction swaps the two largest: 5 concordant pairs of 6, rank differences (1, -1, 0, 0)
+    assert st["kendall"] == pytest.approx(4 / 6, rel=1e-12)
+    assert st["spearman"] == pytest.approx(1 - 6 * 2 / (4 * 15), rel=1e-12)
+    perfect = lut.prediction_stats([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert perfect == {"mape": 0.0, "within_10pct": 1.0, "spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0),
+                       "bias": 0.0}
+
+
 def test_validate_writes_json_and_plot(table_path, tmp_path):
     res = lut.validate_table(lut_cfg(tmp_path, "mode=validate", f"table={table_path}"))
     assert res["n_subnets"] == 3 and res["energy_source"] == "codecarbon-estimate"

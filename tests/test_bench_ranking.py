@@ -1,0 +1,133 @@
+"""The ranking benchmark's protocol without training anything: the cost-stratified pick and the
+headline figures that ``bench/recompute.py`` recomputes from the raw per-subnet data."""
+import importlib.util
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from search.stats import bootstrap_ci, kendall
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ranking, recompute = _load("ranking"), _load("recompute")
+
+
+class Opaque:
+    """A subnet stand-in that fails on any look inside it: the pick may only move it around."""
+
+    def __init__(self, i):
+        object.__setattr__(self, "_i", i)
+
+    def __getattr__(self, name):
+        raise AssertionError(f"stratified_pool looked at .{name} of an item")
+
+    __eq__ = __lt__ = __hash__ = lambda self, *a: (_ for _ in ()).throw(AssertionError("compared an item"))
+
+
+def test_stratified_pool_reads_only_costs_and_covers_every_stratum():
+    r = random.Random(1)
+    macs = [r.uniform(1e6, 9e6) for _ in range(40)]
+    items = [Opaque(i) for i in range(40)]
+    picked = ranking.stratified_pool(items, macs, 4, 3, random.Random(0))
+    assert [s for _, s in picked] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    ids = [object.__getattribute__(it, "_i") for it, _ in picked]
+    assert len(set(ids)) == 12
+    # bin s holds the items ranked 10 s .. 10 s + 9 by MACs
+    rank = {i: r for r, i in enumerate(sorted(range(40), key=lambda i: macs[i]))}
+    assert all(rank[i] // 10 == s for i, (_, s) in zip(ids, picked))
+
+
+def test_stratified_pool_is_seeded_random_within_a_stratum():
+    macs = list(range(100))
+    a = ranking.stratified_pool(list(range(100)), macs, 2, 3, random.Random(0))
+    assert a == ranking.stratified_pool(list(range(100)), macs, 2, 3, random.Random(0))
+    draws = {tuple(ranking.stratified_pool(list(range(100)), macs, 2, 3, random.Random(s))) for s in range(5)}
+    assert len(draws) > 1  # not the first or cheapest of each bin every time
+    assert all(x < 50 for x, s in a if s == 0) and all(x >= 50 for x, s in a if s == 1)
+
+
+def test_stratified_pool_takes_what_a_small_bin_has_and_rejects_bad_input():
+    assert sorted(ranking.stratified_pool(["a", "b", "c"], [3, 1, 2], 3, 5, random.Random(0))) == \
+        [("a", 2), ("b", 0), ("c", 1)]
+    with pytest.raises(ValueError, match="cannot fill 3 strata"):
+        ranking.stratified_pool(["a", "b"], [1, 2], 3, 1, random.Random(0))
+    with pytest.raises(ValueError, match="MAC counts"):
+        ranking.stratified_pool(["a", "b"], [1], 1, 1, random.Random(0))
+    with pytest.raises(ValueError, match=">= 1"):
+        ranking.stratified_pool(["a", "b"], [1, 2], 1, 0, random.Random(0))
+
+
+def _raw(finetuned=True):
+    inh = [0.1, 0.2, 0.3, 0.4, 0.5]
+    scr = [0.15, 0.3, 0.2, 0.4, 0.5]
+    ft = [0.2, 0.3, 0.3, 0.5, 0.5]
+    roles = ["smallest", "sampled", "sampled", "sampled", "largest"]
+    subs = [{"arch": f"a{i}", "role": roles[i], "stratum": min(i, 3), "params": 100 * i, "macs": 1000 * i,
+             "inherited_val_acc": inh[i], "scratch_test_acc": scr[i],
+             "finetuned_test_acc": ft[i] if finetuned else None} for i in range(5)]
+    return {"subnets": subs, "val_images": 100}
+
+
+@pytest.fixture
+def fast_bootstrap(monkeypatch):
+    """200 resamples instead of the protocol's 2000: scipy's Kendall tau costs about a millisecond a call."""
+    monkeypatch.setattr(ranking, "N_BOOT", 200)
+
+
+def test_headline_known_answers(fast_bootstrap):
+    raw = _raw()
+    h = ranking.headline({"raw": raw})
+    # one discordant pair (a1, a2) of 10: tau = 0.8; rank differences (0, 1, -1, 0, 0): rho = 1 - 6 * 2 / 120
+    assert h["kendall_tau"] == pytest.approx(0.8, rel=1e-12)
+    assert h["spearman"] == pytest.approx(0.9, rel=1e-12)
+    # without the extremes: a1, a2, a3 with one discordant pair of 3
+    assert h["kendall_tau_no_extremes"] == pytest.approx(1 / 3, rel=1e-12)
+    assert h["n_subnets"] == 5
+    assert h["inherited_acc_se_max"] == pytest.approx(0.05, rel=1e-12)  # accuracy 0.5 on 100 images
+    # gains 0.05, 0, 0.1, 0.1, 0: mean 0.05, three strictly positive
+    assert h["finetune_gain"] == pytest.approx(0.05, rel=1e-12) and h["finetune_gain_wins"] == 3
+    assert h["goal"] == {"kendall_tau_ge_0.7": True}
+    for key in ("kendall_tau", "spearman", "kendall_tau_no_extremes"):
+        lo, hi = h[key + "_ci"]
+        assert -1 <= lo <= h[key] <= hi <= 1
+    # intervals resample whole subnets (paired) with the module's protocol (resamples cut to 200 here)
+    inh = [s["inherited_val_acc"] for s in raw["subnets"]]
+    scr = [s["scratch_test_acc"] for s in raw["subnets"]]
+    assert h["kendall_tau_ci"] == list(bootstrap_ci(kendall, inh, scr, n_boot=200, level=0.95, seed=0))
+    assert "finetune_gain" not in ranking.headline({"raw": _raw(finetuned=False)})
+
+
+def test_bootstrap_protocol_is_2000_resamples_95pct_seed_0():
+    assert (ranking.N_BOOT, ranking.LEVEL, ranking.SEED) == (2000, 0.95, 0)
+
+
+def test_recompute_accepts_the_figures_and_catches_an_edited_one(tmp_path, monkeypatch, fast_bootstrap):
+    monkeypatch.setattr(recompute, "_headline_fn", lambda name: ranking.headline)  # with the patched N_BOOT
+    raw = _raw()
+    result = {"benchmark": "ranking", "commit": "abc", "command": "python bench/ranking.py", "config": {},
+              **ranking.headline({"raw": raw}), "raw": raw}
+    path = tmp_path / "ranking.json"
+    path.write_text(json.dumps(result))
+    assert recompute.check(path) == []
+    path.write_text(json.dumps({**result, "kendall_tau": 0.99}))
+    problems = recompute.check(path)
+    assert len(problems) == 1 and problems[0].startswith("kendall_tau: stored 0.99 vs recomputed 0.7")
+    # raw data edited under a stored figure fails too: a2 trained from scratch now ranks as inherited
+    bad = json.loads(json.dumps(result))
+    bad["raw"]["subnets"][2]["scratch_test_acc"] = 0.35
+    path.write_text(json.dumps(bad))
+    assert any(p.startswith("kendall_tau:") for p in recompute.check(path))
+    assert math.isclose(ranking.headline(bad)["kendall_tau"], 1.0)
