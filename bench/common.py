@@ -56,6 +56,9 @@ def git_commit() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+STARTED_ON = git_commit()  # the code a benchmark ran: taken when its script starts, not when it saves
+
+
 def provenance(config: dict | None = None) -> dict:
     """What makes a result recomputable: commit, exact command line, composed config, machine."""
     import shlex
@@ -64,7 +67,7 @@ def provenance(config: dict | None = None) -> dict:
 
     if config is not None and OmegaConf.is_config(config):
         config = OmegaConf.to_container(config, resolve=True)
-    return {"commit": git_commit(), "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+    return {"commit": STARTED_ON, "command": shlex.join([Path(sys.executable).name, *sys.argv]),
             "config": config, "machine": {"platform": platform.platform(), "python": platform.python_version(),
                                           "torch": torch.__version__, "cpus": os.cpu_count()},
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -5,25 +5,66 @@ step) of the supernet with that arch active and of the extracted static network,
 (A, B, A, B, ...) so machine drift hits both alike, and reports the median ratio per arch and
 over archs. Also reports the largest logit difference between the two in eval mode.
 
+``outputs/bench/supernet_overhead.json`` holds the provenance (commit, command line, the script's
+settings and the composed space config), the raw per-repeat step times of both networks for every
+arch (``raw.archs``) and the headline figures :func:`headline` computes from them
+(``bench/recompute.py`` reruns it): per arch the median, min and max of the per-repeat
+supernet/static ratios, and over archs the median of those medians with a bootstrap 95% interval
+over archs, their spread, and the largest logit difference.
+
     python bench/supernet_overhead.py            # full run: 8 archs, batch 64
     python bench/supernet_overhead.py --quick    # under a minute on 2 cores
 """
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from common import ROOT, device_info, save, spread, timed
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from supernet.net import SuperNet, extract_subnet
+from search.stats import bootstrap_ci
+
+N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
+GOAL = 1.10  # the supernet step may cost at most 10% more than the static network's (median over archs)
+
+
+def _median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures, from the raw per-repeat step times in ``result["raw"]`` only."""
+    per_arch = []
+    for a in result["raw"]["archs"]:
+        ratios = [s / t for s, t in zip(a["supernet_step_s"], a["static_step_s"], strict=True)]
+        per_arch.append({"arch": a["arch"], "ratio": spread(ratios), "supernet_step_s": _median(a["supernet_step_s"]),
+                         "static_step_s": _median(a["static_step_s"]), "max_abs_logit_diff": a["max_abs_logit_diff"]})
+    medians = [a["ratio"]["median"] for a in per_arch]
+    ratio = _median(medians)
+    return {
+        "median_step_ratio": ratio,
+        "median_step_ratio_ci": list(bootstrap_ci(_median, medians, n_boot=N_BOOT, level=LEVEL, seed=SEED))
+        if len(medians) >= 2 else [math.nan, math.nan],
+        "step_ratio_spread": spread(medians),
+        "max_abs_logit_diff": max(a["max_abs_logit_diff"] for a in per_arch),
+        "goal": {"median_step_ratio_max": GOAL, "met": ratio <= GOAL},
+        "archs": per_arch,
+    }
 
 
 def main() -> None:
+    # imported here: bench/recompute.py and the tests load this module for headline() alone
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from supernet.net import SuperNet, extract_subnet
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer archs and repeats (under a minute)")
     p.add_argument("--archs", type=int, default=8)
@@ -39,7 +80,8 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        space = instantiate(compose("train", overrides=[f"space={args.space}"]).space)
+        space_cfg = compose("train", overrides=[f"space={args.space}"]).space
+    space = instantiate(space_cfg)
     res = space.resolutions[-1]
     net = SuperNet(space, num_classes=10, in_chans=3).to(device).train()
     x = torch.randn(args.batch, 3, res, res, device=device)
@@ -54,41 +96,37 @@ def main() -> None:
             opt.step()
         return step
 
-    per_arch = []
+    raw_archs = []
     for arch in archs:
         static = extract_subnet(net, arch).train()
         sup_step = step_fn(net, torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9), lambda m: m(x, arch))
         sta_step = step_fn(static, torch.optim.SGD(static.parameters(), lr=1e-4, momentum=0.9), lambda m: m(x))
         sup_step(), sta_step()  # warm-up (allocations, momentum buffers)
-        ratios, t_sup, t_sta = [], [], []
+        t_sup, t_sta = [], []
         for _ in range(args.repeats):
-            a = timed(sup_step, args.steps, device)
-            b = timed(sta_step, args.steps, device)
-            t_sup.append(a), t_sta.append(b), ratios.append(a / b)
+            t_sup.append(timed(sup_step, args.steps, device))
+            t_sta.append(timed(sta_step, args.steps, device))
         # equality after training steps moved the weights and BN statistics: re-extract, compare in eval
         net.eval()
         static = extract_subnet(net, arch).eval()
         with torch.no_grad():
             diff = float((static(x) - net(x, arch)).abs().max())
         net.train()
-        per_arch.append({"arch": str(arch), "ratio": spread(ratios), "supernet_step_s": statistics.median(t_sup),
-                         "static_step_s": statistics.median(t_sta), "max_abs_logit_diff": diff})
-        print(f"{arch}: step ratio {statistics.median(ratios):.3f} (supernet {statistics.median(t_sup) * 1e3:.1f} ms,"
-              f" static {statistics.median(t_sta) * 1e3:.1f} ms), logit diff {diff:.2e}")
+        raw_archs.append({"arch": str(arch), "supernet_step_s": t_sup, "static_step_s": t_sta,
+                          "max_abs_logit_diff": diff})
+        print(f"{arch}: step ratio {_median([a / b for a, b in zip(t_sup, t_sta)]):.3f} (supernet "
+              f"{_median(t_sup) * 1e3:.1f} ms, static {_median(t_sta) * 1e3:.1f} ms), logit diff {diff:.2e}")
 
-    medians = [a["ratio"]["median"] for a in per_arch]
-    result = {
-        "median_step_ratio": statistics.median(medians),
-        "step_ratio_spread": spread(medians),
-        "max_abs_logit_diff": max(a["max_abs_logit_diff"] for a in per_arch),
-        "goal": {"median_step_ratio_max": 1.10, "met": statistics.median(medians) <= 1.10},
-        "archs": per_arch,
-        "batch": args.batch, "repeats": args.repeats, "steps_per_call": args.steps, "space": args.space,
-        "quick": args.quick, **device_info(device),
-    }
-    path = save("supernet_overhead", result)
-    print(f"median supernet/static step ratio {result['median_step_ratio']:.3f} over {len(archs)} archs "
-          f"(range {min(medians):.3f}-{max(medians):.3f}), max logit diff {result['max_abs_logit_diff']:.1e} -> {path}")
+    raw = {"archs": raw_archs, "bootstrap": {"n_boot": N_BOOT, "level": LEVEL, "seed": SEED}}
+    result = {**headline({"raw": raw}), "raw": raw, "batch": args.batch, "repeats": args.repeats,
+              "steps_per_call": args.steps, "space": args.space, "quick": args.quick, **device_info(device)}
+    config = {"bench": vars(args), "space": OmegaConf.to_container(space_cfg, resolve=True)}
+    path = save("supernet_overhead", result, config=config)
+    lo, hi = result["median_step_ratio_ci"]
+    ratios = result["step_ratio_spread"]
+    print(f"median supernet/static step ratio {result['median_step_ratio']:.3f} [{lo:.3f}, {hi:.3f}] over "
+          f"{len(archs)} archs (range {ratios['min']:.3f}-{ratios['max']:.3f}), max logit diff "
+          f"{result['max_abs_logit_diff']:.1e} -> {path}")
 
 
 if __name__ == "__main__":

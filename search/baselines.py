@@ -139,6 +139,8 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     """Train, test and measure every configured baseline; returns one row per model (as green-finetune)."""
     if cfg.epochs < 1:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    if int(cfg.get("seeds", 1)) < 1:
+        raise GreenError(f"seeds must be >= 1 (training runs per model), got {cfg.seeds}")
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)
@@ -148,26 +150,31 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     dm.setup("fit")
     n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
     calib = dm.calib_batches(cfg.calib_images)
+    seeds = int(cfg.get("seeds", 1))
     rows = []
-    for i, (name, source) in enumerate(models.items()):
-        folder = out / "models" / name
-        if (folder / "model.json").is_file():
-            rows.append(json.loads((folder / "model.json").read_text())["result"])
-            print(f"green-baselines: {name} already trained, skipped")
-            continue
-        pl.seed_everything(cfg.seed + i, workers=True)
-        model = build_baseline(source, name, n_cls, in_chans, res)
-        params, macs = count_net(model, res, in_chans)
-        row = {"name": name, "arch": "", "kind": "baseline", "source": source, "init": "scratch", "distilled": False,
-               "stem_stride": stem_stride(model), "params": params, "macs": macs,
-               **fit_and_measure(model, name, dm, cfg, out, calib, None, cfg.seed + i, res, n_cls, in_chans)}
-        save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
-                                      "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
-                                      "std": list(dm.std), "result": row}, onnx=cfg.onnx)
-        rows.append(row)
-        print(f"green-baselines: {name}: test acc {row['test_acc']:.4f}, latency {row['latency_ms']:.2f} ms, "
-              f"{row['energy_mj_per_image']:.3f} mJ/image ({row['energy_source']}) -> {folder}")
-    write_json(out / "baselines.json", {"models": rows})
+    for rep in range(seeds):
+        for i, (name, source) in enumerate(models.items()):
+            folder = out / "models" / (name if rep == 0 else f"{name}_s{rep}")
+            if (folder / "model.json").is_file():
+                rows.append(json.loads((folder / "model.json").read_text())["result"])
+                print(f"green-baselines: {folder.name} already trained, skipped")
+                continue
+            seed = cfg.seed + i + 1000 * rep
+            pl.seed_everything(seed, workers=True)
+            model = build_baseline(source, name, n_cls, in_chans, res)
+            params, macs = count_net(model, res, in_chans)
+            row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": rep,
+                   "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
+                   "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, out, calib, None, seed, res, n_cls,
+                                                   in_chans)}
+            row["budget"]["init"] = "scratch"
+            save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
+                                          "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
+                                          "std": list(dm.std), "result": row}, onnx=cfg.onnx)
+            rows.append(row)
+            lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+            print(f"green-baselines: {name} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
+    write_json(out / "baselines.json", {"models": rows, "seeds": seeds})
     write_csv(out / "baselines.csv", rows)
     return rows
 

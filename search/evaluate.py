@@ -24,22 +24,30 @@ class SubnetEvaluator:
         net: the trained supernet.
         dm: the data module the supernet was trained with (its validation split is used).
         calib_images: training images for BatchNorm recalibration.
-        val_images: validation images to score on (None: the whole validation split).
+        val_images: validation images to score on (None: the whole validation split from ``val_offset``).
         batch_size: inference batch size.
+        val_offset: the first validation image scored: images before it were used by an earlier
+            selection (the search), so a later one (picking winners) scores on images after it.
     """
 
     def __init__(self, net: SuperNet, dm: ImageDataModule, calib_images: int = 512, val_images: int | None = None,
-                 batch_size: int = 256):
+                 batch_size: int = 256, val_offset: int = 0):
         if calib_images < 1 or batch_size < 1 or (val_images is not None and val_images < 1):
             raise GreenError("calib_images, val_images and batch_size must be >= 1")
+        if val_offset < 0:
+            raise GreenError(f"val_offset must be >= 0, got {val_offset}")
         dm.setup()
         if dm.num_classes != net.num_classes:
             raise GreenError(f"the data has {dm.num_classes} classes, the supernet {net.num_classes}")
         self.net, self.num_classes = net.eval(), net.num_classes
         device = next(net.parameters()).device
         self.calib = [x.to(device) for x in dm.calib_batches(calib_images, batch_size)]
-        n = len(dm.val_set) if val_images is None else min(val_images, len(dm.val_set))
-        x, y = dm.val_set.__getitems__(list(range(n)))
+        end = len(dm.val_set) if val_images is None else min(val_offset + val_images, len(dm.val_set))
+        if end <= val_offset:
+            raise GreenError(f"no validation image left after the first {val_offset} "
+                             f"(the split has {len(dm.val_set)})")
+        self.val_offset, self.val_images = val_offset, end - val_offset
+        x, y = dm.val_set.__getitems__(list(range(val_offset, end)))
         x = dm.transform(x)
         self.val_x = [b.to(device) for b in x.split(batch_size)]
         self.val_y = y.to(device)

@@ -50,6 +50,7 @@ class SubnetModule(pl.LightningModule):
         self.name = name or str(getattr(model, "arch", type(model).__name__))
         self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
         self._sched = None
+        self.images_seen = 0  # training images actually processed: the budget a report states
         n = num_classes or model.num_classes
         self.metrics = torch.nn.ModuleDict({
             split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
@@ -79,6 +80,7 @@ class SubnetModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
+        self.images_seen += int(x.shape[0])
         logits = self.model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         if self._teacher and self.kd_ratio > 0:
@@ -176,13 +178,26 @@ def init_weights(model: torch.nn.Module, scheme: str) -> torch.nn.Module:
     return model
 
 
+def recipe(cfg: DictConfig) -> dict[str, Any]:
+    """The training recipe of a fine-tuning config, as a report states it (what makes budgets comparable)."""
+    opt, sched = cfg.optimizer, cfg.get("scheduler") or {}
+    return {"epochs": int(cfg.epochs), "optimizer": str(opt.get("name", opt.get("_target_"))),
+            "lr": float(opt.lr), "weight_decay": float(opt.get("weight_decay", 0.0)),
+            "schedule": str(sched.get("_target_", "constant")).rsplit(".", 1)[-1]
+            + (f" (warmup {sched.get('warmup_t')} steps)" if sched.get("warmup_t") else ""),
+            "label_smoothing": float(cfg.label_smoothing), "dropout": cfg.get("dropout"),
+            "l1": float(cfg.get("l1") or 0.0), "batch_size": int(cfg.data.batch_size)}
+
+
 def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
                     calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
                     num_classes: int, in_chans: int) -> dict[str, Any]:
     """Train one standalone network with the config's recipe, test it, measure it on the device.
 
     Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
-    networks are trained and measured exactly the same way.
+    networks are trained and measured exactly the same way. The row states the budget the model
+    really got (``budget``: recipe, images seen, training kWh). ``measure.enabled=false`` skips the
+    latency/energy measurement (``green-run`` times every final model in one session instead).
     """
     device = torch.device(cfg.measure.device)
     if cfg.get("dropout") is not None:
@@ -199,25 +214,71 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     if cfg.recalibrate_bn:  # short recipes leave BN running statistics behind the weights
         recalibrate_bn(model, [x.to(module.device) for x in calib])
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
-    return {"epochs": cfg.epochs, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
-            **measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution,
-                               device, list(cfg.measure.batch_sizes), cfg.measure),
+    budget = {**recipe(cfg), "images_seen": module.images_seen, "train_images": len(dm.train_set),
+              "distilled": teacher is not None, "train_kwh": energy.result["energy_kwh"]}
+    measured = (measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution, device,
+                                 list(cfg.measure.batch_sizes), cfg.measure)
+                if cfg.measure.get("enabled", True) else {})
+    return {"epochs": cfg.epochs, "seed": seed, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
+            "test_images": len(dm.test_set), **measured,
             "train_energy_kwh": energy.result["energy_kwh"], "train_co2eq_kg": energy.result["co2eq_kg"],
-            "train_energy_source": energy.result["source"], "train_seconds": energy.result["seconds"]}
+            "train_energy_source": energy.result["source"], "train_seconds": energy.result["seconds"],
+            "budget": budget}
 
 
-def pick_archs(cfg: DictConfig, space: SearchSpace) -> list[ArchConfig]:
-    """Explicit ``archs``, or ``top_k`` subnets of the search run's front (spread along it, or the top)."""
-    if cfg.archs:
-        return [space.validate(str(a)) for a in cfg.archs]
-    path = Path(cfg.run) / "pareto.json"
+def read_front(run: str | Path, space: SearchSpace) -> dict[str, Any]:
+    """A search run's ``pareto.json``, checked to come from ``space``."""
+    path = Path(run) / "pareto.json"
     try:
         pareto = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise GreenError(f"cannot read the search run's {str(path)!r} ({err})") from None
     if pareto.get("space_digest") != space.digest():
         raise GreenError(f"{str(path)!r} comes from another search space than the checkpoint")
-    front = [r["arch"] for r in pareto["front"]]
+    return pareto
+
+
+def nondominated(rows: Sequence[dict], objectives: Sequence[dict]) -> list[dict]:
+    """Rows no other row dominates on ``objectives`` (``{"field", "maximise"}`` each), order kept."""
+    def key(r: dict) -> tuple[float, ...]:
+        return tuple(-float(r[o["field"]]) if o["maximise"] else float(r[o["field"]]) for o in objectives)
+
+    keys = [key(r) for r in rows]
+    return [r for r, a in zip(rows, keys)
+            if not any(all(x <= y for x, y in zip(b, a)) and b != a for b in keys)]
+
+
+def rescore_front(pareto: dict[str, Any], evaluator: Any) -> list[dict[str, Any]]:
+    """The search's front re-scored on held-out validation images (``evaluator``), still non-dominated.
+
+    The front was selected on the search's own validation images, so its accuracies are biased
+    upwards by the selection; the winners are picked on images the search never looked at.
+    """
+    rows = []
+    for r in pareto["front"]:
+        score = evaluator(ArchConfig.parse(r["arch"]))
+        rows.append({**r, "search_acc": r.get("acc"), "search_recall": r.get("recall"),
+                     "acc": score["acc"], "recall": score["recall"], "select_acc": score["acc"],
+                     "select_recall": score["recall"]})
+    first = pareto["objectives"][0]
+    kept = nondominated(rows, pareto["objectives"])
+    return sorted(kept, key=lambda r: r[first["field"]], reverse=bool(first["maximise"]))
+
+
+def pick_winners(cfg: DictConfig, space: SearchSpace, evaluator: Any = None
+                 ) -> tuple[list[ArchConfig], dict[str, dict[str, float]]]:
+    """Explicit ``archs``, or ``top_k`` subnets of the search run's front (spread along it, or the top),
+    with their held-out selection scores.
+
+    With an ``evaluator`` of held-out validation images the front is first re-scored on them
+    (:func:`rescore_front`) and the winners are picked from the re-scored front; the second value
+    maps each front arch to its search and selection accuracies (empty without re-scoring).
+    """
+    if cfg.archs:
+        return [space.validate(str(a)) for a in cfg.archs], {}
+    pareto = read_front(cfg.run, space)
+    rows = rescore_front(pareto, evaluator) if evaluator is not None else pareto["front"]
+    front = [r["arch"] for r in rows]
     k = int(cfg.top_k)
     if k < 1:
         raise GreenError(f"top_k must be >= 1, got {k}")
@@ -227,45 +288,89 @@ def pick_archs(cfg: DictConfig, space: SearchSpace) -> list[ArchConfig]:
         chosen = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[:1]
     else:
         raise GreenError(f"unknown select {cfg.select!r}: use spread or top")
-    return [space.validate(a) for a in dict.fromkeys(chosen)]
+    scores = {r["arch"]: {f: r[f] for f in ("search_acc", "select_acc", "select_recall")}
+              for r in rows} if evaluator is not None else {}
+    return [space.validate(a) for a in dict.fromkeys(chosen)], scores
+
+
+def pick_archs(cfg: DictConfig, space: SearchSpace) -> list[ArchConfig]:
+    """The archs :func:`pick_winners` picks without held-out re-scoring."""
+    return pick_winners(cfg, space)[0]
+
+
+def held_out_evaluator(cfg: DictConfig, net: Any, dm: Any) -> Any:
+    """Scorer of the validation images the search did not select on (None: no re-scoring asked for).
+
+    The search scored its candidates on the first ``val_images`` validation images (recorded in
+    ``pareto.json``); the next ``select_images`` (null: all the rest) re-score its front.
+    """
+    from search.evaluate import SubnetEvaluator
+
+    n = cfg.get("select_images")
+    if cfg.archs or n == 0:
+        return None
+    if n is not None and n < 0:
+        raise GreenError(f"select_images must be >= 0 (0: no re-scoring), got {n}")
+    pareto = read_front(cfg.run, net.space)
+    used = pareto.get("val_images")
+    if used is None:
+        raise GreenError(f"{str(Path(cfg.run) / 'pareto.json')!r} does not record how many validation images the "
+                         "search scored on; pass select_images=0 to pick winners without held-out re-scoring")
+    dm.setup()
+    left = len(dm.val_set) - int(used)
+    if left < 1:
+        raise GreenError(f"the search scored on all {len(dm.val_set)} validation images, so none is left to "
+                         "re-score its front on: give the search fewer (eval.val_images) or pass select_images=0")
+    n = left if n is None else min(int(n), left)
+    return SubnetEvaluator(net, dm, cfg.calib_images, n, val_offset=int(used))
 
 
 def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Fine-tune the chosen subnets; returns one row of figures per model (also finetune.json/.csv)."""
+    """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
+    (also finetune.json/.csv)."""
     if cfg.epochs < 1:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    seeds = int(cfg.get("seeds", 1))
+    if seeds < 1:
+        raise GreenError(f"seeds must be >= 1 (training runs per model), got {seeds}")
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     ckpt = cfg.ckpt or search_ckpt(cfg.run)
     net, meta = load_supernet(ckpt)
     check_space(cfg, net.space)
-    archs = pick_archs(cfg, net.space)
     dm = instantiate(cfg.data)
     check_data(dm, meta)
+    archs, selection = pick_winners(cfg, net.space, held_out_evaluator(cfg, net, dm))
     calib = dm.calib_batches(cfg.calib_images)
     teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
+    init = cfg.get("init", "default")
     rows = []
-    for i, arch in enumerate(archs):
-        folder = out / "models" / f"{i:02d}_{arch}"
-        if (folder / "arch.json").is_file():
-            rows.append(json.loads((folder / "arch.json").read_text())["result"])
-            print(f"green-finetune: {arch} already fine-tuned, skipped")
-            continue
-        pl.seed_everything(cfg.seed + i, workers=True)
-        model = init_weights(GreenNet(net.space, arch, net.num_classes, net.in_chans), cfg.get("init", "default")) \
-            if cfg.from_scratch else extract_subnet(net, arch, calib)
-        params, macs = count(net.space, arch, net.num_classes, net.in_chans)
-        row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
-               "init": "scratch" if cfg.from_scratch else "inherited", "distilled": bool(cfg.distill),
-               "params": params, "macs": macs,
-               **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, cfg.seed + i, arch.resolution,
-                                 net.num_classes, net.in_chans)}
-        save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
-                                    "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
-        rows.append(row)
-        print(f"green-finetune: {arch}: test acc {row['test_acc']:.4f}, latency {row['latency_ms']:.2f} ms, "
-              f"{row['energy_mj_per_image']:.3f} mJ/image ({row['energy_source']}) -> {folder}")
-    write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt)})
+    for rep in range(seeds):
+        for i, arch in enumerate(archs):
+            folder = out / "models" / (f"{i:02d}_{arch}" if rep == 0 else f"{i:02d}_{arch}_s{rep}")
+            if (folder / "arch.json").is_file():
+                rows.append(json.loads((folder / "arch.json").read_text())["result"])
+                print(f"green-finetune: {folder.name} already fine-tuned, skipped")
+                continue
+            seed = cfg.seed + i + 1000 * rep
+            pl.seed_everything(seed, workers=True)
+            model = init_weights(GreenNet(net.space, arch, net.num_classes, net.in_chans), init) \
+                if cfg.from_scratch else extract_subnet(net, arch, calib)
+            params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+            row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
+                   "replicate": rep, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
+                   "distilled": teacher is not None, "params": params, "macs": macs,
+                   **selection.get(str(arch), {}),
+                   **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, seed, arch.resolution,
+                                     net.num_classes, net.in_chans)}
+            row["budget"]["init"] = row["init"]
+            save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
+                                        "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
+            rows.append(row)
+            lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+            print(f"green-finetune: {arch} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
+    write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt), "seeds": seeds,
+                                       "num_classes": net.num_classes})
     write_csv(out / "finetune.csv", rows)
     return rows
 

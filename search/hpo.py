@@ -8,10 +8,17 @@ Glorot or He initialisation) are searched per winner with short fine-tunes. The 
 genome; the objectives are validation accuracy against the measured training energy
 (codecarbon) or time. Hopeless trials stop early: at each rung epoch, a trial whose validation
 accuracy falls below the best ``1/eta`` of the earlier trials at that rung is stopped
-(asynchronous successive halving). The test split is never looked at.
+(asynchronous successive halving).
+
+Held-out selection: the best of many noisy trials, scored on the images that picked it, looks
+better than it is (the winner's curse). So the validation images are split once, with a seed of
+their own, into two disjoint slices: trials are scored, pruned and chosen on the ``select`` slice
+only; the chosen trial and the default recipe are then scored on the ``report`` slice, and that
+accuracy (with its binomial standard error) is the one reported. The test split is never looked at.
 
 Per winner, the folder ``<i>_<arch>/`` holds the search state (resumable, as ``green-search``),
-``trials.csv`` and the chosen setting as a Hydra experiment for ``green-finetune``
+``slices.json`` (which validation images each slice holds), ``trials.csv``, the chosen trial's
+weights (``weights/``) and the chosen setting as a Hydra experiment for ``green-finetune``
 (``configs/experiment/hpo_<i>.yaml``); ``hpo.json``/``hpo.csv`` gather every trial.
 
     green-hpo run=outputs/search/<run> top_k=1
@@ -20,7 +27,9 @@ Per winner, the folder ``<i>_<arch>/`` holds the search state (resumable, as ``g
 """
 from __future__ import annotations
 
+import copy
 import hashlib
+import io
 import json
 import math
 import random
@@ -34,6 +43,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.data import Subset
 
 from search.energy import track_energy
 from search.evolution import Evolution
@@ -41,6 +51,7 @@ from search.export import load_subnet
 from search.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs, search_ckpt
 from search.objectives import parse_objectives
 from search.search import check_data, check_space
+from search.stats import accuracy_se
 from search.timing import set_threads
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
@@ -50,12 +61,13 @@ from supernet.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from supernet.space import ArchConfig
 
-# objective name -> (trial record field, direction)
-HPO_OBJECTIVES = {"acc": ("acc", "max"), "recall": ("recall", "max"), "train_energy": ("train_kwh", "min"),
-                  "train_time": ("train_seconds", "min")}
+# objective name -> (trial record field, direction); accuracy and recall are the select slice's
+HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),
+                  "train_energy": ("train_kwh", "min"), "train_time": ("train_seconds", "min")}
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
-TRIAL_FIELDS = ("arch", "gen", "acc", "recall", "train_kwh", "train_seconds", "energy_source", "epochs_run",
-                "pruned", *DIMS)
+TRIAL_FIELDS = ("arch", "gen", "select_acc", "select_recall", "train_kwh", "train_seconds", "energy_source",
+                "epochs_run", "pruned", "seed", *DIMS)
+REPORT_FIELDS = ("report_acc", "report_recall", "report_images", "report_se")
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,114 @@ class HyperSpace:
         return hashlib.sha256(json.dumps(self.choices, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _count(key: str, value: Any, n_val: int) -> int:
+    """A slice size: a fraction in (0, 1) of the ``n_val`` validation images or a whole count (as data.val_size)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or (value >= 1 and not float(value).is_integer())):
+        raise GreenError(f"hpo.{key} must be a fraction in (0, 1) or a whole count >= 1 of validation images, "
+                         f"got {value!r}")
+    n = int(round(value * n_val)) if value < 1 else int(value)
+    if n < 1:
+        raise GreenError(f"hpo.{key}={value} is less than one of the {n_val} validation images")
+    return n
+
+
+def slice_indices(n_val: int, select: float, report: float | None, seed: int) -> tuple[list[int], list[int]]:
+    """Disjoint ``select`` and ``report`` positions in a validation split of ``n_val`` images.
+
+    The permutation has a seed of its own (``hpo.slice_seed``), so a trial seed never moves the
+    slices and every run on the same validation split scores on the same images. ``report=None``
+    takes the images the select slice leaves.
+    """
+    n_sel = _count("select_images", select, n_val)
+    if report is None and n_sel >= n_val:
+        raise GreenError(f"hpo.select_images={select} takes all {n_val} validation images: none is left for "
+                         "the report slice")
+    n_rep = n_val - n_sel if report is None else _count("report_images", report, n_val)
+    if n_sel + n_rep > n_val:
+        raise GreenError(f"hpo.select_images ({n_sel}) and hpo.report_images ({n_rep}) need {n_sel + n_rep} "
+                         f"validation images, the validation split (data.val_size) has {n_val}")
+    perm = torch.randperm(n_val, generator=torch.Generator().manual_seed(int(seed))).tolist()
+    return sorted(perm[:n_sel]), sorted(perm[n_sel:n_sel + n_rep])
+
+
+def _on_val(dm: pl.LightningDataModule, idx: list[int]) -> pl.LightningDataModule:
+    """A shallow copy of ``dm`` validating on ``idx`` of its validation images; training images,
+    augmentation and seeds stay shared, so a trial trains exactly as on ``dm``."""
+    view = copy.copy(dm)
+    view.val_set = Subset(dm.val_set, idx)
+    return view
+
+
+@dataclass(frozen=True)
+class Slices:
+    """The validation split seen as two disjoint slices: ``select`` scores, prunes and chooses trials;
+    ``report`` only scores the chosen trial and the default recipe, so the figure reported is not
+    the one that picked. ``images`` are the slices' indices in the training split (before the
+    validation split is carved), the identity a resumed folder is checked against."""
+
+    select: pl.LightningDataModule
+    report: pl.LightningDataModule
+    images: tuple[tuple[int, ...], tuple[int, ...]]
+    seed: int
+
+    def info(self) -> dict[str, Any]:
+        """Sizes, seed and a digest of the images: what hpo.json records."""
+        digest = hashlib.sha256(json.dumps([list(s) for s in self.images]).encode()).hexdigest()[:12]
+        return {"select_images": len(self.images[0]), "report_images": len(self.images[1]), "slice_seed": self.seed,
+                "digest": digest}
+
+
+def carve(cfg: DictConfig, dm: pl.LightningDataModule) -> Slices:
+    """The select and report slices of ``cfg.hpo`` over ``dm``'s (set up) validation split."""
+    limit = cfg.trainer.get("limit_val_batches")
+    if limit is not None and not (isinstance(limit, float) and limit == 1.0):
+        raise GreenError(f"trainer.limit_val_batches={limit} would cut the validation slices short: size them "
+                         "with hpo.select_images and hpo.report_images instead")
+    h = cfg.hpo
+    sel, rep = slice_indices(len(dm.val_set), h.select_images, h.report_images, h.slice_seed)
+    base = getattr(dm.val_set, "indices", range(len(dm.val_set)))
+    images = (tuple(int(base[i]) for i in sel), tuple(int(base[i]) for i in rep))
+    return Slices(_on_val(dm, sel), _on_val(dm, rep), images, int(h.slice_seed))
+
+
+def _claim(folder: Path, data: Slices) -> None:
+    """Tie a winner's folder to its slices: a resumed search on other images would mix two selections."""
+    path, info = folder / "slices.json", data.info()
+    if path.is_file():
+        have = json.loads(path.read_text())
+        if have.get("digest") != info["digest"]:
+            raise GreenError(f"{str(folder)!r} holds trials scored on other validation slices "
+                             f"({have.get('select_images')}/{have.get('report_images')} images, digest "
+                             f"{have.get('digest')}; now {info['select_images']}/{info['report_images']}, "
+                             f"{info['digest']}); use a new run folder")
+    elif (folder / "cache.json").is_file():
+        raise GreenError(f"{str(folder)!r} holds trials of a green-hpo without held-out slices; use a new run folder")
+    else:
+        write_json(path, {**info, "select": list(data.images[0]), "report": list(data.images[1])})
+
+
+def choose(trials: Sequence[dict]) -> dict:
+    """The chosen trial: the best select-slice accuracy, the cheaper training on a tie (then the earlier)."""
+    return max(trials, key=lambda r: (r["select_acc"], -r["train_kwh"]))
+
+
+def score(model: torch.nn.Module, dm: pl.LightningDataModule, cfg: DictConfig, out: Path) -> dict[str, float]:
+    """Accuracy and macro recall of a trained ``model`` on ``dm``'s validation images; nothing is trained."""
+    module = SubnetModule(model, instantiate(cfg.optimizer), None, 0.0, None, 0.0, cfg.seed,
+                          getattr(model, "num_classes", None), "score")
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, default_root_dir=str(out))
+    val = trainer.validate(module, datamodule=dm, verbose=False)[0]
+    return {"acc": float(val["val/acc"]), "recall": float(val["val/recall"])}
+
+
+def report(model: torch.nn.Module, data: Slices, cfg: DictConfig, out: Path) -> dict[str, Any]:
+    """The held-out figure: accuracy on the report slice with its binomial standard error."""
+    s, n = score(model, data.report, cfg, out), len(data.images[1])
+    return {"report_acc": s["acc"], "report_recall": s["recall"], "report_images": n,
+            "report_se": accuracy_se(s["acc"], n)}
+
+
 class Pruner(pl.Callback):
     """Asynchronous successive halving: stop a trial below the best ``1/eta`` of earlier trials at a rung."""
 
@@ -183,10 +303,15 @@ class Pruner(pl.Callback):
                 trainer.should_stop = True
 
 
-def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], dm: pl.LightningDataModule,
+def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], data: Slices,
               calib: list[torch.Tensor], cfg: DictConfig, out: Path, name: str, seed: int,
-              pruner: Pruner | None = None) -> dict[str, Any]:
-    """Train one setting for ``cfg.epochs`` (or until pruned); validation accuracy, energy and time."""
+              pruner: Pruner | None = None, keep: Path | None = None, held_out: bool = False) -> dict[str, Any]:
+    """Train one setting for ``cfg.epochs`` (or until pruned); select-slice accuracy, energy and time.
+
+    ``keep``: where the trained weights go, so that the trial, if chosen, is scored on the report
+    slice afterwards. ``held_out``: score on the report slice right away (the default recipe, the
+    reference, which is never chosen).
+    """
     pl.seed_everything(seed, workers=True)
     model = make_model(hc.init == "inherited")
     if hc.init != "inherited":
@@ -200,15 +325,32 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], dm
                           default_root_dir=str(out), callbacks=[pruner] if pruner else [])
     t = time.perf_counter()
     with track_energy(out / "energy", name, torch.device(cfg.device), cfg.country_iso_code) as energy:
-        trainer.fit(module, datamodule=dm)
+        trainer.fit(module, datamodule=data.select)
     recalibrate_bn(model, [x.to(module.device) for x in calib])
-    val = trainer.validate(module, datamodule=dm, verbose=False)[0]
-    acc, recall = float(val["val/acc"]), float(val["val/recall"])
-    return {"acc": acc, "recall": recall, "eval_seconds": time.perf_counter() - t,
-            "train_kwh": energy.result["energy_kwh"], "train_seconds": energy.result["seconds"],
-            "energy_source": energy.result["source"], "epochs_run": trainer.current_epoch,
-            "pruned": pruner is not None and pruner.pruned_at is not None,
-            "rung_acc": dict(pruner.rung_acc) if pruner else {}, **asdict(hc)}
+    val = trainer.validate(module, datamodule=data.select, verbose=False)[0]
+    record = {"select_acc": float(val["val/acc"]), "select_recall": float(val["val/recall"]),
+              "eval_seconds": time.perf_counter() - t, "train_kwh": energy.result["energy_kwh"],
+              "train_seconds": energy.result["seconds"], "energy_source": energy.result["source"],
+              "epochs_run": trainer.current_epoch, "pruned": pruner is not None and pruner.pruned_at is not None,
+              "rung_acc": dict(pruner.rung_acc) if pruner else {}, "seed": seed, **asdict(hc)}
+    if keep is not None:
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        write_atomic(keep, buf.getvalue())
+    if held_out:
+        record.update(report(model, data, cfg, out))
+    return record
+
+
+def _report_kept(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], path: Path, data: Slices,
+                 cfg: DictConfig, out: Path) -> dict[str, Any]:
+    """The chosen trial, rebuilt from its kept weights, scored on the report slice."""
+    if not path.is_file():
+        raise GreenError(f"the chosen trial's weights {str(path)!r} are missing; use a new run folder")
+    model = make_model(hc.init == "inherited")
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.drop_rate = float(hc.dropout)
+    return report(model, data, cfg, out)
 
 
 def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Callable[[bool], torch.nn.Module]]]:
@@ -236,11 +378,14 @@ def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Cal
     return out
 
 
-def experiment_yaml(hc: HyperConfig, arch: str, record: dict, epochs: int) -> str:
-    """The chosen setting as a Hydra experiment for green-finetune."""
+def experiment_yaml(hc: HyperConfig, arch: str, best: dict, default: dict, n_select: int, epochs: int) -> str:
+    """The chosen setting as a Hydra experiment for green-finetune, its scores in the header."""
     body = OmegaConf.to_yaml(OmegaConf.create({**hc.overrides(), "epochs": epochs, "archs": [arch]}))
-    return (f"# @package _global_\n# green-hpo's choice for {arch}: validation accuracy {record['acc']:.4f}, "
-            f"training energy {record['train_kwh']:.3g} kWh ({record['energy_source']}).\n{body}")
+    return (f"# @package _global_\n# green-hpo's choice for {arch}, chosen on a select slice of {n_select} validation "
+            f"images (accuracy {best['select_acc']:.4f}).\n# Held out: report-slice accuracy {best['report_acc']:.4f} "
+            f"+- {best['report_se']:.4f} (binomial SE) on {best['report_images']} other validation images; the default "
+            f"recipe {default['report_acc']:.4f} +- {default['report_se']:.4f} on the same.\n# Training energy "
+            f"{best['train_kwh']:.3g} kWh ({best['energy_source']}).\n{body}")
 
 
 def hpo(cfg: DictConfig) -> dict[str, Any]:
@@ -256,25 +401,29 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     dm = instantiate(cfg.data)
     dm.setup("fit")
+    data = carve(cfg, dm)  # bad slice sizes fail here, before anything is built or trained
+    info = data.info()
     winners = _winners(cfg, dm)
     calib = dm.calib_batches(cfg.calib_images)
     result: dict[str, Any] = {"objectives": [o.name for o in objectives], "space": space.choices,
-                              "epochs": cfg.epochs, "winners": []}
+                              "epochs": cfg.epochs, "slices": info, "winners": []}
     rows = []
     for i, (arch, make) in enumerate(winners):
         folder = out / f"{i:02d}_{arch}"
+        _claim(folder, data)
         default_path = folder / "default.json"
-        if default_path.is_file():  # the default recipe: the reference and the energy bound
-            default = json.loads(default_path.read_text())
-        else:
+        default = json.loads(default_path.read_text()) if default_path.is_file() else {}
+        if default.get("slices") != info["digest"]:  # the default recipe: the reference and the energy bound
             d = cfg.default
             default = run_trial(HyperConfig(d.optimizer, float(d.lr), float(d.weight_decay), float(d.l1),
                                             float(d.dropout), float(d.label_smoothing), d.init),
-                                make, dm, calib, cfg, folder, "default", cfg.seed)
+                                make, data, calib, cfg, folder, "default", cfg.seed, held_out=True)
+            default["slices"] = info["digest"]
             write_json(default_path, default)
         bounds = {"train_kwh": h.bound_factor * default["train_kwh"],
                   "train_seconds": h.bound_factor * default["train_seconds"]}
         holder: dict[str, Evolution] = {}
+        kept = folder / "weights"
 
         def history(epoch: int) -> list[float]:
             return [r["rung_acc"][str(epoch)] for r in holder["evo"].records.values() if str(epoch) in r["rung_acc"]]
@@ -282,33 +431,44 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         def evaluate(hc: HyperConfig) -> dict[str, Any]:
             pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
             n = len(holder["evo"].records)
-            return run_trial(hc, make, dm, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner)
+            return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
+                             keep=kept / f"{hc}.pt")
 
         warm = [space.nearest(**cfg.default)] if h.warm_start else []  # the default recipe, on the grid
         evo = Evolution(space, objectives, [], cost_fn=lambda hc: {}, eval_fn=evaluate, algorithm=h.algorithm,
                         population=h.population, generations=h.generations, budget=h.budget, seed=cfg.seed,
                         run_dir=folder, progress=cfg.progress, bounds=bounds, initial=warm)
+        # Evolution leaves initial= out of random search; the baseline gets the same start as NSGA-II
+        # here, so a comparison of the two measures the search, not the warm start (issue 12)
+        evo.initial = list(warm)
         evo.label = "green-hpo"
         holder["evo"] = evo
         front = evo.run()
         trials = list(evo.records.values())
-        best = max(trials, key=lambda r: (r["acc"], -r["train_kwh"]))
+        best = choose(trials)
         chosen = space.decode(best["genome"])
-        write_atomic(folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml",
-                     experiment_yaml(chosen, arch, best, int(cfg.epochs)))
+        best = {**best, **_report_kept(chosen, make, kept / f"{best['arch']}.pt", data, cfg, folder)}
+        for f in kept.glob("*.pt"):  # only the chosen trial's weights are read again
+            if f.name != f"{best['arch']}.pt":
+                f.unlink()
+        exp = folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"
+        write_atomic(exp, experiment_yaml(chosen, arch, best, default, info["select_images"], int(cfg.epochs)))
         write_csv(folder / "trials.csv", trials, TRIAL_FIELDS)
         rows += [{"winner": arch, **{k: r.get(k) for k in TRIAL_FIELDS}} for r in trials]
+        figures = ("select_acc", "select_recall", *REPORT_FIELDS, "train_kwh", "train_seconds")
         result["winners"].append({
-            "arch": arch, "default": {k: default[k] for k in ("acc", "recall", "train_kwh", "train_seconds")},
-            "best": {k: best[k] for k in ("arch", "acc", "recall", "train_kwh", "train_seconds")},
-            "chosen": asdict(chosen), "trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
-            "front": [r["arch"] for r in front], "hypervolume": evo.hypervolume(),
-            "experiment": str(folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"),
+            "arch": arch, "default": {k: default[k] for k in figures},
+            "best": {"arch": best["arch"], **{k: best[k] for k in figures}},
+            "chosen": asdict(chosen), "n_trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
+            "trials": [{k: r.get(k) for k in ("arch", "gen", "select_acc", "train_kwh", "pruned", "epochs_run")}
+                       for r in trials],
+            "front": [r["arch"] for r in front], "hypervolume": evo.hypervolume(), "experiment": str(exp),
             "usage": f"green-finetune hydra.searchpath=[file://{(folder / 'configs').resolve()}] "
                      f"experiment=hpo_{i:02d} ckpt=<supernet checkpoint>"})
-        print(f"green-hpo: {arch}: best validation accuracy {best['acc']:.4f} ({best['arch']}) vs default "
-              f"{default['acc']:.4f}; {len(trials)} trials, {result['winners'][-1]['pruned']} stopped early -> "
-              f"{folder / 'configs' / 'experiment' / f'hpo_{i:02d}.yaml'}")
+        print(f"green-hpo: {arch}: chose {best['arch']} on {info['select_images']} validation images (accuracy "
+              f"{best['select_acc']:.4f}); held out on {info['report_images']} others: {best['report_acc']:.4f} "
+              f"+- {best['report_se']:.4f} vs default {default['report_acc']:.4f}; {len(trials)} trials, "
+              f"{result['winners'][-1]['pruned']} stopped early -> {exp}")
     write_json(out / "hpo.json", result)
     write_csv(out / "hpo.csv", rows, ("winner", *TRIAL_FIELDS))
     return result

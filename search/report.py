@@ -1,9 +1,8 @@
 """The Green report of a ``green-run`` folder: ``report.md`` (+ PNGs) and a self-contained ``report.html``.
 
-It reads only what the stages wrote: ``finetune/finetune.json`` (the winners), ``scratch/finetune.json``
-(the same archs trained from scratch), ``baselines/baselines.json``, ``search/history.csv`` and every
-``energy_*.json`` booked by codecarbon. Nothing is re-measured. :func:`summarise` returns the figures
-(dominated baselines, energy ledger, amortisation) that ``bench/pipeline.py`` records.
+The figures come from :mod:`search.summary` (what the stages wrote; nothing is re-measured). Every
+sentence that states a budget, a seed count or an energy source is built from the run's own
+records, so the report cannot claim a protocol the run did not follow.
 """
 from __future__ import annotations
 
@@ -11,78 +10,21 @@ import base64
 import csv
 import html
 import io
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from supernet.errors import GreenError
+from search.summary import front, summarise
 from supernet.io import write_atomic, write_json
 from supernet.space import ArchConfig
 
-CHARTS = (("latency_ms", "measured latency (ms, batch 1)"), ("energy_mj_per_image", "energy per image (mJ)"),
-          ("params", "parameters"))
-LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines")
-
-
-def _read_models(path: Path) -> list[dict]:
-    return json.loads(path.read_text())["models"] if path.is_file() else []
-
-
-def dominates(a: dict, b: dict, cost: str) -> bool:
-    """``a`` is at least as accurate and as cheap on ``cost`` as ``b``, and better on one of them."""
-    return (a["test_acc"] >= b["test_acc"] and a[cost] <= b[cost]) and (a["test_acc"] > b["test_acc"] or a[cost] < b[cost])
-
-
-def front(rows: Sequence[dict], cost: str) -> list[dict]:
-    """Rows not dominated by any other on (test accuracy, ``cost``), cheapest first."""
-    return sorted([r for r in rows if not any(dominates(o, r, cost) for o in rows if o is not r)], key=lambda r: r[cost])
-
-
-def ledger(root: Path) -> dict[str, dict[str, Any]]:
-    """kWh and CO2eq per stage, summed over the stage's codecarbon files, with their sources."""
-    out = {}
-    for stage in LEDGER:
-        files = sorted((root / stage).rglob("energy_*.json")) if (root / stage).is_dir() else []
-        recs = [json.loads(f.read_text()) for f in files]
-        out[stage] = {"energy_kwh": sum(r["energy_kwh"] for r in recs), "co2eq_kg": sum(r["co2eq_kg"] for r in recs),
-                      "seconds": sum(r["seconds"] for r in recs), "files": len(recs),
-                      "sources": sorted({r["source"] for r in recs})}
-    return out
-
-
-def summarise(root: str | Path) -> dict[str, Any]:
-    """The report's figures: models, fronts, dominated baselines, energy ledger and amortisation."""
-    root = Path(root)
-    winners = _read_models(root / "finetune" / "finetune.json")
-    if not winners:
-        raise GreenError(f"{str(root)!r} has no fine-tuned winners (finetune/finetune.json): run the finetune stage")
-    scratch = _read_models(root / "scratch" / "finetune.json")
-    base = _read_models(root / "baselines" / "baselines.json")
-    dominated = {}
-    for cost, _ in CHARTS:
-        names = [b["name"] for b in base if any(dominates(w, b, cost) for w in winners)]
-        dominated[cost] = {"count": len(names), "of": len(base), "names": names}
-    led = ledger(root)
-    route = sum(led[s]["energy_kwh"] for s in ("train", "lut", "search", "finetune"))
-    from_scratch = led["scratch"]["energy_kwh"]
-    k = len(winners)
-    amort = {"k": k, "supernet_route_kwh": route, "scratch_kwh": from_scratch,
-             "ratio": route / from_scratch if from_scratch > 0 else None,
-             "scratch_models": len(scratch), "scratch_epochs": scratch[0]["epochs"] if scratch else None,
-             "note": "supernet route = train + cost table + search + fine-tuning of the K winners; "
-                     "scratch = the same K archs trained from random initialisation for as many epochs as the "
-                     "supernet (codecarbon, both)"}
-    sources = sorted({s for v in led.values() for s in v["sources"]})
-    return {"winners": winners, "scratch": scratch, "baselines": base, "dominated": dominated, "ledger": led,
-            "amortisation": amort, "energy_sources": sources,
-            "stage_seconds": {k: v["seconds"] for k, v in _run_log(root).get("stages", {}).items()}}
-
-
-def _run_log(root: Path) -> dict:
-    p = root / "run.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+CHARTS = (("latency_ms", "measured latency (ms, batch 1)"),
+          ("energy_mj_per_image", "energy per image (mJ, serving batch)"),
+          ("params", "parameters"), ("total_train_kwh", "total training energy (kWh; winners incl. their share of "
+                                                          "the supernet route)"))
+STYLE = {"winner": ("o", "tab:green", "Green CNN winners"), "scratch": ("x", "tab:gray", "same archs from scratch"),
+         "multi-trial": ("^", "tab:blue", "multi-trial route")}
 
 
 def choice_effects(history: Path) -> list[dict[str, Any]]:
@@ -115,31 +57,35 @@ def _png(fig) -> bytes:
 
 
 def chart(s: dict, cost: str, label: str) -> bytes:
-    """Accuracy vs ``cost``: winners (their front joined), from-scratch twins, baselines named."""
+    """Accuracy (mean over seeds, bars: std) vs ``cost``: winners (front joined), twins, multi-trial, baselines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    w = s["winners"]
-    ax.scatter([r[cost] for r in w], [r["test_acc"] for r in w], c="tab:green", label="Green CNN winners", zorder=3)
-    f = front(w, cost)
-    ax.plot([r[cost] for r in f], [r["test_acc"] for r in f], c="tab:green", lw=1, zorder=2)
-    if s["scratch"]:
-        ax.scatter([r[cost] for r in s["scratch"]], [r["test_acc"] for r in s["scratch"]], marker="x",
-                   c="tab:gray", label="same archs from scratch", zorder=2)
-    dom = set(s["dominated"][cost]["names"])
+    for kind, (marker, colour, name) in STYLE.items():
+        ms = [m for ms in s["models"].values() for m in ms if m["kind"] == kind]
+        if not ms:
+            continue
+        ax.errorbar([m[cost] for m in ms], [m["test_acc"] for m in ms], yerr=[m["test_acc_std"] for m in ms],
+                    fmt=marker, c=colour, label=name, zorder=3, capsize=2)
+        if kind in ("winner", "multi-trial"):
+            f = front(ms, cost)
+            ax.plot([m[cost] for m in f], [m["test_acc"] for m in f], c=colour, lw=1, zorder=2)
+    dom = set(s["dominated"]["beyond_noise"].get(cost, []))
     for b in s["baselines"]:
-        ax.scatter(b[cost], b["test_acc"], marker="s", c="tab:red" if b["name"] not in dom else "tab:orange", zorder=3)
-        ax.annotate(b["name"], (b[cost], b["test_acc"]),
-                    fontsize=7, xytext=(4, 3), textcoords="offset points")
-    ax.scatter([], [], marker="s", c="tab:red", label="baselines (not dominated)")
-    ax.scatter([], [], marker="s", c="tab:orange", label="baselines dominated by a winner")
-    if cost == "params":
+        ax.errorbar(b[cost], b["test_acc"], yerr=b["test_acc_std"], fmt="s", capsize=2, zorder=3,
+                    c="tab:orange" if b["name"] in dom else "tab:red")
+        ax.annotate(b["name"], (b[cost], b["test_acc"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    if s["baselines"]:
+        ax.errorbar([], [], fmt="s", c="tab:red", label="baselines")
+        if dom:
+            ax.errorbar([], [], fmt="s", c="tab:orange", label="baselines dominated beyond noise")
+    if cost in ("params", "total_train_kwh"):
         ax.set_xscale("log")
     ax.set_xlabel(label)
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(f"test accuracy (mean of {s['seeds']} seed{'s' if s['seeds'] > 1 else ''})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig)
@@ -182,41 +128,84 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> list[str]:
             *("| " + " | ".join(_fmt(v) for v in r) + " |" for r in rows)]
 
 
+def _budget_rows(s: dict) -> list[list[Any]]:
+    rows = []
+    for m in [m for ms in s["models"].values() for m in ms]:
+        b = m["budget"]
+        rows.append([m["name"], m["kind"], b.get("epochs"), b.get("images_seen"), b.get("optimizer"), b.get("lr"),
+                     b.get("schedule"), b.get("init"), b.get("distilled"), m["train_kwh"], m["total_train_kwh"]])
+    return rows
+
+
 def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -> str:
-    a, led = s["amortisation"], s["ledger"]
+    a, led, d = s["amortisation"], s["ledger"], s["dominated"]
+    ws = s["winners"]
+    route_epochs = {m["budget"].get("epochs") for m in s["scratch"] + s["baselines"]}
+    srcs = sorted({m["energy_source"] for ms in s["models"].values() for m in ms})
+    session = s.get("session") or {}
+    power = (session.get("power") or {})
     lines = [f"# Green CNN report: `{root.name}`", "",
-             f"{len(s['winners'])} fine-tuned winners of the search, the same archs trained from scratch "
-             f"({len(s['scratch'])}), and {len(s['baselines'])} hand-designed baselines, all trained with the same "
-             "recipe on the same data and measured on the same device. Energy sources: "
-             f"{', '.join(s['energy_sources']) or 'none'}"
-             + (" (codecarbon's power model: an estimate, not a measurement)."
-                if any("estimate" in x for x in s["energy_sources"]) else "."), ""]
+             f"{len(ws)} fine-tuned winners of the search, {len(s['scratch'])} of them also trained from scratch, "
+             f"{len(s['baselines'])} hand-designed baselines"
+             + (f" and {len(s['multi_trial_models'])} models of the multi-trial route" if s["multi_trial_models"]
+                else "") + f"; every model trained with {s['seeds']} seed{'s' if s['seeds'] > 1 else ''} "
+             "(accuracy: mean over seeds, with the standard deviation). Winners inherit the supernet's weights "
+             f"(distilled: {sorted({m['budget'].get('distilled') for m in ws})}) and are fine-tuned "
+             f"{sorted({m['budget'].get('epochs') for m in ws})} epochs after a supernet of "
+             f"{a.get('supernet_epochs', '?')} epochs; twins and baselines are trained from scratch for "
+             f"{sorted(route_epochs) or 'n/a'} epochs. The budgets table below states every model's own.", "",
+             "Costs come from " + ("one measurement session: all models timed round-robin "
+                                  f"({session.get('trials')} interleaved trials, {session.get('threads')} thread(s)), "
+                                  if session else "each model's own measurement (no measure stage), ")
+             + f"energy sources: {', '.join(srcs)}"
+             + (f"; without a hardware counter one power figure ({power.get('watts', 0):.3g} W, codecarbon's model: "
+                "an estimate proportional to time) prices every model, so energies share one scale."
+                if power and not power.get("per_model") else "."), ""]
     lines += ["## Pareto charts", ""]
     for cost, label in CHARTS:
-        d = s["dominated"][cost]
+        n_plain, n_noise = len(d["plain"][cost]), len(d["beyond_noise"][cost])
         lines += [f"### Accuracy vs {label}", "", f"![accuracy vs {label}]({images[cost]})", "",
-                  f"Baselines dominated by a winner: **{d['count']} of {d['of']}**"
-                  + (f" ({', '.join(d['names'])})." if d["names"] else "."), ""]
+                  f"Baselines dominated by a winner beyond noise: **{n_noise} of {len(s['baselines'])}**"
+                  + (f" ({', '.join(d['beyond_noise'][cost])})" if n_noise else "")
+                  + f"; plainly (ignoring noise): {n_plain}.", ""]
+    lines += [f"Dominated beyond noise on both latency and energy: **{len(d['beyond_noise']['total'])} of "
+              f"{len(s['baselines'])}**. Beyond noise means more accurate by more than the larger seed-to-seed "
+              "standard deviation (or the test-set standard error) and cheaper with non-overlapping p10-p90 "
+              "measurement ranges.", ""]
     lines += ["## Every model", ""]
-    head = ["model", "kind", "test acc", "macro recall", "params", "MACs", "latency ms (b1)", "energy mJ/image",
-            "energy source", "train kWh", "train energy source"]
-    rows = [[r["name"], r["kind"], r["test_acc"], r["test_recall"], r["params"], r["macs"], r["latency_ms"],
-             r["energy_mj_per_image"], r["energy_source"], r["train_energy_kwh"], r["train_energy_source"]]
-            for r in [*s["winners"], *s["scratch"], *s["baselines"]]]
+    head = ["model", "kind", "test acc", "std", "macro recall", "held-out select acc", "params", "MACs",
+            "latency ms (b1)", "latency ms (serving)", "energy mJ/image (serving)", "energy source"]
+    rows = [[m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"], m["select_acc"], m["params"],
+             m["macs"], m["latency_ms"], m["latency_serving_ms"], m["energy_mj_per_image"], m["energy_source"]]
+            for ms in s["models"].values() for m in ms]
     lines += [*_table(rows, head), ""]
+    lines += ["## Training budgets", "", *_table(_budget_rows(s), [
+        "model", "kind", "epochs", "images seen", "optimizer", "lr", "schedule", "start", "distilled", "train kWh",
+        "total kWh (with route share)"]), ""]
     lines += ["## Energy ledger", "", *_table([[k, v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
-                                                ", ".join(v["sources"])] for k, v in led.items()],
+                                                ", ".join(v["sources"])] for k, v in led.items() if v["files"]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
+    mt = s.get("multi_trial")
+    if mt:
+        ci = mt["test_hv_ratio_ci95"]
+        lines += ["### One-shot vs multi-trial search", "",
+                  f"At {mt['candidates']['one_shot']} vs {mt['candidates']['multi_trial']} evaluated candidates, the "
+                  f"one-shot route took {mt['one_shot_kwh']:.4g} kWh and the multi-trial route "
+                  f"{mt['multi_trial_kwh']:.4g} kWh: energy ratio **{mt['energy_ratio']:.3f}** (below 1 the supernet "
+                  f"saves energy). Test hypervolume (accuracy vs energy) of the one-shot final front over the "
+                  f"multi-trial one: **{mt['test_hv_ratio']:.3f}** (95% bootstrap CI over seeds "
+                  f"{ci[0]:.3f}-{ci[1]:.3f}). Trial budget: {mt['trial_budget']}.", ""]
     ratio = "n/a (no scratch stage)" if a["ratio"] is None else f"**{a['ratio']:.3f}**"
-    lines += ["### Amortisation", "", f"Producing the K = {a['k']} winners through the supernet took "
-              f"{a['supernet_route_kwh']:.4g} kWh; training the same {a['scratch_models']} archs from scratch for "
-              f"{a['scratch_epochs']} epochs each took {a['scratch_kwh']:.4g} kWh: ratio {ratio}. ({a['note']}.)", ""]
+    lines += ["### Amortisation over training the K winners from scratch", "",
+              f"Per seed, producing the K = {a['k']} winners through the supernet took {a['supernet_route_kwh']:.4g} "
+              f"kWh; training the same archs from scratch for {a['scratch_epochs']} epochs each took "
+              f"{a['scratch_kwh']:.4g} kWh: ratio {ratio}. ({a['note']}.)", ""]
     if effects:
         lines += ["## What each architecture choice does", "", f"![choice effects]({images['effects']})", "",
-                  "Read from the search history (inherited accuracy, predicted energy): mean over the evaluated "
-                  "subnets having that choice in that stage.", "",
+                  "Read from the search history (inherited accuracy, predicted energy at batch 1): mean over the "
+                  "evaluated subnets having that choice in that stage.", "",
                   *_table([[e["stage"], e["choice"], e["value"], e["n"], e["acc"], e["energy_mj"]] for e in effects],
-                          ["stage", "choice", "value", "n", "mean acc", "mean energy mJ"]), ""]
+                          ["stage", "choice", "value", "n", "mean acc", "mean energy mJ (b1)"]), ""]
     if s["stage_seconds"]:
         lines += ["## Stage times", "", *_table([[k, v] for k, v in s["stage_seconds"].items()],
                                                  ["stage", "seconds"]), ""]
@@ -280,5 +269,5 @@ def write_report(root: str | Path) -> dict[str, Any]:
     md = markdown(s, effects, images, root)
     write_atomic(root / "report.md", md)
     write_atomic(root / "report.html", to_html(md, images, pngs))
-    write_json(root / "report.json", {k: v for k, v in s.items()} | {"choice_effects": effects})
+    write_json(root / "report.json", {k: v for k, v in s.items() if k != "models"} | {"choice_effects": effects})
     return s

@@ -10,13 +10,23 @@ stage      what                                    done when (then skipped on a 
 train      green-train: the supernet               ``train/metrics.json`` (else resumes last.ckpt)
 lut        green-lut build + validate              ``lut/lut.json``, ``lut/lut_validate.json``
 search     green-search on the table               ``search/pareto.json`` (else resumes itself)
-finetune   green-finetune of the top_k winners     ``finetune/finetune.json`` (else per model)
+finetune   green-finetune of the top_k winners,    ``finetune/finetune.json`` (else per model)
+           picked on held-out validation images
 scratch    the same winners trained from scratch   ``scratch/finetune.json`` (else per model)
-           as long as the supernet was: the
-           energy the supernet route is compared to
-baselines  green-baselines with the same recipe    ``baselines/baselines.json`` (else per model)
+baselines  green-baselines                         ``baselines/baselines.json`` (else per model)
+mt_search  optional: the multi-trial search the    ``mt_search/pareto.json``
+           supernet replaces (same candidates)
+mt_train   optional: its top_k trained             ``mt_train/finetune.json``
+measure    every final model timed in one session  ``measure/measure.json``
 report     report.md + report.html                 always rewritten (cheap)
 ========== ======================================= ==========================================
+
+**Equal budgets.** A winner's route is the supernet's epochs plus its fine-tuning epochs; by
+default the scratch twins and the baselines are trained with the same recipe for that many
+epochs (``scratch_epochs``/``baseline_epochs`` null), ``seeds`` times each. Any other epochs or
+recipe for them is refused unless ``allow_unequal_budget=true``: an unequal comparison is then a
+stated choice, never an accident. The multi-trial route's models get its trial epochs plus the
+same fine-tuning epochs, from scratch.
 
 ``run.json`` records each stage's seconds. ``tensorboard --logdir <run folder>`` shows every stage.
 """
@@ -31,6 +41,7 @@ from typing import Any, Callable, Sequence
 import torch
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from search.energy import track_energy
@@ -38,9 +49,10 @@ from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import write_json
 
-STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "report")
+STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "mt_search", "mt_train", "measure", "report")
+TRAINED = ("finetune", "scratch", "baselines", "mt_train")  # final models: the shared recipe, seeds, one session
 SHARED = ("experiment", "data", "space", "trainer", "seed")  # command-line overrides every stage receives
-UNTRAINED = ("lut", "search")  # configs without a trainer: trainer overrides are not passed to them
+UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
 
 
 def shared_overrides(task: Sequence[str]) -> list[str]:
@@ -103,19 +115,25 @@ class Pipeline:
                 raise GreenError(f"pipeline.{s}: unknown stage (stages are {', '.join(STAGES)}, and recipe)")
         if int(cfg.top_k) < 1:
             raise GreenError(f"top_k must be >= 1, got {cfg.top_k}")
+        if int(cfg.seeds) < 1:
+            raise GreenError(f"seeds must be >= 1 (training runs per final model), got {cfg.seeds}")
+        if not 0 <= float(cfg.select_fraction) < 1:
+            raise GreenError(f"select_fraction must lie in [0, 1), got {cfg.select_fraction}")
         self.log_path = self.root / "run.json"
         self.log: dict[str, Any] = json.loads(self.log_path.read_text()) if self.log_path.is_file() else {"stages": {}}
 
     def compose(self, name: str, stage: str, extra: Sequence[str] = ()) -> DictConfig:
         """The config ``name`` as its command would see it with the run's overrides; output in ``<run>/<stage>``."""
         shared = [o for o in self.shared if name not in UNTRAINED or not _key(o).startswith("trainer")]
-        recipe = self.cfg.pipeline.get("recipe") if stage in ("finetune", "scratch", "baselines") else None
+        recipe = self.cfg.pipeline.get("recipe") if stage in TRAINED else None
         overrides = [*shared, *stage_overrides(recipe), *stage_overrides(self.cfg.pipeline.get(stage)), *extra]
         try:
             cfg = compose(config_name=name, overrides=[str(o) for o in overrides])
         except Exception as err:  # a bad override names itself in Hydra's message
             raise GreenError(f"stage {stage}: {str(err).splitlines()[0]}") from None
         cfg.paths.output_dir = str(self.root / stage)
+        if stage in TRAINED:  # every final model: the run's seeds, timed later in one session
+            cfg.seeds, cfg.measure.enabled = int(self.cfg.seeds), False
         return cfg
 
     def stage(self, name: str, done: Callable[[], bool], fn: Callable[[], Any]) -> None:
@@ -164,11 +182,16 @@ class Pipeline:
         out = self.root / "lut"
         return (out / "lut.json").is_file() and (not self.cfg.lut_validate or (out / "lut_validate.json").is_file())
 
-    def search(self) -> None:
+    def search(self, stage: str = "search", extra: Sequence[str] = ()) -> None:
         from search.search import search
 
-        cfg = self.compose("search", "search")
+        cfg = self.compose("search", stage, extra)
         cfg.ckpt, cfg.table = str(self.ckpt), str(self.root / "lut" / "lut.json")
+        if cfg.eval.val_images is None and self.cfg.select_fraction > 0:
+            # the search selects on the first part of the validation split; winners are picked on the rest
+            dm = instantiate(cfg.data)
+            dm.setup()
+            cfg.eval.val_images = max(1, int(len(dm.val_set) * (1 - float(self.cfg.select_fraction))))
         search(cfg)
 
     def finetune(self) -> None:
@@ -176,27 +199,91 @@ class Pipeline:
 
         cfg = self.compose("finetune", "finetune")
         cfg.run, cfg.ckpt, cfg.top_k = str(self.root / "search"), str(self.ckpt), int(self.cfg.top_k)
+        if self.cfg.select_fraction == 0:
+            cfg.select_images = 0
         finetune(cfg)
+
+    def supernet_epochs(self) -> int:
+        """Epochs the supernet was trained for (its metrics.json, else its checkpoint)."""
+        metrics = self.root / "train" / "metrics.json"
+        if metrics.is_file():
+            return int(json.loads(metrics.read_text())["epochs"])
+        from supernet.checkpoint import read_checkpoint
+
+        return int(read_checkpoint(self.ckpt)["epoch"]) + 1
+
+    def route_epochs(self) -> int:
+        """A winner's training budget in epochs: the supernet's plus its fine-tuning's."""
+        return self.supernet_epochs() + int(self.compose("finetune", "finetune").epochs)
+
+    def equal_budget(self, cfg: DictConfig, stage: str, epochs: int | None, default: int) -> DictConfig:
+        """``cfg`` trained for ``epochs`` (None: ``default``), refused if that or its recipe differs from
+        the winners' without ``allow_unequal_budget``."""
+        from search.finetune import recipe
+
+        cfg.epochs = int(default if epochs is None else epochs)
+        if not self.cfg.allow_unequal_budget:
+            want = {**recipe(self.compose("finetune", "finetune")), "epochs": int(default)}
+            got = recipe(cfg)
+            diff = [f"{k} {got[k]!r} vs {want[k]!r}" for k in want if got[k] != want[k]]
+            if diff:
+                raise GreenError(f"{stage}: unequal training budget ({'; '.join(diff)} for the winners' route); "
+                                 "pass allow_unequal_budget=true if that is intended")
+        return cfg
 
     def scratch(self) -> None:
         from search.finetune import finetune
 
         winners = json.loads((self.root / "finetune" / "finetune.json").read_text())["models"]
         cfg = self.compose("finetune", "scratch", ["from_scratch=true", "distill=false", "onnx=false"])
-        cfg.ckpt, cfg.archs = str(self.ckpt), [w["arch"] for w in winners]
-        if self.cfg.scratch_epochs:
-            cfg.epochs = int(self.cfg.scratch_epochs)
-        else:  # as long as the supernet was trained: what each model would get without the supernet
-            metrics = self.root / "train" / "metrics.json"
-            if not metrics.is_file():
-                raise GreenError(f"scratch: no {str(metrics)!r} to take the supernet's epochs from; pass scratch_epochs=")
-            cfg.epochs = int(json.loads(metrics.read_text())["epochs"])
-        finetune(cfg)
+        cfg.ckpt, cfg.archs = str(self.ckpt), list(dict.fromkeys(w["arch"] for w in winners))
+        finetune(self.equal_budget(cfg, "scratch", self.cfg.scratch_epochs, self.route_epochs()))
 
     def baselines(self) -> None:
         from search.baselines import baselines
 
-        baselines(self.compose("baselines", "baselines"))
+        cfg = self.compose("baselines", "baselines")
+        baselines(self.equal_budget(cfg, "baselines", self.cfg.baseline_epochs, self.route_epochs()))
+
+    def mt_search(self) -> None:
+        """The multi-trial search: the same NSGA-II over the same number of candidates, each trained."""
+        self.search("mt_search", ["search.mode=multi_trial"])
+
+    def mt_train(self) -> None:
+        """The multi-trial route's top_k, trained from scratch for its trial epochs plus the recipe's."""
+        from search.finetune import finetune
+
+        pareto = json.loads((self.root / "mt_search" / "pareto.json").read_text())
+        trial_epochs = int(pareto["multi_trial"]["epochs"])
+        cfg = self.compose("finetune", "mt_train", ["from_scratch=true", "distill=false", "onnx=false",
+                                                    "select_images=0"])
+        cfg.run, cfg.ckpt, cfg.top_k = str(self.root / "mt_search"), str(self.ckpt), int(self.cfg.top_k)
+        cfg.epochs = trial_epochs + int(self.compose("finetune", "finetune").epochs)
+        finetune(cfg)
+
+    def measure(self) -> None:
+        """Every final model (first seed of each) timed in one session; see :mod:`search.measure`."""
+        from search.baselines import load_baseline
+        from search.export import load_subnet
+        from search.measure import measure_models
+
+        m = self.cfg.measure
+        models: dict[str, tuple[Any, int, int]] = {}
+        for stage in TRAINED:
+            meta_file = "model.json" if stage == "baselines" else "arch.json"
+            for folder in sorted((self.root / stage / "models").glob(f"[!.]*/{meta_file}")):
+                folder = folder.parent
+                if json.loads((folder / meta_file).read_text())["result"].get("replicate", 0) != 0:
+                    continue  # replicates share their arch: the first seed's model stands for all
+                if stage == "baselines":
+                    model = load_baseline(folder)
+                    models[f"{stage}/{model.meta['name']}"] = (model, model.meta["in_chans"], model.meta["image_size"])
+                else:
+                    model = load_subnet(folder)
+                    models[f"{stage}/{model.arch}"] = (model, model.in_chans, model.arch.resolution)
+        result = measure_models(models, torch.device(m.device), list(m.batch_sizes), m.trials, m.warmup,
+                                m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(self.cfg.seed))
+        write_json(self.root / "measure" / "measure.json", result)
 
     def report(self) -> None:
         from search.report import write_report
@@ -211,6 +298,9 @@ class Pipeline:
         self.stage("finetune", done("finetune/finetune.json"), self.finetune)
         self.stage("scratch", done("scratch/finetune.json"), self.scratch)
         self.stage("baselines", done("baselines/baselines.json"), self.baselines)
+        self.stage("mt_search", done("mt_search/pareto.json"), self.mt_search)
+        self.stage("mt_train", done("mt_train/finetune.json"), self.mt_train)
+        self.stage("measure", done("measure/measure.json"), self.measure)
         self.stage("report", lambda: False, self.report)
         return self.root
 

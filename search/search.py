@@ -2,15 +2,19 @@
 
 Inputs: a ``green-train`` checkpoint (``ckpt=``), a ``green-lut`` table (``table=``) and the data the
 supernet was trained on. Each candidate is priced by the table (constraints checked first), then
-scored with inherited weights on the validation split. Outputs in the run folder: ``pareto.json``,
-``pareto.csv``, ``history.csv``, ``pareto.png``, ``logbook.json``, TensorBoard logs under ``tb/``,
-the evaluation cache and the checkpoint that make a rerun on the same folder resume.
+scored on the validation split: with inherited weights (``search.mode=one_shot``, the point of a
+supernet), or trained standalone from scratch for a short stated budget (``search.mode=multi_trial``,
+the classic multi-trial search it saves on; the supernet then only supplies the space and the data
+summary). Outputs in the run folder: ``pareto.json`` (with the scoring mode and budget), ``pareto.csv``,
+``history.csv``, ``pareto.png``, ``logbook.json``, TensorBoard logs under ``tb/``, and the evaluation
+cache, checkpoint and ``scoring.json`` that make a rerun on the same folder resume.
 """
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from hydra.utils import instantiate
@@ -28,6 +32,10 @@ from supernet.errors import GreenError
 from supernet.space import SearchSpace
 from supernet.io import write_atomic, write_csv, write_json
 
+if TYPE_CHECKING:
+    from search.standalone import StandaloneEvaluator
+
+MODES = ("one_shot", "multi_trial")
 RECORD_FIELDS = ("arch", "acc", "recall", "params", "macs", "latency_ms", "energy_mj", "energy_source", "gen")
 
 
@@ -53,9 +61,27 @@ def check_space(cfg: DictConfig, space: SearchSpace) -> None:
                              f"{space.name!r} ({space.digest()})")
 
 
-def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator, CostModel]:
+def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
+                         device: torch.device) -> StandaloneEvaluator:
+    """Multi-trial scoring: candidates trained from scratch for ``cfg.multi_trial``, scored on ``scorer``'s images."""
+    from search.standalone import StandaloneEvaluator  # here: search.finetune, which it uses, imports this module
+
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator not in ("auto", device.type, "cpu" if device.type == "cpu" else "gpu"):
+        raise GreenError(f"multi-trial candidates would train on trainer.accelerator={accelerator} but be scored "
+                         f"(and their energy booked) on device={device.type}: pass a matching trainer= "
+                         "(e.g. trainer=gpu with device=cuda)")
+    m, net = cfg.multi_trial, scorer.net
+    return StandaloneEvaluator(scorer, dm, net.space, net.num_classes, net.in_chans, instantiate(m.optimizer),
+                               instantiate(cfg.trainer, _partial_=True), instantiate(m.scheduler), m.epochs,
+                               m.train_subset, m.batch_size, m.label_smoothing, m.init, cfg.seed)
+
+
+def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvaluator, CostModel]:
     """Everything a search needs, validated before anything is written."""
     s = cfg.search
+    if s.mode not in MODES:
+        raise GreenError(f"unknown search.mode {s.mode!r}; choose from {', '.join(MODES)}")
     objectives = parse_objectives(list(s.objectives))
     constraints = parse_constraints(list(s.constraints or []))
     if s.budget is not None and s.budget < 1:
@@ -70,6 +96,8 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator, CostModel]:
     check_data(dm, meta)
     e = cfg.eval
     evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size)
+    if s.mode == "multi_trial":
+        evaluator = standalone_evaluator(cfg, evaluator, dm, device)
 
     def cost_fn(arch):
         return costs.predict(arch, s.batch_size).to_dict()
@@ -81,10 +109,24 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator, CostModel]:
     return evo, evaluator, costs
 
 
+def check_scoring(out: Path, scoring: dict[str, Any]) -> None:
+    """A search resumes only under the scoring it began with: its cache holds that scoring's accuracies."""
+    path = out / "scoring.json"
+    if (out / "checkpoint.json").is_file():
+        saved = json.loads(path.read_text()) if path.is_file() else {"mode": "one_shot", "multi_trial": None}
+        if saved != scoring:
+            raise GreenError(f"run folder {str(out)!r} holds a search scored otherwise (saved {saved} vs now "
+                             f"{scoring}); use a new run folder")
+    write_json(path, scoring)
+
+
 def search(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the search described by ``cfg``; returns the content of ``pareto.json``."""
-    evo, _, costs = build(cfg)
+    evo, evaluator, costs = build(cfg)
     out = Path(cfg.paths.output_dir)
+    budget = evaluator.budget() if cfg.search.mode == "multi_trial" else None
+    scoring = json.loads(json.dumps({"mode": cfg.search.mode, "multi_trial": budget}))  # as read back
+    check_scoring(out, scoring)
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(out / "tb"))
@@ -102,10 +144,13 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         front = evo.run()
     writer.close()
     result = write_outputs(out, evo, front, costs, energy.result,
-                           inputs={"ckpt": str(Path(cfg.ckpt).resolve()), "table": str(Path(cfg.table).resolve())})
+                           inputs={"ckpt": str(Path(cfg.ckpt).resolve()), "table": str(Path(cfg.table).resolve()),
+                                   # the validation images the front was selected on: later picks use others
+                                   "val_images": getattr(evaluator, "val_images", None), **scoring})
     hv = result["hypervolume"]
-    print(f"green-search {evo.algorithm}: {len(front)} subnets on the front, hypervolume {hv:.4f}, "
-          f"{len(evo.records)} unique evaluations ({evo.cache_hits} from cache) -> {out / 'pareto.json'}")
+    print(f"green-search {evo.algorithm} ({cfg.search.mode}): {len(front)} subnets on the front, "
+          f"hypervolume {hv:.4f}, {len(evo.records)} unique evaluations ({evo.cache_hits} from cache) "
+          f"-> {out / 'pareto.json'}")
     return result
 
 
@@ -125,7 +170,8 @@ def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostM
     write_json(out / "pareto.json", result)
     write_csv(out / "pareto.csv", front, RECORD_FIELDS)
     history = list(evo.records.values())
-    write_csv(out / "history.csv", history, (*RECORD_FIELDS, "eval_seconds"))
+    extra = [k for k in ("images_seen", "train_seconds") if any(k in r for r in history)]  # multi-trial
+    write_csv(out / "history.csv", history, (*RECORD_FIELDS, *extra, "eval_seconds"))
     write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
     fig = plot_front(history, front, evo.objectives)
     buf = io.BytesIO()

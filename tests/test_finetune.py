@@ -41,13 +41,49 @@ def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys):
 
 def test_finetune_from_scratch_flag(tmp_path, tiny_ckpt):
     rows = finetune(ft_cfg(tmp_path, tiny_ckpt, "archs=[r12_k3e2_k3e2]", "from_scratch=true", "distill=false"))
-    assert rows[0]["init"] == "scratch" and rows[0]["distilled"] is False
+    assert rows[0]["init"] == "scratch (default)" and rows[0]["distilled"] is False
+    assert rows[0]["budget"]["init"] == "scratch (default)" and rows[0]["budget"]["distilled"] is False
+
+
+def _captured(monkeypatch, tmp_path, tiny_ckpt, *overrides):
+    """The model and teacher green-finetune hands to training (training itself skipped)."""
+    import search.finetune as ft
+
+    seen = {}
+
+    def fake_fit(model, name, dm, cfg, out, calib, teacher, seed, res, n_cls, in_chans):
+        seen.update(model=model, teacher=teacher)
+        return {"test_acc": 0.5, "test_recall": 0.5, "budget": {}}
+    monkeypatch.setattr(ft, "fit_and_measure", fake_fit)
+    monkeypatch.setattr(ft, "save_subnet", lambda *a, **k: None)
+    finetune(ft_cfg(tmp_path, tiny_ckpt, "archs=[r12_k3e2_k3e2]", *overrides))
+    return seen
+
+
+def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, tiny_ckpt):
+    import torch
+
+    from supernet.checkpoint import load_supernet
+    from supernet.net import extract_subnet
+    from supernet.space import ArchConfig
+
+    net, _ = load_supernet(tiny_ckpt)
+    inherited = extract_subnet(net, ArchConfig.parse("r12_k3e2_k3e2")).state_dict()
+    scratch = _captured(monkeypatch, tmp_path / "a", tiny_ckpt, "from_scratch=true", "distill=false")
+    warm = _captured(monkeypatch, tmp_path / "b", tiny_ckpt, "distill=true")
+    assert scratch["teacher"] is None and warm["teacher"] is not None
+    convs = [k for k, v in inherited.items() if k.endswith("weight") and v.ndim == 4]
+    assert convs
+    for k in convs:  # inherited start copies the supernet's weights, the scratch start none of them
+        assert torch.equal(warm["model"].state_dict()[k], inherited[k])
+        assert not torch.equal(scratch["model"].state_dict()[k], inherited[k])
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["epochs=0", ARCHS], "epochs must be >= 1"),
     (["archs=[r16_k9e2_k3e2]"], "kernel_size 9"),
     (["run={tmp}/nowhere"], "cannot read the search run"),
+    (["seeds=0", ARCHS], "seeds must be >= 1"),
 ])
 def test_finetune_bad_input(tmp_path, tiny_ckpt, overrides, message):
     overrides = [o.format(tmp=tmp_path) for o in overrides]

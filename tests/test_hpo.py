@@ -1,8 +1,10 @@
-"""green-hpo: the hyperparameter space, early stopping, the search itself, its outputs and its errors."""
+"""green-hpo: the hyperparameter space, early stopping, held-out slices, the search itself, its outputs, its errors."""
 from __future__ import annotations
 
 import json
+import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +13,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
 
 from search.finetune import init_weights, make_optimizer
-from search.hpo import HyperSpace, Pruner, hpo
+from search.hpo import HyperSpace, Pruner, carve, hpo, slice_indices
+from supernet.checkpoint import load_supernet
+from supernet.data import DigitsDataModule
 from supernet.errors import GreenError
+from supernet.net import GreenNet
+from supernet.space import ArchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = dict(optimizer=["sgd", "adamw", "rmsprop"], lr={"low": 1e-3, "high": 0.1, "steps": 3, "log": True},
@@ -79,26 +86,96 @@ def test_optimizers_and_inits():
         init_weights(m, "xavier")
 
 
+def test_slices_are_disjoint_seeded_and_sized():
+    sel, rep = slice_indices(144, 0.5, None, 0)
+    assert (len(sel), len(rep)) == (72, 72) and not set(sel) & set(rep) and set(sel) | set(rep) == set(range(144))
+    assert slice_indices(144, 0.5, None, 0) == (sel, rep)  # the same images on every run
+    assert slice_indices(144, 0.5, None, 1) != (sel, rep)
+    s, r = slice_indices(144, 40, 0.25, 0)
+    assert (len(s), len(r)) == (40, 36) and not set(s) & set(r)
+
+
+@pytest.mark.parametrize("select, report, message", [
+    (0, None, "select_images must be a fraction in (0, 1) or a whole count"),
+    (-8, None, "select_images must be"),
+    (1.5, None, "select_images must be"),
+    (0.5, 0, "report_images must be"),
+    (0.001, None, "less than one of the 144"),
+    (144, None, "none is left for the report slice"),
+    (100, 50, "need 150 validation images, the validation split (data.val_size) has 144"),
+])
+def test_bad_slices(select, report, message):
+    with pytest.raises(GreenError, match=re.escape(message)):
+        slice_indices(144, select, report, 0)
+
+
 def _cfg(tmp_path, ckpt, *overrides):
     with initialize_config_module(config_module="conf", version_base="1.3"):
         return compose("hpo", overrides=[
             f"ckpt={ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=2", "data.train_subset=256", "calib_images=64",
             "hpo.population=4", "hpo.generations=1", "hpo.prune.min_trials=2", "progress=false",
-            "trainer.enable_progress_bar=false", "+trainer.limit_val_batches=2", f"paths.output_dir={tmp_path}",
-            *overrides])
+            "hpo.select_images=48", "hpo.report_images=64", "trainer.enable_progress_bar=false",
+            f"paths.output_dir={tmp_path}", *overrides])
 
 
-def test_hpo_end_to_end_resumes_and_writes_a_finetune_experiment(tmp_path, tiny_ckpt):
+def _carve(tmp_path, *overrides):
+    cfg = _cfg(tmp_path, "unused", *overrides)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return dm, carve(cfg, dm)
+
+
+def test_slices_hold_fixed_validation_images_whatever_the_trial_seed(tmp_path):
+    dm, data = _carve(tmp_path, "seed=0", "data.seed=0")
+    _, other_seed = _carve(tmp_path, "seed=5", "data.seed=0")
+    assert other_seed.images == data.images and other_seed.info() == data.info()
+    assert _carve(tmp_path, "data.seed=0", "hpo.slice_seed=1")[1].images != data.images
+    sel, rep = data.images
+    assert (len(sel), len(rep)) == (48, 64) and not set(sel) & set(rep)
+    assert set(sel) | set(rep) <= set(dm.val_set.indices)  # validation images only, never training or test ones
+    for view, ids in ((data.select, sel), (data.report, rep)):  # what the loaders serve is the slice
+        x = torch.cat([b[0] for b in view.val_dataloader()])
+        assert torch.equal(x, dm.val_set.dataset.__getitems__(list(ids))[0])
+    assert len(data.select.train_set) == len(dm.train_set) == 256  # training is untouched
+
+
+def _accuracy(model, dm, ids):
+    x, y = dm.val_set.dataset.__getitems__(list(ids))
+    with torch.no_grad():
+        return (model.eval()(dm.transform(x)).argmax(1) == y).float().mean().item()
+
+
+def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny_ckpt, monkeypatch):
+    monkeypatch.setattr(DigitsDataModule, "test_dataloader", lambda self: pytest.fail("green-hpo read the test split"))
     res = hpo(_cfg(tmp_path, tiny_ckpt))
-    w = res["winners"][0]
-    assert w["arch"] == "r16_k3e2_k3e2" and w["trials"] == 8
-    trials = json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text())
-    assert len(trials) == 8 and all(t["train_kwh"] > 0 and 0 <= t["acc"] <= 1 for t in trials.values())
+    w, folder = res["winners"][0], tmp_path / "00_r16_k3e2_k3e2"
+    assert w["arch"] == "r16_k3e2_k3e2" and w["n_trials"] == len(w["trials"]) == 8
+    assert (res["slices"]["select_images"], res["slices"]["report_images"]) == (48, 64)
+    trials = json.loads((folder / "cache.json").read_text())
+    assert len(trials) == 8 and all(t["train_kwh"] > 0 and 0 <= t["select_acc"] <= 1 for t in trials.values())
     cfg = _cfg(tmp_path, tiny_ckpt)
     assert next(iter(trials)) == str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default))  # the warm start
-    assert w["best"]["acc"] == max(t["acc"] for t in trials.values())
+    top = max(t["select_acc"] for t in trials.values())  # chosen: best on select, cheaper on a tie
+    assert w["best"]["arch"] == min((t for t in trials.values() if t["select_acc"] == top),
+                                    key=lambda t: t["train_kwh"])["arch"]
+    assert w["best"]["select_acc"] == top
+    # the kept weights of the chosen trial, scored by hand on each slice, give the recorded figures
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    sel, rep = slice_indices(len(dm.val_set), 48, 64, 0)
+    sel, rep = [dm.val_set.indices[i] for i in sel], [dm.val_set.indices[i] for i in rep]
+    assert [p.stem for p in (folder / "weights").glob("*.pt")] == [w["best"]["arch"]]
+    space = load_supernet(tiny_ckpt)[0].space
+    model = GreenNet(space, ArchConfig.parse("r16_k3e2_k3e2"), 10, 1)
+    model.load_state_dict(torch.load(folder / "weights" / f"{w['best']['arch']}.pt", weights_only=True))
+    assert _accuracy(model, dm, sel) == pytest.approx(w["best"]["select_acc"], abs=1e-6)
+    assert _accuracy(model, dm, rep) == pytest.approx(w["best"]["report_acc"], abs=1e-6)
+    for r in (w["best"], w["default"]):
+        assert r["report_images"] == 64 and r["report_se"] == pytest.approx(
+            math.sqrt(r["report_acc"] * (1 - r["report_acc"]) / 64))
     assert (tmp_path / "hpo.csv").read_text().count("\n") == 9
     exp = Path(w["experiment"])
+    assert f"accuracy {w['best']['report_acc']:.4f} +- {w['best']['report_se']:.4f}" in exp.read_text()
     with initialize_config_module(config_module="conf", version_base="1.3"):
         ft = compose("finetune", overrides=[f"hydra.searchpath=[file://{exp.parents[1]}]", "experiment=hpo_00"])
     assert list(ft.archs) == ["r16_k3e2_k3e2"] and ft.optimizer.name == w["chosen"]["optimizer"]
@@ -106,7 +183,18 @@ def test_hpo_end_to_end_resumes_and_writes_a_finetune_experiment(tmp_path, tiny_
     assert ft.from_scratch == (w["chosen"]["init"] != "inherited")
     again = hpo(_cfg(tmp_path, tiny_ckpt))  # resumed: nothing is trained again
     assert again["winners"][0]["best"] == w["best"]
-    assert json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text()) == trials
+    assert json.loads((folder / "cache.json").read_text()) == trials
+    with pytest.raises(GreenError, match="other validation slices"):  # nor resumed on other images
+        hpo(_cfg(tmp_path, tiny_ckpt, "hpo.slice_seed=1"))
+
+
+def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt):
+    cfg = _cfg(tmp_path, tiny_ckpt, "hpo.algorithm=random", "hpo.population=2", "hpo.generations=0", "epochs=1",
+               "hpo.prune.enabled=false")
+    hpo(cfg)
+    trials = json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text())
+    assert len(trials) == 2
+    assert str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default)) in [k for k, t in trials.items() if t["gen"] == 0]
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -115,6 +203,10 @@ def test_hpo_end_to_end_resumes_and_writes_a_finetune_experiment(tmp_path, tiny_
     (["hpo.space.lr=[]"], "hpo.space.lr"),
     (["hpo.space.l1=[]"], "hpo.space.l1 is empty"),
     (["hpo.objectives=[acc,speed]"], "unknown objective"),
+    (["hpo.select_images=0"], "hpo.select_images must be a fraction"),
+    (["hpo.report_images=-3"], "hpo.report_images must be a fraction"),
+    (["hpo.select_images=100", "hpo.report_images=100"], "the validation split (data.val_size) has 144"),
+    (["+trainer.limit_val_batches=2"], "limit_val_batches=2 would cut the validation slices"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     r = subprocess.run([sys.executable, "-m", "search.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from search.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
-from search.report import dominates, front, summarise
+from search.summary import acc_noise, dominates, front, summarise
 from search.run import shared_overrides, stage_overrides
 from supernet.errors import GreenError
 
@@ -53,9 +53,12 @@ def test_parse_models_rejects_bad_entries():
         build_baseline("timm", "no_such_net", 10, 3, 32)
 
 
-def _row(name, acc, lat, energy, params, kind="baseline"):
-    return {"name": name, "kind": kind, "test_acc": acc, "latency_ms": lat, "energy_mj_per_image": energy,
-            "params": params}
+def _row(name, acc, lat, energy, params, kind="baseline", std=0.0, spread=0.0, accs=None):
+    accs = accs or [acc]
+    return {"name": name, "kind": kind, "test_acc": acc, "test_acc_std": std, "test_acc_per_seed": accs,
+            "test_images": 0, "latency_ms": lat, "latency_ms_p10": lat - spread, "latency_ms_p90": lat + spread,
+            "energy_mj_per_image": energy, "energy_mj_per_image_p10": energy - spread,
+            "energy_mj_per_image_p90": energy + spread, "energy_source": "codecarbon-estimate", "params": params}
 
 
 def test_dominance_and_front():
@@ -65,23 +68,59 @@ def test_dominance_and_front():
     assert [r["name"] for r in front([a, b], "energy_mj_per_image")] == ["b", "a"]
 
 
-def test_summary_counts_dominated_baselines_and_amortisation(tmp_path):
-    def models(path, rows):
-        path.mkdir(parents=True)
-        (path / ("baselines.json" if "baselines" in str(path) else "finetune.json")).write_text(
-            json.dumps({"models": [{**r, "epochs": 4} for r in rows]}))
+def test_domination_beyond_noise_needs_both_gaps_above_the_spread():
+    w = _row("w", 0.80, 1.0, 1.0, 10, "winner", std=0.02)
+    close = _row("b", 0.79, 2.0, 2.0, 10, std=0.005)      # 1 point better, but seeds spread 2 points
+    far = _row("b", 0.70, 2.0, 2.0, 10, std=0.005)        # 10 points better
+    overlap = _row("b", 0.70, 1.05, 1.05, 10, std=0.005, spread=0.1)  # cheaper only inside the timing spread
+    assert dominates(w, close, "latency_ms") and not dominates(w, close, "latency_ms", beyond_noise=True)
+    assert dominates(w, far, "latency_ms", beyond_noise=True)
+    assert not dominates({**w, "latency_ms_p90": 1.1}, overlap, "latency_ms", beyond_noise=True)
+    # with one seed the test-set standard error is the noise: 1 point on 100 images is within it
+    one = _row("w", 0.81, 1.0, 1.0, 10, "winner")
+    b = _row("b", 0.80, 2.0, 2.0, 10)
+    one["test_images"] = b["test_images"] = 100
+    assert acc_noise(one, b) == pytest.approx((2 * 0.81 * 0.19 / 100 + 0) ** 0.5, rel=0.05)
+    assert not dominates(one, b, "latency_ms", beyond_noise=True)
 
-    models(tmp_path / "finetune", [_row("w1", 0.9, 1.0, 1.0, 10, "winner"), _row("w2", 0.8, 0.5, 0.4, 5, "winner")])
-    models(tmp_path / "scratch", [_row("w1", 0.7, 1.0, 1.0, 10, "scratch")])
-    models(tmp_path / "baselines", [_row("b1", 0.85, 2.0, 0.3, 50), _row("b2", 0.95, 3.0, 3.0, 80)])
-    for stage, kwh in (("train", 2.0), ("lut", 0.5), ("search", 0.5), ("finetune", 1.0), ("scratch", 8.0)):
+
+def _stage(root, stage, rows, kwh, seeds=1):
+    path = root / stage
+    path.mkdir(parents=True, exist_ok=True)
+    name = "baselines.json" if stage == "baselines" else "finetune.json"
+    full = [{"test_recall": r["test_acc"], "train_energy_kwh": 0.1, "macs": 1, "replicate": i, "seed": i,
+             "epochs": 4, **r, "test_acc": a} for r in rows for i, a in enumerate(r["test_acc_per_seed"][:seeds])]
+    (path / name).write_text(json.dumps({"models": full, "num_classes": 10}))
+    (path / f"energy_{stage}.json").write_text(json.dumps(
+        {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
+
+
+def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path):
+    w = [_row("w1", 0.9, 1.0, 1.0, 10, "winner", accs=[0.9, 0.9]), _row("w2", 0.8, 0.5, 0.4, 5, "winner",
+                                                                          accs=[0.8, 0.8])]
+    _stage(tmp_path, "finetune", w, 2.0, seeds=2)
+    _stage(tmp_path, "scratch", [_row("w1", 0.7, 1.0, 1.0, 10, accs=[0.7, 0.7])], 16.0, seeds=2)
+    _stage(tmp_path, "baselines", [_row("b1", 0.85, 2.0, 0.3, 50, accs=[0.85, 0.85]),
+                                   _row("b2", 0.95, 3.0, 3.0, 80, accs=[0.95, 0.95])], 1.0, seeds=2)
+    _stage(tmp_path, "mt_train", [_row("m1", 0.9, 1.0, 1.0, 10, accs=[0.9, 0.9])], 2.0, seeds=2)
+    for stage, kwh in (("train", 2.0), ("lut", 0.5), ("search", 0.5), ("mt_search", 9.0)):
         (tmp_path / stage).mkdir(exist_ok=True)
         (tmp_path / stage / f"energy_{stage}.json").write_text(json.dumps(
             {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
+    for stage in ("search", "mt_search"):
+        (tmp_path / stage / "pareto.json").write_text(json.dumps({"unique_evals": 12, "multi_trial": {"epochs": 1}}))
     s = summarise(tmp_path)
-    assert s["dominated"]["latency_ms"] == {"count": 1, "of": 2, "names": ["b1"]}
-    assert s["dominated"]["energy_mj_per_image"]["count"] == 0
+    assert s["dominated"]["plain"]["latency_ms"] == ["b1"]
+    assert s["dominated"]["plain"]["energy_mj_per_image"] == []
+    # per seed: (train 2 + lut 0.5 + search 0.5 + finetune 2/2) over scratch 16/2
     assert s["amortisation"]["ratio"] == pytest.approx(4.0 / 8.0)
+    mt = s["multi_trial"]
+    assert mt["one_shot_kwh"] == pytest.approx(4.0) and mt["multi_trial_kwh"] == pytest.approx(0.5 + 9.0 + 1.0)
+    assert mt["energy_ratio"] == pytest.approx(4.0 / 10.5)
+    # the one-shot front (0.9 @ 1.0 and 0.8 @ 0.4) covers more than the multi-trial one (0.9 @ 1.0)
+    assert mt["test_hv_ratio"] > 1.0
+    w1 = next(m for m in s["winners"] if m["name"] == "w1")
+    assert w1["total_train_kwh"] == pytest.approx(0.1 + 3.0 / 2)  # own kWh + half of supernet, table and search
     assert s["energy_sources"] == ["codecarbon-estimate"]
 
 
@@ -120,7 +159,7 @@ TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epoc
             "++pipeline.finetune={onnx:false,measure.trials:2,measure.power_window_s:0.2}",
             "++pipeline.scratch={measure.trials:2,measure.power_window_s:0.2}",
             "++pipeline.baselines={models:[timm/lcnet_050,torchvision/squeezenet1_1],measure.trials:2,"
-            "measure.power_window_s:0.2}"]
+            "measure.power_window_s:0.2}", "measure.trials=2", "measure.power_window_s=0.2"]
 
 
 def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
@@ -149,8 +188,25 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     rep = json.loads((out / "report.json").read_text())
     assert rep["amortisation"]["k"] == 2 and rep["amortisation"]["ratio"] > 0
     assert {b["name"] for b in rep["baselines"]} == {"lcnet_050", "squeezenet1_1"}
-    assert set(rep["ledger"]) >= {"train", "lut", "search", "finetune", "scratch", "baselines"}
-    assert all(v["files"] > 0 for v in rep["ledger"].values())
+    assert all(rep["ledger"][k]["files"] > 0 for k in ("train", "lut", "search", "finetune", "scratch", "baselines"))
+    # equal budgets: twins and baselines get the winners' route (2 supernet epochs + 1 fine-tuning epoch)
+    assert {m["budget"]["epochs"] for m in rep["winners"]} == {1}
+    assert {m["budget"]["epochs"] for m in rep["scratch"] + rep["baselines"]} == {3}
+    assert all(m["budget"]["init"].startswith("scratch") and not m["budget"]["distilled"]
+               for m in rep["scratch"] + rep["baselines"])
+    # every epoch saw every full batch of the training split (the loader drops a last partial one)
+    assert all(m["budget"]["images_seen"] == 3 * (m["budget"]["train_images"] // m["budget"]["batch_size"])
+               * m["budget"]["batch_size"] > 0 for m in rep["scratch"] + rep["baselines"])
+    # winners were picked on validation images the search did not score on
+    pareto = json.loads((out / "search" / "pareto.json").read_text())
+    assert 0 < pareto["val_images"] and all(m["select_acc"] is not None for m in rep["winners"])
+    # one measurement session, one power figure
+    session = json.loads((out / "measure" / "measure.json").read_text())
+    assert len({m["power_w"] for m in session["models"].values()}) == 1
+    assert set(session["models"]) == {f"finetune/{m['name']}" for m in rep["winners"]} | \
+        {f"scratch/{m['name']}" for m in rep["scratch"]} | {f"baselines/{m['name']}" for m in rep["baselines"]}
+    md = (out / "report.md").read_text()
+    assert "trained from scratch for [3] epochs" in md and "all trained with the same recipe" not in md
     assert not list(out.rglob(".*.tmp"))  # no temporary file left behind by the kill
 
 
@@ -162,3 +218,32 @@ def test_every_preset_composes_with_every_command(experiment):
         for name in ("train", "lut", "search", "extract", "finetune", "baselines", "run", "hpo"):
             cfg = compose(name, overrides=[f"experiment={experiment}"])
             assert cfg.data.image_size > 0
+
+
+def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
+    from hydra import compose, initialize_config_module
+
+    from search.run import Pipeline
+
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("run", overrides=[f"paths.output_dir={tmp_path}", "baseline_epochs=1"])
+        pipe = Pipeline(cfg)
+        (tmp_path / "train").mkdir()
+        (tmp_path / "train" / "metrics.json").write_text(json.dumps({"epochs": 4}))
+        assert pipe.route_epochs() == 4 + 3  # the supernet's epochs and the recipe's
+        bl = pipe.compose("baselines", "baselines")
+        with pytest.raises(GreenError, match="unequal training budget.*epochs 1 vs 7"):
+            pipe.equal_budget(bl, "baselines", cfg.baseline_epochs, pipe.route_epochs())
+        assert pipe.equal_budget(bl, "baselines", None, 7).epochs == 7
+        lr = pipe.compose("baselines", "baselines", ["optimizer.lr=0.5"])
+        with pytest.raises(GreenError, match="lr 0.5 vs"):
+            pipe.equal_budget(lr, "baselines", None, 7)
+        cfg.allow_unequal_budget = True
+        assert Pipeline(cfg).equal_budget(bl, "baselines", 1, 7).epochs == 1
+
+
+@pytest.mark.parametrize("override,message", [("seeds=0", "seeds must be >= 1"),
+                                              ("select_fraction=1.0", "select_fraction must lie in")])
+def test_run_bad_protocol_settings_are_one_line(tmp_path, override, message):
+    r = _cli("search.run", f"hydra.run.dir={tmp_path / 'r'}", override)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr

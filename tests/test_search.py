@@ -152,6 +152,7 @@ def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table):
         assert (tmp_path / name).is_file(), name
     assert list((tmp_path / "tb").glob("events.out.tfevents*"))
     assert res["unique_evals"] == 24 and res["energy_source"] == "codecarbon-estimate"
+    assert res["mode"] == "one_shot" and res["multi_trial"] is None  # inherited weights, no training budget
     assert all(r["params"] <= 6000 and 0 <= r["acc"] <= 1 for r in res["front"])
     lines = (tmp_path / "history.csv").read_text().splitlines()
     assert len(lines) == 25 and lines[0].startswith("arch,acc,recall")

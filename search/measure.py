@@ -1,0 +1,87 @@
+"""One measurement session for every final model of a run: latency round-robin, energy on one scale.
+
+Models timed one after another, minutes apart, drift apart on a shared machine (the same arch,
+timed as a winner and as its from-scratch twin, differed by up to 1.5x). Here every model and batch
+size is one item of a single :func:`search.timing.measure` call: trials interleaved in a shuffled
+order, so drift hits every model alike, and each figure is a median over the trials with its
+p10/p90.
+
+Energy per image is power x latency / batch. With a hardware counter (NVML, RAPL) the power of
+each model is measured (idle subtracted) and the figure is labelled ``nvml``/``rapl``. Without one
+the power is codecarbon's model, an estimate proportional to time: it is measured *once* for the
+session, over a round-robin of every model's serving-batch call, and that single figure prices
+every model, so the energies of one report share one scale (``codecarbon-estimate``).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from search.energy import MEASURED_SOURCES, find_meter, measure_power
+from search.timing import device_fingerprint, measure, runner, set_threads
+from supernet.errors import GreenError
+
+
+def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,
+                   batch_sizes: Sequence[int], trials: int = 15, warmup: int = 2, min_call_ms: float = 20.0,
+                   power_window_s: float = 5.0, country_iso_code: str = "USA", threads: int | None = 1,
+                   seed: int = 0) -> dict[str, Any]:
+    """Latency (ms) at each batch size and energy per image of every model, in one session.
+
+    ``models`` maps a name to ``(model, in_chans, resolution)``. Returns ``{"models": {name: figures},
+    "session": {...}}``; each model's figures are ``latency_ms_b<bs>`` (median) with
+    ``latency_ms_b<bs>_p10``/``_p90``, ``latency_ms`` (first batch size), ``energy_mj_per_image`` at
+    the last (serving) batch size, ``energy_source`` and ``power_w``.
+    """
+    if not models:
+        raise GreenError("no models to measure")
+    if not batch_sizes or any(int(b) < 1 for b in batch_sizes):
+        raise GreenError(f"batch sizes must be a non-empty list of positive sizes, got {list(batch_sizes)}")
+    if trials < 1:
+        raise GreenError(f"measurement trials must be >= 1, got {trials}")
+    batch_sizes = [int(b) for b in batch_sizes]
+    before = torch.get_num_threads()
+    set_threads(threads)
+    try:
+        calls = {(name, bs): runner(m, (bs, c, r, r), device)
+                 for name, (m, c, r) in models.items() for bs in batch_sizes}
+        lat = measure(calls, device, trials, warmup, min_call_ms, seed=seed)
+        serving = batch_sizes[-1]
+        meter = find_meter(device)
+        power: dict[str, tuple[float, str]] = {}
+        session_power = None
+        if meter is not None:  # counters: each model's own power, idle subtracted over the same window
+            idle = measure_power(None, power_window_s, meter).watts
+            for name in models:
+                p = measure_power(calls[(name, serving)], power_window_s, meter)
+                power[name] = (max(0.0, p.watts - idle), p.source)
+            session_power = {"source": meter.source, "idle_w": idle, "per_model": True}
+        else:  # no counter: one estimated power figure for the whole session
+            cycle = itertools.cycle([calls[(name, serving)] for name in models])
+            p = measure_power(lambda: next(cycle)(), power_window_s, None, country_iso_code)
+            power = {name: (p.watts, p.source) for name in models}
+            session_power = {"source": p.source, "watts": p.watts, "per_model": False, "seconds": p.seconds,
+                             "detail": p.detail}
+    finally:
+        torch.set_num_threads(before)
+    out: dict[str, Any] = {}
+    for name in models:
+        row: dict[str, Any] = {}
+        for bs in batch_sizes:
+            s = lat[(name, bs)]
+            row[f"latency_ms_b{bs}"] = s["median"]
+            row[f"latency_ms_b{bs}_p10"], row[f"latency_ms_b{bs}_p90"] = s["p10"], s["p90"]
+        row["latency_ms"] = row[f"latency_ms_b{batch_sizes[0]}"]
+        watts, source = power[name]
+        row["power_w"] = watts
+        row["energy_mj_per_image"] = watts * row[f"latency_ms_b{serving}"] / serving
+        row["energy_source"] = source if source in MEASURED_SOURCES else f"{source} (one power figure per session)"
+        row["energy_batch_size"] = serving
+        out[name] = row
+    session = {"batch_sizes": batch_sizes, "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
+               "threads": threads, "order": "all models and batch sizes interleaved, shuffled each trial",
+               "power": session_power, **device_fingerprint(device)}
+    return {"models": out, "session": session}

@@ -1,0 +1,74 @@
+"""Committed benchmark figures recompute from their raw data (CI runs this), and tampering is caught."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import recompute  # noqa: E402
+
+RESULTS = sorted((ROOT / "bench" / "results").glob("*.json"))
+
+
+def test_every_committed_result_recomputes():
+    assert RESULTS, "no committed results in bench/results"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "recompute.py")], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("every headline figure matches") == len(RESULTS)
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[p.stem for p in RESULTS])
+def test_committed_results_carry_provenance_and_raw_data(path):
+    data = json.loads(path.read_text())
+    assert data["benchmark"] == path.stem
+    assert data["commit"] and data["commit"] != "unknown" and data["command"] and "config" in data
+    assert "bench/" in data["command"]  # written by its script
+
+
+def _first_number(d, path=()):
+    for k, v in d.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            return (*path, k)
+        if isinstance(v, dict):
+            found = _first_number(v, (*path, k))
+            if found:
+                return found
+    return None
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[p.stem for p in RESULTS])
+def test_a_hand_edited_figure_fails_recomputation(tmp_path, path):
+    data = json.loads(path.read_text())
+    fresh = recompute._headline_fn(data["benchmark"])(data)
+    key = _first_number(fresh)
+    assert key, "no numeric headline figure"
+    node = data
+    for k in key[:-1]:
+        node = node[k]
+    node[key[-1]] = node[key[-1]] + 0.5
+    edited = tmp_path / path.name
+    edited.write_text(json.dumps(data))
+    assert recompute.main([str(edited)]) == 1
+
+
+def test_a_result_without_provenance_fails(tmp_path):
+    f = tmp_path / "pipeline.json"
+    f.write_text(json.dumps({"benchmark": "pipeline", "raw": {}}))
+    assert recompute.check(f) == ["no provenance (commit, command, config missing)"]
+    assert recompute.main([str(f)]) == 1
+
+
+def test_mismatches_compares_nested_figures():
+    assert recompute.mismatches({"a": {"b": 1.0}}, {"a": {"b": 1.0 + 1e-12}}) == []
+    assert recompute.mismatches({"a": {"b": 1.0}}, {"a": {"b": 1.1}}) == ["a.b: stored 1.0 vs recomputed 1.1"]
+    assert recompute.mismatches({"a": [1, 2]}, {"a": [1, 3]}) == ["a[1]: stored 2 vs recomputed 3"]
+    assert recompute.mismatches({}, {"x": 0.5}) == ["x: stored '<missing>' vs recomputed 0.5"]
