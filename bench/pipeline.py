@@ -101,7 +101,7 @@ def main() -> None:
                       "++pipeline.lut={calib.subnets:4,validate.subnets:4,protocol.trials:2,validate.trials:2}",
                       "++pipeline.search={search.population:8,search.generations:1,progress:false}",
                       "++pipeline.mt_search={search.population:8,search.generations:1,progress:false}",
-                      "'pipeline.baselines.models=[timm/lcnet_050,torchvision/squeezenet1_1]'"]
+                      "++pipeline.baselines.models=[timm/lcnet_050,torchvision/squeezenet1_1]"]
     cmd = [sys.executable, "-m", "search.run", f"hydra.run.dir={run}", "trainer.enable_progress_bar=false", *overrides]
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -111,7 +111,7 @@ def main() -> None:
     from search.report import write_report
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("run", overrides=[o.strip("'") for o in overrides])
+        cfg = compose("run", overrides=[*(o.strip("'") for o in overrides), f"paths.output_dir={run}"])
     s = write_report(run)
     import json
 

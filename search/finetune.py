@@ -195,11 +195,14 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     """Train one standalone network with the config's recipe, test it, measure it on the device.
 
     Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
-    networks are trained and measured exactly the same way. The row states the budget the model
+    networks are trained and measured exactly the same way. ``seed`` drives the initialisation, the
+    training order and the augmentation (never the splits), so replicates are independent runs. The
+    row states the budget the model
     really got (``budget``: recipe, images seen, training kWh). ``measure.enabled=false`` skips the
     latency/energy measurement (``green-run`` times every final model in one session instead).
     """
     device = torch.device(cfg.measure.device)
+    dm = dm.reseeded(seed)  # the replicate's own training order and augmentation, the same splits
     if cfg.get("dropout") is not None:
         if not 0 <= cfg.dropout < 1:
             raise GreenError(f"dropout must lie in [0, 1), got {cfg.dropout}")

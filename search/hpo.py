@@ -325,7 +325,8 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
                           default_root_dir=str(out), callbacks=[pruner] if pruner else [])
     t = time.perf_counter()
     with track_energy(out / "energy", name, torch.device(cfg.device), cfg.country_iso_code) as energy:
-        trainer.fit(module, datamodule=data.select)
+        # the trial's seed also drives its training order and augmentation (the slices stay fixed)
+        trainer.fit(module, datamodule=data.select.reseeded(seed))
     recalibrate_bn(model, [x.to(module.device) for x in calib])
     val = trainer.validate(module, datamodule=data.select, verbose=False)[0]
     record = {"select_acc": float(val["val/acc"]), "select_recall": float(val["val/recall"]),

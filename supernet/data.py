@@ -8,6 +8,8 @@ training split with a seed; the test split is only for final reports.
 """
 from __future__ import annotations
 
+import copy
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +140,7 @@ class ImageDataModule(pl.LightningDataModule):
         hflip: random horizontal flips for training (off for digits, which flips would change).
         mean, std: per-channel normalisation; estimated from the training split when omitted.
         num_workers: loader workers (only useful for folders decoded lazily).
-        seed: seed of the splits.
+        seed: seed of the splits (and, unless :meth:`reseeded`, of the training order and augmentation).
     """
 
     def __init__(self, image_size: int = 32, channels: int = 3, val_size: float = 0.1,
@@ -156,6 +158,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.image_size, self.channels, self.val_size = image_size, channels, val_size
         self.train_subset, self.batch_size, self.crop_padding, self.hflip = train_subset, batch_size, crop_padding, hflip
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed
+        self.stream_seed = seed  # training order and augmentation; the splits never follow it
         self.classes: list[str] = []
         self._splits: Splits | None = None
 
@@ -202,8 +205,19 @@ class ImageDataModule(pl.LightningDataModule):
     def in_chans(self) -> int:
         return self.channels
 
+    def reseeded(self, stream_seed: int) -> "ImageDataModule":
+        """A shallow copy with the same splits whose training order and augmentation follow ``stream_seed``.
+
+        Replicates of one model (``seeds=N``) must differ in more than their initialisation: an
+        inherited start trained on the split seed's stream would be the same run N times over.
+        """
+        self.setup()
+        view = copy.copy(self)
+        view.stream_seed = int(stream_seed)
+        return view
+
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        sampler = EpochSampler(len(ds), self.seed) if shuffle else None
+        sampler = EpochSampler(len(ds), self.stream_seed) if shuffle else None
         return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, collate_fn=_batched,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           drop_last=shuffle and len(ds) > self.batch_size)
@@ -222,7 +236,7 @@ class ImageDataModule(pl.LightningDataModule):
         gen = None
         if self.trainer is not None and self.trainer.training:
             # augmentation seeded by the step, so a resumed run augments exactly as an uninterrupted one
-            gen = torch.Generator(device=x.device).manual_seed(self.seed * 1_000_003 + self.trainer.global_step)
+            gen = torch.Generator(device=x.device).manual_seed(self.stream_seed * 1_000_003 + self.trainer.global_step)
         return self.transform(x, train=gen is not None, generator=gen), y
 
     # -- tensors -------------------------------------------------------------------------

@@ -134,3 +134,13 @@ def test_shared_cifar_folder_reads_as_imagefolder(tmp_path):
     assert dm.num_classes == 10 and "airplane" in dm.classes
     x, _ = dm.test_set.__getitems__([0])
     assert x.shape == (1, 3, 32, 32) and x.float().std() > 0
+
+
+def test_reseeded_keeps_the_splits_and_changes_the_training_stream():
+    dm = DigitsDataModule(val_size=144, seed=0)
+    dm.setup()
+    other = dm.reseeded(5)
+    assert other.val_set.indices == dm.val_set.indices and other.train_set.indices == dm.train_set.indices
+    assert dm.stream_seed == 0 and other.stream_seed == 5
+    order = lambda d: list(iter(d.train_dataloader().sampler))  # noqa: E731
+    assert order(dm) != order(other) and order(dm.reseeded(0)) == order(dm)

@@ -90,3 +90,15 @@ def test_finetune_bad_input(tmp_path, tiny_ckpt, overrides, message):
     with pytest.raises(GreenError, match=message):
         finetune(ft_cfg(tmp_path, tiny_ckpt, *overrides))
     assert not (tmp_path / "models").exists()
+
+
+def test_replicates_of_an_inherited_winner_are_independent_runs(tmp_path, tiny_ckpt):
+    """seeds=2 of one inherited, distilled winner: same start, other training stream, so other weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    rows = finetune(ft_cfg(tmp_path, tiny_ckpt, "archs=[r12_k3e2_k3e2]", "seeds=2", "measure.enabled=false"))
+    assert [(r["replicate"], r["seed"]) for r in rows] == [(0, 0), (1, 1000)]
+    assert all(r["budget"]["images_seen"] == rows[0]["budget"]["images_seen"] > 0 for r in rows)
+    a, b = (load_file(str(f / "model.safetensors")) for f in sorted((tmp_path / "models").iterdir()))
+    assert a.keys() == b.keys() and any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
