@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import logging
 import os
 import time
@@ -154,12 +155,14 @@ class EnergyLedger:
 
 @contextlib.contextmanager
 def track_energy(run_dir: str | Path, stage: str, device: torch.device,
-                 country_iso_code: str = "USA") -> Iterator[EnergyLedger]:
+                 country_iso_code: str = "USA", accumulate: bool = False) -> Iterator[EnergyLedger]:
     """Book the energy and CO2eq of a block of work with codecarbon (offline, no network calls).
 
     Writes ``energy_<stage>.json`` in ``run_dir``. The ``source`` says how codecarbon got it: through
     a hardware counter (``codecarbon:rapl``, ``codecarbon:nvml``) or its power model
-    (``codecarbon-estimate``).
+    (``codecarbon-estimate``). ``accumulate``: the block continues work booked earlier (a resumed
+    training), so an existing file's figures are added to, not replaced (``sessions`` counts them);
+    otherwise an interrupted-then-resumed run would book only its last part.
     """
     from codecarbon import OfflineEmissionsTracker
 
@@ -181,5 +184,13 @@ def track_energy(run_dir: str | Path, stage: str, device: torch.device,
         ledger.result = {"stage": stage, "source": source, "seconds": time.perf_counter() - t0,
                          "energy_kwh": float(d.energy_consumed), "co2eq_kg": float(emissions or 0.0),
                          "cpu_kwh": float(d.cpu_energy), "gpu_kwh": float(d.gpu_energy), "ram_kwh": float(d.ram_energy),
-                         "country_iso_code": country_iso_code}
-        write_json(Path(run_dir) / f"energy_{stage}.json", ledger.result)
+                         "country_iso_code": country_iso_code, "sessions": 1}
+        path = Path(run_dir) / f"energy_{stage}.json"
+        if accumulate and path.is_file():
+            before = json.loads(path.read_text())
+            for k in ("seconds", "energy_kwh", "co2eq_kg", "cpu_kwh", "gpu_kwh", "ram_kwh"):
+                ledger.result[k] += float(before.get(k, 0.0))
+            ledger.result["sessions"] += int(before.get("sessions", 1))
+            if before.get("source") not in (None, source):
+                ledger.result["source"] = f"{before['source']}+{source}"
+        write_json(path, ledger.result)

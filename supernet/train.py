@@ -63,7 +63,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     rank = int(os.environ.get("LOCAL_RANK", 0))  # ranks started by Lightning's launcher book their own energy
     stage = "train" if rank == 0 else f"train_rank{rank}"
     try:
-        with track_energy(out, stage, trainer.strategy.root_device, cfg.get("country_iso_code", "USA")):
+        with track_energy(out, stage, trainer.strategy.root_device, cfg.get("country_iso_code", "USA"),
+                          accumulate=bool(cfg.get("resume"))):  # a resumed run adds to what it booked before
             trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume"), weights_only=True)
     except RuntimeError as err:
         if cfg.get("resume") and "checkpoint" in str(err).lower():

@@ -130,3 +130,23 @@ def test_cli_missing_table_is_one_line(tmp_path):
                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("green-lut: error: lookup table") and "none.json" in out.stderr
+
+
+def test_resumed_energy_is_added_to_what_was_booked_before(tmp_path):
+    """A resumed training books its energy on top of the interrupted part's; a fresh one replaces it."""
+    import time
+
+    import torch
+
+    from search.energy import track_energy
+
+    cpu = torch.device("cpu")
+    for accumulate in (False, True):
+        with track_energy(tmp_path, "train", cpu, accumulate=accumulate):
+            time.sleep(0.3)
+    both = json.loads((tmp_path / "energy_train.json").read_text())
+    assert both["sessions"] == 2 and both["seconds"] >= 0.6 and both["energy_kwh"] > 0
+    with track_energy(tmp_path, "train", cpu):
+        time.sleep(0.3)
+    fresh = json.loads((tmp_path / "energy_train.json").read_text())
+    assert fresh["sessions"] == 1 and fresh["seconds"] < both["seconds"] and fresh["energy_kwh"] < both["energy_kwh"]
