@@ -144,9 +144,12 @@ class Pipeline:
             print(f"green-run: {name}: outputs exist, skipped")
             return
         print(f"green-run: {name} ...")
-        t = time.perf_counter()
-        fn()
-        self.log["stages"][name] = {"seconds": time.perf_counter() - t, "finished": time.time()}
+        t, threads = time.perf_counter(), torch.get_num_threads()
+        try:
+            fn()
+        finally:  # a stage's thread setting (green-lut measures on 1 thread) must not leak into the next stages
+            torch.set_num_threads(threads)
+        self.log["stages"][name] = {"seconds": time.perf_counter() - t, "finished": time.time(), "threads": threads}
         write_json(self.log_path, self.log)
 
     # stages ---------------------------------------------------------------------------------------

@@ -77,3 +77,72 @@ def test_finetune_deployed_energy_is_power_times_latency_over_batch(monkeypatch)
     assert out["latency_ms"] == 3.0 and out["latency_ms_b16"] == 12.0
     assert out["energy_mj_per_image"] == pytest.approx(5.0 * 12.0 / 16)
     assert out["energy_batch_size"] == 16 and out["energy_source"] == "codecarbon-estimate"
+
+
+def test_session_figures_known_answer(monkeypatch):
+    """Every figure of a session, and what the timing and power calls were asked for."""
+    seen = {}
+
+    def fake_measure(calls, device, trials=7, warmup=3, min_call_ms=20.0, seed=0, progress=None):
+        seen["timing"] = (sorted(calls), trials, warmup, min_call_ms, seed)
+        return {k: {"median": 2.0 * k[1], "p10": 1.5 * k[1], "p90": 3.0 * k[1], "n": trials} for k in calls}
+
+    def fake_power(fn, seconds, meter, country="USA"):
+        seen["power"] = (seconds, meter, country)
+        fn(), fn(), fn()  # round-robin over the models' serving calls
+        return PowerReading(6.0, "codecarbon-estimate", seconds, {"cpu_w": 6.0})
+
+    ran = []
+    monkeypatch.setattr(measure, "measure", fake_measure)
+    monkeypatch.setattr(measure, "measure_power", fake_power)
+    monkeypatch.setattr(measure, "find_meter", lambda device: None)
+    monkeypatch.setattr(measure, "runner", lambda m, shape, device: lambda: ran.append((m, shape)))
+    monkeypatch.setattr(measure, "device_fingerprint", lambda device: {"device": "cpu", "device_name": "x"})
+    a, b = torch.nn.Identity(), torch.nn.Identity()
+    threads = torch.get_num_threads()
+    out = measure.measure_models({"a": (a, 1, 8), "b": (b, 3, 16)}, torch.device("cpu"), [1, 4], trials=5, warmup=1,
+                                 min_call_ms=7.0, power_window_s=2.5, country_iso_code="FRA", threads=1, seed=9)
+    assert torch.get_num_threads() == threads  # the caller's thread count is restored
+    assert seen["timing"] == ([("a", 1), ("a", 4), ("b", 1), ("b", 4)], 5, 1, 7.0, 9)
+    assert seen["power"] == (2.5, None, "FRA")
+    assert ran == [(a, (4, 1, 8, 8)), (b, (4, 3, 16, 16)), (a, (4, 1, 8, 8))]  # serving batch, each in turn
+    row = {"latency_ms_b1": 2.0, "latency_ms_b1_p10": 1.5, "latency_ms_b1_p90": 3.0, "latency_ms_b4": 8.0,
+           "latency_ms_b4_p10": 6.0, "latency_ms_b4_p90": 12.0, "latency_ms": 2.0, "power_w": 6.0,
+           "energy_mj_per_image": 6.0 * 8.0 / 4, "energy_source": "codecarbon-estimate (one power figure per session)",
+           "energy_batch_size": 4}
+    assert out["models"] == {"a": row, "b": row}
+    assert out["session"] == {
+        "batch_sizes": [1, 4], "trials": 5, "warmup": 1, "min_call_ms": 7.0, "threads": 1,
+        "order": "all models and batch sizes interleaved, shuffled each trial", "device": "cpu", "device_name": "x",
+        "power": {"source": "codecarbon-estimate", "watts": 6.0, "per_model": False, "seconds": 2.5,
+                  "detail": {"cpu_w": 6.0}}}
+
+
+def test_counter_session_records_idle_and_never_goes_below_zero(monkeypatch):
+    _fake_timing(monkeypatch, measure, {2: 4.0})
+
+    class Meter:
+        source = "nvml"
+    readings = iter([PowerReading(5.0, "nvml", 1, {}), PowerReading(4.0, "nvml", 1, {})])
+    asked = []
+
+    def fake_power(fn, seconds, meter, country="USA"):
+        asked.append((fn is None, seconds, meter.source))
+        return next(readings)
+    monkeypatch.setattr(measure, "find_meter", lambda device: Meter())
+    monkeypatch.setattr(measure, "measure_power", fake_power)
+    out = measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), [2], power_window_s=0.5)
+    assert asked == [(True, 0.5, "nvml"), (False, 0.5, "nvml")]  # idle first, then the model, same window
+    assert out["models"]["a"]["power_w"] == 0.0 and out["models"]["a"]["energy_mj_per_image"] == 0.0
+    assert out["models"]["a"]["energy_source"] == "nvml"
+    assert out["session"]["power"] == {"source": "nvml", "idle_w": 5.0, "per_model": True}
+
+
+@pytest.mark.parametrize("sizes, trials, message", [
+    ([], 1, r"batch sizes must be a non-empty list of positive sizes, got \[\]"),
+    ([4, -1], 1, r"got \[4, -1\]"),
+    ([1], 0, "measurement trials must be >= 1, got 0"),
+])
+def test_measure_models_rejects_bad_protocols(sizes, trials, message):
+    with pytest.raises(GreenError, match=message):
+        measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), sizes, trials=trials)

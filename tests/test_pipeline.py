@@ -247,3 +247,24 @@ def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
 def test_run_bad_protocol_settings_are_one_line(tmp_path, override, message):
     r = _cli("search.run", f"hydra.run.dir={tmp_path / 'r'}", override)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
+
+
+def test_a_stage_does_not_leak_its_thread_count(tmp_path):
+    """green-lut measures on 1 thread; the stages after it must train with the run's own thread count."""
+    from hydra import compose, initialize_config_module
+
+    from search.run import Pipeline
+
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        pipe = Pipeline(compose("run", overrides=[f"paths.output_dir={tmp_path}"]))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        pipe.stage("lut", lambda: False, lambda: torch.set_num_threads(1))
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ZeroDivisionError):
+            pipe.stage("search", lambda: False, lambda: (torch.set_num_threads(1), 1 / 0))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "run.json").read_text())["stages"]["lut"]["threads"] == 2

@@ -1,0 +1,222 @@
+"""Known answers for the report's figures (search.summary): aggregation over seeds, noise, dominance,
+hypervolume ratios and the energy ledger. Each expected number is worked out by hand in a comment."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from search.summary import (acc_noise, aggregate, dominated_counts, dominates, front, hv_ratio, ledger, summarise,
+                            test_hypervolume as hv_of)
+from supernet.errors import GreenError
+
+
+def _rows(name, accs, kwh=(0.1, 0.3), **extra):
+    return [{"name": name, "arch": "a", "params": 10, "macs": 20, "seed": i, "replicate": i, "test_acc": a,
+             "test_recall": a / 2, "test_images": 400, "train_energy_kwh": kwh[i % len(kwh)],
+             "train_energy_source": "codecarbon-estimate", "budget": {"epochs": 3}, **extra}
+            for i, a in enumerate(accs)]
+
+
+SESSION = {"latency_ms": 2.0, "latency_ms_b1_p10": 1.5, "latency_ms_b1_p90": 3.0, "latency_ms_b8": 8.0,
+           "latency_ms_b8_p10": 6.0, "latency_ms_b8_p90": 12.0, "energy_mj_per_image": 4.0, "energy_batch_size": 8,
+           "energy_source": "codecarbon-estimate (one power figure per session)", "power_w": 4.0}
+
+
+def test_aggregate_takes_accuracy_over_seeds_and_costs_from_the_session():
+    (m,) = aggregate(_rows("w", [0.6, 0.8]), "finetune", {"finetune/w": SESSION}, share_kwh=1.0)
+    assert m["kind"] == "winner" and m["seeds"] == [0, 1] and m["test_acc_per_seed"] == [0.6, 0.8]
+    assert m["test_acc"] == pytest.approx(0.7) and m["test_acc_std"] == pytest.approx(math.sqrt(0.02))
+    assert m["test_recall"] == pytest.approx(0.35) and m["test_images"] == 400
+    assert (m["latency_ms"], m["latency_ms_p10"], m["latency_ms_p90"]) == (2.0, 1.5, 3.0)
+    assert (m["latency_serving_ms"], m["latency_serving_ms_p10"], m["latency_serving_ms_p90"]) == (8.0, 6.0, 12.0)
+    assert m["serving_batch_size"] == 8 and m["energy_mj_per_image"] == 4.0 and m["power_w"] == 4.0
+    # one power figure: energy spreads as the serving latency does (6/8 and 12/8 of 4 mJ)
+    assert (m["energy_mj_per_image_p10"], m["energy_mj_per_image_p90"]) == (3.0, 6.0)
+    assert m["train_kwh"] == pytest.approx(0.2) and m["total_train_kwh"] == pytest.approx(1.2)
+    assert m["budget"] == {"epochs": 3} and m["train_energy_source"] == "codecarbon-estimate"
+
+
+def test_aggregate_orders_replicates_and_refuses_unmeasured_models():
+    rows = _rows("b", [0.5, 0.9])[::-1]
+    (m,) = aggregate(rows, "baselines", {"baselines/b": SESSION})
+    assert m["kind"] == "baseline" and m["test_acc_per_seed"] == [0.5, 0.9] and m["total_train_kwh"] == m["train_kwh"]
+    with pytest.raises(GreenError, match="scratch/b has no latency measurement"):
+        aggregate(_rows("b", [0.5]), "scratch", {})
+    own = {**SESSION, "energy_batch_size": 1, "latency_ms_b1": 2.0}  # measured by its command (no session)
+    (m,) = aggregate(_rows("m", [0.5], **own), "mt_train", {})
+    assert m["kind"] == "multi-trial" and m["latency_serving_ms"] == 2.0 and m["energy_mj_per_image_p90"] == 6.0
+
+
+def _m(acc, cost, std=0.0, n=0, spread=0.0, seeds=1):
+    return {"name": f"{acc}@{cost}", "test_acc": acc, "test_acc_std": std, "test_images": n,
+            "test_acc_per_seed": [acc] * seeds, "latency_ms": cost, "latency_ms_p10": cost - spread,
+            "latency_ms_p90": cost + spread, "latency_serving_ms": cost, "latency_serving_ms_p10": cost - spread,
+            "latency_serving_ms_p90": cost + spread, "params": cost, "total_train_kwh": cost,
+            "energy_mj_per_image": cost,
+            "energy_mj_per_image_p10": cost - spread, "energy_mj_per_image_p90": cost + spread}
+
+
+def test_acc_noise_is_the_larger_of_the_seed_spreads_and_the_test_error():
+    assert acc_noise(_m(0.8, 1, std=0.03), _m(0.7, 1, std=0.01)) == 0.03
+    assert acc_noise(_m(0.8, 1, std=0.01), _m(0.7, 1, std=0.02)) == 0.02
+    # SE of a difference of means over 4 seeds on 100 images: sqrt(.16/100/4 + .21/100/4)
+    a, b = _m(0.8, 1, n=100, seeds=4), _m(0.7, 1, n=100, seeds=4)
+    assert acc_noise(a, b) == pytest.approx(math.sqrt(0.16 / 400 + 0.21 / 400))
+    assert acc_noise(_m(0.8, 1), _m(0.7, 1)) == 0.0  # no test-set size known, no seeds spread
+
+
+def test_plain_dominance_needs_one_strict_gain():
+    assert dominates(_m(0.8, 1), _m(0.8, 2), "latency_ms") and dominates(_m(0.9, 2), _m(0.8, 2), "latency_ms")
+    assert not dominates(_m(0.8, 2), _m(0.8, 2), "latency_ms")
+    assert not dominates(_m(0.9, 3), _m(0.8, 2), "latency_ms") and not dominates(_m(0.7, 1), _m(0.8, 2), "latency_ms")
+
+
+def test_dominance_beyond_noise_is_strict_on_both_axes():
+    b = _m(0.70, 2.0, std=0.01, spread=0.2)
+    assert dominates(_m(0.75, 1.0, std=0.02, spread=0.2), b, "latency_ms", beyond_noise=True)
+    assert not dominates(_m(0.715, 1.0, std=0.02, spread=0.2), b, "latency_ms", beyond_noise=True)  # gap < 0.02
+    assert not dominates(_m(0.75, 1.6, std=0.02, spread=0.2), b, "latency_ms", beyond_noise=True)  # 1.8 vs 1.8
+    assert dominates(_m(0.75, 1.59, std=0.02, spread=0.2), b, "latency_ms", beyond_noise=True)
+    assert dominates(_m(0.75, 1.99, std=0.02), _m(0.70, 2.0, std=0.01), "params", beyond_noise=True)  # exact count
+    assert not dominates(_m(0.75, 2.0, std=0.02), _m(0.70, 2.0, std=0.01), "params", beyond_noise=True)
+
+
+def test_front_and_dominated_counts():
+    a, b, c = _m(0.9, 3.0), _m(0.8, 1.0), _m(0.7, 2.0)
+    assert front([a, b, c], "latency_ms") == [b, a]
+    base = [{**_m(0.6, 5.0), "name": "slow"}, {**_m(0.85, 0.5), "name": "fast"}]
+    d = dominated_counts([a, b], base)
+    assert d["plain"]["latency_ms"] == ["slow"] and d["plain"]["total"] == ["slow"]
+    assert d["beyond_noise"]["energy_mj_per_image"] == ["slow"] and d["beyond_noise"]["total"] == ["slow"]
+    assert set(d["plain"]) == {"latency_ms", "latency_serving_ms", "energy_mj_per_image", "params",
+                               "total_train_kwh", "total"}
+
+
+def test_test_hypervolume_and_its_ratio():
+    one = [_m(0.9, 1.0, seeds=2), _m(0.6, 0.5, seeds=2)]
+    multi = [_m(0.8, 1.0, seeds=2)]
+    # over ref (0.1, 1.1): (0.6, 0.5) covers 0.5 x 0.6 = 0.30, (0.9, 1.0) adds (0.9 - 0.6) x 0.1 = 0.03
+    assert hv_of(one, (0.1, 1.1)) == pytest.approx(0.33)
+    assert hv_of(multi, (0.1, 1.1)) == pytest.approx(0.1 * 0.7)
+    r = hv_ratio(one, multi, 10)
+    assert r["reference"] == [0.1, pytest.approx(1.1)] and r["seeds"] == 2
+    assert r["one_shot_hv"] == pytest.approx(0.33) and r["multi_trial_hv"] == pytest.approx(0.07)
+    assert r["ratio"] == pytest.approx(0.33 / 0.07)
+    assert r["ratio_ci95"] == [pytest.approx(0.33 / 0.07)] * 2  # identical seeds: no spread
+    single = hv_ratio([_m(0.9, 1.0)], [_m(0.8, 1.0)], 10)
+    assert single["seeds"] == 1 and all(math.isnan(x) for x in single["ratio_ci95"])
+    assert hv_ratio(one, [_m(0.05, 1.0, seeds=2)], 10)["ratio"] is None  # below chance: nothing to compare
+
+
+def test_hv_ratio_resamples_the_seeds_of_every_model_together():
+    one = [{**_m(0.9, 1.0), "test_acc_per_seed": [0.8, 1.0]}]
+    multi = [{**_m(0.5, 1.0), "test_acc_per_seed": [0.4, 0.6]}]
+    r = hv_ratio(one, multi, 10)
+    # (acc - 0.1) / (acc - 0.1): both seeds 1 -> 0.9/0.5, mixed -> 0.8/0.4, both seeds 0 -> 0.7/0.3
+    assert r["ratio"] == pytest.approx(0.8 / 0.4)
+    assert r["ratio_ci95"] == [pytest.approx(0.9 / 0.5), pytest.approx(0.7 / 0.3)]
+
+
+def _energy(root, stage, name, kwh, seconds=1.0, source="codecarbon-estimate"):
+    (root / stage).mkdir(parents=True, exist_ok=True)
+    (root / stage / name).write_text(json.dumps({"energy_kwh": kwh, "co2eq_kg": kwh / 4, "seconds": seconds,
+                                                 "source": source}))
+
+
+def test_ledger_sums_every_codecarbon_file_of_a_stage(tmp_path):
+    _energy(tmp_path, "finetune", "energy_a.json", 0.5, 2.0)
+    (tmp_path / "finetune" / "energy").mkdir()
+    _energy(tmp_path, "finetune/energy", "energy_b.json", 0.25, 3.0, "codecarbon:rapl")
+    led = ledger(tmp_path)
+    f = led["finetune"]
+    assert (f["energy_kwh"], f["co2eq_kg"], f["seconds"], f["files"]) == (0.75, 0.1875, 5.0, 2)
+    assert f["sources"] == ["codecarbon-estimate", "codecarbon:rapl"]
+    assert led["train"] == {"energy_kwh": 0, "co2eq_kg": 0, "seconds": 0, "files": 0, "sources": []}
+    assert list(led) == ["train", "lut", "search", "finetune", "scratch", "baselines", "mt_search", "mt_train",
+                         "measure"]
+
+
+def test_summarise_needs_winners(tmp_path):
+    with pytest.raises(GreenError, match="has no fine-tuned winners"):
+        summarise(tmp_path)
+
+
+def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _stage_models(root, stage, specs, seeds=2):
+    """``specs``: name -> (accuracy, own kWh per run); written as ``seeds`` replicates each."""
+    rows = [{"name": n, "arch": n, "params": 10, "macs": 20, "seed": 100 * r, "replicate": r, "test_acc": acc,
+             "test_recall": acc, "test_images": 0, "train_energy_kwh": kwh, "train_energy_source": "codecarbon-estimate",
+             "epochs": 7, "budget": {"epochs": 7}} for r in range(seeds) for n, (acc, kwh) in specs.items()]
+    _write(root / stage / ("baselines.json" if stage == "baselines" else "finetune.json"),
+           {"models": rows, "num_classes": 10})
+
+
+def _cost(lat, energy):
+    return {"latency_ms": lat, "latency_ms_b1_p10": lat, "latency_ms_b1_p90": lat, "energy_mj_per_image": energy,
+            "energy_batch_size": 1, "energy_source": "codecarbon-estimate (one power figure per session)",
+            "power_w": 2.0}
+
+
+def test_summarise_known_answer(tmp_path):
+    _stage_models(tmp_path, "finetune", {"w1": (0.9, 0.25), "w2": (0.8, 0.25)})
+    _stage_models(tmp_path, "scratch", {"w1": (0.7, 4.0), "w2": (0.6, 4.0)})
+    _stage_models(tmp_path, "baselines", {"b1": (0.5, 0.5)})
+    _stage_models(tmp_path, "mt_train", {"m1": (0.85, 2.0)})
+    kwh = {"train": 2.0, "lut": 0.5, "search": 0.5, "finetune": 2.0, "scratch": 16.0, "baselines": 1.0,
+           "mt_search": 9.0, "mt_train": 4.0}
+    for stage, e in kwh.items():
+        _energy(tmp_path, stage, f"energy_{stage}.json", e, seconds=e * 10)
+    _write(tmp_path / "search" / "pareto.json", {"unique_evals": 30})
+    _write(tmp_path / "mt_search" / "pareto.json", {"unique_evals": 31, "multi_trial": {"epochs": 1}})
+    _write(tmp_path / "train" / "metrics.json", {"epochs": 6})
+    _write(tmp_path / "run.json", {"stages": {"train": {"seconds": 12.0}, "lut": {"seconds": 3.0}}})
+    session = {"trials": 5, "power": {"watts": 2.0, "per_model": False}}
+    _write(tmp_path / "measure" / "measure.json", {"session": session, "models": {
+        "finetune/w1": _cost(2.0, 1.0), "finetune/w2": _cost(1.0, 0.4), "scratch/w1": _cost(2.0, 1.0),
+        "scratch/w2": _cost(1.0, 0.4), "baselines/b1": _cost(3.0, 2.0), "mt_train/m1": _cost(2.0, 1.0)}})
+    s = summarise(tmp_path)
+    assert s["seeds"] == 2 and s["session"] == session and s["stage_seconds"] == {"train": 12.0, "lut": 3.0}
+    assert s["energy_sources"] == ["codecarbon-estimate"]
+    assert s["ledger"]["scratch"]["energy_kwh"] == 16.0 and s["ledger"]["measure"]["files"] == 0
+    # per seed: supernet route 2 + 0.5 + 0.5 + 2/2 = 4; K archs from scratch 16/2 = 8
+    a = dict(s["amortisation"])
+    assert a.pop("note").startswith("per seed: supernet + cost table + search + fine-tuning of the K winners")
+    assert a == {"k": 2, "seeds": 2, "supernet_epochs": 6, "supernet_route_kwh": 4.0, "scratch_kwh": 8.0,
+                 "ratio": 0.5, "scratch_epochs": 7}
+    # multi-trial route: table 0.5 + its search 9 + its K models 4/2 = 11.5
+    mt = dict(s["multi_trial"])
+    assert mt.pop("test_hv_ratio") == pytest.approx(0.5 / 0.075)
+    assert mt.pop("test_hv_one_shot_hv") == pytest.approx(0.5) and mt.pop("test_hv_multi_trial_hv") == pytest.approx(0.075)
+    assert mt.pop("test_hv_ratio_ci95") == [pytest.approx(0.5 / 0.075)] * 2
+    assert mt.pop("test_hv_reference") == [0.1, pytest.approx(1.1)]
+    assert mt.pop("energy_ratio") == pytest.approx(4.0 / 11.5) and mt.pop("multi_trial_kwh") == pytest.approx(11.5)
+    assert mt == {"candidates": {"one_shot": 30, "multi_trial": 31}, "one_shot_kwh": 4.0,
+                  "trial_budget": {"epochs": 1}, "test_hv_seeds": 2}
+    # each winner carries half of supernet, table and search (3 kWh); the multi-trial model the whole of its route
+    by = {(m["kind"], m["name"]): m for ms in s["models"].values() for m in ms}
+    assert by[("winner", "w1")]["total_train_kwh"] == pytest.approx(0.25 + 1.5)
+    assert by[("multi-trial", "m1")]["total_train_kwh"] == pytest.approx(2.0 + 9.5)
+    assert by[("scratch", "w1")]["total_train_kwh"] == by[("scratch", "w1")]["train_kwh"] == 4.0
+    assert [m["name"] for m in s["winners"]] == ["w1", "w2"] and [m["name"] for m in s["scratch"]] == ["w1", "w2"]
+    assert [m["name"] for m in s["baselines"]] == ["b1"] and [m["name"] for m in s["multi_trial_models"]] == ["m1"]
+    assert s["dominated"]["beyond_noise"]["total"] == ["b1"] and s["dominated"]["plain"]["params"] == ["b1"]
+    assert s["dominated"]["beyond_noise"]["params"] == []  # as many parameters: not cheaper
+    assert set(s) == {"models", "winners", "scratch", "baselines", "multi_trial_models", "dominated", "ledger",
+                      "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds"}
+
+
+def test_summarise_without_the_optional_stages(tmp_path):
+    _stage_models(tmp_path, "finetune", {"w1": (0.9, 0.25)}, seeds=1)
+    _write(tmp_path / "measure" / "measure.json", {"session": None, "models": {"finetune/w1": _cost(2.0, 1.0)}})
+    _energy(tmp_path, "train", "energy_train.json", 1.0)
+    s = summarise(tmp_path)
+    assert s["multi_trial"] is None and s["baselines"] == [] and s["scratch"] == [] and s["seeds"] == 1
+    assert s["amortisation"]["ratio"] is None and s["amortisation"]["scratch_epochs"] is None
+    assert s["amortisation"]["supernet_epochs"] is None and s["amortisation"]["supernet_route_kwh"] == 1.0
+    assert s["stage_seconds"] == {} and s["winners"][0]["total_train_kwh"] == pytest.approx(1.25)
