@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -82,6 +83,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("overrides", nargs="*", help="hpo config overrides, e.g. experiment=cifar10_cpu")
     args = p.parse_args()
+    if not args.quick and args.budget <= args.population:
+        # the first generation is random (plus the shared warm start) in both searches: with no generation
+        # of variation NSGA-II draws exactly what random search draws, and the comparison says nothing
+        sys.exit(f"hpo.py: error: --budget {args.budget} must exceed --population {args.population}, or NSGA-II "
+                 "never varies its first, random generation and equals random search")
     (ROOT / "outputs" / "bench").mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix="hpo_", dir=ROOT / "outputs" / "bench"))
     overrides = list(args.overrides)

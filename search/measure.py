@@ -52,7 +52,6 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         serving = batch_sizes[-1]
         meter = find_meter(device)
         power: dict[str, tuple[float, str]] = {}
-        session_power = None
         if meter is not None:  # counters: each model's own power, idle subtracted over the same window
             idle = measure_power(None, power_window_s, meter).watts
             for name in models:

@@ -146,3 +146,37 @@ def test_counter_session_records_idle_and_never_goes_below_zero(monkeypatch):
 def test_measure_models_rejects_bad_protocols(sizes, trials, message):
     with pytest.raises(GreenError, match=message):
         measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), sizes, trials=trials)
+
+
+def test_session_defaults_and_the_device_reach_every_call(monkeypatch):
+    seen = {}
+    dev = torch.device("cpu")
+
+    def fake_measure(calls, device, trials=7, warmup=3, min_call_ms=20.0, seed=0, progress=None):
+        seen["timing"] = (device, trials, warmup, min_call_ms, seed, torch.get_num_threads())
+        return {k: {"median": 1.0, "p10": 1.0, "p90": 1.0, "n": 1} for k in calls}
+
+    def fake_power(fn, seconds, meter, country="USA"):
+        seen["power"] = (seconds, country)
+        return PowerReading(1.0, "codecarbon-estimate", seconds, {})
+
+    def fake_runner(m, shape, device):
+        seen.setdefault("runner", []).append(device)
+        return lambda: None
+    monkeypatch.setattr(measure, "measure", fake_measure)
+    monkeypatch.setattr(measure, "measure_power", fake_power)
+    monkeypatch.setattr(measure, "runner", fake_runner)
+    monkeypatch.setattr(measure, "find_meter", lambda device: seen.setdefault("meter", device) and None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, dev, [1, 2])
+    finally:
+        torch.set_num_threads(before)
+    assert seen["timing"] == (dev, 15, 2, 20.0, 0, 1)  # 15 trials, 2 warm-up, 20 ms calls, seed 0, on 1 thread
+    assert seen["power"] == (5.0, "USA") and seen["runner"] == [dev, dev] and seen["meter"] == dev
+
+
+def test_no_models_message_is_exact():
+    with pytest.raises(GreenError, match=r"^no models to measure$"):
+        measure.measure_models({}, torch.device("cpu"), [1])
