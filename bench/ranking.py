@@ -92,8 +92,11 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _test_acc(rows: list[dict]) -> dict[str, float]:
-    """Test accuracy per arch from green-finetune's rows (the first seed where it trains several)."""
-    return {r["arch"]: r["test_acc"] for r in rows if r.get("replicate", 0) == 0}
+    """Test accuracy per arch from green-finetune's rows: the mean over its seeds (``--seeds``)."""
+    accs: dict[str, list[float]] = {}
+    for r in rows:
+        accs.setdefault(r["arch"], []).append(float(r["test_acc"]))
+    return {a: statistics.fmean(v) for a, v in accs.items()}
 
 
 def main() -> None:
@@ -119,6 +122,7 @@ def main() -> None:
     p.add_argument("--train-subset", type=int, default=5000)
     p.add_argument("--val-images", type=int, default=2000)
     p.add_argument("--no-finetune", action="store_true", help="skip the inherited fine-tunes (finetune_gain)")
+    p.add_argument("--seeds", type=int, default=1, help="training runs per subnet, averaged (overrides a preset's)")
     p.add_argument("overrides", nargs="*", help="data overrides as for training, e.g. experiment=cifar10_cpu")
     args = p.parse_args()
     work = ROOT / "outputs" / "bench"
@@ -131,7 +135,7 @@ def main() -> None:
             200, 4, 2, 2, 600, 144
     net, meta = load_supernet(ckpt)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        base = [f"ckpt={ckpt}", f"epochs={args.epochs}", f"data.train_subset={args.train_subset}",
+        base = [f"ckpt={ckpt}", f"epochs={args.epochs}", f"data.train_subset={args.train_subset}", f"seeds={args.seeds}",
                 "trainer.enable_progress_bar=false", "onnx=false", "distill=false", "measure.trials=2",
                 "measure.power_window_s=1", "measure.batch_sizes=[1]", *args.overrides]
         cfg = compose("finetune", overrides=[f"paths.output_dir={out / 'scratch'}", "from_scratch=true", *base])
@@ -172,7 +176,7 @@ def main() -> None:
     raw = {"subnets": subnets, "val_images": n_val,
            "pool": {"draws": args.pool, "distinct": len(cands), "strata": args.strata,
                     "per_stratum": args.per_stratum, "seed": args.seed},
-           "recipe": {"epochs": args.epochs, "train_subset": args.train_subset},
+           "recipe": {"epochs": args.epochs, "train_subset": args.train_subset, "seeds": args.seeds},
            "bootstrap": {"n_boot": N_BOOT, "level": LEVEL, "seed": SEED}}
     result = {**headline({"raw": raw}), "raw": raw, "ckpt": str(ckpt), "quick": args.quick, "run_folder": str(out)}
     config = {"bench": vars(args), "scratch": OmegaConf.to_container(cfg, resolve=True),
