@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from safetensors.torch import load_file, save_file
@@ -27,7 +26,7 @@ from torch import nn
 
 from search.cost import count_net
 from search.export import export_onnx
-from search.finetune import fit_and_measure
+from search.finetune import fit_and_measure, replicates
 from search.timing import set_threads
 from supernet.cli import command
 from supernet.errors import GreenError
@@ -152,28 +151,23 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     calib = dm.calib_batches(cfg.calib_images)
     seeds = int(cfg.get("seeds", 1))
     rows = []
-    for rep in range(seeds):
-        for i, (name, source) in enumerate(models.items()):
-            folder = out / "models" / (name if rep == 0 else f"{name}_s{rep}")
-            if (folder / "model.json").is_file():
-                rows.append(json.loads((folder / "model.json").read_text())["result"])
-                print(f"green-baselines: {folder.name} already trained, skipped")
-                continue
-            seed = cfg.seed + i + 1000 * rep
-            pl.seed_everything(seed, workers=True)
-            model = build_baseline(source, name, n_cls, in_chans, res)
-            params, macs = count_net(model, res, in_chans)
-            row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": rep,
-                   "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
-                   "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, out, calib, None, seed, res, n_cls,
-                                                   in_chans)}
-            row["budget"]["init"] = "scratch"
-            save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
-                                          "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
-                                          "std": list(dm.std), "result": row}, onnx=cfg.onnx)
-            rows.append(row)
-            lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
-            print(f"green-baselines: {name} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
+    names = list(models)
+    for rep, i, folder, seed in replicates(names, seeds, cfg.seed, out / "models", "model.json", "green-baselines",
+                                           rows):
+        name, source = names[i], models[names[i]]
+        model = build_baseline(source, name, n_cls, in_chans, res)
+        params, macs = count_net(model, res, in_chans)
+        row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": rep,
+               "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
+               "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, out, calib, None, seed, res, n_cls,
+                                               in_chans)}
+        row["budget"]["init"] = "scratch"
+        save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
+                                      "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
+                                      "std": list(dm.std), "result": row}, onnx=cfg.onnx)
+        rows.append(row)
+        lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+        print(f"green-baselines: {name} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
     write_json(out / "baselines.json", {"models": rows, "seeds": seeds})
     write_csv(out / "baselines.csv", rows)
     return rows

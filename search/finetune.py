@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -328,6 +328,25 @@ def held_out_evaluator(cfg: DictConfig, net: Any, dm: Any) -> Any:
     return SubnetEvaluator(net, dm, cfg.calib_images, n, val_offset=int(used))
 
 
+def replicates(names: Sequence[str], seeds: int, base_seed: int, models: Path, meta_file: str, command: str,
+               rows: list[dict[str, Any]], done: str = "trained") -> Iterator[tuple[int, int, Path, int]]:
+    """``(replicate, index, folder, seed)`` of every model still to train, seed ``base_seed + index + 1000 *
+    replicate``; finished ones (their ``meta_file`` exists) are read back into ``rows`` and skipped.
+
+    Shared by ``green-finetune`` and ``green-baselines``, so both name, seed and resume replicates alike.
+    """
+    for rep in range(seeds):
+        for i, name in enumerate(names):
+            folder = models / (name if rep == 0 else f"{name}_s{rep}")
+            if (folder / meta_file).is_file():
+                rows.append(json.loads((folder / meta_file).read_text())["result"])
+                print(f"{command}: {folder.name} already {done}, skipped")
+                continue
+            seed = base_seed + i + 1000 * rep
+            pl.seed_everything(seed, workers=True)
+            yield rep, i, folder, seed
+
+
 def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
     (also finetune.json/.csv)."""
@@ -348,30 +367,25 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
     init = cfg.get("init", "default")
     rows = []
-    for rep in range(seeds):
-        for i, arch in enumerate(archs):
-            folder = out / "models" / (f"{i:02d}_{arch}" if rep == 0 else f"{i:02d}_{arch}_s{rep}")
-            if (folder / "arch.json").is_file():
-                rows.append(json.loads((folder / "arch.json").read_text())["result"])
-                print(f"green-finetune: {folder.name} already fine-tuned, skipped")
-                continue
-            seed = cfg.seed + i + 1000 * rep
-            pl.seed_everything(seed, workers=True)
-            model = init_weights(GreenNet(net.space, arch, net.num_classes, net.in_chans), init) \
-                if cfg.from_scratch else extract_subnet(net, arch, calib)
-            params, macs = count(net.space, arch, net.num_classes, net.in_chans)
-            row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
-                   "replicate": rep, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
-                   "distilled": teacher is not None, "params": params, "macs": macs,
-                   **selection.get(str(arch), {}),
-                   **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, seed, arch.resolution,
-                                     net.num_classes, net.in_chans)}
-            row["budget"]["init"] = row["init"]
-            save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
-                                        "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
-            rows.append(row)
-            lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
-            print(f"green-finetune: {arch} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
+    names = [f"{i:02d}_{arch}" for i, arch in enumerate(archs)]
+    for rep, i, folder, seed in replicates(names, seeds, cfg.seed, out / "models", "arch.json", "green-finetune", rows,
+                                           "fine-tuned"):
+        arch = archs[i]
+        model = init_weights(GreenNet(net.space, arch, net.num_classes, net.in_chans), init) \
+            if cfg.from_scratch else extract_subnet(net, arch, calib)
+        params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+        row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
+               "replicate": rep, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
+               "distilled": teacher is not None, "params": params, "macs": macs,
+               **selection.get(str(arch), {}),
+               **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, seed, arch.resolution,
+                                 net.num_classes, net.in_chans)}
+        row["budget"]["init"] = row["init"]
+        save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
+                                    "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
+        rows.append(row)
+        lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+        print(f"green-finetune: {arch} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
     write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt), "seeds": seeds,
                                        "num_classes": net.num_classes})
     write_csv(out / "finetune.csv", rows)
