@@ -81,6 +81,8 @@ def main() -> None:
     p.add_argument("--population", type=int, default=4)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default=None, help="work folder (default: a new one under outputs/bench); "
+                   "rerun with the same folder to resume: finished trainings are read back")
     p.add_argument("overrides", nargs="*", help="hpo config overrides, e.g. experiment=cifar10_cpu")
     args = p.parse_args()
     if not args.quick and args.budget <= args.population:
@@ -89,7 +91,8 @@ def main() -> None:
         sys.exit(f"hpo.py: error: --budget {args.budget} must exceed --population {args.population}, or NSGA-II "
                  "never varies its first, random generation and equals random search")
     (ROOT / "outputs" / "bench").mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix="hpo_", dir=ROOT / "outputs" / "bench"))
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hpo_", dir=ROOT / "outputs" / "bench"))
+    out.mkdir(parents=True, exist_ok=True)
     overrides = list(args.overrides)
     ckpt = Path(args.ckpt)
     if args.quick:

@@ -123,11 +123,14 @@ def main() -> None:
     p.add_argument("--val-images", type=int, default=2000)
     p.add_argument("--no-finetune", action="store_true", help="skip the inherited fine-tunes (finetune_gain)")
     p.add_argument("--seeds", type=int, default=1, help="training runs per subnet, averaged (overrides a preset's)")
+    p.add_argument("--out", default=None, help="work folder (default: a new one under outputs/bench); "
+                   "rerun with the same folder to resume: finished trainings are read back")
     p.add_argument("overrides", nargs="*", help="data overrides as for training, e.g. experiment=cifar10_cpu")
     args = p.parse_args()
     work = ROOT / "outputs" / "bench"
     work.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix="ranking_", dir=work))
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ranking_", dir=work))
+    out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(args.ckpt)
     if args.quick:
         ckpt = quick_supernet(out, epochs=4)
