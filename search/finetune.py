@@ -191,7 +191,7 @@ def recipe(cfg: DictConfig) -> dict[str, Any]:
 
 def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
                     calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
-                    num_classes: int, in_chans: int) -> dict[str, Any]:
+                    num_classes: int, in_chans: int, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
     """Train one standalone network with the config's recipe, test it, measure it on the device.
 
     Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
@@ -200,6 +200,7 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     row states the budget the model
     really got (``budget``: recipe, images seen, training kWh). ``measure.enabled=false`` skips the
     latency/energy measurement (``green-run`` times every final model in one session instead).
+    ``callbacks`` join the trainer (``green-table`` records its accuracy curves with one).
     """
     device = torch.device(cfg.measure.device)
     dm = dm.reseeded(seed)  # the replicate's own training order and augmentation, the same splits
@@ -210,7 +211,7 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     module = SubnetModule(model, instantiate(cfg.optimizer), instantiate(cfg.scheduler), cfg.label_smoothing,
                           teacher, cfg.get("kd_ratio", 1.0), seed, num_classes, name, float(cfg.get("l1") or 0.0))
     logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
-    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger,
+    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger, callbacks=list(callbacks),
                                       enable_checkpointing=False, default_root_dir=str(out))
     with track_energy(out / "energy", name, device, cfg.measure.country_iso_code) as energy:
         trainer.fit(module, datamodule=dm)

@@ -98,6 +98,10 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
     evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size)
     if s.mode == "multi_trial":
         evaluator = standalone_evaluator(cfg, evaluator, dm, device)
+    if (cfg.get("predictor") or {}).get("table"):
+        if s.mode != "one_shot":
+            raise GreenError("predictor.table corrects inherited accuracy: it needs search.mode=one_shot")
+        evaluator = predicted_evaluator(cfg.predictor, net, dm, evaluator)
 
     def cost_fn(arch):
         return costs.predict(arch, s.batch_size).to_dict()
@@ -107,6 +111,33 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
                     mut_prob=s.mut_prob, mut_indpb=s.mut_indpb, nsga3_divisions=s.nsga3_divisions, seed=cfg.seed,
                     run_dir=cfg.paths.output_dir, progress=cfg.progress)
     return evo, evaluator, costs
+
+
+def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator) -> Any:
+    """``inner`` with its accuracy replaced by a predictor fitted on a ``green-table`` table of this space and
+    data split: the table's standalone validation accuracies against ``inner``'s inherited ones."""
+    from search.predictor import AccuracyPredictor, PredictedEvaluator
+    from search.table import load_table
+
+    table = load_table(p.table)
+    if table.identity.get("space") != net.space.digest():
+        raise GreenError(f"predictor.table {str(p.table)!r} is a table of another search space "
+                         f"({table.identity.get('space_name')!r}, {table.identity.get('space')}; the supernet's is "
+                         f"{net.space.digest()})")
+    dm.setup()
+    data = table.identity.get("data") or {}
+    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "image_size": dm.image_size}
+    diff = [f"{k}: table {data.get(k)!r} vs now {v!r}" for k, v in now.items() if data.get(k) != v]
+    if diff:
+        raise GreenError(f"predictor.table {str(p.table)!r} was trained on other data ({'; '.join(diff)})")
+    by = table.by_arch()
+    archs = list(by)
+    target = [sum(r.val_acc for r in rs) / len(rs) for rs in by.values()]  # validation: test scores, never selects
+    predictor = AccuracyPredictor(net.space, net.num_classes, net.in_chans, str(p.kind), int(p.min_results))
+    predictor.require(len(archs))  # before scoring anything
+    inherited = [inner(net.space.validate(a))["acc"] for a in archs]
+    predictor.fit(archs, inherited, target)
+    return PredictedEvaluator(inner, predictor)
 
 
 def check_scoring(out: Path, scoring: dict[str, Any]) -> None:
@@ -125,7 +156,11 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     evo, evaluator, costs = build(cfg)
     out = Path(cfg.paths.output_dir)
     budget = evaluator.budget() if cfg.search.mode == "multi_trial" else None
-    scoring = json.loads(json.dumps({"mode": cfg.search.mode, "multi_trial": budget}))  # as read back
+    predictor = getattr(evaluator, "predictor", None)
+    scoring = {"mode": cfg.search.mode, "multi_trial": budget}
+    if predictor is not None:
+        scoring["predictor"] = {**predictor.info(), "table": str(Path(cfg.predictor.table).resolve())}
+    scoring = json.loads(json.dumps(scoring))  # as read back
     check_scoring(out, scoring)
     from torch.utils.tensorboard import SummaryWriter
 

@@ -90,3 +90,22 @@ def tiny_ckpt(tmp_path_factory):
     train(make_cfg(tmp, "experiment=smoke", "epochs=2", "data.train_subset=512", "module.calib_images=128",
                    "trainer.enable_progress_bar=false"))
     return tmp / "checkpoints" / "last.ckpt"
+
+
+TABLE_FAST = ["table.subnets=3", "table.strata=1", "table.pool=50", "table.seeds=2", "epochs=2",
+              "data.train_subset=256", "calib_images=64", "trainer.enable_progress_bar=false", "threads=1"]
+
+
+def table_cfg(out, *overrides):
+    """The green-table config with tiny budgets (3 subnets, 2 seeds, 2 epochs on 256 digits), writing into ``out``."""
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        return compose("table", overrides=[f"paths.output_dir={out}", *TABLE_FAST, *overrides])
+
+
+@pytest.fixture(scope="session")
+def ground_table(tmp_path_factory):
+    """(folder, Table): a built ground-truth table of the tiny space on digits."""
+    from search.table import build
+
+    out = tmp_path_factory.mktemp("ground_table")
+    return out, build(table_cfg(out))
