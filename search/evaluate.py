@@ -7,6 +7,8 @@ evaluation is an extraction, a BN recalibration and one batched inference pass u
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
@@ -15,6 +17,9 @@ from supernet.data import ImageDataModule
 from supernet.errors import GreenError
 from supernet.net import SuperNet, extract_subnet
 from supernet.space import ArchConfig
+
+if TYPE_CHECKING:
+    from supernet.fewshot import Split
 
 
 class SubnetEvaluator:
@@ -74,3 +79,48 @@ class SubnetEvaluator:
         t = time.perf_counter()
         self.predict(model)
         return time.perf_counter() - t
+
+
+def load_parts(ckpts: Sequence[str | Path]) -> tuple[Split, dict[Any, tuple[SuperNet, dict]]]:
+    """The sub-supernets of one few-shot split (``green-train fewshot.split=...`` checkpoints), by value.
+
+    They must share one space, one split and one one-shot parent, and cover every value of the split
+    once: a subnet whose part is missing could not be scored.
+    """
+    from supernet.checkpoint import load_supernet
+    from supernet.fewshot import Split
+
+    parts: dict[Any, tuple[SuperNet, dict]] = {}
+    split = parent = digest = None
+    for ck in ckpts:
+        net, meta = load_supernet(ck)
+        few = meta.get("fewshot")
+        if not few:
+            raise GreenError(f"{str(ck)!r} is not a few-shot part (trained without fewshot.split)")
+        s = Split.parse(few["split"])
+        if split is None:
+            split, parent, digest = s, few.get("init_from"), net.space.digest()
+        elif (s, few.get("init_from"), net.space.digest()) != (split, parent, digest):
+            raise GreenError(f"{str(ck)!r} is a part of another split, parent or space than {str(ckpts[0])!r}")
+        if few["value"] in parts:
+            raise GreenError(f"two few-shot parts for {split}={few['value']}")
+        parts[few["value"]] = (net, meta)
+    if split is None:
+        raise GreenError("no few-shot part checkpoints given")
+    missing = [v for v in split.values(parts[next(iter(parts))][0].space) if v not in parts]
+    if missing:
+        raise GreenError(f"the few-shot parts of {split} miss the value(s) {missing}: train them too")
+    return split, parts
+
+
+class FewShotEvaluator:
+    """Scores each subnet with the sub-supernet of its part of the split (few-shot NAS): one
+    :class:`SubnetEvaluator` per part, all on the same validation and calibration images."""
+
+    def __init__(self, split: Split, parts: dict[Any, SubnetEvaluator]):
+        self.split, self.parts = split, parts
+        first = next(iter(parts.values()))
+        self.val_images, self.val_offset = first.val_images, first.val_offset
+
+    def __call__(self, arch: ArchConfig) -> dict[str, float]:
+        return self.parts[self.split.value_of(arch)](arch)

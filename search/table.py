@@ -242,10 +242,11 @@ def load_table(path: str | Path, want: dict[str, Any] | None = None) -> Table:
 
 
 class TestCurve(pl.Callback):
-    """Validation accuracy after every epoch and test accuracy after each of the last ``last`` epochs:
-    the plateau check of the recipe. With ``calib`` batches BN is recalibrated before each test point,
-    as before the final test, so the last point is measured exactly as the row's test accuracy.
-    (Training is unaffected: in training mode BatchNorm normalises with batch statistics.)"""
+    """Validation accuracy after every validated epoch and test accuracy after each of the ``last - 1``
+    epochs before the final one (the final point is the row's own test): the plateau check of the
+    recipe. With ``calib`` batches BN is recalibrated before each test point, as before the final
+    test, so all points are measured alike. (Training is unaffected: in training mode BatchNorm
+    normalises with batch statistics.)"""
 
     def __init__(self, dm: Any, calib: Sequence[torch.Tensor] | None = None, last: int = 2):
         self.dm, self.calib, self.last = dm, calib, last
@@ -254,9 +255,11 @@ class TestCurve(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         acc = trainer.callback_metrics.get("val/acc")
-        if acc is not None:
+        if acc is not None and trainer.current_epoch % trainer.check_val_every_n_epoch == \
+                trainer.check_val_every_n_epoch - 1:
             self.val.append(float(acc))
-        if trainer.current_epoch + 1 <= trainer.max_epochs - self.last:
+        epoch = trainer.current_epoch + 1
+        if not trainer.max_epochs - self.last < epoch < trainer.max_epochs:
             return
         model = pl_module.model
         was = model.training
@@ -319,7 +322,7 @@ def build(cfg: DictConfig) -> Table:
                        test_recall=float(res["test_recall"]), epochs=int(cfg.epochs),
                        images_seen=int(res["budget"]["images_seen"]), train_kwh=float(res["train_energy_kwh"]),
                        energy_source=str(res["train_energy_source"]), train_seconds=float(res["train_seconds"]),
-                       test_curve=tuple(curve.test), val_curve=tuple(curve.val))
+                       test_curve=(*curve.test, float(res["test_acc"])), val_curve=tuple(curve.val))
         write_json(folder / "row.json", {"result": {**asdict(row), "plateau_points": row.plateau_points}})
         done.append(asdict(row))
         publish()

@@ -54,6 +54,7 @@ class SupernetModule(pl.LightningModule):
         self.net, self.strategy = net, strategy
         self.optimizer_fn, self.scheduler_fn = optimizer, scheduler
         self.phases: list[Phase] = strategy.phases(epochs)
+        self.fewshot: dict[str, Any] | None = None  # {split, value, init_from} of a few-shot part (checkpoint meta)
         self.teacher: torch.nn.Module | None = None
         self.phase_idx = -1
         self._sched, self._sched_phase, self._base_lr = None, -1, None
@@ -216,7 +217,7 @@ class SupernetModule(pl.LightningModule):
             "space": self.net.space.to_dict(), "space_digest": self.net.space.digest(),
             "num_classes": self.net.num_classes, "in_chans": self.net.in_chans,
             "phase_idx": self.phase_idx, "teacher": self.teacher is not None,
-            "data": self._data_summary(),
+            "data": self._data_summary(), "fewshot": self.fewshot,
         }
 
     def _data_summary(self) -> dict[str, Any]:

@@ -22,8 +22,10 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from search.energy import track_energy
 from supernet.cli import command
 from supernet.errors import CheckpointError, GreenError
+from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.io import write_json
 from supernet.module import SupernetModule
+from supernet.net import SuperNet
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
@@ -33,12 +35,49 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
     space = instantiate(cfg.space)
     # objects go in after instantiation: Hydra would turn a dataclass argument into a config
     net = instantiate(cfg.model.net)(space=space, num_classes=dm.num_classes, in_chans=dm.in_chans)
+    strategy = instantiate(cfg.strategy)
+    few = cfg.get("fewshot") or {}
+    if few.get("split") is not None:
+        if not cfg.get("init_from"):
+            raise GreenError("a few-shot part (fewshot.split) starts from the one-shot supernet: pass init_from=")
+        split = Split.parse(few.split)
+        if few.get("value") is None:
+            raise GreenError(f"fewshot.split={split} needs fewshot.value, one of {split.values(space)}")
+        SubSpace(space, split, few.value)  # refuses a choice or value the space lacks
+        strategy = FewShot(strategy, split, few.value)
+    if cfg.get("init_from"):
+        inherit(net, cfg.init_from, dm)
     module = SupernetModule(
-        net=net, strategy=instantiate(cfg.strategy), optimizer=instantiate(cfg.optimizer),
+        net=net, strategy=strategy, optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         epochs=cfg.epochs, seed=cfg.seed, **cfg.module,
     )
+    if few.get("split") is not None:
+        module.fewshot = {"split": str(split), "value": few.value, "init_from": str(cfg.init_from)}
     return dm, module
+
+
+def inherit(net: SuperNet, ckpt: str, dm: Any) -> None:
+    """Start ``net`` from the weights of the supernet checkpoint ``ckpt``: same space, classes and split (the
+    images it validated on must stay unseen)."""
+    from supernet.checkpoint import load_supernet
+
+    if not Path(ckpt).is_file():
+        raise CheckpointError(f"init_from checkpoint {str(ckpt)!r} does not exist")
+    src, meta = load_supernet(ckpt)
+    trained = meta.get("data") or {}
+    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size}
+    diff = [f"{k}: {trained.get(k)!r} vs {v!r}" for k, v in now.items() if trained and trained.get(k) != v]
+    if diff:
+        raise GreenError(f"init_from {str(ckpt)!r} was trained on another split ({'; '.join(diff)}): its validation "
+                         "images would be trained on")
+    if src.space.digest() != net.space.digest():
+        raise GreenError(f"init_from {str(ckpt)!r} is a supernet of another space ({src.space.name!r}, "
+                         f"{src.space.digest()}; configured {net.space.name!r}, {net.space.digest()})")
+    if (src.num_classes, src.in_chans) != (net.num_classes, net.in_chans):
+        raise GreenError(f"init_from {str(ckpt)!r} has {src.num_classes} classes and {src.in_chans} channels, "
+                         f"the data {net.num_classes} and {net.in_chans}")
+    net.load_state_dict(src.state_dict())
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -61,13 +61,29 @@ def test_build_trains_every_subnet_and_seed_and_records_curves(built):
         assert len(r.test_curve) == 2 and len(r.val_curve) == 2 and r.epochs == 2
         assert 0 <= r.test_acc <= 1 and r.images_seen > 0 and r.train_kwh > 0
         assert r.plateau_points == pytest.approx(abs(r.test_curve[1] - r.test_curve[0]) * 100)
-        # the last curve point is measured as the final test (BN recalibrated on the same images)
-        assert r.test_curve[-1] == pytest.approx(r.test_acc, abs=1e-6)
+        assert r.test_curve[-1] == r.test_acc  # the final point is the row's test
     back = load_table(out)
     assert back.rows == t.rows and back.identity == t.identity
     saved = json.loads((out / "table.json").read_text())
     assert saved["summary"]["rows"] == 6 and saved["identity"]["recipe"]["epochs"] == 2
     assert saved["identity"]["data"]["train_images"] == 256
+
+
+def test_a_one_epoch_recipe_has_a_one_point_curve(monkeypatch, tmp_path):
+    """Only the epochs before the final one get an extra test pass; the final point is the row's test."""
+    import search.table as t
+
+    seen = []
+    real = t.TestCurve.on_train_epoch_end
+
+    def spy(self, trainer, pl_module):
+        real(self, trainer, pl_module)
+        seen.append(list(self.test))
+
+    monkeypatch.setattr(t.TestCurve, "on_train_epoch_end", spy)
+    tab = build(table_cfg(tmp_path, "table.seeds=1", "epochs=1"))
+    assert all(len(r.test_curve) == 1 and r.test_curve[0] == r.test_acc for r in tab.rows)  # no earlier point
+    assert seen == [[]] * 3
 
 
 def test_build_resumes_without_training_again(built, monkeypatch):
@@ -92,6 +108,12 @@ def test_build_resumes_a_partial_table(built, tmp_path):
     finally:
         monkey.undo()
     assert calls == [f"02_{t.rows[2].arch}_s1"] and again.complete()
+
+
+def test_validation_every_n_epochs_keeps_the_curve_aligned(tmp_path):
+    tab = build(table_cfg(tmp_path, "table.seeds=1", "epochs=2", "trainer.check_val_every_n_epoch=2"))
+    assert all(len(r.val_curve) == 1 and not math.isnan(r.val_acc) for r in tab.rows)
+    assert all(len(r.test_curve) == 2 for r in tab.rows)
 
 
 @pytest.mark.parametrize("override, part", [("epochs=3", "recipe"), ("data.train_subset=200", "data"),
