@@ -108,12 +108,12 @@ class Normaliser:
 
 def hypervolume(points: Sequence[Sequence[float]]) -> float:
     """Hypervolume (DEAP's indicator) of normalised minimisation points w.r.t. the point (1, ..., 1)."""
-    pts = [p for p in points if all(v < 1.0 for v in p)]  # points beyond the reference add nothing
-    if not pts:
+    if not points:
         return 0.0
-    # DEAP reads individuals' weighted fitness and minimises its negation
-    front = [SimpleNamespace(fitness=SimpleNamespace(wvalues=tuple(-v for v in p))) for p in pts]
-    return float(deap_hypervolume(front, ref=[1.0] * len(pts[0])))
+    # DEAP reads individuals' weighted fitness and minimises its negation; points beyond the reference
+    # in any coordinate add nothing (DEAP leaves them out itself)
+    front = [SimpleNamespace(fitness=SimpleNamespace(wvalues=tuple(-v for v in p))) for p in points]
+    return float(deap_hypervolume(front, ref=[1.0] * len(points[0])))
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -36,7 +36,7 @@ def ledger(root: Path) -> dict[str, dict[str, Any]]:
     """kWh and CO2eq per stage, summed over the stage's codecarbon files, with their sources."""
     out = {}
     for stage in LEDGER:
-        files = sorted((root / stage).rglob("energy_*.json")) if (root / stage).is_dir() else []
+        files = sorted((root / stage).rglob("energy_*.json"))  # nothing for a stage that did not run
         recs = [json.loads(f.read_text()) for f in files]
         out[stage] = {"energy_kwh": sum(r["energy_kwh"] for r in recs), "co2eq_kg": sum(r["co2eq_kg"] for r in recs),
                       "seconds": sum(r["seconds"] for r in recs), "files": len(recs),
@@ -55,20 +55,20 @@ def aggregate(rows: Sequence[dict], stage: str, measured: dict[str, dict], share
         groups[r["name"]].append(r)
     out = []
     for name, reps in groups.items():
-        reps = sorted(reps, key=lambda r: r.get("replicate", 0))
+        reps = sorted(reps, key=lambda r: r["replicate"])
         first = reps[0]
         m = measured.get(f"{stage}/{name}") or first  # standalone commands measured each model themselves
         if "latency_ms" not in m:
             raise GreenError(f"{stage}/{name} has no latency measurement: run the measure stage")
-        serving = m.get("energy_batch_size", 1)
+        serving = m["energy_batch_size"]
         acc = [float(r["test_acc"]) for r in reps]
         kwh = [float(r["train_energy_kwh"]) for r in reps]
         out.append({
-            "name": name, "kind": KINDS[stage], "stage": stage, "arch": first.get("arch", ""),
+            "name": name, "kind": KINDS[stage], "stage": stage, "arch": first["arch"],
             "params": first["params"], "macs": first["macs"], "seeds": [r.get("seed") for r in reps],
             "test_acc_per_seed": acc, "test_acc": mean_spread(acc)["mean"], "test_acc_std": mean_spread(acc)["std"],
             "test_recall": mean_spread([float(r["test_recall"]) for r in reps])["mean"],
-            "test_images": int(first.get("test_images", 0)), "select_acc": first.get("select_acc"),
+            "test_images": int(first["test_images"]), "select_acc": first.get("select_acc"),  # winners only
             "latency_ms": m["latency_ms"], "latency_ms_p10": m.get(f"latency_ms_b1_p10", m["latency_ms"]),
             "latency_ms_p90": m.get("latency_ms_b1_p90", m["latency_ms"]),
             "latency_serving_ms": m.get(f"latency_ms_b{serving}", m["latency_ms"]),
@@ -77,7 +77,7 @@ def aggregate(rows: Sequence[dict], stage: str, measured: dict[str, dict], share
             "serving_batch_size": serving, "energy_mj_per_image": m["energy_mj_per_image"],
             "energy_source": m["energy_source"], "power_w": m.get("power_w"),
             "train_kwh": mean_spread(kwh)["mean"], "total_train_kwh": mean_spread(kwh)["mean"] + share_kwh,
-            "train_energy_source": first.get("train_energy_source"), "budget": first.get("budget", {}),
+            "train_energy_source": first.get("train_energy_source"), "budget": first["budget"],
         })
     for r in out:  # energy scales with the serving latency under one power figure: same relative spread
         lat = r["latency_serving_ms"]
@@ -90,7 +90,7 @@ def acc_noise(a: dict, b: dict) -> float:
     """The accuracy difference two models must exceed to count: seed spread or test-set error."""
     se = [accuracy_se(m["test_acc"], m["test_images"]) / math.sqrt(len(m["test_acc_per_seed"]))
           for m in (a, b) if m["test_images"]]
-    return max(a["test_acc_std"], b["test_acc_std"], math.sqrt(sum(x * x for x in se)) if se else 0.0)
+    return max(a["test_acc_std"], b["test_acc_std"], math.sqrt(sum(x * x for x in se)))
 
 
 def dominates(a: dict, b: dict, cost: str, beyond_noise: bool = False) -> bool:

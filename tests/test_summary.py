@@ -220,3 +220,110 @@ def test_summarise_without_the_optional_stages(tmp_path):
     assert s["amortisation"]["ratio"] is None and s["amortisation"]["scratch_epochs"] is None
     assert s["amortisation"]["supernet_epochs"] is None and s["amortisation"]["supernet_route_kwh"] == 1.0
     assert s["stage_seconds"] == {} and s["winners"][0]["total_train_kwh"] == pytest.approx(1.25)
+
+
+AGGREGATE_KEYS = {"name", "kind", "stage", "arch", "params", "macs", "seeds", "test_acc_per_seed", "test_acc",
+                  "test_acc_std", "test_recall", "test_images", "select_acc", "latency_ms", "latency_ms_p10",
+                  "latency_ms_p90", "latency_serving_ms", "latency_serving_ms_p10", "latency_serving_ms_p90",
+                  "serving_batch_size", "energy_mj_per_image", "energy_source", "power_w", "train_kwh",
+                  "total_train_kwh", "train_energy_source", "budget", "energy_mj_per_image_p10",
+                  "energy_mj_per_image_p90"}
+
+
+def test_aggregate_names_every_field_and_keeps_the_selection_score():
+    rows = [{**r, "select_acc": 0.55, "macs": 30} for r in _rows("w", [0.6, 0.8])]
+    (m,) = aggregate(rows, "finetune", {"finetune/w": SESSION})
+    assert set(m) == AGGREGATE_KEYS
+    assert (m["stage"], m["arch"], m["macs"], m["params"], m["select_acc"]) == ("finetune", "a", 30, 10, 0.55)
+    assert m["energy_source"] == SESSION["energy_source"]
+    (b,) = aggregate(_rows("b", [0.5]), "baselines", {"baselines/b": SESSION})
+    assert b["select_acc"] is None  # only winners were selected on held-out images
+
+
+def test_aggregate_without_a_session_falls_back_to_the_median_for_the_spread():
+    # a model measured by its own command has medians only: its p10-p90 range collapses onto them
+    own = {"latency_ms": 2.0, "latency_ms_b1": 2.0, "latency_ms_b4": 5.0, "energy_mj_per_image": 1.0,
+           "energy_batch_size": 4, "energy_source": "codecarbon-estimate"}
+    (m,) = aggregate(_rows("m", [0.5], **own), "mt_train", {})
+    assert (m["latency_ms_p10"], m["latency_ms_p90"]) == (2.0, 2.0)
+    assert m["latency_serving_ms"] == 5.0 and (m["latency_serving_ms_p10"], m["latency_serving_ms_p90"]) == (2.0, 2.0)
+    assert m["power_w"] is None and m["serving_batch_size"] == 4
+
+
+def test_dominance_beyond_noise_needs_more_than_the_noise():
+    a, b = _m(0.75, 1.0, std=0.25), _m(0.5, 2.0)
+    assert acc_noise(a, b) == 0.25 and a["test_acc"] - b["test_acc"] == 0.25
+    assert not dominates(a, b, "params", beyond_noise=True)  # exactly the noise is not beyond it
+    assert dominates(_m(0.875, 1.0, std=0.25), b, "params", beyond_noise=True)
+
+
+def test_dominated_total_needs_both_latency_and_energy():
+    w = {**_m(0.9, 1.0), "energy_mj_per_image": 5.0, "energy_mj_per_image_p10": 5.0, "energy_mj_per_image_p90": 5.0}
+    base = [{**_m(0.5, 2.0), "name": "slow"}]  # slower than the winner, but cheaper in energy (2 < 5)
+    d = dominated_counts([w], base)
+    assert d["plain"]["latency_ms"] == ["slow"] and d["plain"]["energy_mj_per_image"] == []
+    assert d["plain"]["total"] == [] and d["beyond_noise"]["total"] == []
+
+
+def test_hv_ratio_reference_is_beyond_the_costliest_model():
+    r = hv_ratio([_m(0.9, 20.0)], [_m(0.8, 10.0)], 4)
+    assert r["reference"] == [0.25, pytest.approx(22.0)]
+    assert r["one_shot_hv"] == pytest.approx(0.65 * 2.0) and r["multi_trial_hv"] == pytest.approx(0.55 * 12.0)
+
+
+def _small_run(root, num_classes=10, mt_models=("m1",), scratch_kwh=0.5, mt_kwh=(0.5, 1.0, 1.0)):
+    """A one-seed run with kWh below 1 (as real runs have), ``mt_models`` multi-trial models."""
+    _stage_models(root, "finetune", {"w1": (0.9, 0.1)}, seeds=1)
+    fin = json.loads((root / "finetune" / "finetune.json").read_text())
+    if num_classes is None:
+        fin.pop("num_classes")
+    else:
+        fin["num_classes"] = num_classes
+    _write(root / "finetune" / "finetune.json", fin)
+    _stage_models(root, "scratch", {"w1": (0.7, scratch_kwh)}, seeds=1)
+    if mt_models:
+        _stage_models(root, "mt_train", {n: (0.85, 0.1) for n in mt_models}, seeds=1)
+    for stage, e in {"train": 0.2, "lut": mt_kwh[0], "search": 0.1, "finetune": 0.1, "scratch": scratch_kwh,
+                     "mt_search": mt_kwh[1], "mt_train": mt_kwh[2]}.items():
+        if e:
+            _energy(root, stage, f"energy_{stage}.json", e)
+    models = {"finetune/w1": _cost(2.0, 1.0), "scratch/w1": _cost(2.0, 1.0),
+              **{f"mt_train/{n}": _cost(2.0, 0.5) for n in mt_models}}
+    _write(root / "measure" / "measure.json", {"session": {"trials": 3}, "models": models})
+    return summarise(root)
+
+
+def test_summarise_with_kwh_below_one_and_two_multi_trial_models(tmp_path):
+    s = _small_run(tmp_path, mt_models=("m1", "m2"))
+    # per seed: supernet route 0.2 + 0.5 + 0.1 + 0.1 = 0.9 over 0.5 from scratch
+    assert s["amortisation"]["ratio"] == pytest.approx(0.9 / 0.5) and s["amortisation"]["scratch_epochs"] == 7
+    assert s["amortisation"]["note"] == (
+        "per seed: supernet + cost table + search + fine-tuning of the K winners, over the same K archs trained "
+        "from scratch for the winners' total epochs (codecarbon, both); above 1 the supernet route cost more")
+    # each of the two multi-trial models carries half of the table and its search: (0.5 + 1.0) / 2
+    by = {m["name"]: m for m in s["multi_trial_models"]}
+    assert by["m1"]["total_train_kwh"] == pytest.approx(0.1 + 0.75)
+    assert s["multi_trial"]["multi_trial_kwh"] == pytest.approx(0.5 + 1.0 + 1.0)
+    # chance accuracy of 10 classes is the hypervolume's reference accuracy
+    assert s["multi_trial"]["test_hv_reference"][0] == pytest.approx(0.1)
+
+
+def test_summarise_reads_the_number_of_classes(tmp_path):
+    assert _small_run(tmp_path / "a", num_classes=2)["multi_trial"]["test_hv_reference"][0] == pytest.approx(0.5)
+    assert _small_run(tmp_path / "b", num_classes=None)["multi_trial"]["test_hv_reference"][0] == pytest.approx(0.1)
+
+
+def test_summarise_without_multi_trial_energy_or_a_session(tmp_path):
+    s = _small_run(tmp_path / "a", mt_kwh=(0.0, 0.0, 0.0))
+    assert s["multi_trial"]["energy_ratio"] is None  # nothing booked: no ratio rather than a division by 0
+    s = _small_run(tmp_path / "b", mt_models=())
+    assert s["multi_trial_models"] == [] and s["multi_trial"] is None
+    # no measurement session: every model must carry its own measurement
+    (tmp_path / "b" / "measure" / "measure.json").unlink()
+    with pytest.raises(GreenError, match="finetune/w1 has no latency measurement"):
+        summarise(tmp_path / "b")
+
+
+def test_summarise_names_the_folder_without_winners(tmp_path):
+    with pytest.raises(GreenError, match=f"'{tmp_path}' has no fine-tuned winners"):
+        summarise(tmp_path)
