@@ -1,23 +1,28 @@
-"""Does the supernet rank subnets truly? Inherited accuracy vs accuracy trained from scratch.
+"""Does the supernet rank subnets truly? Ranking methods scored against a standalone ground-truth table.
 
-The subnets compared are a cost-stratified random sample, never chosen by inherited accuracy:
-choosing by the figure under test would decide the correlation in advance. ``--pool`` random
-subnets (seeded) are split into ``--strata`` MAC-quantile bins, ``--per-stratum`` are drawn at
-random from each bin (:func:`stratified_pool`), and the space's smallest and largest subnets are
-always added. Each is scored with inherited weights on ``--val-images`` validation images (with
-the binomial standard error of that accuracy), trained standalone from scratch with one short
-recipe (``green-finetune from_scratch=true``) and tested, and, unless ``--no-finetune``, fine-tuned
-from its inherited weights with the same recipe.
+The truth is a ``green-table`` table (:mod:`search.table`): subnets stratified by MACs over the whole
+space, each trained standalone from scratch ``table.seeds`` times with one recipe. ``--table`` names
+its folder; it is built there, or resumed, with the overrides given (the same ones as for
+``green-table``), and a folder that holds a table of another space, data or recipe is refused. The
+seed-to-seed Kendall tau of the table is the noise ceiling: no ranking method can order subnets
+better than a second standalone training does.
 
-``outputs/bench/ranking.json`` holds the provenance, the raw per-subnet data (``raw.subnets``) and
-the headline figures :func:`headline` computes from it (``bench/recompute.py`` reruns it): Kendall
-tau and Spearman rho between inherited validation and standalone test accuracy with bootstrap 95%
-intervals over subnets, tau without the two extremes (which make ranking look easy), the mean
-fine-tune gain of inheriting over starting from scratch, and the largest inherited-accuracy SE.
+Each ``--method NAME=CKPT`` is a supernet checkpoint (its space and data must be the table's)
+whose inherited accuracy on ``--val-images`` validation images ranks the table's subnets. For each
+method, against the mean standalone test accuracy over seeds: Kendall tau and Spearman rho with
+bootstrap 95% intervals over subnets, both also without the smallest and largest subnets (which
+make ranking look easy), and the top-k regret at three MAC budgets (the thirds of the table's cost
+range): the standalone accuracy lost, in points, by training the method's k best-ranked subnets
+under the budget and keeping the best of them instead of the truly best one. The first method is
+the default whose figures head ``ranking.json``; ``methods`` holds every method's.
 
-    python bench/ranking.py --ckpt outputs/cifar10_cpu/checkpoints/last.ckpt \
-        experiment=cifar10_cpu data=imagefolder data.root=../shared/data/cifar10
-    python bench/ranking.py --quick     # tiny supernet on digits, a few minutes on a CPU
+    green-table experiment=cifar10_cpu ... hydra.run.dir=outputs/table/c10    # or let --table build it
+    python bench/ranking.py --table outputs/table/c10 --method sandwich=<last.ckpt> \
+        --method progressive=<last.ckpt> experiment=cifar10_cpu data=imagefolder data.root=../shared/data/cifar10
+    python bench/ranking.py --quick     # tiny supernet and table on digits, a few minutes on a CPU
+
+``bench/recompute.py`` recomputes every headline figure with :func:`headline` from ``raw`` alone:
+the table's rows and each method's per-subnet scores.
 """
 from __future__ import annotations
 
@@ -25,50 +30,99 @@ import argparse
 import math
 import random
 import statistics
-import tempfile
+import sys
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Sequence
 
 from common import ROOT, quick_supernet, save
 
 from search.stats import accuracy_se, bootstrap_ci, kendall, spearman
+from search.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
-T = TypeVar("T")
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
-
-
-def stratified_pool(items: Sequence[T], macs: Sequence[float], strata: int, per_stratum: int,
-                    rng: random.Random) -> list[tuple[T, int]]:
-    """``per_stratum`` items drawn at random from each of ``strata`` MAC-quantile bins, as (item, stratum).
-
-    The bins hold equal shares of the items ordered by MACs (ties broken by position), so the
-    sample covers the cost range evenly. Only the costs are read, never an accuracy: a sample
-    chosen by inherited accuracy would favour what the supernet happens to rank well.
-    """
-    n = len(items)
-    if len(macs) != n:
-        raise ValueError(f"{n} items but {len(macs)} MAC counts")
-    if strata < 1 or per_stratum < 1:
-        raise ValueError(f"strata and per_stratum must be >= 1, got {strata} and {per_stratum}")
-    if n < strata:
-        raise ValueError(f"{n} items cannot fill {strata} strata")
-    order = sorted(range(n), key=lambda i: (macs[i], i))
-    picked = []
-    for s in range(strata):
-        members = order[s * n // strata:(s + 1) * n // strata]
-        picked += [(items[members[j]], s) for j in sorted(rng.sample(range(len(members)),
-                                                                     min(per_stratum, len(members))))]
-    return picked
+TOP_K = (1, 5)
+GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
 
 
 def _ci(stat, *cols: Sequence[float]) -> list[float]:
-    if len(cols[0]) < 2:
+    if len(cols[0]) < 3:
         return [math.nan, math.nan]
     return list(bootstrap_ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED))
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures, from the raw per-subnet data in ``result["raw"]`` only."""
+def budgets(macs: Sequence[float]) -> list[float]:
+    """Three MAC budgets: the costs a third, two thirds and all the way up the table's sorted MACs."""
+    s = sorted(macs)
+    return [s[max(0, math.ceil(len(s) * q) - 1)] for q in (1 / 3, 2 / 3, 1.0)]
+
+
+def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, float], budget: float,
+           k: int) -> float:
+    """Points of standalone accuracy lost under ``budget`` by keeping the best of the ``k`` subnets
+    ``scores`` ranks highest instead of the truly best subnet (ties in a score: the cheaper first)."""
+    pool = [a for a in truth if macs[a] <= budget]
+    if not pool:
+        return math.nan
+    ranked = sorted(pool, key=lambda a: (-scores[a], macs[a], a))
+    return (max(truth[a] for a in pool) - max(truth[a] for a in ranked[:k])) * 100
+
+
+def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],
+            macs: dict[str, float]) -> dict[str, Any]:
+    """Rank correlation (with and without the extremes) and regret of one method's ``scores``."""
+    archs = list(truth)
+    mid = [a for a in archs if roles[a] == "sampled"]
+    x, y = [scores[a] for a in archs], [truth[a] for a in archs]
+    mx, my = [scores[a] for a in mid], [truth[a] for a in mid]
+    out: dict[str, Any] = {
+        "kendall_tau": kendall(x, y), "kendall_tau_ci": _ci(kendall, x, y),
+        "spearman": spearman(x, y), "spearman_ci": _ci(spearman, x, y),
+        "kendall_tau_no_extremes": kendall(mx, my) if len(mid) >= 2 else math.nan,
+        "kendall_tau_no_extremes_ci": _ci(kendall, mx, my),
+        "spearman_no_extremes": spearman(mx, my) if len(mid) >= 2 else math.nan,
+        "spearman_no_extremes_ci": _ci(spearman, mx, my),
+    }
+    b = budgets([macs[a] for a in archs])
+    out["budgets_macs"] = b
+    for k in TOP_K:
+        per = [regret(scores, truth, macs, m, k) for m in b]
+        out[f"top{k}_regret_points_per_budget"] = per
+        out[f"top{k}_regret_points"] = statistics.fmean(per)
+    return out
+
+
+CV_FIGURES = ("kendall_tau", "kendall_tau_no_extremes", "spearman", "top1_regret_points", "top5_regret_points")
+
+
+def cross_validated(m: dict[str, Any], base: dict[str, float], truth: dict[str, float], roles: dict[str, str],
+                    macs: dict[str, float]) -> dict[str, Any]:
+    """A predictor's figures over its splits: each split fitted on some subnets and scored on the rest,
+    beside the base method's figures on the same held-out subnets (the paired comparison)."""
+    per, paired = [], []
+    for sp in m["splits"]:
+        held = {a: truth[a] for a in sp["pred"]}
+        per.append(figures(sp["pred"], held, roles, macs))
+        paired.append(figures({a: base[a] for a in held}, held, roles, macs))
+    out: dict[str, Any] = {"splits": len(per), "fit_subnets": len(m["splits"][0]["fit"]),
+                           "held_out_subnets": len(m["splits"][0]["pred"]), "base": m["base"], "kind": m["kind"]}
+    for k in CV_FIGURES:
+        vals = [f[k] for f in per if not math.isnan(f[k])]
+        base_vals = [f[k] for f in paired if not math.isnan(f[k])]
+        out[k] = statistics.fmean(vals) if vals else math.nan
+        out[k + "_sd_over_splits"] = statistics.stdev(vals) if len(vals) >= 2 else math.nan
+        out[k + "_base_same_subnets"] = statistics.fmean(base_vals) if base_vals else math.nan
+    out["kendall_tau_no_extremes_ci"] = [math.nan, math.nan]  # spread over splits instead: *_sd_over_splits
+    out["kendall_tau_ci"] = [math.nan, math.nan]
+    out["spearman_ci"] = [math.nan, math.nan]
+    out["top5_regret_points_per_budget"] = [statistics.fmean(f["top5_regret_points_per_budget"][i] for f in per)
+                                            for i in range(3)]
+    return out
+
+
+def pool_headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of the earlier protocol (``raw.subnets``: a cost-stratified pool scored by inherited
+    accuracy against one short standalone training each, written by this script up to commit 17e65d0),
+    kept so that its committed result still recomputes."""
     raw = result["raw"]
     subs = raw["subnets"]
     inh, scr = [s["inherited_val_acc"] for s in subs], [s["scratch_test_acc"] for s in subs]
@@ -91,12 +145,75 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _test_acc(rows: list[dict]) -> dict[str, float]:
-    """Test accuracy per arch from green-finetune's rows: the mean over its seeds (``--seeds``)."""
-    accs: dict[str, list[float]] = {}
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures, from the raw data in ``result["raw"]`` only: the table's rows and each
+    method's per-subnet scores (or, for a result of the earlier pool protocol, :func:`pool_headline`)."""
+    raw = result["raw"]
+    if "table" not in raw:
+        return pool_headline(result)
+    rows = raw["table"]
+    by: dict[str, list[dict]] = {}
     for r in rows:
-        accs.setdefault(r["arch"], []).append(float(r["test_acc"]))
-    return {a: statistics.fmean(v) for a, v in accs.items()}
+        by.setdefault(r["arch"], []).append(r)
+    truth = {a: statistics.fmean(r["test_acc"] for r in rs) for a, rs in by.items()}
+    roles = {a: rs[0]["role"] for a, rs in by.items()}
+    macs = {a: float(rs[0]["macs"]) for a, rs in by.items()}
+    seed_acc = {a: {r["replicate"]: r["test_acc"] for r in rs} for a, rs in by.items()}
+    both = [a for a in by if 0 in seed_acc[a] and 1 in seed_acc[a]]
+    s0, s1 = [seed_acc[a][0] for a in both], [seed_acc[a][1] for a in both]
+    mid = [a for a in both if roles[a] == "sampled"]
+    m0, m1 = [seed_acc[a][0] for a in mid], [seed_acc[a][1] for a in mid]
+    ceiling = {"noise_ceiling_tau": kendall(s0, s1) if len(both) >= 2 else math.nan,
+               "noise_ceiling_tau_ci": _ci(kendall, s0, s1),
+               "noise_ceiling_tau_no_extremes": kendall(m0, m1) if len(mid) >= 2 else math.nan,
+               "noise_ceiling_tau_no_extremes_ci": _ci(kendall, m0, m1)}
+    # what a second standalone training loses by the same regret measure: the floor a method is judged by
+    ceiling["noise_ceiling_top5_regret_points"] = (
+        statistics.fmean(regret({a: seed_acc[a][0] for a in both}, {a: seed_acc[a][1] for a in both}, macs, m, 5)
+                         for m in budgets([macs[a] for a in both])) if len(both) >= 2 else math.nan)
+    methods = {}
+    for name, m in raw["methods"].items():
+        if "splits" in m:  # a cross-validated predictor: scored on the subnets each split held out
+            methods[name] = cross_validated(m, raw["methods"][m["base"]]["scores"], truth, roles, macs)
+            continue
+        f = figures(m["scores"], truth, roles, macs)
+        sc = [m["scores"][a] for a in truth if roles[a] == "sampled"]
+        f["score_se_max"] = max(accuracy_se(v, m["val_images"]) for v in m["scores"].values())
+        f["score_spread_sd_no_extremes"] = statistics.stdev(sc) if len(sc) >= 2 else math.nan
+        methods[name] = f
+    default = raw["default"]
+    d = methods[default]
+    nc = ceiling["noise_ceiling_tau_no_extremes"]
+    out = {"method": default, "n_subnets": len(truth), "n_rows": len(rows),
+           **{k: d[k] for k in ("kendall_tau", "kendall_tau_ci", "kendall_tau_no_extremes",
+                                "kendall_tau_no_extremes_ci", "spearman", "spearman_ci", "top1_regret_points",
+                                "top5_regret_points")},
+           "top5_regret_points_per_budget": d["top5_regret_points_per_budget"], **ceiling, "methods": methods}
+    out["goal"] = {
+        f"kendall_tau_no_extremes_ge_{GOAL_TAU}": d["kendall_tau_no_extremes"] >= GOAL_TAU,
+        f"kendall_tau_no_extremes_ge_{GOAL_CEILING_SHARE}_noise_ceiling":
+            bool(d["kendall_tau_no_extremes"] >= GOAL_CEILING_SHARE * nc) if not math.isnan(nc) else None,
+        f"top5_regret_le_{GOAL_REGRET}_point": d["top5_regret_points"] <= GOAL_REGRET}
+    return out
+
+
+def parse_methods(specs: Sequence[str]) -> dict[str, list[Path]]:
+    """``NAME=CKPT`` (a supernet) or ``NAME=CKPT,CKPT,...`` (the parts of a few-shot split) pairs,
+    names unique and checkpoints present."""
+    out: dict[str, list[Path]] = {}
+    for s in specs:
+        name, sep, ckpts = s.partition("=")
+        if not sep or not name or not ckpts:
+            raise ValueError(f"--method {s!r}: expected NAME=CHECKPOINT[,CHECKPOINT...]")
+        if name in out or name.endswith("+predictor"):
+            raise ValueError(f"--method {name!r} given twice" if name in out
+                             else f"--method {name!r}: names ending in +predictor are the predictors'")
+        paths = [Path(c) for c in ckpts.split(",")]
+        for c in paths:
+            if not c.is_file():
+                raise ValueError(f"--method {name}: no checkpoint at {str(c)!r}")
+        out[name] = paths
+    return out
 
 
 def main() -> None:
@@ -105,91 +222,121 @@ def main() -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from search.cost import count
-    from search.evaluate import SubnetEvaluator
-    from search.finetune import finetune
-    from search.search import check_data, check_space
+    from search.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
+    from search.predictor import AccuracyPredictor
+    from search.search import check_data
+    from search.table import build
     from supernet.checkpoint import load_supernet
+    from supernet.errors import GreenError
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny supernet trained on digits first, tiny budgets")
-    p.add_argument("--ckpt", default=str(ROOT / "outputs" / "cifar10_cpu" / "checkpoints" / "last.ckpt"))
-    p.add_argument("--pool", type=int, default=500, help="random subnets drawn (costs only) to stratify")
-    p.add_argument("--strata", type=int, default=5, help="MAC-quantile bins of the pool")
-    p.add_argument("--per-stratum", type=int, default=2, help="subnets drawn at random from each bin")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pool and of the draws from its bins")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--train-subset", type=int, default=5000)
-    p.add_argument("--val-images", type=int, default=2000)
-    p.add_argument("--no-finetune", action="store_true", help="skip the inherited fine-tunes (finetune_gain)")
-    p.add_argument("--seeds", type=int, default=1, help="training runs per subnet, averaged (overrides a preset's)")
-    p.add_argument("--out", default=None, help="work folder (default: a new one under outputs/bench); "
-                   "rerun with the same folder to resume: finished trainings are read back")
-    p.add_argument("overrides", nargs="*", help="data overrides as for training, e.g. experiment=cifar10_cpu")
+    p.add_argument("--quick", action="store_true", help="tiny supernet and table on digits, tiny budgets")
+    p.add_argument("--table", default=str(ROOT / "outputs" / "table" / "ranking"),
+                   help="the ground-truth table's folder: built there, or resumed, with the overrides")
+    p.add_argument("--method", action="append", default=[], metavar="NAME=CKPT",
+                   help="a supernet checkpoint to rank with (repeatable; the first is the default)")
+    p.add_argument("--val-images", type=int, default=5000, help="validation images each inherited score uses")
+    p.add_argument("--calib-images", type=int, default=512, help="training images recalibrating BN per subnet")
+    p.add_argument("--predictor-fit", type=int, default=8,
+                   help="standalone results each cross-validated accuracy predictor is fitted on (0: none)")
+    p.add_argument("--predictor-splits", type=int, default=20, help="random fit/held-out splits per predictor")
+    p.add_argument("--predictor-kind", default="ridge", choices=["ridge", "gp"])
+    p.add_argument("overrides", nargs="*", help="table overrides as for green-table, e.g. experiment=cifar10_cpu")
     args = p.parse_args()
-    work = ROOT / "outputs" / "bench"
-    work.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ranking_", dir=work))
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = Path(args.ckpt)
+    try:
+        methods = parse_methods(args.method)
+    except ValueError as err:
+        sys.exit(f"ranking.py: error: {err}")
+    overrides = list(args.overrides)
+    table_dir = Path(args.table)
     if args.quick:
-        ckpt = quick_supernet(out, epochs=4)
-        args.pool, args.strata, args.per_stratum, args.epochs, args.train_subset, args.val_images = \
-            200, 4, 2, 2, 600, 144
-    net, meta = load_supernet(ckpt)
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        base = [f"ckpt={ckpt}", f"epochs={args.epochs}", f"data.train_subset={args.train_subset}", f"seeds={args.seeds}",
-                "trainer.enable_progress_bar=false", "onnx=false", "distill=false", "measure.trials=2",
-                "measure.power_window_s=1", "measure.batch_sizes=[1]", *args.overrides]
-        cfg = compose("finetune", overrides=[f"paths.output_dir={out / 'scratch'}", "from_scratch=true", *base])
-        cfg_ft = compose("finetune", overrides=[f"paths.output_dir={out / 'inherited'}", *base])
-    check_space(cfg, net.space)
-    dm = instantiate(cfg.data)
-    check_data(dm, meta)
-
-    space, rng = net.space, random.Random(args.seed)
-    small, large = space.smallest(), space.largest()
-    draws = {str(a): a for a in (space.sample(rng) for _ in range(args.pool))}
-    for a in (small, large):
-        draws.pop(str(a), None)  # added below in any case
-    cands = list(draws.values())
-    cost = {str(a): count(space, a, net.num_classes, net.in_chans) for a in [small, *cands, large]}
-    picked = [(small, 0, "smallest")]
-    picked += [(a, s, "sampled") for a, s in stratified_pool(cands, [cost[str(a)][1] for a in cands], args.strata,
-                                                             args.per_stratum, rng)]
-    picked += [(large, args.strata - 1, "largest")]
-    archs = [str(a) for a, _, _ in picked]
-    print(f"ranking: {len(archs)} subnets ({args.per_stratum} from each of {args.strata} MAC strata of "
-          f"{len(cands)} random subnets, with the smallest and largest)")
-
-    ev = SubnetEvaluator(net, dm, 512, args.val_images)
-    n_val = len(ev.val_y)
-    inherited = {s: ev(a)["acc"] for s, (a, _, _) in zip(archs, picked)}
-    cfg.archs = archs
-    scratch = _test_acc(finetune(cfg))
-    tuned: dict[str, float] = {}
-    if not args.no_finetune:
-        cfg_ft.archs = archs
-        tuned = _test_acc(finetune(cfg_ft))
-
-    subnets = [{"arch": s, "role": role, "stratum": st, "params": cost[s][0], "macs": cost[s][1],
-                "inherited_val_acc": inherited[s], "inherited_val_acc_se": accuracy_se(inherited[s], n_val),
-                "scratch_test_acc": scratch[s], "finetuned_test_acc": tuned.get(s)}
-               for s, (_, st, role) in zip(archs, picked)]
-    raw = {"subnets": subnets, "val_images": n_val,
-           "pool": {"draws": args.pool, "distinct": len(cands), "strata": args.strata,
-                    "per_stratum": args.per_stratum, "seed": args.seed},
-           "recipe": {"epochs": args.epochs, "train_subset": args.train_subset, "seeds": args.seeds},
+        work = ROOT / "outputs" / "bench" / "ranking_quick"
+        methods = {"sandwich": [quick_supernet(work, epochs=4)]}
+        table_dir = work / "table"
+        overrides = ["experiment=smoke", "table.subnets=6", "table.strata=2", "table.pool=200", "epochs=4",
+                     "trainer.enable_progress_bar=false", *overrides]
+        args.val_images, args.predictor_fit = 360, 3
+    if not methods:
+        sys.exit("ranking.py: error: no --method NAME=CKPT given (or use --quick)")
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("table", overrides=[f"paths.output_dir={table_dir}", *overrides])
+        table = build(cfg)
+        if not table.complete():
+            raise GreenError(f"the table in {str(table_dir)!r} is incomplete")
+        dm = instantiate(cfg.data)
+        raw_methods: dict[str, Any] = {}
+        nets = {}
+        for name, ckpts in methods.items():
+            if len(ckpts) > 1:
+                split, parts = load_parts(ckpts)
+                loaded = list(parts.values())
+            else:
+                split, loaded = None, [load_supernet(ckpts[0])]
+            for net, meta in loaded:
+                if net.space.digest() != table.identity["space"]:
+                    raise GreenError(f"--method {name}: the checkpoint's space {net.space.name!r} "
+                                     f"({net.space.digest()}) is not the table's {table.identity['space_name']!r} "
+                                     f"({table.identity['space']})")
+                check_data(dm, meta)
+                trained = (meta.get("data") or {}).get("image_size")
+                if trained is not None and trained != table.identity["data"]["image_size"]:
+                    raise GreenError(f"--method {name}: the supernet saw {trained}px images, the table "
+                                     f"{table.identity['data']['image_size']}px")
+            if split is None:
+                ev = SubnetEvaluator(loaded[0][0], dm, args.calib_images, args.val_images)
+            else:
+                ev = FewShotEvaluator(split, {v: SubnetEvaluator(n, dm, args.calib_images, args.val_images)
+                                              for v, (n, _) in parts.items()})
+            net = loaded[0][0]
+            nets[name] = net
+            scores = {a: ev(net.space.validate(a))["acc"] for a in table.archs()}
+            raw_methods[name] = {"ckpts": [str(c) for c in ckpts], "val_images": ev.val_images, "scores": scores,
+                                 "few_shot_split": None if split is None else str(split)}
+            print(f"ranking: {name}: scored {len(scores)} subnets on {ev.val_images} validation images", flush=True)
+        if args.predictor_fit:
+            val_truth = {a: statistics.fmean(r.val_acc for r in rs) for a, rs in table.by_arch().items()}
+            archs = table.archs()
+            if args.predictor_fit >= len(archs) - 2:
+                raise GreenError(f"--predictor-fit {args.predictor_fit} leaves fewer than 3 of the table's "
+                                 f"{len(archs)} subnets to score the predictor on")
+            for name in list(raw_methods):
+                net, base = nets[name], raw_methods[name]["scores"]
+                splits = []
+                for r in range(args.predictor_splits):
+                    fit = sorted(random.Random(r).sample(archs, args.predictor_fit), key=archs.index)
+                    pred = AccuracyPredictor(net.space, net.num_classes, net.in_chans, args.predictor_kind,
+                                             min(args.predictor_fit, 6))
+                    pred.fit(fit, [base[a] for a in fit], [val_truth[a] for a in fit])
+                    splits.append({"fit": fit, "pred": {a: pred.predict(a, base[a]) for a in archs if a not in fit}})
+                raw_methods[f"{name}+predictor"] = {"base": name, "kind": args.predictor_kind, "splits": splits,
+                                                    "target": "standalone validation accuracy"}
+    except GreenError as err:
+        sys.exit(f"ranking.py: error: {err}")
+    raw = {"table": [{k: getattr(r, k) for k in ("arch", "seed", "replicate", "role", "stratum", "macs", "params",
+                                                 "test_acc", "val_acc", "test_recall", "train_kwh")}
+                     for r in table.rows],
+           "methods": raw_methods, "default": next(iter(raw_methods)),
            "bootstrap": {"n_boot": N_BOOT, "level": LEVEL, "seed": SEED}}
-    result = {**headline({"raw": raw}), "raw": raw, "ckpt": str(ckpt), "quick": args.quick, "run_folder": str(out)}
-    config = {"bench": vars(args), "scratch": OmegaConf.to_container(cfg, resolve=True),
-              "inherited": None if args.no_finetune else OmegaConf.to_container(cfg_ft, resolve=True)}
-    path = save("ranking", result, config=config)
-    lo, hi = result["kendall_tau_ci"]
-    gain = f", fine-tune gain {result['finetune_gain']:+.3f}" if "finetune_gain" in result else ""
-    print(f"ranking: Kendall tau {result['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}] "
-          f"({result['kendall_tau_no_extremes']:.3f} without the extremes), Spearman {result['spearman']:.3f} "
-          f"over {len(archs)} subnets, inherited-accuracy SE <= {result['inherited_acc_se_max']:.3f}{gain} -> {path}")
+    result = {**headline({"raw": raw}), "raw": raw, "table_identity": table.identity,
+              "table_summary": table.summary(), "table_dir": str(table_dir), "quick": args.quick}
+    path = save("ranking", result, config={"bench": vars(args), "table": OmegaConf.to_container(cfg, resolve=True)})
+    print(f"ranking: noise ceiling tau {result['noise_ceiling_tau']:.3f} "
+          f"({result['noise_ceiling_tau_no_extremes']:.3f} without the extremes) over {result['n_subnets']} subnets")
+    for name, f in result["methods"].items():
+        if "splits" in f:
+            print(f"ranking: {name} (fitted on {f['fit_subnets']}, scored on {f['held_out_subnets']} held-out "
+                  f"subnets, {f['splits']} splits): Kendall tau {f['kendall_tau']:.3f} (base "
+                  f"{f['kendall_tau_base_same_subnets']:.3f} on the same subnets), without the extremes "
+                  f"{f['kendall_tau_no_extremes']:.3f} (base {f['kendall_tau_no_extremes_base_same_subnets']:.3f}); "
+                  f"top-5 regret {f['top5_regret_points']:.2f} points")
+            continue
+        lo, hi = f["kendall_tau_no_extremes_ci"]
+        print(f"ranking: {name}: Kendall tau {f['kendall_tau']:.3f}, without the extremes "
+              f"{f['kendall_tau_no_extremes']:.3f} [{lo:.3f}, {hi:.3f}]; top-5 regret {f['top5_regret_points']:.2f} "
+              f"points, top-1 {f['top1_regret_points']:.2f}; score SE <= {f['score_se_max']:.3f} vs spread "
+              f"{f['score_spread_sd_no_extremes']:.3f}")
+    print(f"ranking: -> {path}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The ranking benchmark's protocol without training anything: the cost-stratified pick and the
-headline figures that ``bench/recompute.py`` recomputes from the raw per-subnet data."""
+"""The ranking benchmark's protocol without training anything: the cost-stratified pick, the headline
+figures that ``bench/recompute.py`` recomputes from the raw data (against a ground-truth table, and of
+the earlier pool protocol), regret and the cross-validated predictor's figures."""
 import importlib.util
 import json
 import math
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from search.stats import bootstrap_ci, kendall
+from search.stats import accuracy_se, bootstrap_ci, kendall
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`
@@ -131,3 +132,107 @@ def test_recompute_accepts_the_figures_and_catches_an_edited_one(tmp_path, monke
     path.write_text(json.dumps(bad))
     assert any(p.startswith("kendall_tau:") for p in recompute.check(path))
     assert math.isclose(ranking.headline(bad)["kendall_tau"], 1.0)
+
+
+# -- the ground-truth-table benchmark (issue 13) -------------------------------------------------
+
+def test_budgets_are_the_thirds_of_the_cost_range():
+    assert ranking.budgets(list(range(1, 10))) == [3, 6, 9]
+    assert ranking.budgets([5, 1, 3]) == [1, 3, 5]
+    assert ranking.budgets([7]) == [7, 7, 7]
+
+
+def test_regret_known_answers():
+    truth, macs = {"a": 0.5, "b": 0.6, "c": 0.7}, {"a": 1, "b": 2, "c": 3}
+    scores = {"a": 0.9, "b": 0.1, "c": 0.2}
+    assert ranking.regret(scores, truth, macs, 3, 1) == pytest.approx(20.0)
+    assert ranking.regret(scores, truth, macs, 3, 2) == pytest.approx(0.0)
+    assert ranking.regret(scores, truth, macs, 2, 1) == pytest.approx(10.0)
+    assert ranking.regret(scores, truth, macs, 2, 5) == pytest.approx(0.0)
+    assert math.isnan(ranking.regret(scores, truth, macs, 0.5, 1))
+    # a tie in the score goes to the cheaper subnet
+    assert ranking.regret({"a": 0.3, "b": 0.3, "c": 0.3}, truth, macs, 3, 1) == pytest.approx(20.0)
+
+
+def _table_raw():
+    # five subnets, two seeds; seed 1 swaps the middle pair, so the noise ceiling is 0.8
+    s0 = [0.10, 0.20, 0.30, 0.40, 0.50]
+    s1 = [0.12, 0.32, 0.28, 0.42, 0.52]
+    roles = ["smallest", "sampled", "sampled", "sampled", "largest"]
+    rows = [{"arch": f"a{i}", "seed": i + 1000 * rep, "replicate": rep, "role": roles[i], "stratum": 0,
+             "macs": 10 * (i + 1), "params": i, "test_acc": (s0, s1)[rep][i], "val_acc": 0.0, "test_recall": 0.0,
+             "train_kwh": 1e-6} for rep in (0, 1) for i in range(5)]
+    perfect = {f"a{i}": (s0[i] + s1[i]) / 2 for i in range(5)}
+    reverse = {f"a{i}": 1 - perfect[f"a{i}"] for i in range(5)}
+    return {"table": rows, "default": "good",
+            "methods": {"good": {"val_images": 100, "scores": perfect}, "bad": {"val_images": 100, "scores": reverse}}}
+
+
+def test_table_headline_known_answers(fast_bootstrap):
+    h = ranking.headline({"raw": _table_raw()})
+    assert h["method"] == "good" and h["n_subnets"] == 5 and h["n_rows"] == 10
+    assert h["noise_ceiling_tau"] == pytest.approx(0.8, rel=1e-12)
+    assert h["noise_ceiling_tau_no_extremes"] == pytest.approx(1 / 3, rel=1e-12)
+    assert h["kendall_tau"] == pytest.approx(1.0) and h["kendall_tau_no_extremes"] == pytest.approx(1.0)
+    assert h["top5_regret_points"] == pytest.approx(0.0) and h["top1_regret_points"] == pytest.approx(0.0)
+    bad = h["methods"]["bad"]
+    assert bad["kendall_tau"] == pytest.approx(-1.0) and bad["spearman"] == pytest.approx(-1.0)
+    # budgets 20, 40, 50 MACs; "bad" keeps the cheapest: truth 0.26 vs 0.11, 0.41 vs 0.11, 0.51 vs 0.11
+    assert bad["budgets_macs"] == [20.0, 40.0, 50.0]
+    assert bad["top1_regret_points_per_budget"] == pytest.approx([15.0, 30.0, 40.0])
+    assert bad["top1_regret_points"] == pytest.approx(85 / 3)
+    assert bad["score_se_max"] == pytest.approx(accuracy_se(0.49, 100))  # the score nearest one half
+    assert h["goal"] == {"kendall_tau_no_extremes_ge_0.6": True,
+                         "kendall_tau_no_extremes_ge_0.8_noise_ceiling": True, "top5_regret_le_1.0_point": True}
+    raw = _table_raw()
+    raw["default"] = "bad"
+    assert ranking.headline({"raw": raw})["goal"]["kendall_tau_no_extremes_ge_0.6"] is False
+
+
+def test_table_headline_recomputes_and_catches_an_edit(tmp_path, monkeypatch, fast_bootstrap):
+    monkeypatch.setattr(recompute, "_headline_fn", lambda name: ranking.headline)
+    raw = _table_raw()
+    result = {"benchmark": "ranking", "commit": "abc", "command": "python bench/ranking.py", "config": {},
+              **ranking.headline({"raw": raw}), "raw": raw}
+    path = tmp_path / "ranking.json"
+    path.write_text(json.dumps(result))
+    assert recompute.check(path) == []
+    bad = json.loads(json.dumps(result))
+    bad["raw"]["methods"]["good"]["scores"]["a1"] = 0.9  # a1 now ranked first: tau falls
+    path.write_text(json.dumps(bad))
+    assert any(p.startswith("kendall_tau:") for p in recompute.check(path))
+
+
+@pytest.mark.parametrize("spec, message", [("x", "expected NAME=CHECKPOINT"), ("=a", "expected NAME=CHECKPOINT"),
+                                           ("a=/no/such.ckpt", "no checkpoint")])
+def test_parse_methods_bad_input(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ranking.parse_methods([spec])
+
+
+def test_parse_methods_twice(tmp_path):
+    ck = tmp_path / "a.ckpt"
+    ck.write_text("x")
+    assert ranking.parse_methods([f"a={ck}"]) == {"a": [ck]}
+    assert ranking.parse_methods([f"f={ck},{ck}"]) == {"f": [ck, ck]}  # the parts of a few-shot split
+    with pytest.raises(ValueError, match="are the predictors'"):
+        ranking.parse_methods([f"a+predictor={ck}"])
+    with pytest.raises(ValueError, match="given twice"):
+        ranking.parse_methods([f"a={ck}", f"a={ck}"])
+
+
+def test_cross_validated_predictor_known_answers(fast_bootstrap):
+    raw = _table_raw()
+    truth = raw["methods"]["good"]["scores"]
+    # split 1 holds out a0, a1, a2, a3 and predicts them perfectly; split 2 holds out a1, a2, a3, a4 reversed
+    raw["methods"]["bad+predictor"] = {"base": "bad", "kind": "ridge", "splits": [
+        {"fit": ["a4"], "pred": {a: truth[a] for a in ("a0", "a1", "a2", "a3")}},
+        {"fit": ["a0"], "pred": {a: -truth[a] for a in ("a1", "a2", "a3", "a4")}}]}
+    f = ranking.headline({"raw": raw})["methods"]["bad+predictor"]
+    assert (f["splits"], f["fit_subnets"], f["held_out_subnets"]) == (2, 1, 4)
+    assert f["kendall_tau"] == pytest.approx(0.0) and f["kendall_tau_sd_over_splits"] == pytest.approx(2 ** 0.5)
+    assert f["kendall_tau_base_same_subnets"] == pytest.approx(-1.0)  # "bad" reverses both held-out sets
+    # without the extremes: a1, a2, a3 in both splits: +1 and -1
+    assert f["kendall_tau_no_extremes"] == pytest.approx(0.0)
+    # split 2 keeps a1 (0.26) under budgets 30, 40, 50 MACs (of the held-out costs): 3, 15 and 25 points lost
+    assert f["top1_regret_points"] == pytest.approx((0.0 + (3 + 15 + 25) / 3) / 2)
