@@ -36,59 +36,25 @@ from typing import Any, Sequence
 
 from common import ROOT, quick_supernet, save
 
+from search.fidelity import TOP_K, budgets, regret  # noqa: F401  (re-exported for the tests)
+from search.fidelity import figures as rank_figures
 from search.stats import accuracy_se, bootstrap_ci, kendall, spearman
 from search.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
-TOP_K = (1, 5)
 GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
 
 
 def _ci(stat, *cols: Sequence[float]) -> list[float]:
-    if len(cols[0]) < 3:
+    if len(cols[0]) < 2:
         return [math.nan, math.nan]
     return list(bootstrap_ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED))
 
 
-def budgets(macs: Sequence[float]) -> list[float]:
-    """Three MAC budgets: the costs a third, two thirds and all the way up the table's sorted MACs."""
-    s = sorted(macs)
-    return [s[max(0, math.ceil(len(s) * q) - 1)] for q in (1 / 3, 2 / 3, 1.0)]
-
-
-def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, float], budget: float,
-           k: int) -> float:
-    """Points of standalone accuracy lost under ``budget`` by keeping the best of the ``k`` subnets
-    ``scores`` ranks highest instead of the truly best subnet (ties in a score: the cheaper first)."""
-    pool = [a for a in truth if macs[a] <= budget]
-    if not pool:
-        return math.nan
-    ranked = sorted(pool, key=lambda a: (-scores[a], macs[a], a))
-    return (max(truth[a] for a in pool) - max(truth[a] for a in ranked[:k])) * 100
-
-
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],
             macs: dict[str, float]) -> dict[str, Any]:
-    """Rank correlation (with and without the extremes) and regret of one method's ``scores``."""
-    archs = list(truth)
-    mid = [a for a in archs if roles[a] == "sampled"]
-    x, y = [scores[a] for a in archs], [truth[a] for a in archs]
-    mx, my = [scores[a] for a in mid], [truth[a] for a in mid]
-    out: dict[str, Any] = {
-        "kendall_tau": kendall(x, y), "kendall_tau_ci": _ci(kendall, x, y),
-        "spearman": spearman(x, y), "spearman_ci": _ci(spearman, x, y),
-        "kendall_tau_no_extremes": kendall(mx, my) if len(mid) >= 2 else math.nan,
-        "kendall_tau_no_extremes_ci": _ci(kendall, mx, my),
-        "spearman_no_extremes": spearman(mx, my) if len(mid) >= 2 else math.nan,
-        "spearman_no_extremes_ci": _ci(spearman, mx, my),
-    }
-    b = budgets([macs[a] for a in archs])
-    out["budgets_macs"] = b
-    for k in TOP_K:
-        per = [regret(scores, truth, macs, m, k) for m in b]
-        out[f"top{k}_regret_points_per_budget"] = per
-        out[f"top{k}_regret_points"] = statistics.fmean(per)
-    return out
+    """:func:`search.fidelity.figures` under this benchmark's bootstrap protocol."""
+    return rank_figures(scores, truth, roles, macs, n_boot=N_BOOT, level=LEVEL, seed=SEED)
 
 
 CV_FIGURES = ("kendall_tau", "kendall_tau_no_extremes", "spearman", "top1_regret_points", "top5_regret_points")

@@ -14,6 +14,10 @@ finetune   green-finetune of the top_k winners,    ``finetune/finetune.json`` (e
            picked on held-out validation images
 scratch    the same winners trained from scratch   ``scratch/finetune.json`` (else per model)
 baselines  green-baselines                         ``baselines/baselines.json`` (else per model)
+fidelity   a few cost-stratified subnets trained   ``fidelity/fidelity.json`` (else per training)
+           standalone (green-table), against their
+           inherited accuracy: the run's own tau
+           and regret
 mt_search  optional: the multi-trial search the    ``mt_search/pareto.json``
            supernet replaces (same candidates)
 mt_train   optional: its top_k trained             ``mt_train/finetune.json``
@@ -49,7 +53,8 @@ from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import write_json
 
-STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "mt_search", "mt_train", "measure", "report")
+STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure",
+          "report")
 TRAINED = ("finetune", "scratch", "baselines", "mt_train")  # final models: the shared recipe, seeds, one session
 SHARED = ("experiment", "data", "space", "trainer", "seed")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
@@ -248,6 +253,39 @@ class Pipeline:
         cfg = self.compose("baselines", "baselines")
         baselines(self.equal_budget(cfg, "baselines", self.cfg.baseline_epochs, self.route_epochs()))
 
+    def fidelity(self) -> None:
+        """A small ground-truth table trained with the twins' recipe and route epochs, scored with inherited
+        weights on the validation images the search did not select on: how far this run's front can be
+        trusted (:mod:`search.fidelity`)."""
+        from search.evaluate import SubnetEvaluator
+        from search.fidelity import figures
+        from search.table import build
+        from supernet.checkpoint import load_supernet
+
+        twin = self.compose("finetune", "scratch")
+        cfg = self.compose("table", "fidelity")
+        for key in ("optimizer", "scheduler", "label_smoothing", "dropout", "l1", "init", "calib_images"):
+            cfg[key] = twin[key]
+        cfg.epochs = self.route_epochs() if self.cfg.scratch_epochs is None else int(self.cfg.scratch_epochs)
+        table = build(cfg)
+        net, _ = load_supernet(self.ckpt)
+        dm = instantiate(cfg.data)
+        dm.setup()
+        used = json.loads((self.root / "search" / "pareto.json").read_text()).get("val_images") or 0
+        if used >= len(dm.val_set):
+            raise GreenError("fidelity: the search scored on every validation image, none is left to score the "
+                             "standalone checks on; keep select_fraction above 0")
+        ev = SubnetEvaluator(net, dm, int(twin.calib_images), None, val_offset=int(used))
+        by = table.by_arch()
+        scores = {a: ev(net.space.validate(a))["acc"] for a in by}
+        truth = table.mean_test()
+        f = figures(scores, truth, {a: rs[0].role for a, rs in by.items()}, {a: rs[0].macs for a, rs in by.items()})
+        write_json(self.root / "fidelity" / "fidelity.json", {
+            **f, "n_subnets": len(truth), "val_images": ev.val_images, "val_offset": ev.val_offset,
+            "subnets": [{"arch": a, "role": by[a][0].role, "macs": by[a][0].macs, "inherited_val_acc": scores[a],
+                         "standalone_test_acc": truth[a]} for a in by],
+            "recipe": table.identity["recipe"], "table": table.summary()})
+
     def mt_search(self) -> None:
         """The multi-trial search: the same NSGA-II over the same number of candidates, each trained."""
         self.search("mt_search", ["search.mode=multi_trial"])
@@ -301,6 +339,7 @@ class Pipeline:
         self.stage("finetune", done("finetune/finetune.json"), self.finetune)
         self.stage("scratch", done("scratch/finetune.json"), self.scratch)
         self.stage("baselines", done("baselines/baselines.json"), self.baselines)
+        self.stage("fidelity", done("fidelity/fidelity.json"), self.fidelity)
         self.stage("mt_search", done("mt_search/pareto.json"), self.mt_search)
         self.stage("mt_train", done("mt_train/finetune.json"), self.mt_train)
         self.stage("measure", done("measure/measure.json"), self.measure)

@@ -187,4 +187,5 @@ def summarise(root: str | Path) -> dict[str, Any]:
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
             "session": session.get("session"), "seeds": seeds,
+            "fidelity": _read(root / "fidelity" / "fidelity.json") or None,
             "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()}}

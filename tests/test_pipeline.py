@@ -159,7 +159,8 @@ TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epoc
             "++pipeline.finetune={onnx:false,measure.trials:2,measure.power_window_s:0.2}",
             "++pipeline.scratch={measure.trials:2,measure.power_window_s:0.2}",
             "++pipeline.baselines={models:[timm/lcnet_050,torchvision/squeezenet1_1],measure.trials:2,"
-            "measure.power_window_s:0.2}", "measure.trials=2", "measure.power_window_s=0.2"]
+            "measure.power_window_s:0.2}", "measure.trials=2", "measure.power_window_s=0.2",
+            "++pipeline.fidelity={table.subnets:3,table.strata:1,table.pool:50,table.seeds:1,calib_images:64}"]
 
 
 def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
@@ -208,6 +209,13 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     md = (out / "report.md").read_text()
     assert "trained from scratch for [3] epochs" in md and "all trained with the same recipe" not in md
     assert not list(out.rglob(".*.tmp"))  # no temporary file left behind by the kill
+    # the run's own fidelity: cost-stratified standalone checks with the twins' recipe, scored on held-out images
+    fid = json.loads((out / "fidelity" / "fidelity.json").read_text())
+    assert fid["n_subnets"] == 3 and fid["recipe"]["epochs"] == 3 and fid["val_offset"] == pareto["val_images"]
+    assert {s["role"] for s in fid["subnets"]} == {"smallest", "sampled", "largest"}
+    assert -1 <= fid["kendall_tau"] <= 1 and len(fid["top1_regret_points_per_budget"]) == 3
+    assert rep["fidelity"]["kendall_tau"] == fid["kendall_tau"]
+    assert "## How far to trust the front" in md and "3 subnets drawn by cost" in md
 
 
 @pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu"])

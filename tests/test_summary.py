@@ -208,7 +208,8 @@ def test_summarise_known_answer(tmp_path):
     assert s["dominated"]["beyond_noise"]["total"] == ["b1"] and s["dominated"]["plain"]["params"] == ["b1"]
     assert s["dominated"]["beyond_noise"]["params"] == []  # as many parameters: not cheaper
     assert set(s) == {"models", "winners", "scratch", "baselines", "multi_trial_models", "dominated", "ledger",
-                      "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds"}
+                      "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds",
+                      "fidelity"}
 
 
 def test_summarise_without_the_optional_stages(tmp_path):
@@ -217,6 +218,7 @@ def test_summarise_without_the_optional_stages(tmp_path):
     _energy(tmp_path, "train", "energy_train.json", 1.0)
     s = summarise(tmp_path)
     assert s["multi_trial"] is None and s["baselines"] == [] and s["scratch"] == [] and s["seeds"] == 1
+    assert s["fidelity"] is None
     assert s["amortisation"]["ratio"] is None and s["amortisation"]["scratch_epochs"] is None
     assert s["amortisation"]["supernet_epochs"] is None and s["amortisation"]["supernet_route_kwh"] == 1.0
     assert s["stage_seconds"] == {} and s["winners"][0]["total_train_kwh"] == pytest.approx(1.25)

@@ -1,0 +1,71 @@
+"""How far to trust a supernet's ranking: rank correlation and regret against standalone training.
+
+Shared by ``bench/ranking.py`` (many methods against a full ground-truth table) and the
+``fidelity`` stage of ``green-run`` (a few standalone checks every run pays for, so its report
+says how far its own front can be trusted). The figures:
+
+* Kendall tau and Spearman rho between a method's scores and the standalone test accuracy, with
+  bootstrap intervals over subnets, also without the smallest and largest subnets (which make
+  ranking look easy);
+* top-k regret at three MAC budgets (the thirds of the sample's cost range): the standalone
+  accuracy lost, in points, by training the method's k best-ranked subnets under the budget and
+  keeping the best of them instead of the truly best one.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Sequence
+
+from search.stats import bootstrap_ci, kendall, spearman
+
+TOP_K = (1, 5)
+
+
+def _ci(stat, *cols: Sequence[float], n_boot: int, level: float, seed: int) -> list[float]:
+    if len(cols[0]) < 3:
+        return [math.nan, math.nan]
+    return list(bootstrap_ci(stat, *cols, n_boot=n_boot, level=level, seed=seed))
+
+
+def budgets(macs: Sequence[float]) -> list[float]:
+    """Three MAC budgets: the costs a third, two thirds and all the way up the sorted MACs."""
+    s = sorted(macs)
+    return [s[max(0, math.ceil(len(s) * q) - 1)] for q in (1 / 3, 2 / 3, 1.0)]
+
+
+def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, float], budget: float,
+           k: int) -> float:
+    """Points of standalone accuracy lost under ``budget`` by keeping the best of the ``k`` subnets
+    ``scores`` ranks highest instead of the truly best subnet (ties in a score: the cheaper first)."""
+    pool = [a for a in truth if macs[a] <= budget]
+    if not pool:
+        return math.nan
+    ranked = sorted(pool, key=lambda a: (-scores[a], macs[a], a))
+    return (max(truth[a] for a in pool) - max(truth[a] for a in ranked[:k])) * 100
+
+
+def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str], macs: dict[str, float],
+            n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Rank correlation (with and without the extremes) and top-k regret of one method's ``scores``
+    against ``truth`` over the subnets of ``truth`` (``roles``: smallest, sampled or largest)."""
+    boot = {"n_boot": n_boot, "level": level, "seed": seed}
+    archs = list(truth)
+    mid = [a for a in archs if roles[a] == "sampled"]
+    x, y = [scores[a] for a in archs], [truth[a] for a in archs]
+    mx, my = [scores[a] for a in mid], [truth[a] for a in mid]
+    out: dict[str, Any] = {
+        "kendall_tau": kendall(x, y), "kendall_tau_ci": _ci(kendall, x, y, **boot),
+        "spearman": spearman(x, y), "spearman_ci": _ci(spearman, x, y, **boot),
+        "kendall_tau_no_extremes": kendall(mx, my) if len(mid) >= 2 else math.nan,
+        "kendall_tau_no_extremes_ci": _ci(kendall, mx, my, **boot),
+        "spearman_no_extremes": spearman(mx, my) if len(mid) >= 2 else math.nan,
+        "spearman_no_extremes_ci": _ci(spearman, mx, my, **boot),
+    }
+    b = budgets([macs[a] for a in archs])
+    out["budgets_macs"] = b
+    for k in TOP_K:
+        per = [regret(scores, truth, macs, m, k) for m in b]
+        out[f"top{k}_regret_points_per_budget"] = per
+        out[f"top{k}_regret_points"] = statistics.fmean(per)
+    return out
