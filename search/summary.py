@@ -25,7 +25,7 @@ from supernet.errors import GreenError
 KINDS = {"finetune": "winner", "scratch": "scratch", "baselines": "baseline", "mt_train": "multi-trial"}
 COSTS = ("latency_ms", "latency_serving_ms", "energy_mj_per_image", "params", "total_train_kwh")
 NOISY = ("latency_ms", "latency_serving_ms", "energy_mj_per_image")  # measured: judged with their p10-p90
-LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "mt_search", "mt_train", "measure")
+LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure")
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def _stage(root, stage, rows, kwh, seeds=1):
     path.mkdir(parents=True, exist_ok=True)
     name = "baselines.json" if stage == "baselines" else "finetune.json"
     full = [{"test_recall": r["test_acc"], "train_energy_kwh": 0.1, "macs": 1, "replicate": i, "seed": i,
-             "epochs": 4, **r, "test_acc": a} for r in rows for i, a in enumerate(r["test_acc_per_seed"][:seeds])]
+             "epochs": 4, "arch": r["name"], "energy_batch_size": 1, "budget": {"epochs": 4}, **r, "test_acc": a} for r in rows for i, a in enumerate(r["test_acc_per_seed"][:seeds])]
     (path / name).write_text(json.dumps({"models": full, "num_classes": 10}))
     (path / f"energy_{stage}.json").write_text(json.dumps(
         {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
@@ -214,7 +214,7 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert fid["n_subnets"] == 3 and fid["recipe"]["epochs"] == 3 and fid["val_offset"] == pareto["val_images"]
     assert {s["role"] for s in fid["subnets"]} == {"smallest", "sampled", "largest"}
     assert -1 <= fid["kendall_tau"] <= 1 and len(fid["top1_regret_points_per_budget"]) == 3
-    assert rep["fidelity"]["kendall_tau"] == fid["kendall_tau"]
+    assert rep["fidelity"]["kendall_tau"] == fid["kendall_tau"] and rep["ledger"]["fidelity"]["files"] == 3
     assert "## How far to trust the front" in md and "3 subnets drawn by cost" in md
 
 
