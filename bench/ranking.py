@@ -36,9 +36,9 @@ from typing import Any, Sequence
 
 from common import ROOT, quick_supernet, save
 
-from search.fidelity import TOP_K, budgets, regret  # noqa: F401  (re-exported for the tests)
+from search.fidelity import TOP_K, budgets, ci, regret  # noqa: F401  (re-exported for the tests)
 from search.fidelity import figures as rank_figures
-from search.stats import accuracy_se, bootstrap_ci, kendall, spearman
+from search.stats import accuracy_se, kendall, spearman
 from search.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
@@ -46,9 +46,7 @@ GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
 
 
 def _ci(stat, *cols: Sequence[float]) -> list[float]:
-    if len(cols[0]) < 2:
-        return [math.nan, math.nan]
-    return list(bootstrap_ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED))
+    return ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED, min_n=2)
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],

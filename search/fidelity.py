@@ -22,8 +22,9 @@ from search.stats import bootstrap_ci, kendall, spearman
 TOP_K = (1, 5)
 
 
-def _ci(stat, *cols: Sequence[float], n_boot: int, level: float, seed: int) -> list[float]:
-    if len(cols[0]) < 3:
+def ci(stat, *cols: Sequence[float], n_boot: int, level: float, seed: int, min_n: int = 3) -> list[float]:
+    """Bootstrap interval of ``stat`` over paired ``cols`` (nan, nan with fewer than ``min_n`` items)."""
+    if len(cols[0]) < min_n:
         return [math.nan, math.nan]
     return list(bootstrap_ci(stat, *cols, n_boot=n_boot, level=level, seed=seed))
 
@@ -55,12 +56,12 @@ def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, 
     x, y = [scores[a] for a in archs], [truth[a] for a in archs]
     mx, my = [scores[a] for a in mid], [truth[a] for a in mid]
     out: dict[str, Any] = {
-        "kendall_tau": kendall(x, y), "kendall_tau_ci": _ci(kendall, x, y, **boot),
-        "spearman": spearman(x, y), "spearman_ci": _ci(spearman, x, y, **boot),
+        "kendall_tau": kendall(x, y), "kendall_tau_ci": ci(kendall, x, y, **boot),
+        "spearman": spearman(x, y), "spearman_ci": ci(spearman, x, y, **boot),
         "kendall_tau_no_extremes": kendall(mx, my) if len(mid) >= 2 else math.nan,
-        "kendall_tau_no_extremes_ci": _ci(kendall, mx, my, **boot),
+        "kendall_tau_no_extremes_ci": ci(kendall, mx, my, **boot),
         "spearman_no_extremes": spearman(mx, my) if len(mid) >= 2 else math.nan,
-        "spearman_no_extremes_ci": _ci(spearman, mx, my, **boot),
+        "spearman_no_extremes_ci": ci(spearman, mx, my, **boot),
     }
     b = budgets([macs[a] for a in archs])
     out["budgets_macs"] = b

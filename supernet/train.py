@@ -64,13 +64,10 @@ def inherit(net: SuperNet, ckpt: str, dm: Any) -> None:
 
     if not Path(ckpt).is_file():
         raise CheckpointError(f"init_from checkpoint {str(ckpt)!r} does not exist")
+    from search.search import check_data
+
     src, meta = load_supernet(ckpt)
-    trained = meta.get("data") or {}
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size}
-    diff = [f"{k}: {trained.get(k)!r} vs {v!r}" for k, v in now.items() if trained and trained.get(k) != v]
-    if diff:
-        raise GreenError(f"init_from {str(ckpt)!r} was trained on another split ({'; '.join(diff)}): its validation "
-                         "images would be trained on")
+    check_data(dm, meta)  # the same split: its validation images must stay unseen
     if src.space.digest() != net.space.digest():
         raise GreenError(f"init_from {str(ckpt)!r} is a supernet of another space ({src.space.name!r}, "
                          f"{src.space.digest()}; configured {net.space.name!r}, {net.space.digest()})")
