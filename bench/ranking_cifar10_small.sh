@@ -4,7 +4,7 @@
 #   bash bench/ranking_cifar10_small.sh                      # every step, in order
 #   bash bench/ranking_cifar10_small.sh table sandwich_nokd  # some steps (e.g. one stream per core):
 #   bash bench/ranking_cifar10_small.sh sandwich fewshot progressive   # in a second shell, then `bench`
-# Steps: table sandwich progressive sandwich_nokd fewshot bench. Each step skips what is finished; a killed
+# Steps: table sandwich progressive sandwich_nokd sandwich_e20 fewshot bench. Each step skips what is finished; a killed
 # supernet resumes from its last.ckpt, a killed table from its finished trainings. Every job uses one thread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,7 @@ step() {
     sandwich) supernet sandwich epochs=10 ;;
     progressive) supernet progressive strategy=progressive ;;
     sandwich_nokd) supernet sandwich_nokd epochs=10 strategy.kd_ratio=0 ;;
+    sandwich_e20) supernet sandwich_e20 epochs=20 ;;   # schedule length: twice the epochs
     fewshot)
       [ -f outputs/c10s/sandwich/metrics.json ] || { echo "ranking_cifar10_small.sh: fewshot needs the finished sandwich supernet (step sandwich)" >&2; exit 2; }
       for v in 2 3 4; do
@@ -36,12 +37,12 @@ step() {
       done ;;
     bench)
       python bench/ranking.py --table $TABLE --method sandwich=$(ck sandwich) --method progressive=$(ck progressive) \
-        --method sandwich_nokd=$(ck sandwich_nokd) \
+        --method sandwich_nokd=$(ck sandwich_nokd) --method sandwich_e20=$(ck sandwich_e20) \
         --method fewshot_depth1=$(ck fewshot_d1_2),$(ck fewshot_d1_3),$(ck fewshot_d1_4) $DATA $RECIPE ;;
-    *) echo "ranking_cifar10_small.sh: unknown step '$1' (table sandwich progressive sandwich_nokd fewshot bench)" >&2
+    *) echo "ranking_cifar10_small.sh: unknown step '$1' (table sandwich progressive sandwich_nokd sandwich_e20 fewshot bench)" >&2
        exit 2 ;;
   esac
 }
 
-if [ $# -eq 0 ]; then set -- table sandwich progressive sandwich_nokd fewshot bench; fi
+if [ $# -eq 0 ]; then set -- table sandwich progressive sandwich_nokd sandwich_e20 fewshot bench; fi
 for s in "$@"; do step "$s"; done
