@@ -15,19 +15,18 @@ finished model is skipped when the command is run again on the same folder.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from search.cost import count_net
-from search.export import export_onnx
+from search.export import export_onnx, load_weights, save_weights
 from search.finetune import fit_and_measure, replicates
 from search.timing import set_threads
+from supernet.validate import check_options, of_type, read_json, whole_number
 from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
@@ -110,7 +109,7 @@ def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool)
     """``model.safetensors`` + ``model.json`` (+ ``model.onnx``), written into a temp folder and renamed."""
     with atomic_folder(out) as tmp:
         model = model.eval().cpu()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        save_weights(model, tmp / "model.safetensors")
         if onnx:
             shape = (2, meta["in_chans"], meta["image_size"], meta["image_size"])
             meta = {**meta, "onnx": export_onnx(model, tmp / "model.onnx", shape)}
@@ -121,14 +120,18 @@ def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool)
 def load_baseline(folder: str | Path) -> nn.Module:
     """Rebuild a saved baseline from ``model.json`` (source and name only: no code or pickle is loaded)."""
     folder = Path(folder)
+    path = folder / "model.json"
+    if not path.is_file():
+        raise GreenError(f"{str(folder)!r} is not a baseline folder (model.json missing)")
+    meta = of_type(read_json(path, "baseline description"), dict, f"baseline description {str(path)!r}")
+    where = f"baseline description {str(path)!r}"
+    model = build_baseline(of_type(meta.get("source"), str, f"{where}: source"),
+                           of_type(meta.get("name"), str, f"{where}: name"),
+                           *(whole_number(meta.get(k), f"{where}: {k}", 1)
+                             for k in ("num_classes", "in_chans", "image_size")))
     try:
-        meta = json.loads((folder / "model.json").read_text())
-        model = build_baseline(meta["source"], meta["name"], int(meta["num_classes"]), int(meta["in_chans"]),
-                               int(meta["image_size"]))
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
-    except FileNotFoundError as err:
-        raise GreenError(f"{str(folder)!r} is not a baseline folder ({err.filename} missing)") from None
-    except (OSError, json.JSONDecodeError, KeyError, RuntimeError) as err:
+        model.load_state_dict(load_weights(folder / "model.safetensors"))
+    except RuntimeError as err:  # weights of another model or size
         raise GreenError(f"cannot load the baseline in {str(folder)!r}: {str(err).splitlines()[0]}") from None
     model.meta = meta
     return model.eval()
@@ -136,10 +139,7 @@ def load_baseline(folder: str | Path) -> nn.Module:
 
 def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     """Train, test and measure every configured baseline; returns one row per model (as green-finetune)."""
-    if cfg.epochs < 1:
-        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
-    if int(cfg.get("seeds", 1)) < 1:
-        raise GreenError(f"seeds must be >= 1 (training runs per model), got {cfg.seeds}")
+    check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)

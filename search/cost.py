@@ -13,7 +13,6 @@ matmuls; norms, activations and pooling are not counted, as is customary).
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from supernet.validate import finite_number, of_type, read_json, whole_number
 from supernet.errors import GreenError
 from supernet.net import _Body
 from supernet.ops import make_block
@@ -160,12 +160,7 @@ def fingerprint_mismatch(have: dict, want: dict, keys: tuple[str, ...]) -> list[
 def read_table(path: str | Path) -> dict:
     """Load a table written by ``green-lut``; a corrupt or truncated file is a :class:`TableError`."""
     path = Path(path)
-    try:
-        table = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TableError(f"lookup table {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TableError(f"lookup table {str(path)!r} is corrupt or truncated ({err})") from None
+    table = read_json(path, "lookup table", TableError)
     if not isinstance(table, dict) or table.get("kind") != TABLE_KIND:
         raise TableError(f"{str(path)!r} is not a green-cnn lookup table")
     if table.get("version") != TABLE_VERSION:
@@ -173,7 +168,43 @@ def read_table(path: str | Path) -> dict:
     for field in ("fingerprint", "entries", "correction", "energy"):
         if not isinstance(table.get(field), dict):
             raise TableError(f"lookup table {str(path)!r} is incomplete: no {field!r} section")
+    check_numbers(table, str(path))
     return table
+
+
+def check_numbers(table: dict, path: str) -> None:
+    """Every figure that prices a subnet must be a finite number in range: a NaN median would price every
+    subnet at 0 ms (NaN propagates, then ``max(0, NaN)`` is 0), a negative one below the truth, and a
+    string would fail mid-search. The error names the file and the key."""
+    def where(key: str) -> str:
+        return f"lookup table {path!r}: {key}"
+
+    fp = table["fingerprint"]
+    for key in ("num_classes", "in_chans"):
+        whole_number(fp.get(key), where(f"fingerprint.{key}"), 1, TableError)
+    sizes = of_type(fp.get("batch_sizes"), list, where("fingerprint.batch_sizes"), TableError)
+    for i, bs in enumerate(sizes):
+        whole_number(bs, where(f"fingerprint.batch_sizes[{i}]"), 1, TableError)
+    energy = table["energy"]
+    of_type(energy.get("source"), str, where("energy.source"), TableError)
+    if energy["source"] not in ("nvml", "rapl"):  # an estimate: power x latency prices the energy
+        finite_number(energy.get("power_w"), where("energy.power_w"), 0.0, error=TableError)
+    for key, entry in table["entries"].items():
+        of_type(entry, dict, where(f"entries.{key}"), TableError)
+        for bs, figures in entry.items():
+            if bs in ("params", "macs"):
+                whole_number(figures, where(f"entries.{key}.{bs}"), 0, TableError)
+                continue
+            for what, stats in of_type(figures, dict, where(f"entries.{key}.{bs}"), TableError).items():
+                stats = of_type(stats, dict, where(f"entries.{key}.{bs}.{what}"), TableError)
+                # a latency is never 0; an idle-subtracted energy may be
+                finite_number(stats.get("median"), where(f"entries.{key}.{bs}.{what}.median"), 0.0,
+                              low_open=what == "latency_ms", error=TableError)
+    for bs, fits in table["correction"].items():
+        for what, fit in of_type(fits, dict, where(f"correction.{bs}"), TableError).items():
+            for coef in ("a", "b"):
+                value = of_type(fit, dict, where(f"correction.{bs}.{what}"), TableError).get(coef)
+                finite_number(value, where(f"correction.{bs}.{what}.{coef}"), error=TableError)
 
 
 class CostModel:

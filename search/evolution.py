@@ -15,7 +15,7 @@ global ``random``, whose state is saved; re-evaluations come from the cache).
 from __future__ import annotations
 
 import copy
-import json
+import math
 import random
 import time
 from pathlib import Path
@@ -25,6 +25,7 @@ from deap import base, tools
 from tqdm.auto import tqdm
 
 from search.objectives import Constraint, Normaliser, Objective, hypervolume, pareto_front
+from supernet.validate import finite_number, is_number, of_type, read_json, whole_number
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.space import ArchConfig, SearchSpace
@@ -283,13 +284,12 @@ class Evolution:
         if self.run_dir is None or not (self.run_dir / "checkpoint.json").is_file():
             return None
         path = self.run_dir / "checkpoint.json"
-        try:
-            state = json.loads(path.read_text())
-            cache = json.loads((self.run_dir / "cache.json").read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise GreenError(f"search state in {str(self.run_dir)!r} is corrupt ({err}); use a new run folder") from None
+        state = of_type(read_json(path, "search state"), dict, f"search state {str(path)!r}")
+        cache = of_type(read_json(self.run_dir / "cache.json", "search state"), dict,
+                        f"search state {str(self.run_dir / 'cache.json')!r}")
         if state.get("version") != STATE_VERSION:
             raise GreenError(f"{str(path)!r} has state version {state.get('version')}, expected {STATE_VERSION}")
+        self._check_state(state, cache)
         if state["settings"] != self.settings():
             diff = {k: (state["settings"].get(k), v) for k, v in self.settings().items() if state["settings"].get(k) != v}
             raise GreenError(f"run folder {str(self.run_dir)!r} holds a search with other settings "
@@ -297,7 +297,10 @@ class Evolution:
         self.memo.update(cache)
         self.records = {k: cache[k] for k in state["evaluated"]}
         self.cache_hits, self.logbook = state["cache_hits"], state["logbook"]
-        random.setstate(_state_from_json(state["random_state"]))
+        try:
+            random.setstate(_state_from_json(state["random_state"]))
+        except (TypeError, ValueError, IndexError):
+            raise GreenError(f"search state {str(path)!r}: random_state is not a saved Python RNG state") from None
         pop = []
         for item in state["population"]:
             ind = Individual(item["genome"], len(self.objectives))
@@ -306,6 +309,44 @@ class Evolution:
                 ind.fitness.crowding_dist = item["crowding"]
             pop.append(ind)
         return state["gen"], pop
+
+    def _check_state(self, state: dict, cache: dict) -> None:
+        """Types and ranges of what a resumed run trusts, so a damaged or hand-edited state file is one line
+        naming the file and key, not a traceback or a front built on a string or a NaN."""
+        ck, cf = f"search state {str(self.run_dir / 'checkpoint.json')!r}", str(self.run_dir / "cache.json")
+        of_type(state.get("settings"), dict, f"{ck}: settings")
+        whole_number(state.get("gen"), f"{ck}: gen", 0)
+        whole_number(state.get("cache_hits"), f"{ck}: cache_hits", 0)
+        of_type(state.get("logbook"), list, f"{ck}: logbook")
+        of_type(state.get("random_state"), list, f"{ck}: random_state")
+        fields = [o.field for o in self.objectives] + [c.field for c in self.constraints]
+        for key, record in cache.items():
+            where = f"search state {cf!r}: [{key!r}]"
+            of_type(record, dict, where)
+            for f in fields:
+                finite_number(record.get(f), f"{where}.{f}")
+            self._check_genome(record.get("genome"), f"{where}.genome")
+        for i, key in enumerate(of_type(state.get("evaluated"), list, f"{ck}: evaluated")):
+            if not isinstance(key, str) or key not in cache:
+                raise GreenError(f"{ck}: evaluated[{i}] = {key!r} has no record in {cf!r}; use a new run folder")
+        for i, item in enumerate(of_type(state.get("population"), list, f"{ck}: population")):
+            of_type(item, dict, f"{ck}: population[{i}]")
+            self._check_genome(item.get("genome"), f"{ck}: population[{i}].genome")
+            values = of_type(item.get("values"), list, f"{ck}: population[{i}].values")
+            if len(values) != len(self.objectives):
+                raise GreenError(f"{ck}: population[{i}].values has {len(values)} figures, not one per objective")
+            for j, v in enumerate(values):
+                finite_number(v, f"{ck}: population[{i}].values[{j}]")
+            crowd = item.get("crowding")
+            if crowd is not None and (not is_number(crowd) or math.isnan(crowd)):  # boundary points: infinity
+                raise GreenError(f"{ck}: population[{i}].crowding must be a number or null, got {crowd!r}")
+
+    def _check_genome(self, genome: Any, where: str) -> None:
+        if not isinstance(genome, list) or len(genome) != len(self.sizes):
+            raise GreenError(f"{where} must be a list of {len(self.sizes)} genes, got {genome!r:.60}")
+        for g, n in zip(genome, self.sizes):
+            if not isinstance(g, int) or isinstance(g, bool) or not 0 <= g < n:
+                raise GreenError(f"{where} holds {g!r}, not a gene of this space (0 to {n - 1})")
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> list[dict]:

@@ -17,27 +17,83 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from supernet.validate import of_type, read_json, whole_number
 from supernet.errors import GreenError
-from supernet.io import atomic_folder, write_atomic, write_json
+from supernet.io import atomic_folder, publish_mode, write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import ArchConfig, SearchSpace
 
 FOLDER_VERSION = 1
+FOLDER_FORMAT = "green-cnn-subnet"  # arch.json's marker: overwrite=true replaces only a folder that says so
+FOLDER_FILES = frozenset({"arch.json", "model.safetensors", "model.onnx", "card.md"})
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """``model``'s weights as a safetensors file, with the mode an ordinary file gets (safetensors makes it 0600)."""
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    publish_mode(path)
+
+
+def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a missing, truncated or foreign one (a pickle, say) is a GreenError.
+
+    safetensors reads a header and raw tensors only, so nothing in the file can run.
+    """
+    try:
+        return load_file(str(path), device=str(map_location))
+    except FileNotFoundError:
+        raise GreenError(f"weights file {str(path)!r} does not exist") from None
+    except (OSError, SafetensorError) as err:
+        raise GreenError(f"weights file {str(path)!r} is not a readable safetensors file (truncated, or another "
+                         f"format): {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+
+
+def overwrite_problem(out: Path) -> str | None:
+    """Why ``overwrite=true`` may not replace ``out``, or None when it may: an empty folder, or an extraction
+    folder (its arch.json marked ``format: green-cnn-subnet``, or one of version 1 from before the marker)
+    holding nothing but an extraction's files. A search run or any other folder is never deleted."""
+    if not out.is_dir():
+        return f"{str(out)!r} is not a folder"
+    names = {p.name for p in out.iterdir()}
+    if not names:
+        return None
+    try:
+        meta = json.loads((out / "arch.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        meta = None
+    made_here = isinstance(meta, dict) and (meta.get("format") == FOLDER_FORMAT or (
+        meta.get("version") == FOLDER_VERSION and {"arch", "space", "num_classes", "in_chans"} <= meta.keys()))
+    if not made_here or not names <= FOLDER_FILES:
+        return (f"{str(out)!r} is not a model folder written by green-extract, so overwrite=true will not delete it; "
+                "choose another out=")
+    return None
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """``out`` must not exist, or (with ``overwrite``) be a folder :func:`save_subnet` may replace."""
+    if out.exists() and not overwrite:
+        raise GreenError(f"output folder {str(out)!r} already exists (pass overwrite=true to replace it)")
+    problem = overwrite_problem(out) if out.exists() else None
+    if problem:
+        raise GreenError(problem)
 
 
 def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = None, onnx: bool = True,
                 overwrite: bool = False) -> Path:
-    """Write ``model`` as an extraction folder at ``out``; ``info`` goes into arch.json and the card."""
+    """Write ``model`` as an extraction folder at ``out``; ``info`` goes into arch.json and the card.
+
+    ``overwrite`` replaces an existing extraction folder, never another folder (:func:`overwrite_problem`).
+    """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise GreenError(f"output folder {str(out)!r} already exists (pass overwrite=true to replace it)")
+    check_out(out, overwrite)
     with atomic_folder(out) as tmp:
         model = model.eval().cpu()
-        meta = {**(info or {}), "version": FOLDER_VERSION, "arch": model.arch.to_dict(),
+        meta = {**(info or {}), "format": FOLDER_FORMAT, "version": FOLDER_VERSION, "arch": model.arch.to_dict(),
                 "space": model.space.to_dict(), "num_classes": model.num_classes, "in_chans": model.in_chans}
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        save_weights(model, tmp / "model.safetensors")
         write_json(tmp / "arch.json", meta)
         if onnx:
             meta["onnx"] = export_onnx(model, tmp / "model.onnx")
@@ -78,21 +134,23 @@ def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | Non
 def load_subnet(folder: str | Path, map_location: str | torch.device = "cpu") -> GreenNet:
     """The static network of an extraction folder (eval mode), from arch.json + safetensors only."""
     folder = Path(folder)
-    try:
-        meta = json.loads((folder / "arch.json").read_text())
-    except FileNotFoundError:
-        raise GreenError(f"{str(folder)!r} is not an extraction folder (no arch.json)") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise GreenError(f"{str(folder / 'arch.json')!r} is corrupt ({err})") from None
+    path = folder / "arch.json"
+    if not path.is_file():
+        raise GreenError(f"{str(folder)!r} is not an extraction folder (no arch.json)")
+    meta = of_type(read_json(path, "model description"), dict, f"model description {str(path)!r}")
     try:
         space = SearchSpace.from_dict(meta["space"])
         arch = ArchConfig.from_dict(meta["arch"])
-        model = GreenNet(space, arch, int(meta["num_classes"]), int(meta["in_chans"]))
-        state = load_file(str(folder / "model.safetensors"), device=str(map_location))
+        model = GreenNet(space, arch, whole_number(meta.get("num_classes"), f"{str(path)!r}: num_classes", 1),
+                         whole_number(meta.get("in_chans"), f"{str(path)!r}: in_chans", 1))
+    except GreenError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise GreenError(f"{str(path)!r} is incomplete or malformed ({type(err).__name__}: {err})") from None
+    state = load_weights(folder / "model.safetensors", map_location)
+    try:
         model.load_state_dict(state)
-    except (KeyError, TypeError) as err:
-        raise GreenError(f"{str(folder / 'arch.json')!r} is incomplete ({err})") from None
-    except (OSError, RuntimeError) as err:  # missing/corrupt weights, or weights of another arch
+    except RuntimeError as err:  # weights of another arch
         raise GreenError(f"cannot load weights from {str(folder / 'model.safetensors')!r}: "
                          f"{str(err).splitlines()[0]}") from None
     model.meta = meta

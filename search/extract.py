@@ -16,8 +16,9 @@ from omegaconf import DictConfig
 
 from search.cost import CostModel, count
 from search.evaluate import SubnetEvaluator
-from search.export import save_subnet
+from search.export import check_out, save_subnet
 from search.search import check_data, check_space
+from supernet.validate import check_options
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
 from supernet.errors import ArchError, GreenError
@@ -44,9 +45,9 @@ def arch_from_pareto(path: str | Path, index: int, space: SearchSpace) -> ArchCo
 
 
 def check_writable(out: Path, overwrite: bool) -> None:
-    """Fail early (before any work) on an output folder that exists or cannot be created."""
-    if out.exists() and not overwrite:
-        raise GreenError(f"output folder {str(out)!r} already exists (pass overwrite=true to replace it)")
+    """Fail early (before any work) on an output folder that exists (and is not an extraction folder that
+    ``overwrite`` may replace) or cannot be created."""
+    check_out(out, overwrite)
     parent = out.parent
     while not parent.exists():
         parent = parent.parent
@@ -67,6 +68,7 @@ def resolve_arch(cfg: DictConfig, space: SearchSpace) -> ArchConfig:
 def extract(cfg: DictConfig) -> Path:
     """Write the extraction folder described by ``cfg``; returns its path."""
     out = Path(cfg.out)
+    check_options(cfg)
     check_writable(out, cfg.overwrite)
     net, meta = load_supernet(cfg.ckpt)
     check_space(cfg, net.space)

@@ -28,10 +28,11 @@ from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_ene
 from search.export import save_subnet
 from search.search import check_data, check_space
 from search.timing import measure, runner, set_threads
+from supernet.validate import check_options, finite_number, read_json
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
-from supernet.errors import GreenError
+from supernet.errors import GreenError, TrainingError
 from supernet.io import write_csv, write_json
 from supernet.module import distill_loss
 from supernet.net import GreenNet, extract_subnet
@@ -90,7 +91,7 @@ class SubnetModule(pl.LightningModule):
         if self.l1 > 0:  # L1 penalty on weights (not biases or norm parameters)
             loss = loss + self.l1 * sum(p.abs().sum() for p in self.model.parameters() if p.ndim > 1)
         if not torch.isfinite(loss):
-            raise GreenError(f"non-finite loss at step {self.global_step} training {self.name}")
+            raise TrainingError(f"non-finite loss {loss.item()} at step {self.global_step} training {self.name}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
         self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, batch_size=x.shape[0])
         return loss
@@ -155,8 +156,7 @@ def make_optimizer(params: Any, name: str = "sgd", lr: float = 0.02, weight_deca
 
     if name not in OPTIMIZERS:
         raise GreenError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    if lr <= 0:
-        raise GreenError(f"learning rate must be > 0, got {lr}")
+    finite_number(lr, "learning rate", 0.0, low_open=True)
     return create_optimizer_v2(params, opt=name, lr=lr, weight_decay=weight_decay, momentum=momentum)
 
 
@@ -340,7 +340,11 @@ def replicates(names: Sequence[str], seeds: int, base_seed: int, models: Path, m
         for i, name in enumerate(names):
             folder = models / (name if rep == 0 else f"{name}_s{rep}")
             if (folder / meta_file).is_file():
-                rows.append(json.loads((folder / meta_file).read_text())["result"])
+                done_meta = read_json(folder / meta_file, "finished model's description")
+                if not isinstance(done_meta, dict) or not isinstance(done_meta.get("result"), dict):
+                    raise GreenError(f"{str(folder / meta_file)!r} holds no 'result' record; remove {str(folder)!r} "
+                                     "to train that model again")
+                rows.append(done_meta["result"])
                 print(f"{command}: {folder.name} already {done}, skipped")
                 continue
             seed = base_seed + i + 1000 * rep
@@ -351,11 +355,8 @@ def replicates(names: Sequence[str], seeds: int, base_seed: int, models: Path, m
 def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
     (also finetune.json/.csv)."""
-    if cfg.epochs < 1:
-        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
     seeds = int(cfg.get("seeds", 1))
-    if seeds < 1:
-        raise GreenError(f"seeds must be >= 1 (training runs per model), got {seeds}")
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     ckpt = cfg.ckpt or search_ckpt(cfg.run)

@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import math
+import pickle
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -53,10 +54,11 @@ from search.objectives import parse_objectives
 from search.search import check_data, check_space
 from search.stats import accuracy_se
 from search.timing import set_threads
+from supernet.validate import check_options, of_type, read_json
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
-from supernet.errors import GreenError
+from supernet.errors import GreenError, TrainingError
 from supernet.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from supernet.space import ArchConfig
@@ -66,7 +68,7 @@ HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max
                   "train_energy": ("train_kwh", "min"), "train_time": ("train_seconds", "min")}
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
 TRIAL_FIELDS = ("arch", "gen", "select_acc", "select_recall", "train_kwh", "train_seconds", "energy_source",
-                "epochs_run", "pruned", "seed", *DIMS)
+                "epochs_run", "pruned", "failed", "seed", *DIMS)
 REPORT_FIELDS = ("report_acc", "report_recall", "report_images", "report_se")
 
 
@@ -139,6 +141,8 @@ class HyperSpace:
         for d in ("weight_decay", "l1", "label_smoothing"):
             if any(v < 0 for v in self.choices[d]):
                 raise GreenError(f"hpo.space.{d} must be >= 0, got {self.choices[d]}")
+        if any(v >= 1 for v in self.choices["label_smoothing"]):
+            raise GreenError(f"hpo.space.label_smoothing must lie in [0, 1), got {self.choices['label_smoothing']}")
         self.name = "hpo"
 
     def gene_sizes(self) -> list[int]:
@@ -247,7 +251,7 @@ def _claim(folder: Path, data: Slices) -> None:
     """Tie a winner's folder to its slices: a resumed search on other images would mix two selections."""
     path, info = folder / "slices.json", data.info()
     if path.is_file():
-        have = json.loads(path.read_text())
+        have = of_type(read_json(path, "validation slices"), dict, f"validation slices {str(path)!r}")
         if have.get("digest") != info["digest"]:
             raise GreenError(f"{str(folder)!r} holds trials scored on other validation slices "
                              f"({have.get('select_images')}/{have.get('report_images')} images, digest "
@@ -260,8 +264,22 @@ def _claim(folder: Path, data: Slices) -> None:
 
 
 def choose(trials: Sequence[dict]) -> dict:
-    """The chosen trial: the best select-slice accuracy, the cheaper training on a tie (then the earlier)."""
-    return max(trials, key=lambda r: (r["select_acc"], -r["train_kwh"]))
+    """The chosen trial: the best select-slice accuracy, the cheaper training on a tie (then the earlier);
+    a failed (diverged) trial is never chosen."""
+    ok = [r for r in trials if not r.get("failed")]
+    if not ok:
+        raise TrainingError(f"every one of the {len(trials)} trials failed (first: {trials[0].get('failed')}); "
+                            "narrow hpo.space (e.g. lower learning rates)")
+    return max(ok, key=lambda r: (r["select_acc"], -r["train_kwh"]))
+
+
+def failed_trial(hc: HyperConfig, reason: str, bounds: dict[str, float], seed: int) -> dict[str, Any]:
+    """The record of a trial whose training diverged: the worst fitness (no accuracy, the energy and time
+    bounds), so the search goes on around it and never chooses it, and the reason, so a rerun reads it back
+    from the cache instead of training it again."""
+    return {"select_acc": 0.0, "select_recall": 0.0, "eval_seconds": 0.0, "train_kwh": bounds["train_kwh"],
+            "train_seconds": bounds["train_seconds"], "energy_source": "failed", "epochs_run": 0, "pruned": False,
+            "rung_acc": {}, "seed": seed, "failed": reason, **asdict(hc)}
 
 
 def score(model: torch.nn.Module, dm: pl.LightningDataModule, cfg: DictConfig, out: Path) -> dict[str, float]:
@@ -349,7 +367,12 @@ def _report_kept(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module],
     if not path.is_file():
         raise GreenError(f"the chosen trial's weights {str(path)!r} are missing; use a new run folder")
     model = make_model(hc.init == "inherited")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: a payload is refused
+        model.load_state_dict(state)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
+        raise GreenError(f"the chosen trial's weights {str(path)!r} are corrupt, truncated or not this model's "
+                         f"({type(err).__name__}); use a new run folder") from None
     model.drop_rate = float(hc.dropout)
     return report(model, data, cfg, out)
 
@@ -392,8 +415,7 @@ def experiment_yaml(hc: HyperConfig, arch: str, best: dict, default: dict, n_sel
 def hpo(cfg: DictConfig) -> dict[str, Any]:
     """Search the training hyperparameters of each winner; returns what hpo.json holds."""
     h = cfg.hpo
-    if cfg.epochs < 1:
-        raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
+    check_options(cfg)  # epochs, threads, device, the default recipe, before anything is trained
     if h.budget is not None and h.budget < 1:
         raise GreenError(f"hpo.budget must be >= 1 trial, got {h.budget}")
     space = HyperSpace(**h.space)
@@ -413,7 +435,8 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         folder = out / f"{i:02d}_{arch}"
         _claim(folder, data)
         default_path = folder / "default.json"
-        default = json.loads(default_path.read_text()) if default_path.is_file() else {}
+        default = of_type(read_json(default_path, "default recipe's record"), dict,
+                          f"default recipe's record {str(default_path)!r}") if default_path.is_file() else {}
         if default.get("slices") != info["digest"]:  # the default recipe: the reference and the energy bound
             d = cfg.default
             default = run_trial(HyperConfig(d.optimizer, float(d.lr), float(d.weight_decay), float(d.l1),
@@ -432,8 +455,12 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         def evaluate(hc: HyperConfig) -> dict[str, Any]:
             pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
             n = len(holder["evo"].records)
-            return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
-                             keep=kept / f"{hc}.pt")
+            try:
+                return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
+                                 keep=kept / f"{hc}.pt")
+            except TrainingError as err:  # one diverging setting must not end the search of the others
+                print(f"green-hpo: trial {hc} failed: {err}")
+                return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n)
 
         warm = [space.nearest(**cfg.default)] if h.warm_start else []  # the default recipe, on the grid
         evo = Evolution(space, objectives, [], cost_fn=lambda hc: {}, eval_fn=evaluate, algorithm=h.algorithm,
@@ -461,7 +488,9 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
             "arch": arch, "default": {k: default[k] for k in figures},
             "best": {"arch": best["arch"], **{k: best[k] for k in figures}},
             "chosen": asdict(chosen), "n_trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
-            "trials": [{k: r.get(k) for k in ("arch", "gen", "select_acc", "train_kwh", "pruned", "epochs_run")}
+            "failed": sum(bool(r.get("failed")) for r in trials),
+            "trials": [{k: r.get(k) for k in ("arch", "gen", "select_acc", "train_kwh", "pruned", "epochs_run",
+                                              "failed")}
                        for r in trials],
             "front": [r["arch"] for r in front], "hypervolume": evo.hypervolume(), "experiment": str(exp),
             "usage": f"green-finetune hydra.searchpath=[file://{(folder / 'configs').resolve()}] "
@@ -469,7 +498,7 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         print(f"green-hpo: {arch}: chose {best['arch']} on {info['select_images']} validation images (accuracy "
               f"{best['select_acc']:.4f}); held out on {info['report_images']} others: {best['report_acc']:.4f} "
               f"+- {best['report_se']:.4f} vs default {default['report_acc']:.4f}; {len(trials)} trials, "
-              f"{result['winners'][-1]['pruned']} stopped early -> {exp}")
+              f"{result['winners'][-1]['pruned']} stopped early, {result['winners'][-1]['failed']} failed -> {exp}")
     write_json(out / "hpo.json", result)
     write_csv(out / "hpo.csv", rows, ("winner", *TRIAL_FIELDS))
     return result

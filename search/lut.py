@@ -22,6 +22,7 @@ from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line
 from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
 from search.timing import device_fingerprint, measure, runner, set_threads
+from supernet.validate import check_device, check_options
 from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
@@ -32,13 +33,10 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def _setup(cfg: DictConfig) -> tuple[SearchSpace, torch.device, torch.dtype, int, int]:
-    device = torch.device(cfg.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GreenError("device=cuda but no CUDA GPU is available here; use device=cpu")
+    check_options(cfg)  # device, batch sizes, trials, warm-up calls, threads
+    device = check_device(cfg.device)
     if cfg.dtype not in DTYPES:
         raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")
-    if not cfg.batch_sizes or any(int(b) < 1 for b in cfg.batch_sizes):
-        raise GreenError(f"batch_sizes must be a non-empty list of positive integers, got {list(cfg.batch_sizes)}")
     set_threads(cfg.threads)
     space = instantiate(cfg.space)
     num_classes = cfg.num_classes or instantiate(cfg.data).peek_num_classes()

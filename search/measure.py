@@ -22,6 +22,7 @@ from torch import nn
 
 from search.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.timing import device_fingerprint, measure, runner, set_threads
+from supernet.validate import check_device
 from supernet.errors import GreenError
 
 
@@ -42,6 +43,7 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         raise GreenError(f"batch sizes must be a non-empty list of positive sizes, got {list(batch_sizes)}")
     if trials < 1:
         raise GreenError(f"measurement trials must be >= 1, got {trials}")
+    check_device(str(device), "measure.device")
     batch_sizes = [int(b) for b in batch_sizes]
     before = torch.get_num_threads()
     set_threads(threads)

@@ -19,6 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from supernet.validate import whole_number
+from supernet.errors import GreenError
+
 
 def summary(samples: list[float]) -> dict[str, float]:
     """Median, p10, p90 and count of per-call figures."""
@@ -49,7 +52,7 @@ def measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tri
             ) -> dict[Hashable, dict[str, float]]:
     """Per-call latency in milliseconds of every item (median, p10, p90, n) under the protocol."""
     if trials < 1 or warmup < 0:
-        raise ValueError("trials must be >= 1 and warmup >= 0")
+        raise GreenError(f"measurement trials must be >= 1 and warmup >= 0, got {trials} and {warmup}")
     reps: dict[Hashable, int] = {}
     for key, fn in calls.items():  # warm up, then size each timed call on the median warm call
         times = []
@@ -104,7 +107,11 @@ def _cpu_model() -> str:
 
 
 def set_threads(threads: int | None) -> int:
-    """Fix the CPU thread count (None keeps torch's default); returns the count in force."""
-    if threads:
-        torch.set_num_threads(int(threads))
+    """Fix the CPU thread count (None keeps torch's default); returns the count in force.
+
+    Anything but None or a whole number >= 1 is refused: torch would fail on a negative count with a
+    traceback, and 0 would silently mean "the default".
+    """
+    if threads is not None:
+        torch.set_num_threads(whole_number(threads, "threads", 1))
     return torch.get_num_threads()

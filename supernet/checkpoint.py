@@ -6,13 +6,17 @@ the supernet was trained with travel in the checkpoint's ``green`` section.
 """
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from supernet.errors import CheckpointError
+from supernet.io import write_atomic
+from supernet.validate import check_device
 from supernet.net import SuperNet
 from supernet.space import SearchSpace
 
@@ -22,6 +26,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    check_device(map_location)  # torch's own complaint would read as a corrupt checkpoint
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -48,9 +53,50 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
         raise CheckpointError(f"checkpoint {str(path)!r}: its search space does not match its recorded digest")
     net = SuperNet(space, int(meta["num_classes"]), int(meta["in_chans"]))
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    bad = next((k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()
+                and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:  # a diverged run: every subnet would score as chance, silently
+        raise CheckpointError(f"checkpoint {str(path)!r} has non-finite weights (first: {bad}); it cannot be "
+                              "searched or extracted")
     try:
         net.load_state_dict(state)
     except RuntimeError as err:
         raise CheckpointError(f"checkpoint {str(path)!r} does not fit its search space: "
                               f"{str(err).splitlines()[0]}") from None
     return net.to(map_location).eval(), meta
+
+
+def checkpoint_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be resumed from (missing, truncated, unsafe, foreign), or None if it can."""
+    try:
+        read_checkpoint(path)
+    except CheckpointError as err:
+        return str(err)
+    return None
+
+
+def refuse_unusable(path: str | Path, what: str = "resume") -> None:
+    """Raise a :class:`CheckpointError` for a checkpoint that cannot be resumed from, naming a good one of the
+    same folder (``last.ckpt`` or ``best.ckpt``) as the way on, so a damaged file is never silently trusted."""
+    problem = checkpoint_problem(path)
+    if problem is None:
+        return
+    others = [p for p in sorted(Path(path).parent.glob("*.ckpt")) if p != Path(path) and checkpoint_problem(p) is None]
+    hint = f"; the good checkpoint {str(others[0])!r} can be used instead ({what}={others[0]})" if others else ""
+    raise CheckpointError(f"cannot {what}: {problem}{hint}")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic where the run folder is: a temporary file in the same folder,
+    fsynced, then renamed over the old checkpoint.
+
+    Lightning's own atomic save stages the file in the system's temporary folder; on another filesystem the
+    final move is a copy, and a kill during it leaves a truncated ``last.ckpt`` where the good one was.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        write_atomic(path, buf.getvalue())

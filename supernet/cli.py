@@ -17,7 +17,9 @@ from typing import Any, Callable, Sequence
 import hydra
 from omegaconf import DictConfig
 
-from supernet.errors import exit_on_error
+from supernet.errors import GreenError, exit_on_error
+from supernet.lock import run_folder
+from supernet.validate import check_options
 
 
 def output_dir_problem(args: Sequence[str]) -> tuple[str, str] | None:
@@ -52,12 +54,37 @@ def composition_problem(config_name: str, args: Sequence[str]) -> str | None:
     return None
 
 
+def missing_options(cfg: DictConfig) -> list[str]:
+    """The mandatory options (``???`` in the YAML) the user did not set, as dotted keys."""
+    from omegaconf import OmegaConf
+
+    return sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
+
+
+def resume_folder(args: Sequence[str]) -> list[str]:
+    """``resume=<run>/checkpoints/<name>.ckpt`` without ``hydra.run.dir=``: continue in ``<run>``, the folder
+    the checkpoint belongs to, instead of a new timestamped folder without its checkpoints."""
+    if any(a.startswith("hydra.run.dir=") for a in args):
+        return []
+    for a in args:
+        if a.startswith("resume="):
+            ckpt = Path(a.split("=", 1)[1])
+            if ckpt.parent.name == "checkpoints" and ckpt.suffix == ".ckpt":
+                return [f"hydra.run.dir={ckpt.parent.parent}"]
+    return []
+
+
 def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
     """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
-            with exit_on_error(prog):
+            with exit_on_error(prog), run_folder(prog, cfg):
+                missing = missing_options(cfg)
+                if missing:
+                    raise GreenError(f"missing mandatory option {missing[0]}= (e.g. {prog} {missing[0]}=<...>; "
+                                     f"see {prog} --help)")
+                check_options(cfg)  # every shared option's type and range, before any work
                 fn(cfg)
 
         @functools.wraps(fn)
@@ -66,6 +93,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
             if bad:
                 print(f"{prog}: error: {bad}", file=sys.stderr)
                 sys.exit(2)
+            sys.argv.extend(resume_folder(sys.argv[1:]))
             problem = output_dir_problem(sys.argv[1:])
             if problem:
                 print(f"{prog}: error: cannot write output folder {problem[0]!r}: {problem[1]}", file=sys.stderr)

@@ -85,16 +85,45 @@ class _FileImages(Dataset):
         return torch.stack([_decode(self.files[i], self.size, self.channels) for i in idx]), self.y[torch.as_tensor(idx)]
 
 
+def _eight_bit(im: Any, path: str) -> Any:
+    """``im`` with 8-bit channels: high-depth grayscale (PIL modes ``I;16*``, ``I``, ``F``) scaled, not clipped.
+
+    PIL's own ``convert("L")`` clips such images at 255, so a 16-bit ramp 0..65535 comes out almost all
+    white. Integer modes are read as 16-bit (PNG and TIFF 16-bit grayscale open as ``I;16`` or ``I``):
+    0..65535 maps onto 0..255. Float images are read as [0, 1]. A value outside that range cannot be
+    placed on a scale, so it is refused rather than guessed. (16-bit RGB PNGs PIL already scales itself.)
+    """
+    from PIL import Image
+
+    if not (im.mode in ("I", "F") or im.mode.startswith("I;")):
+        return im
+    a = np.asarray(im).astype(np.float64)
+    top = 1.0 if im.mode == "F" else 65535.0
+    if a.size and (not np.isfinite(a).all() or a.min() < 0 or a.max() > top):
+        raise DataError(f"image file {path} (mode {im.mode}) has values outside 0..{top:g} "
+                        f"(min {np.nanmin(a):g}, max {np.nanmax(a):g}); convert it to 8 or 16 bits")
+    return Image.fromarray(np.round(a * (255.0 / top)).astype(np.uint8), "L")
+
+
 def _decode(path: str, size: int, channels: int) -> torch.Tensor:
-    """One image file as a (C, size, size) uint8 tensor; an unreadable file is a DataError naming it."""
+    """One image file as a (C, size, size) uint8 tensor; an unreadable file, or one PIL flags as a possible
+    decompression bomb (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a DataError naming it."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.Resampling.BILINEAR)
-            arr = np.array(im, dtype=np.uint8)
+        with warnings.catch_warnings():
+            # PIL only warns between its limit and twice it: refused all the same, before decoding
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im = _eight_bit(im, path).convert("L" if channels == 1 else "RGB")
+                if im.size != (size, size):
+                    im = im.resize((size, size), Image.Resampling.BILINEAR)
+                arr = np.array(im, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"image file {path} was refused as a possible decompression bomb: "
+                        f"{str(err).split('.')[0]}") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"unreadable image file: {path} ({type(err).__name__})") from None
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -115,6 +144,16 @@ def _to_format(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
         x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         x = x.round().clamp(0, 255).to(torch.uint8)
     return x.contiguous()
+
+
+def _check_stats(key: str, stats: list, channels: int) -> None:
+    """A given normalisation: one finite number per channel, and a std > 0 (a std of 0 would divide every
+    image by zero, and training would stop at a non-finite loss blamed on the learning rate)."""
+    if len(stats) != channels:
+        raise DataError(f"data.{key} must have one value per channel ({channels}), got {stats}")
+    for v in stats:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or (key == "std" and v <= 0):
+            raise DataError(f"data.{key} must hold finite numbers{' > 0' if key == 'std' else ''}, got {stats}")
 
 
 @dataclass
@@ -155,6 +194,9 @@ class ImageDataModule(pl.LightningDataModule):
             raise DataError(f"val_size must be a fraction in (0, 1) or a whole count >= 1, got {val_size}")
         if train_subset is not None and train_subset < 1:
             raise DataError(f"train_subset must be >= 1, got {train_subset}")
+        for key, stats in (("mean", mean), ("std", std)):
+            if stats is not None:
+                _check_stats(key, list(stats), channels)
         self.image_size, self.channels, self.val_size = image_size, channels, val_size
         self.train_subset, self.batch_size, self.crop_padding, self.hflip = train_subset, batch_size, crop_padding, hflip
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed
@@ -172,6 +214,9 @@ class ImageDataModule(pl.LightningDataModule):
         if self._splits is not None:
             return
         splits = self.load()
+        if len(splits.classes) < 2:
+            raise DataError(f"the data has {len(splits.classes)} class ({', '.join(map(repr, splits.classes))}): "
+                            "classification needs at least two")
         self.classes = list(splits.classes)
         n = len(splits.train)
         n_val = int(round(self.val_size * n)) if self.val_size < 1 else int(self.val_size)
@@ -265,6 +310,9 @@ class ImageDataModule(pl.LightningDataModule):
 
     def calib_batches(self, n_images: int, batch_size: int | None = None) -> list[torch.Tensor]:
         """A fixed, seeded set of normalised training images for BatchNorm recalibration."""
+        if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
+            # no batches would leave BatchNorm with reset statistics: every accuracy silently wrong
+            raise DataError(f"calib_images must be a whole number >= 1, got {n_images!r}")
         self.setup()
         n = min(n_images, len(self.train_set))
         g = torch.Generator().manual_seed(self.seed + 1)

@@ -7,6 +7,7 @@ traceback for a typo (set ``HYDRA_FULL_ERROR=1`` to see one anyway).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from typing import Iterator
@@ -36,17 +37,40 @@ class TrainingError(GreenError):
     """Training that cannot go on (for example a non-finite loss)."""
 
 
+class DiskFullError(GreenError):
+    """A write that found no space left; the file it would have replaced is intact."""
+
+
+class Interrupted(GreenError):
+    """A run stopped at a safe point by a signal (SIGTERM from a scheduler, SIGINT from Ctrl-C); it exits
+    with the shell's convention for that signal, 128 + its number, so a scheduler sees it was not a success."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether ``err`` is the operating system's "no space left" (or "quota exceeded")."""
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 @contextlib.contextmanager
 def exit_on_error(prog: str) -> Iterator[None]:
-    """Report a :class:`GreenError` as one line and exit 2 instead of raising it."""
+    """Report a :class:`GreenError` (or a full disk) as one line and exit 2 (an :class:`Interrupted` run:
+    128 + the signal) instead of raising it."""
     try:
         yield
-    except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError or a full disk
         cause: BaseException | None = err
-        while cause is not None and not isinstance(cause, GreenError):
+        while cause is not None and not isinstance(cause, GreenError) and not disk_full(cause):
             cause = cause.__cause__  # Hydra's instantiate wraps errors raised by constructors
         if cause is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        msg = " ".join(str(cause).split())
+        if isinstance(cause, GreenError):
+            msg = " ".join(str(cause).split())
+        else:  # ENOSPC from a library's own write (TensorBoard, Lightning): name the file it was writing
+            where = f" writing {cause.filename!r}" if getattr(cause, "filename", None) else ""
+            msg = f"no space left on device{where}; free some space and rerun (finished artefacts are intact)"
         print(f"{prog}: error: {msg}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(getattr(cause, "exit_code", 2))

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+TMP_SUFFIX = ".tmp"  # every temporary file or folder of this module ends so: sweep_temp finds what a kill left
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -28,10 +30,14 @@ def publish_mode(path: str | os.PathLike, folder: bool = False) -> None:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically (and durably: the temporary file is fsynced)."""
+    """Write ``data`` to ``path`` atomically (and durably: the temporary file is fsynced).
+
+    A full disk is a :class:`~supernet.errors.DiskFullError` naming the file: the old file is intact and
+    the temporary one is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
@@ -39,10 +45,34 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             os.fsync(f.fileno())
         publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        _raise_if_disk_full(err, path)
         raise
     return path
+
+
+def _raise_if_disk_full(err: BaseException, path: Path) -> None:
+    from supernet.errors import DiskFullError, disk_full
+
+    if disk_full(err):
+        raise DiskFullError(f"no space left on device writing {str(path)!r} (in {str(path.parent)!r}); the "
+                            "previous version is intact: free some space and rerun") from None
+
+
+def sweep_temp(folder: str | os.PathLike) -> list[Path]:
+    """Remove what killed writers left in ``folder`` (files and folders named ``.<name>.<random>.tmp`` by
+    :func:`write_atomic` and :func:`atomic_folder`); call it only while holding the folder's lock, so no
+    live writer's temporary is taken. Returns what was removed."""
+    gone = []
+    for root, dirs, files in os.walk(folder):
+        for name in [*files, *dirs]:
+            if name.startswith(".") and name.endswith(TMP_SUFFIX) and name.count(".") >= 3:
+                p = Path(root) / name
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                gone.append(p)
+        dirs[:] = [d for d in dirs if not (d.startswith(".") and d.endswith(TMP_SUFFIX))]
+    return gone
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -64,22 +94,30 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a temporary sibling folder, then rename it to ``path`` (replacing an old one); removed on failure.
 
-    A parent folder that cannot be created or written is a :class:`~supernet.errors.GreenError`.
+    An old folder is first renamed aside, so at every instant ``path`` is the old folder or the new one.
+    A parent folder that cannot be created or written is a :class:`~supernet.errors.GreenError`; a full
+    disk a :class:`~supernet.errors.DiskFullError`.
     """
     from supernet.errors import GreenError
 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent))
     except OSError as err:
+        _raise_if_disk_full(err, path)
         raise GreenError(f"cannot write output folder {str(path)!r}: {err.strerror or err}") from None
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
         publish_mode(tmp, folder=True)
-        tmp.rename(path)
-    except BaseException:
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=TMP_SUFFIX, dir=path.parent))
+            os.replace(path, old)  # onto the empty placeholder: same folder, so an atomic rename
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        _raise_if_disk_full(err, path)
         raise

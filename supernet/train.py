@@ -9,6 +9,7 @@ at a ``last.ckpt`` to continue a run: phase, epoch, optimizer state and schedule
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from search.energy import track_energy
+from supernet.checkpoint import AtomicCheckpointIO, read_checkpoint, refuse_unusable
 from supernet.cli import command
 from supernet.errors import CheckpointError, GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.io import write_json
 from supernet.module import SupernetModule
 from supernet.net import SuperNet
+from supernet.signals import StopOnSignal
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
@@ -77,14 +81,49 @@ def inherit(net: SuperNet, ckpt: str, dm: Any) -> None:
     net.load_state_dict(src.state_dict())
 
 
+def resume_path(cfg: DictConfig, out: Path) -> str | None:
+    """The checkpoint to continue from: ``resume=<path>``, or with ``resume=auto`` the run folder's own
+    ``last.ckpt`` if there is one (a requeued cluster job reruns the same line); a damaged one is refused."""
+    resume = cfg.get("resume")
+    if resume == "auto":
+        last = out / "checkpoints" / "last.ckpt"
+        resume = str(last) if last.exists() else None
+    if resume:
+        if not Path(resume).is_file():
+            raise CheckpointError(f"resume checkpoint {resume!r} does not exist")
+        refuse_unusable(resume)
+    return resume
+
+
+def finished(out: Path, resume: str | None, epochs: int) -> dict[str, float] | None:
+    """The metrics of a run that already ended, after ``epochs`` epochs, at the checkpoint being resumed
+    (nothing left to do), else None; a finished run resumed with more epochs goes on."""
+    done = out / "metrics.json"
+    if not resume or not done.is_file():
+        return None
+    import json
+
+    try:
+        record = json.loads(done.read_text())
+        step, ended = int(record["global_step"]), int(record["epochs"])
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable record: train (Lightning ends at once if the epochs are done)
+    same = read_checkpoint(resume).get("global_step") == step and ended >= epochs
+    return record.get("metrics", {}) if same else None
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train the supernet described by ``cfg``; returns the final logged metrics."""
     if cfg.epochs < 1:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
-    if cfg.get("resume") and not Path(cfg.resume).is_file():
-        raise CheckpointError(f"resume checkpoint {cfg.resume!r} does not exist")
-    pl.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
+    resume = resume_path(cfg, out)
+    done = finished(out, resume, sum(p.epochs for p in instantiate(cfg.strategy).phases(cfg.epochs)))
+    if done is not None:
+        print(f"green-train: nothing to do: the run in {str(out)!r} already finished at this checkpoint "
+              f"(metrics.json)", flush=True)
+        return done
+    pl.seed_everything(cfg.seed, workers=True)
     dm, module = build(cfg)
     logger = TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/acc_mean", mode="max",
@@ -93,19 +132,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # new best would never reach last.ckpt; this one (no monitor) rewrites it after every epoch
     last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1,
                            auto_insert_metric_name=False, enable_version_counter=False)
+    stop = StopOnSignal(out / "checkpoints" / "last.ckpt")
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
-                                      callbacks=[best, last], default_root_dir=str(out))
+                                      callbacks=[best, last, stop], default_root_dir=str(out),
+                                      plugins=[AtomicCheckpointIO()])
     logger.log_hyperparams(_flat(OmegaConf.to_container(cfg, resolve=True)))
     rank = int(os.environ.get("LOCAL_RANK", 0))  # ranks started by Lightning's launcher book their own energy
     stage = "train" if rank == 0 else f"train_rank{rank}"
     try:
         with track_energy(out, stage, trainer.strategy.root_device, cfg.get("country_iso_code", "USA"),
-                          accumulate=bool(cfg.get("resume"))):  # a resumed run adds to what it booked before
-            trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume"), weights_only=True)
+                          accumulate=bool(resume)):  # a resumed run adds to what it booked before
+            trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
+    except SIGTERMException:  # Lightning's own SIGTERM stop (its notifier ran before ours): same outcome
+        stop.signum = stop.signum or signal.SIGTERM
+        raise stop.interrupted(trainer) from None
     except RuntimeError as err:
-        if cfg.get("resume") and "checkpoint" in str(err).lower():
-            raise CheckpointError(f"cannot resume from {cfg.resume!r}: {str(err).splitlines()[0]}") from None
+        if resume and "checkpoint" in str(err).lower():
+            raise CheckpointError(f"cannot resume from {resume!r}: {str(err).splitlines()[0]}") from None
         raise
+    finally:
+        stop.restore()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics = {k: v for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:

@@ -1,0 +1,81 @@
+"""Stopping a training on SIGTERM or SIGINT at a safe point, resumably.
+
+A cluster scheduler sends SIGTERM before it kills a job (SLURM: at the time limit, on preemption,
+``scancel``); a user presses Ctrl-C. Lightning on its own turns SIGTERM into a ``SystemExit`` with
+status 0, so a scheduler would count the job as a success, and Ctrl-C into status 1 with no word
+about what was kept. :class:`StopOnSignal` notes the signal and raises :class:`Interrupted` at the
+next batch boundary (after the optimizer step, never inside one): ``last.ckpt`` still holds the last
+finished epoch, the message names it, and the process exits with 128 + the signal number.
+
+SLURM's requeue (``#SBATCH --signal=SIGUSR1@90`` with Lightning's SLURM environment) is left to
+Lightning; a requeued ``green-train resume=auto hydra.run.dir=<same folder>`` continues from that
+folder's ``last.ckpt``.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from supernet.errors import Interrupted
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopOnSignal(pl.Callback):
+    """Install SIGTERM/SIGINT handlers for the fit and stop at the next safe point once one arrives."""
+
+    def __init__(self, last_ckpt: Path):
+        self.last_ckpt = Path(last_ckpt)
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach the main thread only
+        for s in SIGNALS:  # Lightning registers its own SIGTERM notifier later and calls this one too
+            self._old[s] = signal.getsignal(s)
+            signal.signal(s, self._note)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.restore()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        self._old.clear()
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: the user wants out now
+        self.signum = signum
+
+    def check(self, trainer: pl.Trainer) -> None:
+        """Raise :class:`Interrupted` if a signal has arrived (called at safe points)."""
+        if self.signum is not None:
+            raise self.interrupted(trainer)
+
+    def interrupted(self, trainer: pl.Trainer) -> Interrupted:
+        name = signal.Signals(self.signum).name
+        where = f"in epoch {trainer.current_epoch + 1}, step {trainer.global_step}"
+        if self.last_ckpt.is_file():
+            how = (f"the last finished epoch is saved in {str(self.last_ckpt)!r}: rerun with "
+                   f"resume={self.last_ckpt} to continue")
+        else:
+            how = "no epoch had finished, so there is nothing to resume: rerun from the start"
+        return Interrupted(f"stopped by {name} {where}; {how}", self.signum)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.check(trainer)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.check(trainer)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.check(trainer)

@@ -1,0 +1,140 @@
+"""Checks at the boundary: option values, and numbers read back from tables, state files and model folders.
+
+A value is checked where it enters (the command's start, the moment a file is read), so a wrong one
+is one line naming the option or the file and key (``<command>: error: ...``, exit 2) instead of a
+traceback after an hour of training, or worse, a silently wrong figure (a NaN median prices every
+subnet at 0 ms). :func:`check_options` knows every option the commands share and checks those a
+config has; the number checks serve the readers of ``lut.json``, ``cache.json`` and the rest.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from supernet.errors import GreenError
+
+
+def is_number(value: Any) -> bool:
+    """A JSON/YAML number (not a bool, which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite_number(value: Any, where: str, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False, error: type[GreenError] = GreenError) -> float:
+    """``value`` as a float, if it is a finite number within the bounds; else ``error`` naming ``where``."""
+    if not is_number(value) or not math.isfinite(value):
+        raise error(f"{where} must be a finite number, got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        if low is not None and high is not None:
+            span = f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            span = f"be {'>' if low_open else '>='} {low:g}"
+        else:
+            span = f"be {'<' if high_open else '<='} {high:g}"
+        raise error(f"{where} must {span}, got {value!r}")
+    return float(value)
+
+
+def whole_number(value: Any, where: str, low: int | None = None, error: type[GreenError] = GreenError) -> int:
+    """``value`` if it is a whole number (not a bool) of at least ``low``; else ``error`` naming ``where``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise error(f"{where} must be a whole number, got {value!r}")
+    if low is not None and value < low:
+        raise error(f"{where} must be >= {low}, got {value}")
+    return value
+
+
+def of_type(value: Any, kind: type | tuple[type, ...], where: str, error: type[GreenError] = GreenError) -> Any:
+    """``value`` if it is a ``kind`` (e.g. a dict where a section belongs); else ``error`` naming ``where``."""
+    if not isinstance(value, kind):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise error(f"{where} must be a {names}, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def read_json(path: str | Path, what: str, error: type[GreenError] = GreenError) -> Any:
+    """A JSON file the commands wrote; unreadable, not UTF-8 (a pickle, say), truncated: ``error`` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{what} {str(path)!r} is corrupt or truncated ({type(err).__name__}: "
+                    f"{str(err).splitlines()[0][:80]})") from None
+
+
+def check_device(name: Any, key: str = "device") -> torch.device:
+    """The torch device ``name`` names, refused (one line) when it is malformed or absent on this machine."""
+    try:
+        device = torch.device(str(name))
+    except RuntimeError:
+        raise GreenError(f"{key}={name!r} is not a device: use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GreenError(f"{key}={name}: CUDA is not available on this machine; use {key}=cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise GreenError(f"{key}={name!r}: only cpu and cuda are supported")
+    return device
+
+
+def _whole(low: int, optional: bool = False) -> Callable[[Any, str], None]:
+    def check(value: Any, key: str) -> None:
+        if value is None and optional:
+            return
+        whole_number(value, key, low)
+    return check
+
+
+def _fraction(optional: bool = False) -> Callable[[Any, str], None]:
+    def check(value: Any, key: str) -> None:
+        if value is None and optional:
+            return
+        finite_number(value, key, 0.0, 1.0, high_open=True)
+    return check
+
+
+def _positive(value: Any, key: str) -> None:
+    finite_number(value, key, 0.0, low_open=True)
+
+
+def _sizes(value: Any, key: str) -> None:
+    if not isinstance(value, list) or not value:
+        raise GreenError(f"{key} must be a non-empty list of positive whole numbers, got {value!r}")
+    for i, v in enumerate(value):
+        whole_number(v, f"{key}[{i}]", 1)
+
+
+def _device(value: Any, key: str) -> None:
+    check_device(value, key)
+
+
+# option (as written on the command line) -> its check; a config is checked on the options it has
+OPTIONS: dict[str, Callable[[Any, str], None]] = {
+    "epochs": _whole(1), "seeds": _whole(1), "threads": _whole(1, optional=True), "top_k": _whole(1),
+    "calib_images": _whole(1), "module.calib_images": _whole(1), "eval.calib_images": _whole(1),
+    "label_smoothing": _fraction(), "module.label_smoothing": _fraction(), "default.label_smoothing": _fraction(),
+    "multi_trial.label_smoothing": _fraction(), "dropout": _fraction(optional=True), "default.dropout": _fraction(),
+    "optimizer.lr": _positive, "default.lr": _positive, "multi_trial.optimizer.lr": _positive,
+    "batch_sizes": _sizes, "measure.batch_sizes": _sizes,
+    "protocol.trials": _whole(1), "validate.trials": _whole(1), "measure.trials": _whole(1),
+    "protocol.warmup": _whole(0), "measure.warmup": _whole(0), "measure.threads": _whole(1, optional=True),
+    "device": _device, "measure.device": _device,
+}
+_ABSENT = object()
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Refuse, before any work, a value of a shared option that is of the wrong type or out of range
+    (``epochs=abc``, a learning rate <= 0, label smoothing outside [0, 1), an empty batch-size list, ...)."""
+    for key, check in OPTIONS.items():
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is _ABSENT:
+            continue
+        check(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value, key)
