@@ -120,8 +120,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
 
     def first_median(t: dict, value: Any) -> None:
         entry = next(iter(t["entries"].values()))
-        first = next(iter(entry.values()))
-        first["latency_ms"]["median"] = value
+        entry["1"]["latency_ms"]["median"] = value  # batch 1 of the first op
 
     nan_ckpt = work / "nan.ckpt"
     state = _torch_load(ckpt)
@@ -270,6 +269,7 @@ def main() -> None:
     import search.lut as lut
 
     MARKER.unlink(missing_ok=True)
+    (ROOT / "outputs" / "bench").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bad_input_", dir=ROOT / "outputs" / "bench"))
     ckpt = quick_supernet(work / "sn", epochs=1)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
