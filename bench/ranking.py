@@ -147,18 +147,44 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         methods[name] = f
     default = raw["default"]
     d = methods[default]
+    mid_archs = [a for a in truth if roles[a] == "sampled"]
+    for name, m in raw["methods"].items():
+        if name != default and "splits" not in m:
+            methods[name]["vs_default"] = versus(m["scores"], raw["methods"][default]["scores"], truth, mid_archs)
     nc = ceiling["noise_ceiling_tau_no_extremes"]
     out = {"method": default, "n_subnets": len(truth), "n_rows": len(rows),
            **{k: d[k] for k in ("kendall_tau", "kendall_tau_ci", "kendall_tau_no_extremes",
                                 "kendall_tau_no_extremes_ci", "spearman", "spearman_ci", "top1_regret_points",
                                 "top5_regret_points")},
            "top5_regret_points_per_budget": d["top5_regret_points_per_budget"], **ceiling, "methods": methods}
+    out["best_method"] = best_method(out)
     out["goal"] = {
         f"kendall_tau_no_extremes_ge_{GOAL_TAU}": d["kendall_tau_no_extremes"] >= GOAL_TAU,
         f"kendall_tau_no_extremes_ge_{GOAL_CEILING_SHARE}_noise_ceiling":
             bool(d["kendall_tau_no_extremes"] >= GOAL_CEILING_SHARE * nc) if not math.isnan(nc) else None,
         f"top5_regret_le_{GOAL_REGRET}_point": d["top5_regret_points"] <= GOAL_REGRET}
     return out
+
+
+def versus(scores: dict[str, float], base: dict[str, float], truth: dict[str, float],
+           archs: Sequence[str]) -> dict[str, Any]:
+    """The paired comparison of a method with the default on the same subnets (``archs``: those without the
+    extremes): the difference of their Kendall tau against the truth, with a bootstrap interval that
+    resamples subnets with both methods' scores together (the two taus share the truth's noise)."""
+    a, b, t = [scores[x] for x in archs], [base[x] for x in archs], [truth[x] for x in archs]
+    diff = (lambda a, b, t: kendall(a, t) - kendall(b, t))
+    lo, hi = _ci(diff, a, b, t)
+    return {"kendall_tau_no_extremes_diff": diff(a, b, t) if len(archs) >= 2 else math.nan,
+            "kendall_tau_no_extremes_diff_ci": [lo, hi], "better_beyond_noise": bool(lo > 0)}
+
+
+def best_method(result: dict[str, Any]) -> str:
+    """The method a default should be: the default itself unless another supernet method ranks better beyond
+    noise (the interval of its paired tau difference lies above 0); among several, the largest difference.
+    Predictors are judged on held-out subnets only, so they are reported beside, not chosen here."""
+    better = {n: f["vs_default"]["kendall_tau_no_extremes_diff"] for n, f in result["methods"].items()
+              if "vs_default" in f and f["vs_default"]["better_beyond_noise"]}
+    return max(better, key=better.get) if better else result["method"]
 
 
 def parse_methods(specs: Sequence[str]) -> dict[str, list[Path]]:
@@ -299,7 +325,11 @@ def main() -> None:
         print(f"ranking: {name}: Kendall tau {f['kendall_tau']:.3f}, without the extremes "
               f"{f['kendall_tau_no_extremes']:.3f} [{lo:.3f}, {hi:.3f}]; top-5 regret {f['top5_regret_points']:.2f} "
               f"points, top-1 {f['top1_regret_points']:.2f}; score SE <= {f['score_se_max']:.3f} vs spread "
-              f"{f['score_spread_sd_no_extremes']:.3f}")
+              f"{f['score_spread_sd_no_extremes']:.3f}"
+              + (f"; vs {result['method']}: {f['vs_default']['kendall_tau_no_extremes_diff']:+.3f} "
+                 f"[{f['vs_default']['kendall_tau_no_extremes_diff_ci'][0]:+.3f}, "
+                 f"{f['vs_default']['kendall_tau_no_extremes_diff_ci'][1]:+.3f}]" if "vs_default" in f else ""))
+    print(f"ranking: best method (beyond noise, else the default): {result['best_method']}")
     print(f"ranking: -> {path}")
 
 

@@ -184,9 +184,26 @@ def test_table_headline_known_answers(fast_bootstrap):
     assert bad["score_se_max"] == pytest.approx(accuracy_se(0.49, 100))  # the score nearest one half
     assert h["goal"] == {"kendall_tau_no_extremes_ge_0.6": True,
                          "kendall_tau_no_extremes_ge_0.8_noise_ceiling": True, "top5_regret_le_1.0_point": True}
+    # the paired comparison with the default (without the extremes): the reverse order loses 2 in tau
+    assert bad["vs_default"]["kendall_tau_no_extremes_diff"] == pytest.approx(-2.0)
+    assert bad["vs_default"]["better_beyond_noise"] is False and h["best_method"] == "good"
     raw = _table_raw()
     raw["default"] = "bad"
-    assert ranking.headline({"raw": raw})["goal"]["kendall_tau_no_extremes_ge_0.6"] is False
+    h = ranking.headline({"raw": raw})
+    assert h["goal"]["kendall_tau_no_extremes_ge_0.6"] is False
+    good = h["methods"]["good"]["vs_default"]
+    assert good["kendall_tau_no_extremes_diff"] == pytest.approx(2.0) and good["kendall_tau_no_extremes_diff_ci"][0] > 0
+    assert h["best_method"] == "good"  # better beyond noise: it would replace the default
+
+
+def test_best_method_keeps_the_default_within_noise():
+    ties = {"method": "a", "methods": {"a": {}, "b": {"vs_default": {"kendall_tau_no_extremes_diff": 0.3,
+                                                                      "better_beyond_noise": False}},
+                                       "a+predictor": {"splits": 3}}}
+    assert ranking.best_method(ties) == "a"
+    ties["methods"]["c"] = {"vs_default": {"kendall_tau_no_extremes_diff": 0.1, "better_beyond_noise": True}}
+    ties["methods"]["d"] = {"vs_default": {"kendall_tau_no_extremes_diff": 0.2, "better_beyond_noise": True}}
+    assert ranking.best_method(ties) == "d"
 
 
 def test_table_headline_recomputes_and_catches_an_edit(tmp_path, monkeypatch, fast_bootstrap):
