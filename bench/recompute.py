@@ -33,6 +33,7 @@ def _headline_fn(name: str):
     sys.path.insert(0, str(HERE))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
     spec.loader.exec_module(mod)
     if not hasattr(mod, "headline"):
         raise LookupError(f"bench/{name}.py has no headline(result) function")
