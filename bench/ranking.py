@@ -27,6 +27,7 @@ the table's rows and each method's per-subnet scores.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
@@ -144,6 +145,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         sc = [m["scores"][a] for a in truth if roles[a] == "sampled"]
         f["score_se_max"] = max(accuracy_se(v, m["val_images"]) for v in m["scores"].values())
         f["score_spread_sd_no_extremes"] = statistics.stdev(sc) if len(sc) >= 2 else math.nan
+        f["training_kwh"] = (m.get("training") or {}).get("kwh")
         methods[name] = f
     default = raw["default"]
     d = methods[default]
@@ -185,6 +187,22 @@ def best_method(result: dict[str, Any]) -> str:
     better = {n: f["vs_default"]["kendall_tau_no_extremes_diff"] for n, f in result["methods"].items()
               if "vs_default" in f and f["vs_default"]["better_beyond_noise"]}
     return max(better, key=better.get) if better else result["method"]
+
+
+def training_cost(metas: Sequence[dict], ckpts: Sequence[Path]) -> dict[str, Any]:
+    """What training a method's supernet(s) cost, from each run folder's ``energy_train.json`` (a few-shot
+    method also pays for the one-shot supernet its parts start from): kWh, seconds and the energy sources."""
+    folders = [Path(c).parent.parent for c in ckpts]
+    folders += list(dict.fromkeys(Path(m["fewshot"]["init_from"]).parent.parent for m in metas if m.get("fewshot")))
+    kwh, sec, src = 0.0, 0.0, set()
+    for f in folders:
+        e = f / "energy_train.json"
+        if not e.is_file():
+            return {"kwh": None, "seconds": None, "sources": [], "missing": str(e)}
+        rec = json.loads(e.read_text())
+        kwh, sec = kwh + float(rec["energy_kwh"]), sec + float(rec["seconds"])
+        src.add(rec["source"])
+    return {"kwh": kwh, "seconds": sec, "sources": sorted(src), "runs": [str(f) for f in folders]}
 
 
 def parse_methods(specs: Sequence[str]) -> dict[str, list[Path]]:
@@ -282,7 +300,8 @@ def main() -> None:
             nets[name] = net
             scores = {a: ev(net.space.validate(a))["acc"] for a in table.archs()}
             raw_methods[name] = {"ckpts": [str(c) for c in ckpts], "val_images": ev.val_images, "scores": scores,
-                                 "few_shot_split": None if split is None else str(split)}
+                                 "few_shot_split": None if split is None else str(split),
+                                 "training": training_cost([m for _, m in loaded], ckpts)}
             print(f"ranking: {name}: scored {len(scores)} subnets on {ev.val_images} validation images", flush=True)
         if args.predictor_fit:
             val_truth = {a: statistics.fmean(r.val_acc for r in rs) for a, rs in table.by_arch().items()}
@@ -326,6 +345,7 @@ def main() -> None:
               f"{f['kendall_tau_no_extremes']:.3f} [{lo:.3f}, {hi:.3f}]; top-5 regret {f['top5_regret_points']:.2f} "
               f"points, top-1 {f['top1_regret_points']:.2f}; score SE <= {f['score_se_max']:.3f} vs spread "
               f"{f['score_spread_sd_no_extremes']:.3f}"
+              + (f"; supernet training {f['training_kwh']:.2e} kWh" if f.get("training_kwh") is not None else "")
               + (f"; vs {result['method']}: {f['vs_default']['kendall_tau_no_extremes_diff']:+.3f} "
                  f"[{f['vs_default']['kendall_tau_no_extremes_diff_ci'][0]:+.3f}, "
                  f"{f['vs_default']['kendall_tau_no_extremes_diff_ci'][1]:+.3f}]" if "vs_default" in f else ""))

@@ -253,3 +253,21 @@ def test_cross_validated_predictor_known_answers(fast_bootstrap):
     assert f["kendall_tau_no_extremes"] == pytest.approx(0.0)
     # split 2 keeps a1 (0.26) under budgets 30, 40, 50 MACs (of the held-out costs): 3, 15 and 25 points lost
     assert f["top1_regret_points"] == pytest.approx((0.0 + (3 + 15 + 25) / 3) / 2)
+
+
+def test_training_cost_adds_the_one_shot_supernet_under_few_shot_parts(tmp_path):
+    def run(name, kwh, sec, source="codecarbon-estimate"):
+        (tmp_path / name / "checkpoints").mkdir(parents=True)
+        (tmp_path / name / "energy_train.json").write_text(json.dumps({"energy_kwh": kwh, "seconds": sec,
+                                                                       "source": source}))
+        return tmp_path / name / "checkpoints" / "last.ckpt"
+
+    one = run("oneshot", 1.0, 100.0)
+    parts = [run("p2", 0.25, 10.0), run("p3", 0.5, 20.0, "nvml")]
+    metas = [{"fewshot": {"init_from": str(one)}}] * 2
+    cost = ranking.training_cost(metas, parts)
+    assert cost["kwh"] == pytest.approx(1.75) and cost["seconds"] == pytest.approx(130.0)
+    assert cost["sources"] == ["codecarbon-estimate", "nvml"]
+    assert ranking.training_cost([{}], [one])["kwh"] == pytest.approx(1.0)
+    (tmp_path / "p2" / "energy_train.json").unlink()
+    assert ranking.training_cost(metas, parts)["kwh"] is None
