@@ -51,9 +51,9 @@ def _ci(stat, *cols: Sequence[float]) -> list[float]:
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],
-            macs: dict[str, float]) -> dict[str, Any]:
+            macs: dict[str, float], intervals: bool = True) -> dict[str, Any]:
     """:func:`search.fidelity.figures` under this benchmark's bootstrap protocol."""
-    return rank_figures(scores, truth, roles, macs, n_boot=N_BOOT, level=LEVEL, seed=SEED)
+    return rank_figures(scores, truth, roles, macs, n_boot=N_BOOT, level=LEVEL, seed=SEED, intervals=intervals)
 
 
 CV_FIGURES = ("kendall_tau", "kendall_tau_no_extremes", "spearman", "top1_regret_points", "top5_regret_points")
@@ -66,8 +66,9 @@ def cross_validated(m: dict[str, Any], base: dict[str, float], truth: dict[str, 
     per, paired = [], []
     for sp in m["splits"]:
         held = {a: truth[a] for a in sp["pred"]}
-        per.append(figures(sp["pred"], held, roles, macs))
-        paired.append(figures({a: base[a] for a in held}, held, roles, macs))
+        # the split figures are averaged, never given intervals (the spread over splits stands for them)
+        per.append(figures(sp["pred"], held, roles, macs, intervals=False))
+        paired.append(figures({a: base[a] for a in held}, held, roles, macs, intervals=False))
     out: dict[str, Any] = {"splits": len(per), "fit_subnets": len(m["splits"][0]["fit"]),
                            "held_out_subnets": len(m["splits"][0]["pred"]), "base": m["base"], "kind": m["kind"]}
     for k in CV_FIGURES:
@@ -84,38 +85,10 @@ def cross_validated(m: dict[str, Any], base: dict[str, float], truth: dict[str, 
     return out
 
 
-def pool_headline(result: dict[str, Any]) -> dict[str, Any]:
-    """The figures of the earlier protocol (``raw.subnets``: a cost-stratified pool scored by inherited
-    accuracy against one short standalone training each, written by this script up to commit 17e65d0),
-    kept so that its committed result still recomputes."""
-    raw = result["raw"]
-    subs = raw["subnets"]
-    inh, scr = [s["inherited_val_acc"] for s in subs], [s["scratch_test_acc"] for s in subs]
-    mid = [s for s in subs if s["role"] == "sampled"]
-    mid_inh, mid_scr = [s["inherited_val_acc"] for s in mid], [s["scratch_test_acc"] for s in mid]
-    tau = kendall(inh, scr)
-    out: dict[str, Any] = {
-        "kendall_tau": tau, "kendall_tau_ci": _ci(kendall, inh, scr),
-        "spearman": spearman(inh, scr), "spearman_ci": _ci(spearman, inh, scr),
-        "kendall_tau_no_extremes": kendall(mid_inh, mid_scr) if len(mid) >= 2 else math.nan,
-        "kendall_tau_no_extremes_ci": _ci(kendall, mid_inh, mid_scr),
-        "n_subnets": len(subs),
-        "inherited_acc_se_max": max(accuracy_se(a, raw["val_images"]) for a in inh),
-    }
-    if all(s.get("finetuned_test_acc") is not None for s in subs):
-        gains = [s["finetuned_test_acc"] - s["scratch_test_acc"] for s in subs]
-        out["finetune_gain"] = statistics.fmean(gains)
-        out["finetune_gain_wins"] = sum(g > 0 for g in gains)
-    out["goal"] = {"kendall_tau_ge_0.7": tau >= 0.7}
-    return out
-
-
 def headline(result: dict[str, Any]) -> dict[str, Any]:
     """The headline figures, from the raw data in ``result["raw"]`` only: the table's rows and each
-    method's per-subnet scores (or, for a result of the earlier pool protocol, :func:`pool_headline`)."""
+    method's per-subnet scores."""
     raw = result["raw"]
-    if "table" not in raw:
-        return pool_headline(result)
     rows = raw["table"]
     by: dict[str, list[dict]] = {}
     for r in rows:

@@ -47,21 +47,26 @@ def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, fl
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str], macs: dict[str, float],
-            n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+            n_boot: int = 2000, level: float = 0.95, seed: int = 0, intervals: bool = True) -> dict[str, Any]:
     """Rank correlation (with and without the extremes) and top-k regret of one method's ``scores``
-    against ``truth`` over the subnets of ``truth`` (``roles``: smallest, sampled or largest)."""
+    against ``truth`` over the subnets of ``truth`` (``roles``: smallest, sampled or largest); without
+    ``intervals`` the bootstrap intervals are left out (nan), for callers that only average the figures."""
     boot = {"n_boot": n_boot, "level": level, "seed": seed}
+
+    def interval(stat, *cols: Sequence[float]) -> list[float]:
+        return ci(stat, *cols, **boot) if intervals else [math.nan, math.nan]
+
     archs = list(truth)
     mid = [a for a in archs if roles[a] == "sampled"]
     x, y = [scores[a] for a in archs], [truth[a] for a in archs]
     mx, my = [scores[a] for a in mid], [truth[a] for a in mid]
     out: dict[str, Any] = {
-        "kendall_tau": kendall(x, y), "kendall_tau_ci": ci(kendall, x, y, **boot),
-        "spearman": spearman(x, y), "spearman_ci": ci(spearman, x, y, **boot),
+        "kendall_tau": kendall(x, y), "kendall_tau_ci": interval(kendall, x, y),
+        "spearman": spearman(x, y), "spearman_ci": interval(spearman, x, y),
         "kendall_tau_no_extremes": kendall(mx, my) if len(mid) >= 2 else math.nan,
-        "kendall_tau_no_extremes_ci": ci(kendall, mx, my, **boot),
+        "kendall_tau_no_extremes_ci": interval(kendall, mx, my),
         "spearman_no_extremes": spearman(mx, my) if len(mid) >= 2 else math.nan,
-        "spearman_no_extremes_ci": ci(spearman, mx, my, **boot),
+        "spearman_no_extremes_ci": interval(spearman, mx, my),
     }
     b = budgets([macs[a] for a in archs])
     out["budgets_macs"] = b

@@ -201,3 +201,23 @@ def test_points_outside_the_reference_add_nothing():
 def test_hypervolume_rejects_a_reference_cost_that_is_not_positive(cost):
     with pytest.raises(ValueError, match=r"^the reference cost must be > 0$"):
         hypervolume_2d([(0.9, 0.5)], (0.5, cost))
+
+
+def test_kendall_is_bit_identical_to_scipy_with_ties_and_degenerate_columns():
+    import math
+    import random
+
+    from scipy.stats import kendalltau
+
+    from search.stats import kendall
+
+    r = random.Random(0)
+    for _ in range(500):
+        n = r.randint(2, 30)
+        x = [r.choice([0.1, 0.2, r.random()]) for _ in range(n)]
+        y = [r.choice([0.5, r.random()]) for _ in range(n)]
+        want = float(kendalltau(x, y)[0])
+        got = kendall(x, y)
+        assert (math.isnan(want) and math.isnan(got)) or got == want
+    assert math.isnan(kendall([1, 1, 1], [1, 2, 3])) and math.isnan(kendall([0.5], [0.5]))
+    assert kendall([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
