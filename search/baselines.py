@@ -26,10 +26,10 @@ from search.cost import count_net
 from search.export import export_onnx, load_weights, save_weights
 from search.finetune import fit_and_measure, replicates
 from search.timing import set_threads
-from supernet.validate import check_options, of_type, read_json, whole_number
 from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
+from supernet.validate import check_options, of_type, read_json, whole_number
 
 SOURCES = ("timm", "torchvision")
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool

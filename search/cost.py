@@ -21,11 +21,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernet.validate import finite_number, of_type, read_json, whole_number
 from supernet.errors import GreenError
 from supernet.net import _Body
 from supernet.ops import make_block
 from supernet.space import ArchConfig, BlockSpec, SearchSpace
+from supernet.validate import finite_number, of_type, read_json, whole_number
 
 TABLE_KIND = "green-cnn-lut"
 TABLE_VERSION = 1

@@ -25,10 +25,10 @@ from deap import base, tools
 from tqdm.auto import tqdm
 
 from search.objectives import Constraint, Normaliser, Objective, hypervolume, pareto_front
-from supernet.validate import finite_number, is_number, of_type, read_json, whole_number
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.space import ArchConfig, SearchSpace
+from supernet.validate import finite_number, is_number, of_type, read_json, whole_number
 
 ALGORITHMS = ("nsga2", "nsga3", "random")
 STATE_VERSION = 1

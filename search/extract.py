@@ -18,11 +18,11 @@ from search.cost import CostModel, count
 from search.evaluate import SubnetEvaluator
 from search.export import check_out, save_subnet
 from search.search import check_data, check_space
-from supernet.validate import check_options
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
 from supernet.errors import ArchError, GreenError
 from supernet.space import ArchConfig, SearchSpace
+from supernet.validate import check_options
 
 
 def arch_from_pareto(path: str | Path, index: int, space: SearchSpace) -> ArchConfig:

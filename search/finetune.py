@@ -28,7 +28,6 @@ from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_ene
 from search.export import save_subnet
 from search.search import check_data, check_space
 from search.timing import measure, runner, set_threads
-from supernet.validate import check_options, finite_number, read_json
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
@@ -37,6 +36,7 @@ from supernet.io import write_csv, write_json
 from supernet.module import distill_loss
 from supernet.net import GreenNet, extract_subnet
 from supernet.space import ArchConfig, SearchSpace
+from supernet.validate import check_options, finite_number, read_json
 
 
 class SubnetModule(pl.LightningModule):

@@ -54,7 +54,6 @@ from search.objectives import parse_objectives
 from search.search import check_data, check_space
 from search.stats import accuracy_se
 from search.timing import set_threads
-from supernet.validate import check_options, of_type, read_json
 from supernet.bn import recalibrate_bn
 from supernet.checkpoint import load_supernet
 from supernet.cli import command
@@ -62,6 +61,7 @@ from supernet.errors import GreenError, TrainingError
 from supernet.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from supernet.space import ArchConfig
+from supernet.validate import check_options, of_type, read_json
 
 # objective name -> (trial record field, direction); accuracy and recall are the select slice's
 HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),

@@ -22,12 +22,12 @@ from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line
 from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
 from search.timing import device_fingerprint, measure, runner, set_threads
-from supernet.validate import check_device, check_options
 from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import ArchConfig, SearchSpace
+from supernet.validate import check_device, check_options
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

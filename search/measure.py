@@ -22,8 +22,8 @@ from torch import nn
 
 from search.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.timing import device_fingerprint, measure, runner, set_threads
-from supernet.validate import check_device
 from supernet.errors import GreenError
+from supernet.validate import check_device
 
 
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from supernet.validate import whole_number
 from supernet.errors import GreenError
+from supernet.validate import whole_number
 
 
 def summary(samples: list[float]) -> dict[str, float]:

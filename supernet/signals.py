@@ -76,6 +76,3 @@ class StopOnSignal(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         self.check(trainer)
-
-    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
-        self.check(trainer)
