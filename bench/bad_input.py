@@ -99,7 +99,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
 
     def train_run(name: str, epochs: int = 1) -> Path:
         run = work / name
-        r = subprocess.run([sys.executable, "-m", "supernet.train", *TRAIN, f"epochs={epochs}", f"hydra.run.dir={run}"],
+        r = subprocess.run([sys.executable, "-m", "supernet.commands.train", *TRAIN, f"epochs={epochs}", f"hydra.run.dir={run}"],
                            cwd=ROOT, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-2000:]
         return run
@@ -163,7 +163,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
     def fill_disk() -> None:  # a 1 MB tmpfs with a finished epoch on it, then filled to 40 kB free
         disk.mkdir(exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True, capture_output=True)
-        r = subprocess.run([sys.executable, "-m", "supernet.train", *TRAIN, "epochs=1", f"hydra.run.dir={disk / 'run'}"],
+        r = subprocess.run([sys.executable, "-m", "supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={disk / 'run'}"],
                            cwd=ROOT, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-2000:]
         holder["good"] = (disk / "run" / "checkpoints" / "last.ckpt").read_bytes()
@@ -176,80 +176,80 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
         return path.stat().st_mode & 0o777 == 0o666 & ~mask
 
     return [
-        Case("final weights saved after the last epoch", "supernet.train", [*TRAIN, "epochs=3", f"hydra.run.dir={final}"],
+        Case("final weights saved after the last epoch", "supernet.commands.train", [*TRAIN, "epochs=3", f"hydra.run.dir={final}"],
              code=0, checks=[("last.ckpt holds the last epoch",
                               lambda: _torch_load(final / "checkpoints" / "last.ckpt")["epoch"] == 2)]),
-        *[Case(f"{s.name} stops at a safe point, resumably", "supernet.train",
+        *[Case(f"{s.name} stops at a safe point, resumably", "supernet.commands.train",
                [*TRAIN, "epochs=60", f"hydra.run.dir={run}"], code=128 + s, says=f"stopped by {s.name}",
                signal_after=(run / "checkpoints" / "last.ckpt", s),
                checks=[("no metrics.json", lambda run=run: not (run / "metrics.json").exists()),
                        ("last.ckpt loads", lambda run=run: "state_dict" in _torch_load(run / "checkpoints" / "last.ckpt"))])
           for s, run in sig_runs.items()],
-        Case("second writer on a locked folder", "search.search", [*search_args, f"hydra.run.dir={locked_run}"],
+        Case("second writer on a locked folder", "search.commands.search", [*search_args, f"hydra.run.dir={locked_run}"],
              says="is in use by green-search (pid 4242)", prepare=take_lock,
              checks=[("no cache.json", lambda: not (locked_run / "cache.json").exists())]),
-        *[Case(f"{how} checkpoint given to resume", "supernet.train",
+        *[Case(f"{how} checkpoint given to resume", "supernet.commands.train",
                [*TRAIN, "epochs=2", f"resume={damaged_ckpt(how)}"], says="cannot resume")
           for how in ("pickle", "truncated", "empty")],
-        Case("lookup table with a NaN median", "search.search",
+        Case("lookup table with a NaN median", "search.commands.search",
              [*search_args[:1], f"table={lut_with(lambda t: first_median(t, float('nan')), 'nan')}", *search_args[2:],
               f"hydra.run.dir={work / 's_nan'}"], says="must be a finite number"),
-        Case("lookup table with a negative median", "search.search",
+        Case("lookup table with a negative median", "search.commands.search",
              [*search_args[:1], f"table={lut_with(lambda t: first_median(t, -1.0), 'neg')}", *search_args[2:],
               f"hydra.run.dir={work / 's_neg'}"], says="must be > 0"),
-        Case("lookup table with a string median", "search.search",
+        Case("lookup table with a string median", "search.commands.search",
              [*search_args[:1], f"table={lut_with(lambda t: first_median(t, 'fast'), 'str')}", *search_args[2:],
               f"hydra.run.dir={work / 's_str'}"], says="must be a finite number"),
-        Case("checkpoint with NaN weights", "search.search",
+        Case("checkpoint with NaN weights", "search.commands.search",
              [f"ckpt={nan_ckpt}", *search_args[1:], f"hydra.run.dir={work / 's_nanw'}"], says="non-finite weights"),
-        Case("one-class data", "supernet.train",
+        Case("one-class data", "supernet.commands.train",
              [*TRAIN, "epochs=1", "data=imagefolder", f"data.root={one_class}", "data.channels=3",
               f"hydra.run.dir={work / 'oneclass'}"], says="needs at least two"),
-        Case("negative learning rate", "supernet.train", [*TRAIN, "optimizer.lr=-0.1", f"hydra.run.dir={work / 'lr'}"],
+        Case("negative learning rate", "supernet.commands.train", [*TRAIN, "optimizer.lr=-0.1", f"hydra.run.dir={work / 'lr'}"],
              says="optimizer.lr must be > 0"),
-        Case("epochs=abc", "supernet.train", [*TRAIN, "epochs=abc", f"hydra.run.dir={work / 'abc'}"], says="epochs"),
-        Case("negative threads", "search.search", [*search_args, "threads=-1", f"hydra.run.dir={work / 'thr'}"],
+        Case("epochs=abc", "supernet.commands.train", [*TRAIN, "epochs=abc", f"hydra.run.dir={work / 'abc'}"], says="epochs"),
+        Case("negative threads", "search.commands.search", [*search_args, "threads=-1", f"hydra.run.dir={work / 'thr'}"],
              says="threads"),
-        Case("zero measurement trials", "search.lut", ["protocol.trials=0", f"hydra.run.dir={work / 'trials'}"],
+        Case("zero measurement trials", "search.commands.lut", ["protocol.trials=0", f"hydra.run.dir={work / 'trials'}"],
              says="protocol.trials must be >= 1"),
-        Case("label smoothing above 1", "supernet.train",
+        Case("label smoothing above 1", "supernet.commands.train",
              [*TRAIN, "module.label_smoothing=1.5", f"hydra.run.dir={work / 'ls'}"], says="label_smoothing"),
-        Case("empty batch-size list", "search.finetune",
+        Case("empty batch-size list", "search.commands.finetune",
              [f"ckpt={ckpt}", "archs=[r16_k3e2_k3e2]", "batch_sizes=[]", f"hydra.run.dir={work / 'bs'}"],
              says="batch_sizes", checks=[("nothing trained", lambda: not (work / "bs" / "models").exists())]),
-        Case("calib_images=0 for green-train", "supernet.train",
+        Case("calib_images=0 for green-train", "supernet.commands.train",
              [*TRAIN, "module.calib_images=0", f"hydra.run.dir={work / 'calib'}"], says="calib_images"),
-        Case("device=cuda without CUDA", "search.lut", ["device=cuda", f"hydra.run.dir={work / 'cuda'}"],
+        Case("device=cuda without CUDA", "search.commands.lut", ["device=cuda", f"hydra.run.dir={work / 'cuda'}"],
              says="CUDA is not available"),
-        Case("std 0 in the data", "supernet.train", [*TRAIN, "data.std=[0.0]", f"hydra.run.dir={work / 'std'}"],
+        Case("std 0 in the data", "supernet.commands.train", [*TRAIN, "data.std=[0.0]", f"hydra.run.dir={work / 'std'}"],
              says="std"),
-        Case("green-search without arguments", "search.search", [f"hydra.run.dir={work / 'noargs'}"],
+        Case("green-search without arguments", "search.commands.search", [f"hydra.run.dir={work / 'noargs'}"],
              says="missing mandatory option ckpt=",
              checks=[("no folder left", lambda: not (work / "noargs").exists())]),
-        Case("green-search without table=", "search.search", [f"ckpt={ckpt}", f"hydra.run.dir={work / 'notable'}"],
+        Case("green-search without table=", "search.commands.search", [f"ckpt={ckpt}", f"hydra.run.dir={work / 'notable'}"],
              says="missing mandatory option table="),
-        Case("green-extract without arguments", "search.extract", [f"hydra.run.dir={work / 'noargs2'}"],
+        Case("green-extract without arguments", "search.commands.extract", [f"hydra.run.dir={work / 'noargs2'}"],
              says="missing mandatory option ckpt="),
-        Case("a search run (for the cases below)", "search.search", [*search_args, f"hydra.run.dir={searched}"],
+        Case("a search run (for the cases below)", "search.commands.search", [*search_args, f"hydra.run.dir={searched}"],
              code=0),
-        Case("overwrite=true on a search run", "search.extract",
+        Case("overwrite=true on a search run", "search.commands.extract",
              [f"ckpt={ckpt}", "arch=r16_k3e2_k3e2", f"out={searched}", "overwrite=true", "onnx=false",
               f"hydra.run.dir={work / 'ext_bad'}"], says="is not a model folder",
              checks=[("the search run is intact", lambda: (searched / "pareto.json").is_file())]),
-        Case("extracted weights get ordinary modes", "search.extract",
+        Case("extracted weights get ordinary modes", "search.commands.extract",
              [f"ckpt={ckpt}", "arch=r16_k3e2_k3e2", "onnx=false", f"hydra.run.dir={ext}"], code=0,
              checks=[("model.safetensors mode follows the umask", lambda: mode_ok(ext / "model" / "model.safetensors"))]),
-        Case("a finished run resumed", "supernet.train",
+        Case("a finished run resumed", "supernet.commands.train",
              [*TRAIN, "epochs=1", f"resume={finished / 'checkpoints' / 'last.ckpt'}"], code=0, stdout="nothing to do",
              prepare=lambda: holder.update(before=sorted((ROOT / "outputs" / "train").glob("*"))),
              checks=[("no new run folder", lambda: sorted((ROOT / "outputs" / "train").glob("*")) == holder["before"]),
                      ("the run is unchanged", lambda: (finished / "metrics.json").stat().st_mtime < holder["t0"])]),
-        Case("full disk while saving a checkpoint", "supernet.train",
+        Case("full disk while saving a checkpoint", "supernet.commands.train",
              [*TRAIN, "epochs=2", f"resume={disk / 'run' / 'checkpoints' / 'last.ckpt'}"],
              says="no space left on device", prepare=fill_disk,
              checks=[("last.ckpt intact", lambda: (disk / "run" / "checkpoints" / "last.ckpt").read_bytes() == holder["good"]),
                      ("no temporary left", lambda: not list((disk / "run").rglob("*.tmp")))]),
-        Case("a dead writer's temporaries", "search.search", [*search_args, f"hydra.run.dir={swept}"], code=0,
+        Case("a dead writer's temporaries", "search.commands.search", [*search_args, f"hydra.run.dir={swept}"], code=0,
              prepare=plant_temp, checks=[("temporaries swept", lambda: not list(swept.rglob("*.tmp")))]),
     ]
 
@@ -266,7 +266,7 @@ def main() -> None:
     from common import quick_supernet
     from hydra import compose, initialize_config_dir
 
-    import search.lut as lut
+    import search.hardware.lut as lut
 
     MARKER.unlink(missing_ok=True)
     (ROOT / "outputs" / "bench").mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search.timing import device_fingerprint  # noqa: E402
+from search.hardware.timing import device_fingerprint  # noqa: E402
 from supernet.io import write_json  # noqa: E402
 
 

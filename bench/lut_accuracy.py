@@ -33,7 +33,7 @@ N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval 
 
 
 def _within_10pct(pred: Sequence[float], meas: Sequence[float]) -> float:
-    """Share of predictions within 10% of the measurement, as :func:`search.lut.prediction_stats` counts it."""
+    """Share of predictions within 10% of the measurement, as :func:`search.hardware.lut.prediction_stats` counts it."""
     return sum(abs((p - m) / abs(m)) <= 0.10 for p, m in zip(pred, meas)) / len(meas)
 
 
@@ -51,7 +51,7 @@ def _mape_over_retest(pred, m1, m2) -> float:
 
 def _figures(pred: Sequence[float], m1: Sequence[float], m2: Sequence[float]) -> dict[str, dict[str, float]]:
     """Table vs measurement (averaged over the two) and measurement 2 vs measurement 1, as green-lut validate."""
-    from search.lut import prediction_stats
+    from search.hardware.lut import prediction_stats
 
     a, b = prediction_stats(pred, m1), prediction_stats(pred, m2)
     return {"latency": {k: (a[k] + b[k]) / 2 for k in a}, "retest": prediction_stats(m1, m2)}
@@ -99,8 +99,8 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from search.cost import read_table
-    from search.lut import build_table, validate_table
+    from search.hardware.cost import read_table
+    from search.hardware.lut import build_table, validate_table
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny space and short protocol (under a minute)")

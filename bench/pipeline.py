@@ -30,7 +30,7 @@ from typing import Any
 from common import ROOT, save
 
 from search.stats import mean_spread
-from search.summary import dominated_counts, hv_ratio
+from search.pipeline.summary import dominated_counts, hv_ratio
 
 STAGES = "[train,lut,search,finetune,scratch,baselines,mt_search,mt_train,measure,report]"
 MODEL_FIELDS = ("name", "kind", "arch", "params", "macs", "seeds", "test_acc_per_seed", "test_images", "select_acc",
@@ -102,13 +102,13 @@ def main() -> None:
                       "++pipeline.search={search.population:8,search.generations:1,progress:false}",
                       "++pipeline.mt_search={search.population:8,search.generations:1,progress:false}",
                       "++pipeline.baselines.models=[timm/lcnet_050,torchvision/squeezenet1_1]"]
-    cmd = [sys.executable, "-m", "search.run", f"hydra.run.dir={run}", "trainer.enable_progress_bar=false", *overrides]
+    cmd = [sys.executable, "-m", "search.commands.run", f"hydra.run.dir={run}", "trainer.enable_progress_bar=false", *overrides]
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
 
     from hydra import compose, initialize_config_dir
 
-    from search.report import write_report
+    from search.pipeline.report import write_report
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("run", overrides=[*(o.strip("'") for o in overrides), f"paths.output_dir={run}"])

@@ -1,6 +1,6 @@
 """Does the supernet rank subnets truly? Ranking methods scored against a standalone ground-truth table.
 
-The truth is a ``green-table`` table (:mod:`search.table`): subnets stratified by MACs over the whole
+The truth is a ``green-table`` table (:mod:`search.ranking.table`): subnets stratified by MACs over the whole
 space, each trained standalone from scratch ``table.seeds`` times with one recipe. ``--table`` names
 its folder; it is built there, or resumed, with the overrides given (the same ones as for
 ``green-table``), and a folder that holds a table of another space, data or recipe is refused. The
@@ -37,10 +37,10 @@ from typing import Any, Sequence
 
 from common import ROOT, quick_supernet, save
 
-from search.fidelity import TOP_K, budgets, ci, regret  # noqa: F401  (re-exported for the tests)
-from search.fidelity import figures as rank_figures
+from search.ranking.fidelity import TOP_K, budgets, ci, regret  # noqa: F401  (re-exported for the tests)
+from search.ranking.fidelity import figures as rank_figures
 from search.stats import accuracy_se, kendall, spearman
-from search.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
+from search.ranking.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
@@ -52,7 +52,7 @@ def _ci(stat, *cols: Sequence[float]) -> list[float]:
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],
             macs: dict[str, float], intervals: bool = True) -> dict[str, Any]:
-    """:func:`search.fidelity.figures` under this benchmark's bootstrap protocol."""
+    """:func:`search.ranking.fidelity.figures` under this benchmark's bootstrap protocol."""
     return rank_figures(scores, truth, roles, macs, n_boot=N_BOOT, level=LEVEL, seed=SEED, intervals=intervals)
 
 
@@ -203,10 +203,10 @@ def main() -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from search.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
-    from search.predictor import AccuracyPredictor
-    from search.search import check_data
-    from search.table import build
+    from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
+    from search.evolution.predictor import AccuracyPredictor
+    from supernet.checkpoint import check_data
+    from search.ranking.table import build
     from supernet.checkpoint import load_supernet
     from supernet.errors import GreenError
 

@@ -19,13 +19,13 @@ supernet() {  # name, overrides...
   [ -f $dir/metrics.json ] && return 0
   local resume=()
   [ -f $dir/checkpoints/last.ckpt ] && resume=(resume=$dir/checkpoints/last.ckpt)
-  python -m supernet.train $DATA trainer.enable_progress_bar=false "$@" "${resume[@]}" hydra.run.dir=$dir
+  green-train $DATA trainer.enable_progress_bar=false "$@" "${resume[@]}" hydra.run.dir=$dir
 }
 ck() { echo outputs/c10s/$1/checkpoints/last.ckpt; }
 
 step() {
   case $1 in
-    table) python -m search.table $DATA $RECIPE threads=1 trainer.enable_progress_bar=false hydra.run.dir=$TABLE ;;
+    table) green-table $DATA $RECIPE threads=1 trainer.enable_progress_bar=false hydra.run.dir=$TABLE ;;
     sandwich) supernet sandwich epochs=10 ;;
     progressive) supernet progressive strategy=progressive ;;
     sandwich_nokd) supernet sandwich_nokd epochs=10 strategy.kd_ratio=0 ;;

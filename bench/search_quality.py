@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 from common import ROOT, device_info, quick_supernet, save
 
-from search.objectives import Normaliser, hypervolume, pareto_front, parse_objectives
+from search.evolution.objectives import Normaliser, hypervolume, pareto_front, parse_objectives
 from search.stats import bootstrap_ci, mean_spread
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
@@ -94,7 +94,7 @@ def quick_inputs(out: Path) -> tuple[Path, Path, list[str]]:
     """A tiny supernet trained on digits and a quickly measured table, for --quick."""
     from hydra import compose, initialize_config_dir
 
-    import search.lut as lut
+    import search.hardware.lut as lut
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         lcfg = compose("lut", overrides=[f"paths.output_dir={out / 'lut'}", "protocol.trials=3", "protocol.warmup=1",
@@ -110,10 +110,10 @@ def main() -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from search.cost import CostModel
-    from search.evaluate import SubnetEvaluator
-    from search.evolution import Evolution
-    from search.search import check_data, check_space
+    from search.hardware.cost import CostModel
+    from search.evolution.evaluate import SubnetEvaluator
+    from search.evolution.engine import Evolution
+    from supernet.checkpoint import check_data, check_space
     from supernet.checkpoint import load_supernet
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -98,7 +98,7 @@ def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, floa
     measured fronts (test accuracy vs energy), where the reference must be shared by the fronts
     being compared.
     """
-    from search.objectives import hypervolume
+    from search.evolution.objectives import hypervolume
 
     acc0, cost0 = ref
     if cost0 <= 0:

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.utils import instantiate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from omegaconf import DictConfig
 
-from supernet.errors import CheckpointError
+from supernet.errors import CheckpointError, GreenError
 from supernet.io import write_atomic
 from supernet.validate import check_device
 from supernet.net import SuperNet
@@ -64,6 +66,40 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
         raise CheckpointError(f"checkpoint {str(path)!r} does not fit its search space: "
                               f"{str(err).splitlines()[0]}") from None
     return net.to(map_location).eval(), meta
+
+
+def check_data(dm: Any, meta: dict) -> None:
+    """The data must give the split the supernet was trained with: same classes, seed and val size."""
+    trained = meta.get("data") or {}
+    if not trained:
+        return  # checkpoints of early versions carry no data summary
+    dm.setup()
+    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size}
+    diff = [f"{k}: trained {trained.get(k)!r} vs now {v!r}" for k, v in now.items() if trained.get(k) != v]
+    if diff:
+        raise GreenError("the data differs from the supernet's training data, so validation images may have been "
+                         f"trained on ({'; '.join(diff)}); pass the same data settings")
+
+
+def check_space(cfg: DictConfig, space: SearchSpace) -> None:
+    """A configured space (``cfg.space``, e.g. from an experiment preset) must be the checkpoint's."""
+    if cfg.get("space"):
+        given = instantiate(cfg.space)
+        if given.digest() != space.digest():
+            raise GreenError(f"the configured search space {given.name!r} ({given.digest()}) is not the checkpoint's "
+                             f"{space.name!r} ({space.digest()})")
+
+
+def load_matching(cfg: DictConfig, ckpt: str | Path,
+                  map_location: str | torch.device = "cpu") -> tuple[SuperNet, dict[str, Any], Any]:
+    """The supernet of ``ckpt`` with the data module of ``cfg.data``, checked against each other: the configured
+    space (if any) is the checkpoint's and the data gives the split it was trained with, so validation images
+    were never trained on. Every command that scores or extracts subnets starts here."""
+    net, meta = load_supernet(ckpt, map_location)
+    check_space(cfg, net.space)
+    dm = instantiate(cfg.data)
+    check_data(dm, meta)
+    return net, meta, dm
 
 
 def checkpoint_problem(path: str | Path) -> str | None:

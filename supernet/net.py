@@ -28,7 +28,7 @@ def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=False)
 
 
-class _Body(nn.Module):
+class NetBody(nn.Module):
     """Stem, head and classifier shared by the supernet and every static subnet."""
 
     def __init__(self, space: SearchSpace, num_classes: int, in_chans: int, drop_rate: float):
@@ -57,7 +57,7 @@ class _Body(nn.Module):
         return self.classifier(x)
 
 
-class GreenNet(_Body):
+class GreenNet(NetBody):
     """A static subnet: stem, timm ``InvertedResidual`` blocks grouped by stage, head.
 
     ``self.arch`` is the architecture it implements; inputs of another size are resized to
@@ -78,7 +78,7 @@ class GreenNet(_Body):
         return self.forward_head(self.blocks(x))
 
 
-class SuperNet(_Body):
+class SuperNet(NetBody):
     """Weight-sharing supernet over a :class:`SearchSpace` with elastic depth, kernel and width."""
 
     def __init__(self, space: SearchSpace, num_classes: int, in_chans: int = 3, drop_rate: float = 0.0):

@@ -1,6 +1,6 @@
-"""``green-train``: train the elastic supernet once (Hydra app; also ``python -m supernet.train``).
+"""``green-train``: train the elastic supernet once (a Hydra app).
 
-``train(cfg)`` is the importable command; :func:`main` is its thin Hydra wrapper. The run folder
+``train(cfg)`` is the importable command; ``green-train`` is its thin Hydra wrapper in :mod:`supernet.commands`. The run folder
 (Hydra's output dir) receives TensorBoard logs under ``tb/``, checkpoints (``last.ckpt`` and the
 best by mean validation accuracy) under ``checkpoints/``, ``metrics.json`` and the energy of the
 training booked by codecarbon (``energy_train.json``). Point ``resume=``
@@ -21,9 +21,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from search.energy import track_energy
+from supernet.energy import track_energy
 from supernet.checkpoint import AtomicCheckpointIO, read_checkpoint, refuse_unusable
-from supernet.cli import command
 from supernet.errors import CheckpointError, GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.io import write_json
@@ -64,12 +63,10 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
 def inherit(net: SuperNet, ckpt: str, dm: Any) -> None:
     """Start ``net`` from the weights of the supernet checkpoint ``ckpt``: same space, classes and split (the
     images it validated on must stay unseen)."""
-    from supernet.checkpoint import load_supernet
+    from supernet.checkpoint import check_data, load_supernet
 
     if not Path(ckpt).is_file():
         raise CheckpointError(f"init_from checkpoint {str(ckpt)!r} does not exist")
-    from search.search import check_data
-
     src, meta = load_supernet(ckpt)
     check_data(dm, meta)  # the same split: its validation images must stay unseen
     if src.space.digest() != net.space.digest():
@@ -172,10 +169,3 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     else:
         out[prefix.rstrip("/")] = d if isinstance(d, (int, float, str, bool)) or d is None else str(d)
     return {k: ("null" if v is None else v) for k, v in out.items()}
-
-
-main = command("green-train", "train")(train)
-
-
-if __name__ == "__main__":
-    main()

@@ -64,7 +64,7 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny_table(tmp_path_factory):
     """A quickly measured table of the tiny space, energy labelled as on a machine without counters."""
-    import search.lut as lut
+    import search.hardware.lut as lut
 
     tmp = tmp_path_factory.mktemp("lut")
     mp = pytest.MonkeyPatch()
@@ -105,7 +105,7 @@ def table_cfg(out, *overrides):
 @pytest.fixture(scope="session")
 def ground_table(tmp_path_factory):
     """(folder, Table): a built ground-truth table of the tiny space on digits."""
-    from search.table import build
+    from search.ranking.table import build
 
     out = tmp_path_factory.mktemp("ground_table")
     return out, build(table_cfg(out))

@@ -23,10 +23,10 @@ import torch
 from hydra import compose, initialize_config_module
 from PIL import Image
 
-from search.cost import CostModel, TableError, space_ops
-from search.evolution import Evolution
-from search.export import load_subnet, save_subnet
-from search.objectives import parse_objectives
+from search.hardware.cost import CostModel, TableError, space_ops
+from search.evolution.engine import Evolution
+from search.deploy.export import load_subnet, save_subnet
+from search.evolution.objectives import parse_objectives
 from supernet.data import DigitsDataModule, ImageFolderDataModule, _decode
 from supernet.errors import DataError, GreenError, exit_on_error
 from supernet.net import GreenNet
@@ -117,7 +117,7 @@ def test_table_figures_of_the_wrong_type_or_range_name_file_and_key(tiny_space, 
 
 
 def test_green_lut_validate_with_a_nan_table_is_one_line(tiny_space, tmp_path, capsys):
-    from search.lut import run
+    from search.hardware.lut import run
 
     table = synthetic_table(tiny_space)
     table["entries"][first_key(table)]["1"]["latency_ms"]["median"] = float("nan")
@@ -127,7 +127,7 @@ def test_green_lut_validate_with_a_nan_table_is_one_line(tiny_space, tmp_path, c
 
 
 def _searched(tiny_space, run_dir: Path) -> dict:
-    from search.cost import count
+    from search.hardware.cost import count
 
     def cost_fn(arch):
         macs = count(tiny_space, arch, 10, 1)[1]
@@ -271,7 +271,7 @@ def test_one_class_data_is_refused(tmp_path):
     ("epochs=abc", "epochs must be a whole number, got 'abc'"),
 ])
 def test_finetune_options_are_checked_before_anything_trains(tmp_path, capsys, override, message):
-    from search.finetune import finetune
+    from search.deploy.finetune import finetune
 
     cfg = cfg_of("finetune", tmp_path, "ckpt=/nonexistent.ckpt", f"archs=[{ARCH}]", override)
     assert one_line("green-finetune", finetune, cfg, capsys) == f"green-finetune: error: {message}"
@@ -279,7 +279,7 @@ def test_finetune_options_are_checked_before_anything_trains(tmp_path, capsys, o
 
 
 def test_epochs_abc_on_the_command_line_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "search.finetune", "ckpt=x", f"archs=[{ARCH}]", "epochs=abc",
+    r = subprocess.run([sys.executable, "-m", "search.commands.finetune", "ckpt=x", f"archs=[{ARCH}]", "epochs=abc",
                         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"})
     assert r.returncode == 2
@@ -297,9 +297,9 @@ def test_epochs_abc_on_the_command_line_is_one_line(tmp_path):
     ("baselines", ["label_smoothing=-0.1"], "label_smoothing must lie in [0, 1), got -0.1"),
 ])
 def test_other_commands_check_options_at_start(tmp_path, capsys, command, overrides, message):
-    from search.baselines import baselines
-    from search.hpo import hpo
-    from search.lut import run
+    from search.deploy.baselines import baselines
+    from search.tuning.hpo import hpo
+    from search.hardware.lut import run
 
     fn = {"lut": run, "hpo": hpo, "baselines": baselines}[command]
     line = one_line(f"green-{command}", fn, cfg_of(command, tmp_path, *overrides), capsys)
@@ -321,9 +321,9 @@ def test_calib_images_below_one_is_refused_by_the_data_for_every_command():
 @pytest.mark.parametrize("command, overrides", [("lut", ["device=cuda"]), ("hpo", ["device=cuda", "model=x"]),
                                                 ("finetune", ["measure.device=cuda", "ckpt=x", f"archs=[{ARCH}]"])])
 def test_cuda_without_cuda_says_so(tmp_path, capsys, command, overrides):
-    from search.finetune import finetune
-    from search.hpo import hpo
-    from search.lut import run
+    from search.deploy.finetune import finetune
+    from search.tuning.hpo import hpo
+    from search.hardware.lut import run
 
     fn = {"lut": run, "hpo": hpo, "finetune": finetune}[command]
     line = one_line(f"green-{command}", fn, cfg_of(command, tmp_path, *overrides), capsys)
@@ -343,7 +343,7 @@ def test_zero_std_is_named_not_blamed_on_the_learning_rate(tmp_path, capsys, std
 
 
 def test_non_finite_fine_tune_loss_is_a_training_error():
-    from search.finetune import SubnetModule, make_optimizer
+    from search.deploy.finetune import SubnetModule, make_optimizer
     from supernet.errors import TrainingError
 
     with pytest.raises(GreenError, match="learning rate must be a finite number, got nan"):
@@ -367,7 +367,7 @@ def _subnet(tiny_space) -> GreenNet:
 
 
 def test_model_folders_get_ordinary_modes(tmp_path, tiny_space):
-    from search.baselines import build_baseline, save_baseline
+    from search.deploy.baselines import build_baseline, save_baseline
 
     mask = os.umask(0)
     os.umask(mask)
@@ -400,7 +400,7 @@ def test_overwrite_replaces_only_a_model_folder(tmp_path, tiny_space):
 
 
 def test_green_extract_overwrite_refuses_a_search_run_before_any_work(tmp_path, capsys):
-    from search.extract import extract
+    from search.deploy.extract import extract
 
     run = tmp_path / "search_run"
     run.mkdir()
@@ -455,7 +455,7 @@ def test_load_subnet_refuses_damaged_files_without_unpickling(tmp_path, tiny_spa
     ("model.safetensors", "truncated", "model.safetensors' is not a readable safetensors file"),
 ])
 def test_load_baseline_refuses_damaged_files_without_unpickling(tmp_path, name, how, message):
-    from search.baselines import build_baseline, load_baseline, save_baseline
+    from search.deploy.baselines import build_baseline, load_baseline, save_baseline
 
     MARKER.unlink(missing_ok=True)
     folder = save_baseline(build_baseline("timm", "lcnet_050", 10, 1, 16), tmp_path / "b", LCNET, onnx=False)
@@ -466,7 +466,7 @@ def test_load_baseline_refuses_damaged_files_without_unpickling(tmp_path, name, 
 
 
 def test_green_hpo_with_a_pickled_arch_json_is_one_line(tmp_path, tiny_space, capsys):
-    from search.hpo import hpo
+    from search.tuning.hpo import hpo
 
     MARKER.unlink(missing_ok=True)
     folder = save_subnet(_subnet(tiny_space), tmp_path / "m", onnx=False)
@@ -489,7 +489,7 @@ HPO_DIVERGING = ["hpo.space.optimizer=[sgd]", "hpo.space.lr={low:0.02,high:0.02,
 def test_a_diverging_hpo_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path, tiny_space, monkeypatch):
     import torch.nn.functional as F
 
-    import search.hpo as h
+    import search.tuning.hpo as h
 
     orig = F.cross_entropy
 

@@ -1,7 +1,7 @@
 """The search engine optimises: NSGA-II beats random search, and maximised objectives are maximised.
 
 A synthetic problem (ZDT1, Zitzler, Deb & Thiele 2000, on a grid of 16 genes of 8 levels) driven
-through :class:`~search.evolution.Evolution` with cheap stand-ins for the cost table and the
+through :class:`~search.evolution.engine.Evolution` with cheap stand-ins for the cost table and the
 evaluator: ``energy_mj`` is the first variable, ``acc`` falls with ZDT1's second objective. Random
 search sees a typical ``g`` of about 5.5 and never gets near the true front (``g = 1``); NSGA-II's
 selection and variation do. Each run takes milliseconds.
@@ -11,8 +11,8 @@ import statistics
 
 import pytest
 
-from search.evolution import Evolution
-from search.objectives import Normaliser, dominates, parse_objectives, pareto_front
+from search.evolution.engine import Evolution
+from search.evolution.objectives import Normaliser, dominates, parse_objectives, pareto_front
 
 GENES, LEVELS = 16, 8
 

@@ -7,8 +7,8 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from search.export import load_subnet
-from search.extract import extract
+from search.deploy.export import load_subnet
+from search.deploy.extract import extract
 from supernet.checkpoint import load_supernet, read_checkpoint
 from supernet.errors import ArchError, CheckpointError, GreenError
 from supernet.net import extract_subnet
@@ -122,7 +122,7 @@ def test_without_onnx_the_export_is_skipped_with_a_note(tmp_path, monkeypatch, t
     """`onnx` is an optional extra: without it a folder is still written, minus model.onnx."""
     import importlib.util
 
-    from search.export import save_subnet
+    from search.deploy.export import save_subnet
     from supernet.net import GreenNet
 
     real = importlib.util.find_spec

@@ -60,16 +60,16 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_train_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path):
-    full = _run("supernet.train", *TRAIN, f"hydra.run.dir={tmp_path / 'full'}")
+    full = _run("supernet.commands.train", *TRAIN, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr[-2000:]
     cut = tmp_path / "cut"
     # 4 steps per epoch: step 6 is in the middle of the second epoch, after the first epoch's last.ckpt
-    _killed("green-train", "supernet.train", [*TRAIN, f"hydra.run.dir={cut}"], "supernet.module", "SupernetModule",
+    _killed("green-train", "supernet.commands.train", [*TRAIN, f"hydra.run.dir={cut}"], "supernet.module", "SupernetModule",
             "training_step", "self.global_step == 6")
     last = cut / "checkpoints" / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 0  # the last whole epoch
     assert not (cut / "metrics.json").exists()
-    resumed = _run("supernet.train", *TRAIN, f"hydra.run.dir={cut}", f"resume={last}")
+    resumed = _run("supernet.commands.train", *TRAIN, f"hydra.run.dir={cut}", f"resume={last}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     want, got = _weights(tmp_path / "full" / "checkpoints" / "last.ckpt"), _weights(last)
     assert want.keys() == got.keys()
@@ -85,7 +85,7 @@ def test_train_is_deterministic(tmp_path):
     """Same seed, same CPU: identical green-train smoke metrics (run twice in fresh processes)."""
     args = ["experiment=smoke", "epochs=2", "data.train_subset=256", "module.calib_images=64",
             "trainer.enable_progress_bar=false"]
-    runs = [_run("supernet.train", *args, f"hydra.run.dir={tmp_path / str(i)}") for i in range(2)]
+    runs = [_run("supernet.commands.train", *args, f"hydra.run.dir={tmp_path / str(i)}") for i in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
     a, b = (json.loads((tmp_path / str(i) / "metrics.json").read_text())["metrics"] for i in range(2))
     assert a == b
@@ -97,16 +97,16 @@ SEARCH = ["search.objectives=[acc,params]", "search.population=8", "search.gener
 
 def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_ckpt, tiny_table):
     common = [f"ckpt={tiny_ckpt}", f"table={tiny_table}", *SEARCH]
-    full = _run("search.search", *common, f"hydra.run.dir={tmp_path / 'full'}")
+    full = _run("search.commands.search", *common, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr[-2000:]
     cut = tmp_path / "cut"
     # 8 evaluations per generation: the 13th is in the middle of generation 1
-    _killed("green-search", "search.search", [*common, f"hydra.run.dir={cut}"], "search.evaluate", "SubnetEvaluator",
+    _killed("green-search", "search.commands.search", [*common, f"hydra.run.dir={cut}"], "search.evolution.evaluate", "SubnetEvaluator",
             "__call__", 'count["n"] == 13')
     assert json.loads((cut / "checkpoint.json").read_text())["gen"] == 0
     assert len(json.loads((cut / "cache.json").read_text())) >= 12  # each evaluation was kept
     assert not (cut / "pareto.json").exists()
-    resumed = _run("search.search", *common, f"hydra.run.dir={cut}")
+    resumed = _run("search.commands.search", *common, f"hydra.run.dir={cut}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     want = json.loads((tmp_path / "full" / "pareto.json").read_text())
     got = json.loads((cut / "pareto.json").read_text())
@@ -117,7 +117,7 @@ def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_c
 def test_search_is_deterministic(tmp_path, tiny_ckpt, tiny_table):
     from hydra import compose, initialize_config_module
 
-    from search.search import search
+    from search.evolution.search import search
 
     fronts = []
     for i in range(2):
@@ -133,7 +133,7 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path):
     code = textwrap.dedent(f"""
         import sys, torch
         sys.argv = ["green-train", *{[*TRAIN, f"hydra.run.dir={tmp_path}"]!r}]
-        import supernet.train as m
+        import supernet.commands.train as m
         import supernet.module as t
         orig = t.F.cross_entropy
         def poisoned(logits, *a, **k):
@@ -157,10 +157,10 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
 
 
-COMMANDS = [("supernet.train", "green-train", []), ("search.lut", "green-lut", []),
-            ("search.search", "green-search", ["ckpt=x", "table=y"]), ("search.extract", "green-extract", []),
-            ("search.finetune", "green-finetune", []), ("search.baselines", "green-baselines", []),
-            ("search.run", "green-run", [])]
+COMMANDS = [("supernet.commands.train", "green-train", []), ("search.commands.lut", "green-lut", []),
+            ("search.commands.search", "green-search", ["ckpt=x", "table=y"]), ("search.commands.extract", "green-extract", []),
+            ("search.commands.finetune", "green-finetune", []), ("search.commands.baselines", "green-baselines", []),
+            ("search.commands.run", "green-run", [])]
 
 
 @pytest.mark.parametrize("module, prog, args", COMMANDS)
@@ -179,7 +179,7 @@ def test_unwritable_output_folder_is_one_line(tmp_path, module, prog, args):
     (["search.population=0"], "population"),
 ])
 def test_search_bad_settings_are_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
-    r = _run("search.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", *overrides, f"hydra.run.dir={tmp_path}")
+    r = _run("search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", *overrides, f"hydra.run.dir={tmp_path}")
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-search: error:") and message in lines[0], lines
@@ -187,7 +187,7 @@ def test_search_bad_settings_are_one_line(tmp_path, tiny_ckpt, tiny_table, overr
 
 
 def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
-    r = _run("search.finetune", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=0", f"hydra.run.dir={tmp_path}")
+    r = _run("search.commands.finetune", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=0", f"hydra.run.dir={tmp_path}")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["green-finetune: error: epochs must be >= 1, got 0"]
     assert not (tmp_path / "models").exists()
@@ -199,7 +199,7 @@ def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
     ("data=imagenet9", "Could not find 'data/imagenet9'"),
 ])
 def test_mistyped_override_is_one_line(tmp_path, override, message):
-    r = _run("supernet.train", override, f"hydra.run.dir={tmp_path / 'run'}")
+    r = _run("supernet.commands.train", override, f"hydra.run.dir={tmp_path / 'run'}")
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-train: error:") and message in lines[0], lines
@@ -208,7 +208,7 @@ def test_mistyped_override_is_one_line(tmp_path, override, message):
 
 def test_atomic_artefacts_get_ordinary_permissions(tmp_path):
     """Temporary files and folders are private; published artefacts get the mode the umask gives."""
-    from search.baselines import build_baseline, save_baseline
+    from search.deploy.baselines import build_baseline, save_baseline
     from supernet.io import write_json
 
     mask = os.umask(0)

@@ -64,7 +64,7 @@ def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
         import os, signal, sys
         sys.argv = ["green-train", *{args!r}]
         import supernet.io as io
-        import supernet.train as m
+        import supernet.commands.train as m
         orig, n = io.os.fsync, [0]
         def fsync(fd):
             name = os.readlink(f"/proc/self/fd/{{fd}}")
@@ -82,7 +82,7 @@ def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
     last = run / "checkpoints" / "last.ckpt"
     assert _epoch(last) == 0  # the first epoch's checkpoint, whole
     assert list((run / "checkpoints").glob(".last.ckpt.*.tmp"))  # what the kill left
-    again = _run("supernet.train", *args, f"resume={last}")
+    again = _run("supernet.commands.train", *args, f"resume={last}")
     assert again.returncode == 0, again.stderr[-2000:]
     assert _epoch(last) == 1
     assert not list(run.rglob("*.tmp"))
@@ -90,14 +90,14 @@ def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
 
 def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, small_fs):
     run = small_fs / "run"
-    first = _run("supernet.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}")
+    first = _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}")
     assert first.returncode == 0, first.stderr[-2000:]
     last = run / "checkpoints" / "last.ckpt"
     good = last.read_bytes()
     st = os.statvfs(small_fs)
     free = st.f_bavail * st.f_frsize
     (small_fs / "filler").write_bytes(b"\0" * max(0, free - 40_000))  # room for logs, not for a checkpoint
-    r = _run("supernet.train", *TRAIN, "epochs=2", f"resume={last}")
+    r = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={last}")
     assert r.returncode == 2, r.stderr[-2000:]
     lines = _lines(r)
     assert len(lines) == 1 and lines[0].startswith("green-train: error: no space left on device"), r.stderr[-2000:]
@@ -119,7 +119,7 @@ def test_signal_stops_at_a_safe_point_resumably(tmp_path, sig):
     128 + signal, no metrics.json; rerunning with resume= finishes the run."""
     run = tmp_path / "run"
     args = [*TRAIN, "epochs=50", f"hydra.run.dir={run}"]
-    proc = subprocess.Popen([sys.executable, "-m", "supernet.train", *args], cwd=ROOT, env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "supernet.commands.train", *args], cwd=ROOT, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = run / "checkpoints" / "last.ckpt"
     _wait_for(last, proc)
@@ -130,7 +130,7 @@ def test_signal_stops_at_a_safe_point_resumably(tmp_path, sig):
     assert len(lines) == 1 and f"stopped by {sig.name}" in lines[0] and f"resume={last}" in lines[0], err[-2000:]
     assert not (run / "metrics.json").exists()
     epoch = _epoch(last)
-    again = _run("supernet.train", *[a for a in args if a != "epochs=50"], f"epochs={epoch + 2}", f"resume={last}")
+    again = _run("supernet.commands.train", *[a for a in args if a != "epochs=50"], f"epochs={epoch + 2}", f"resume={last}")
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((run / "metrics.json").read_text())["epochs"] == epoch + 2
 
@@ -138,7 +138,7 @@ def test_signal_stops_at_a_safe_point_resumably(tmp_path, sig):
 def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
     run = tmp_path / "run"
     with locked(run, "green-search (pid 1)"):
-        r = _run("search.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", f"hydra.run.dir={run}")
+        r = _run("search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", f"hydra.run.dir={run}")
     assert r.returncode == 2
     lines = _lines(r)
     assert len(lines) == 1 and "is in use by green-search (pid 1)" in lines[0], r.stderr[-2000:]
@@ -147,26 +147,26 @@ def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
 
 def test_truncated_checkpoint_names_the_good_one(tmp_path):
     run = tmp_path / "run"
-    assert _run("supernet.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
+    assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
     last, best = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "best.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
-    r = _run("supernet.train", *TRAIN, "epochs=2", f"resume={last}")
+    r = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={last}")
     assert r.returncode == 2
     lines = _lines(r)
     assert len(lines) == 1 and "truncated" in lines[0] and f"resume={best}" in lines[0], r.stderr[-2000:]
     last.write_bytes(b"")
-    r = _run("supernet.train", *TRAIN, "epochs=2", f"resume={last}")
+    r = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={last}")
     assert r.returncode == 2 and "truncated" in _lines(r)[0]
 
 
 def test_resume_continues_in_the_checkpoint_folder_and_a_finished_run_has_nothing_to_do(tmp_path):
     run = tmp_path / "run"
-    assert _run("supernet.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
+    assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
     last = run / "checkpoints" / "last.ckpt"
     before = sorted(p.name for p in tmp_path.iterdir())
-    done = _run("supernet.train", *TRAIN, "epochs=1", f"resume={last}")
+    done = _run("supernet.commands.train", *TRAIN, "epochs=1", f"resume={last}")
     assert done.returncode == 0 and "nothing to do" in done.stdout, done.stderr[-2000:]
-    more = _run("supernet.train", *TRAIN, "epochs=2", f"resume={last}")  # no hydra.run.dir: the run's own folder
+    more = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={last}")  # no hydra.run.dir: the run's own folder
     assert more.returncode == 0, more.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no new timestamped folder
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 2 and _epoch(last) == 1
@@ -174,15 +174,15 @@ def test_resume_continues_in_the_checkpoint_folder_and_a_finished_run_has_nothin
 
 def test_resume_auto_picks_up_the_folder_checkpoint(tmp_path):
     run = tmp_path / "run"
-    fresh = _run("supernet.train", *TRAIN, "epochs=1", "resume=auto", f"hydra.run.dir={run}")
+    fresh = _run("supernet.commands.train", *TRAIN, "epochs=1", "resume=auto", f"hydra.run.dir={run}")
     assert fresh.returncode == 0, fresh.stderr[-2000:]
-    again = _run("supernet.train", *TRAIN, "epochs=2", "resume=auto", f"hydra.run.dir={run}")
+    again = _run("supernet.commands.train", *TRAIN, "epochs=2", "resume=auto", f"hydra.run.dir={run}")
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((run / "metrics.json").read_text())["global_step"] == 8  # 4 steps an epoch, 2 epochs
 
 
-@pytest.mark.parametrize("module, prog, option", [("search.search", "green-search", "ckpt"),
-                                                  ("search.extract", "green-extract", "ckpt")])
+@pytest.mark.parametrize("module, prog, option", [("search.commands.search", "green-search", "ckpt"),
+                                                  ("search.commands.extract", "green-extract", "ckpt")])
 def test_missing_mandatory_option_is_one_line_and_leaves_no_folder(tmp_path, module, prog, option):
     run = tmp_path / "run"
     r = _run(module, f"hydra.run.dir={run}")
@@ -195,8 +195,8 @@ def test_missing_mandatory_option_is_one_line_and_leaves_no_folder(tmp_path, mod
 def test_failure_keeps_a_folder_with_results(tmp_path):
     """A failed rerun in a folder that holds a finished run removes nothing."""
     run = tmp_path / "run"
-    assert _run("supernet.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
-    r = _run("supernet.train", *TRAIN, "epochs=2", f"resume={tmp_path / 'nope.ckpt'}", f"hydra.run.dir={run}")
+    assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
+    r = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={tmp_path / 'nope.ckpt'}", f"hydra.run.dir={run}")
     assert r.returncode == 2 and "does not exist" in _lines(r)[0]
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "metrics.json").is_file()
 

@@ -4,7 +4,7 @@ import random
 import pytest
 import torch
 
-from search.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
+from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError
 from supernet.fewshot import FewShot, Split, SubSpace

@@ -3,8 +3,8 @@ import json
 import pytest
 from hydra import compose, initialize_config_module
 
-from search.export import load_subnet
-from search.finetune import finetune
+from search.deploy.export import load_subnet
+from search.deploy.finetune import finetune
 from supernet.errors import GreenError
 
 ARCHS = "archs=[r16_k5e3-k3e2_k3e3,r12_k3e2_k3e2]"
@@ -47,7 +47,7 @@ def test_finetune_from_scratch_flag(tmp_path, tiny_ckpt):
 
 def _captured(monkeypatch, tmp_path, tiny_ckpt, *overrides):
     """The model and teacher green-finetune hands to training (training itself skipped)."""
-    import search.finetune as ft
+    import search.deploy.finetune as ft
 
     seen = {}
 

@@ -15,8 +15,8 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from search.finetune import init_weights, make_optimizer
-from search.hpo import HyperSpace, Pruner, carve, hpo, slice_indices
+from search.deploy.finetune import init_weights, make_optimizer
+from search.tuning.hpo import HyperSpace, Pruner, carve, hpo, slice_indices
 from supernet.checkpoint import load_supernet
 from supernet.data import DigitsDataModule
 from supernet.errors import GreenError
@@ -209,7 +209,7 @@ def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt):
     (["+trainer.limit_val_batches=2"], "limit_val_batches=2 would cut the validation slices"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
-    r = subprocess.run([sys.executable, "-m", "search.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,
+    r = subprocess.run([sys.executable, "-m", "search.commands.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,
                         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()

@@ -5,8 +5,8 @@ import sys
 import pytest
 from hydra import compose, initialize_config_module
 
-import search.lut as lut
-from search.cost import CostModel, TableError, arch_ops, count, count_net, read_table, space_ops
+import search.hardware.lut as lut
+from search.hardware.cost import CostModel, TableError, arch_ops, count, count_net, read_table, space_ops
 from supernet.net import SuperNet, extract_subnet
 
 from tests.conftest import LUT_FAST
@@ -126,7 +126,7 @@ def test_validate_writes_json_and_plot(table_path, tmp_path):
 
 
 def test_cli_missing_table_is_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "search.lut", "mode=validate", f"table={tmp_path / 'none.json'}",
+    out = subprocess.run([sys.executable, "-m", "search.commands.lut", "mode=validate", f"table={tmp_path / 'none.json'}",
                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("green-lut: error: lookup table") and "none.json" in out.stderr
@@ -138,7 +138,7 @@ def test_resumed_energy_is_added_to_what_was_booked_before(tmp_path):
 
     import torch
 
-    from search.energy import track_energy
+    from supernet.energy import track_energy
 
     cpu = torch.device("cpu")
     for accumulate in (False, True):

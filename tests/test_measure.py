@@ -5,9 +5,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import search.finetune as finetune
-import search.measure as measure
-from search.energy import PowerReading
+import search.deploy.finetune as finetune
+import search.hardware.measure as measure
+from supernet.energy import PowerReading
 from supernet.errors import GreenError
 
 

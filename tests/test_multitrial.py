@@ -10,9 +10,9 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from search.evaluate import SubnetEvaluator
-from search.search import build, search
-from search.standalone import candidate_seed
+from search.evolution.evaluate import SubnetEvaluator
+from search.evolution.search import build, search
+from search.evolution.standalone import candidate_seed
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError
 from supernet.net import GreenNet
@@ -106,7 +106,7 @@ def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table):
     (["search.mode=multi_trial", "multi_trial.epochs=0"], "multi_trial.epochs must be >= 1"),
 ])
 def test_cli_bad_mode_or_budget_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
-    out = subprocess.run([sys.executable, "-m", "search.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
+    out = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
                           *overrides, f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(f"green-search: error: {message}")

@@ -1,10 +1,10 @@
-"""Known answers for search.objectives: directions, constraints, fixed-bound normalisation, dominance,
+"""Known answers for search.evolution.objectives: directions, constraints, fixed-bound normalisation, dominance,
 the Pareto front and the hypervolume every search figure is built on."""
 from __future__ import annotations
 
 import pytest
 
-from search.objectives import (COST_FIELDS, OBJECTIVES, Constraint, Normaliser, dominates, hypervolume,
+from search.evolution.objectives import (COST_FIELDS, OBJECTIVES, Constraint, Normaliser, dominates, hypervolume,
                                parse_constraints, parse_objectives, pareto_front)
 from supernet.errors import GreenError
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from search.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
-from search.summary import acc_noise, dominates, front, summarise
-from search.run import shared_overrides, stage_overrides
+from search.deploy.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
+from search.pipeline.summary import acc_noise, dominates, front, summarise
+from search.pipeline.run import shared_overrides, stage_overrides
 from supernet.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,14 +140,14 @@ def _cli(*args, cwd=ROOT, **kw):
 
 def test_baselines_cli_bad_model_one_line(tmp_path):
     out = tmp_path / "bl"
-    r = _cli("search.baselines", f"hydra.run.dir={out}", "models=[timm/no_such_net]")
+    r = _cli("search.commands.baselines", f"hydra.run.dir={out}", "models=[timm/no_such_net]")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["green-baselines: error: unknown timm model 'no_such_net'"]
     assert not (out / "models").exists() and not (out / "baselines.json").exists()
 
 
 def test_run_cli_bad_stage_one_line(tmp_path):
-    r = _cli("search.run", f"hydra.run.dir={tmp_path / 'r'}", "stages=[train,serch]")
+    r = _cli("search.commands.run", f"hydra.run.dir={tmp_path / 'r'}", "stages=[train,serch]")
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "unknown stage 'serch'" in r.stderr
 
@@ -166,7 +166,7 @@ TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epoc
 def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     """A green-run killed (SIGKILL) after its first stages skips them when rerun and completes the report."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "search.run", f"hydra.run.dir={out}", *TINY_RUN]
+    cmd = [sys.executable, "-m", "search.commands.run", f"hydra.run.dir={out}", *TINY_RUN]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 600
@@ -231,7 +231,7 @@ def test_every_preset_composes_with_every_command(experiment):
 def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
     from hydra import compose, initialize_config_module
 
-    from search.run import Pipeline
+    from search.pipeline.run import Pipeline
 
     with initialize_config_module(config_module="conf", version_base="1.3"):
         cfg = compose("run", overrides=[f"paths.output_dir={tmp_path}", "baseline_epochs=1"])
@@ -253,7 +253,7 @@ def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
 @pytest.mark.parametrize("override,message", [("seeds=0", "seeds must be >= 1"),
                                               ("select_fraction=1.0", "select_fraction must lie in")])
 def test_run_bad_protocol_settings_are_one_line(tmp_path, override, message):
-    r = _cli("search.run", f"hydra.run.dir={tmp_path / 'r'}", override)
+    r = _cli("search.commands.run", f"hydra.run.dir={tmp_path / 'r'}", override)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
 
 
@@ -261,7 +261,7 @@ def test_a_stage_does_not_leak_its_thread_count(tmp_path):
     """green-lut measures on 1 thread; the stages after it must train with the run's own thread count."""
     from hydra import compose, initialize_config_module
 
-    from search.run import Pipeline
+    from search.pipeline.run import Pipeline
 
     with initialize_config_module(config_module="conf", version_base="1.3"):
         pipe = Pipeline(compose("run", overrides=[f"paths.output_dir={tmp_path}"]))

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from search.cost import count
-from search.predictor import AccuracyPredictor, PredictedEvaluator
-from search.search import search
+from search.hardware.cost import count
+from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator
+from search.evolution.search import search
 from search.stats import kendall
 from supernet.errors import GreenError
 from tests.test_search import search_cfg

@@ -6,16 +6,16 @@ import sys
 import pytest
 from hydra import compose, initialize_config_module
 
-from search.cost import TableError
-from search.evolution import Evolution
-from search.objectives import Normaliser, hypervolume, parse_constraints, parse_objectives, pareto_front
-from search.search import search
+from search.hardware.cost import TableError
+from search.evolution.engine import Evolution
+from search.evolution.objectives import Normaliser, hypervolume, parse_constraints, parse_objectives, pareto_front
+from search.evolution.search import search
 from supernet.errors import GreenError
 
 
 def fake_costs(space):
     """Deterministic stand-ins: cost grows with size, accuracy with size but with diminishing returns."""
-    from search.cost import count
+    from search.hardware.cost import count
 
     def cost_fn(arch):
         params, macs = count(space, arch, 10, 1)
@@ -59,7 +59,7 @@ def test_front_is_non_dominated_and_complete(tiny_space):
     front = e.run()
     pts = [e.norm(r) for r in front]
     others = [e.norm(r) for r in e.records.values()]
-    from search.objectives import dominates
+    from search.evolution.objectives import dominates
     assert not any(dominates(q, p) for p in pts for q in others)
     assert len(front) >= 2
 
@@ -175,7 +175,7 @@ def test_table_of_another_space_is_refused(tmp_path, tiny_ckpt, tiny_table):
 
 
 def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
-    out = subprocess.run([sys.executable, "-m", "search.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
+    out = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
                           "search.objectives=[acc,speed]", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("green-search: error: unknown objective")

@@ -1,4 +1,4 @@
-"""Known answers for the report's figures (search.summary): aggregation over seeds, noise, dominance,
+"""Known answers for the report's figures (search.pipeline.summary): aggregation over seeds, noise, dominance,
 hypervolume ratios and the energy ledger. Each expected number is worked out by hand in a comment."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from search.summary import (acc_noise, aggregate, dominated_counts, dominates, front, hv_ratio, ledger, summarise,
+from search.pipeline.summary import (acc_noise, aggregate, dominated_counts, dominates, front, hv_ratio, ledger, summarise,
                             test_hypervolume as hv_of)
 from supernet.errors import GreenError
 

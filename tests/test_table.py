@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import search.table as table_mod
-from search.cost import count
-from search.table import Table, TableRow, build, load_table, mismatch, plan
+import search.ranking.table as table_mod
+from search.hardware.cost import count
+from search.ranking.table import Table, TableRow, build, load_table, mismatch, plan
 from supernet.errors import GreenError
 
 from tests.conftest import table_cfg
@@ -71,7 +71,7 @@ def test_build_trains_every_subnet_and_seed_and_records_curves(built):
 
 def test_a_one_epoch_recipe_has_a_one_point_curve(monkeypatch, tmp_path):
     """Only the epochs before the final one get an extra test pass; the final point is the row's test."""
-    import search.table as t
+    import search.ranking.table as t
 
     seen = []
     real = t.TestCurve.on_train_epoch_end
@@ -181,7 +181,7 @@ def test_mismatch_names_the_part_and_keys():
 
 
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "search.table", "table.subnets=2", f"hydra.run.dir={tmp_path / 'o'}"],
+    r = subprocess.run([sys.executable, "-m", "search.commands.table", "table.subnets=2", f"hydra.run.dir={tmp_path / 'o'}"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].startswith("green-table: error: table.subnets must be >= 3")

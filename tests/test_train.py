@@ -106,7 +106,7 @@ def test_resume_from_another_space_is_refused(tmp_path):
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
     overrides = [o.format(tmp=tmp_path) for o in overrides]
-    out = subprocess.run([sys.executable, "-m", "supernet.train", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
+    out = subprocess.run([sys.executable, "-m", "supernet.commands.train", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
                          capture_output=True, text=True)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()

@@ -1,7 +1,7 @@
 """One green-finetune job of the parallel ranking runner: ``python ft_child.py cfg.yaml``.
 
 The config is a fully resolved finetune config (as bench/ranking.py composes it) narrowed to one
-arch; this runs ``search.finetune.finetune`` on it unchanged (it writes finetune.json there).
+arch; this runs ``search.deploy.finetune.finetune`` on it unchanged (it writes finetune.json there).
 """
 import os
 import sys
@@ -12,7 +12,7 @@ sys.path.insert(0, str(SRC))
 
 from omegaconf import OmegaConf  # noqa: E402
 
-from search.finetune import finetune  # noqa: E402
+from search.deploy.finetune import finetune  # noqa: E402
 
 if __name__ == "__main__":
     finetune(OmegaConf.load(sys.argv[1]))

@@ -20,51 +20,27 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from search.cost import CostModel
-from search.energy import track_energy
-from search.evaluate import SubnetEvaluator
-from search.evolution import Evolution
-from search.objectives import Objective, parse_constraints, parse_objectives
-from search.timing import set_threads
-from supernet.checkpoint import load_supernet
-from supernet.cli import command
+from search.hardware.cost import CostModel
+from supernet.energy import track_energy
+from search.evolution.evaluate import SubnetEvaluator
+from search.evolution.engine import Evolution
+from search.evolution.objectives import Objective, parse_constraints, parse_objectives
+from search.hardware.timing import set_threads
+from supernet.checkpoint import load_matching
 from supernet.errors import GreenError
-from supernet.space import SearchSpace
 from supernet.io import write_atomic, write_csv, write_json
 
 if TYPE_CHECKING:
-    from search.standalone import StandaloneEvaluator
+    from search.evolution.standalone import StandaloneEvaluator
 
 MODES = ("one_shot", "multi_trial")
 RECORD_FIELDS = ("arch", "acc", "recall", "params", "macs", "latency_ms", "energy_mj", "energy_source", "gen")
 
 
-def check_data(dm: Any, meta: dict) -> None:
-    """The data must give the split the supernet was trained with: same classes, seed and val size."""
-    trained = meta.get("data") or {}
-    if not trained:
-        return  # checkpoints of early versions carry no data summary
-    dm.setup()
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size}
-    diff = [f"{k}: trained {trained.get(k)!r} vs now {v!r}" for k, v in now.items() if trained.get(k) != v]
-    if diff:
-        raise GreenError("the data differs from the supernet's training data, so validation images may have been "
-                         f"trained on ({'; '.join(diff)}); pass the same data settings")
-
-
-def check_space(cfg: DictConfig, space: SearchSpace) -> None:
-    """A configured space (e.g. from an experiment preset) must be the checkpoint's."""
-    if cfg.get("space"):
-        given = instantiate(cfg.space)
-        if given.digest() != space.digest():
-            raise GreenError(f"the configured search space {given.name!r} ({given.digest()}) is not the checkpoint's "
-                             f"{space.name!r} ({space.digest()})")
-
-
 def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
                          device: torch.device) -> StandaloneEvaluator:
     """Multi-trial scoring: candidates trained from scratch for ``cfg.multi_trial``, scored on ``scorer``'s images."""
-    from search.standalone import StandaloneEvaluator  # here: search.finetune, which it uses, imports this module
+    from search.evolution.standalone import StandaloneEvaluator  # here: search.deploy.finetune, which it uses, imports this module
 
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator not in ("auto", device.type, "cpu" if device.type == "cpu" else "gpu"):
@@ -88,12 +64,9 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
         raise GreenError(f"search.budget must be >= 1 unique evaluation, got {s.budget}")
     device = torch.device(cfg.device)
     set_threads(cfg.threads)
-    net, meta = load_supernet(cfg.ckpt, device)
+    net, _, dm = load_matching(cfg, cfg.ckpt, device)
     space = net.space
-    check_space(cfg, space)
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
-    dm = instantiate(cfg.data)
-    check_data(dm, meta)
     e = cfg.eval
     evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size)
     if s.mode == "multi_trial":
@@ -116,8 +89,8 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
 def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator) -> Any:
     """``inner`` with its accuracy replaced by a predictor fitted on a ``green-table`` table of this space and
     data split: the table's standalone validation accuracies against ``inner``'s inherited ones."""
-    from search.predictor import AccuracyPredictor, PredictedEvaluator
-    from search.table import load_table
+    from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator
+    from search.ranking.table import load_table
 
     table = load_table(p.table)
     if table.identity.get("space") != net.space.digest():
@@ -238,10 +211,3 @@ def plot_front(history: Sequence[dict], front: Sequence[dict], objectives: Seque
     fig.tight_layout()
     plt.close(fig)
     return fig
-
-
-main = command("green-search", "search")(search)
-
-
-if __name__ == "__main__":
-    main()

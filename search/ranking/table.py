@@ -27,12 +27,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from search.cost import count
-from search.finetune import fit_and_measure, init_weights, recipe, replicates
+from search.hardware.cost import count
+from search.deploy.finetune import fit_and_measure, init_weights, recipe, replicates
 from search.stats import bootstrap_ci, kendall
-from search.timing import set_threads
+from search.hardware.timing import set_threads
 from supernet.bn import recalibrate_bn
-from supernet.cli import command
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.net import GreenNet
@@ -336,10 +335,3 @@ def build(cfg: DictConfig) -> Table:
           f"{nc['tau']:.3f} {[round(c, 3) for c in nc['ci']]}; {s['build_kwh']:.2e} kWh "
           f"({', '.join(s['energy_source'])}) -> {_table_path(out)}")
     return table
-
-
-main = command("green-table", "table")(build)
-
-
-if __name__ == "__main__":
-    main()

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from supernet.errors import GreenError
-from supernet.net import _Body
+from supernet.net import NetBody
 from supernet.ops import make_block
 from supernet.space import ArchConfig, BlockSpec, SearchSpace
 from supernet.validate import finite_number, of_type, read_json, whole_number
@@ -59,7 +59,7 @@ class Op:
         """A fresh module computing this op (random weights: cost does not depend on values)."""
         if self.kind == "block":
             return make_block(self.spec)
-        body = _Body(space, num_classes, in_chans, 0.0)  # the very modules the networks are built of
+        body = NetBody(space, num_classes, in_chans, 0.0)  # the very modules the networks are built of
         if self.kind == "stem":
             return nn.Sequential(body.conv_stem, body.bn1)
         return nn.Sequential(body.conv_head, body.bn2, body.global_pool, body.classifier)
@@ -228,7 +228,7 @@ class CostModel:
         this machine's for the table's device kind) or of another space is an error."""
         table = read_table(path)
         if device is None and check_device:
-            from search.timing import device_fingerprint
+            from search.hardware.timing import device_fingerprint
 
             kind = str(table["fingerprint"].get("device", "cpu"))
             if kind == "cuda" and not torch.cuda.is_available():

@@ -3,7 +3,7 @@
 The arch comes from ``arch=`` (its string) or from a search run's ``pareto.json`` (``pareto=`` and
 ``index=``). Its BatchNorm is recalibrated on training images, its inherited accuracy measured on
 the validation split, its cost predicted by a lookup table when ``table=`` is given; then
-:func:`search.export.save_subnet` writes the folder atomically.
+:func:`search.deploy.export.save_subnet` writes the folder atomically.
 """
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import json
 import os
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from search.cost import CostModel, count
-from search.evaluate import SubnetEvaluator
-from search.export import check_out, save_subnet
-from search.search import check_data, check_space
-from supernet.checkpoint import load_supernet
-from supernet.cli import command
+from search.hardware.cost import CostModel, count
+from search.evolution.evaluate import SubnetEvaluator
+from search.deploy.export import check_out, save_subnet
+from supernet.checkpoint import load_matching
 from supernet.errors import ArchError, GreenError
 from supernet.space import ArchConfig, SearchSpace
 from supernet.validate import check_options
@@ -70,11 +67,8 @@ def extract(cfg: DictConfig) -> Path:
     out = Path(cfg.out)
     check_options(cfg)
     check_writable(out, cfg.overwrite)
-    net, meta = load_supernet(cfg.ckpt)
-    check_space(cfg, net.space)
+    net, _, dm = load_matching(cfg, cfg.ckpt)
     arch = resolve_arch(cfg, net.space)
-    dm = instantiate(cfg.data)
-    check_data(dm, meta)
     ev = SubnetEvaluator(net, dm, cfg.calib_images, cfg.val_images)
     scores = ev(arch)
     model = ev.extract(arch)
@@ -88,10 +82,3 @@ def extract(cfg: DictConfig) -> Path:
     save_subnet(model, out, info, onnx=cfg.onnx, overwrite=cfg.overwrite)
     print(f"green-extract: {arch}: {params} params, {macs} MACs, inherited val acc {scores['acc']:.4f} -> {out}")
     return out
-
-
-main = command("green-extract", "extract")(extract)
-
-
-if __name__ == "__main__":
-    main()

@@ -23,14 +23,12 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 
-from search.cost import count
-from search.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
-from search.export import save_subnet
-from search.search import check_data, check_space
-from search.timing import measure, runner, set_threads
+from search.hardware.cost import count
+from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
+from search.deploy.export import save_subnet
+from search.hardware.timing import measure, runner, set_threads
 from supernet.bn import recalibrate_bn
-from supernet.checkpoint import load_supernet
-from supernet.cli import command
+from supernet.checkpoint import load_matching
 from supernet.errors import GreenError, TrainingError
 from supernet.io import write_csv, write_json
 from supernet.module import distill_loss
@@ -308,7 +306,7 @@ def held_out_evaluator(cfg: DictConfig, net: Any, dm: Any) -> Any:
     The search scored its candidates on the first ``val_images`` validation images (recorded in
     ``pareto.json``); the next ``select_images`` (null: all the rest) re-score its front.
     """
-    from search.evaluate import SubnetEvaluator
+    from search.evolution.evaluate import SubnetEvaluator
 
     n = cfg.get("select_images")
     if cfg.archs or n == 0:
@@ -360,10 +358,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     ckpt = cfg.ckpt or search_ckpt(cfg.run)
-    net, meta = load_supernet(ckpt)
-    check_space(cfg, net.space)
-    dm = instantiate(cfg.data)
-    check_data(dm, meta)
+    net, _, dm = load_matching(cfg, ckpt)
     archs, selection = pick_winners(cfg, net.space, held_out_evaluator(cfg, net, dm))
     calib = dm.calib_batches(cfg.calib_images)
     teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
@@ -402,11 +397,3 @@ def search_ckpt(run: str | None) -> str:
     except (OSError, json.JSONDecodeError, KeyError) as err:
         raise GreenError(f"no supernet checkpoint recorded in {str(Path(run) / 'pareto.json')!r} ({err}); "
                          "pass ckpt=") from None
-
-
-
-main = command("green-finetune", "finetune")(finetune)
-
-
-if __name__ == "__main__":
-    main()

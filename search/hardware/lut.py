@@ -18,11 +18,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from search.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
-from search.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
+from search.hardware.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
+from supernet.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
-from search.timing import device_fingerprint, measure, runner, set_threads
-from supernet.cli import command
+from search.hardware.timing import device_fingerprint, measure, runner, set_threads
 from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet
@@ -248,10 +247,3 @@ def run(cfg: DictConfig) -> Any:
     if cfg.mode == "validate":
         return validate_table(cfg)
     raise GreenError(f"unknown mode {cfg.mode!r}: use mode=build or mode=validate")
-
-
-main = command("green-lut", "lut")(run)
-
-
-if __name__ == "__main__":
-    main()

@@ -171,7 +171,7 @@ def model_card(model: GreenNet, meta: dict[str, Any]) -> str:
             v = meta[key]
             lines.append(f"| {label} | {v:.4g} |" if isinstance(v, float) else f"| {label} | {v} |")
     lines += ["", "Load it without the supernet or pickle:", "", "```python",
-              "from search.export import load_subnet", f"model = load_subnet({'<this folder>'!r})", "```", ""]
+              "from search.deploy.export import load_subnet", f"model = load_subnet({'<this folder>'!r})", "```", ""]
     if meta.get("mean"):
         lines += [f"Inputs are images scaled to [0, 1], normalised with mean {meta['mean']} and std {meta['std']}.", ""]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from search.cost import count
+from search.hardware.cost import count
 from supernet.errors import GreenError
 from supernet.space import ArchConfig, SearchSpace
 

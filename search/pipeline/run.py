@@ -44,12 +44,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 from hydra import compose
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from search.energy import track_energy
-from supernet.cli import command
+from supernet.energy import track_energy
 from supernet.errors import GreenError
 from supernet.io import write_json
 
@@ -173,7 +171,7 @@ class Pipeline:
         return Path(self.cfg.ckpt) if self.cfg.ckpt else self.root / "train" / "checkpoints" / "last.ckpt"
 
     def lut(self) -> None:
-        from search.lut import build_table, validate_table
+        from search.hardware.lut import build_table, validate_table
 
         out = self.root / "lut"
         cfg = self.compose("lut", "lut")
@@ -191,7 +189,7 @@ class Pipeline:
         return (out / "lut.json").is_file() and (not self.cfg.lut_validate or (out / "lut_validate.json").is_file())
 
     def search(self, stage: str = "search", extra: Sequence[str] = ()) -> None:
-        from search.search import search
+        from search.evolution.search import search
 
         cfg = self.compose("search", stage, extra)
         cfg.ckpt, cfg.table = str(self.ckpt), str(self.root / "lut" / "lut.json")
@@ -203,7 +201,7 @@ class Pipeline:
         search(cfg)
 
     def finetune(self) -> None:
-        from search.finetune import finetune
+        from search.deploy.finetune import finetune
 
         cfg = self.compose("finetune", "finetune")
         cfg.run, cfg.ckpt, cfg.top_k = str(self.root / "search"), str(self.ckpt), int(self.cfg.top_k)
@@ -227,7 +225,7 @@ class Pipeline:
     def equal_budget(self, cfg: DictConfig, stage: str, epochs: int | None, default: int) -> DictConfig:
         """``cfg`` trained for ``epochs`` (None: ``default``), refused if that or its recipe differs from
         the winners' without ``allow_unequal_budget``."""
-        from search.finetune import recipe
+        from search.deploy.finetune import recipe
 
         cfg.epochs = int(default if epochs is None else epochs)
         if not self.cfg.allow_unequal_budget:
@@ -240,7 +238,7 @@ class Pipeline:
         return cfg
 
     def scratch(self) -> None:
-        from search.finetune import finetune
+        from search.deploy.finetune import finetune
 
         winners = json.loads((self.root / "finetune" / "finetune.json").read_text())["models"]
         cfg = self.compose("finetune", "scratch", ["from_scratch=true", "distill=false", "onnx=false"])
@@ -248,7 +246,7 @@ class Pipeline:
         finetune(self.equal_budget(cfg, "scratch", self.cfg.scratch_epochs, self.route_epochs()))
 
     def baselines(self) -> None:
-        from search.baselines import baselines
+        from search.deploy.baselines import baselines
 
         cfg = self.compose("baselines", "baselines")
         baselines(self.equal_budget(cfg, "baselines", self.cfg.baseline_epochs, self.route_epochs()))
@@ -256,10 +254,10 @@ class Pipeline:
     def fidelity(self) -> None:
         """A small ground-truth table trained with the twins' recipe and route epochs, scored with inherited
         weights on the validation images the search did not select on: how far this run's front can be
-        trusted (:mod:`search.fidelity`)."""
-        from search.evaluate import SubnetEvaluator
-        from search.fidelity import figures
-        from search.table import build
+        trusted (:mod:`search.ranking.fidelity`)."""
+        from search.evolution.evaluate import SubnetEvaluator
+        from search.ranking.fidelity import figures
+        from search.ranking.table import build
         from supernet.checkpoint import load_supernet
 
         twin = self.compose("finetune", "scratch")
@@ -292,7 +290,7 @@ class Pipeline:
 
     def mt_train(self) -> None:
         """The multi-trial route's top_k, trained from scratch for its trial epochs plus the recipe's."""
-        from search.finetune import finetune
+        from search.deploy.finetune import finetune
 
         pareto = json.loads((self.root / "mt_search" / "pareto.json").read_text())
         trial_epochs = int(pareto["multi_trial"]["epochs"])
@@ -303,10 +301,10 @@ class Pipeline:
         finetune(cfg)
 
     def measure(self) -> None:
-        """Every final model (first seed of each) timed in one session; see :mod:`search.measure`."""
-        from search.baselines import load_baseline
-        from search.export import load_subnet
-        from search.measure import measure_models
+        """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`."""
+        from search.deploy.baselines import load_baseline
+        from search.deploy.export import load_subnet
+        from search.hardware.measure import measure_models
 
         m = self.cfg.measure
         models: dict[str, tuple[Any, int, int]] = {}
@@ -327,7 +325,7 @@ class Pipeline:
         write_json(self.root / "measure" / "measure.json", result)
 
     def report(self) -> None:
-        from search.report import write_report
+        from search.pipeline.report import write_report
 
         write_report(self.root)
 
@@ -350,15 +348,3 @@ class Pipeline:
 def run(cfg: DictConfig, shared: Sequence[str] = ()) -> Path:
     """Run (or resume) the pipeline described by ``cfg``; returns the run folder."""
     return Pipeline(cfg, shared).run()
-
-
-def _cli(cfg: DictConfig) -> None:
-    path = run(cfg, shared_overrides(HydraConfig.get().overrides.task))
-    print(f"green-run: report at {path / 'report.md'} and {path / 'report.html'}")
-
-
-main = command("green-run", "run")(_cli)
-
-
-if __name__ == "__main__":
-    main()

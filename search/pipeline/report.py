@@ -1,6 +1,6 @@
 """The Green report of a ``green-run`` folder: ``report.md`` (+ PNGs) and a self-contained ``report.html``.
 
-The figures come from :mod:`search.summary` (what the stages wrote; nothing is re-measured). Every
+The figures come from :mod:`search.pipeline.summary` (what the stages wrote; nothing is re-measured). Every
 sentence that states a budget, a seed count or an energy source is built from the run's own
 records, so the report cannot claim a protocol the run did not follow.
 """
@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from search.summary import front, summarise
+from search.pipeline.summary import front, summarise
 from supernet.io import write_atomic, write_json
 from supernet.space import ArchConfig
 

@@ -4,7 +4,7 @@ Inherited supernet weights say nothing about how to *train* a network, so the hy
 (optimizer, learning rate, weight decay, an L1 penalty, dropout before the classifier, label
 smoothing, and the initialisation: inherited weights, or from scratch with the constructor's,
 Glorot or He initialisation) are searched per winner with short fine-tunes. The search is
-:class:`~search.evolution.Evolution` itself (NSGA-II/III or random) over a :class:`HyperSpace`
+:class:`~search.evolution.engine.Evolution` itself (NSGA-II/III or random) over a :class:`HyperSpace`
 genome; the objectives are validation accuracy against the measured training energy
 (codecarbon) or time. Hopeless trials stop early: at each rung epoch, a trial whose validation
 accuracy falls below the best ``1/eta`` of the earlier trials at that rung is stopped
@@ -46,17 +46,15 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import Subset
 
-from search.energy import track_energy
-from search.evolution import Evolution
-from search.export import load_subnet
-from search.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs, search_ckpt
-from search.objectives import parse_objectives
-from search.search import check_data, check_space
+from supernet.energy import track_energy
+from search.evolution.engine import Evolution
+from search.deploy.export import load_subnet
+from search.deploy.finetune import INITS, OPTIMIZERS, SubnetModule, init_weights, pick_archs, search_ckpt
+from search.evolution.objectives import parse_objectives
 from search.stats import accuracy_se
-from search.timing import set_threads
+from search.hardware.timing import set_threads
 from supernet.bn import recalibrate_bn
-from supernet.checkpoint import load_supernet
-from supernet.cli import command
+from supernet.checkpoint import check_data, check_space, load_supernet
 from supernet.errors import GreenError, TrainingError
 from supernet.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
@@ -502,10 +500,3 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
     write_json(out / "hpo.json", result)
     write_csv(out / "hpo.csv", rows, ("winner", *TRIAL_FIELDS))
     return result
-
-
-main = command("green-hpo", "hpo")(hpo)
-
-
-if __name__ == "__main__":
-    main()

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 from deap import base, tools
 from tqdm.auto import tqdm
 
-from search.objectives import Constraint, Normaliser, Objective, hypervolume, pareto_front
+from search.evolution.objectives import Constraint, Normaliser, Objective, hypervolume, pareto_front
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.space import ArchConfig, SearchSpace
@@ -35,7 +35,7 @@ STATE_VERSION = 1
 
 
 class Fitness(base.Fitness):
-    """Normalised objectives, all minimised (see :class:`~search.objectives.Normaliser`)."""
+    """Normalised objectives, all minimised (see :class:`~search.evolution.objectives.Normaliser`)."""
 
     weights: tuple[float, ...] = ()
 

@@ -4,7 +4,7 @@ Each baseline comes from timm or torchvision (random initialisation: nothing is 
 adapted to the data: input channels and classes, and for small images (at most
 ``SMALL_INPUT`` pixels, e.g. 32x32 CIFAR) a stride-1 stem without its max-pool, the usual CIFAR
 adaptation that keeps ImageNet networks from shrinking a 32x32 image to 1x1 in the stem. Training,
-testing and measuring go through :func:`search.finetune.fit_and_measure`, the very code of
+testing and measuring go through :func:`search.deploy.finetune.fit_and_measure`, the very code of
 ``green-finetune``, so winners and baselines land on one chart. Rows go to ``baselines.json`` /
 ``.csv``; each model is saved as ``models/<name>/`` (``model.safetensors`` + ``model.json``), and a
 finished model is skipped when the command is run again on the same folder.
@@ -22,11 +22,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from search.cost import count_net
-from search.export import export_onnx, load_weights, save_weights
-from search.finetune import fit_and_measure, replicates
-from search.timing import set_threads
-from supernet.cli import command
+from search.hardware.cost import count_net
+from search.deploy.export import export_onnx, load_weights, save_weights
+from search.deploy.finetune import fit_and_measure, replicates
+from search.hardware.timing import set_threads
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
 from supernet.validate import check_options, of_type, read_json, whole_number
@@ -171,10 +170,3 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     write_json(out / "baselines.json", {"models": rows, "seeds": seeds})
     write_csv(out / "baselines.csv", rows)
     return rows
-
-
-main = command("green-baselines", "baselines")(baselines)
-
-
-if __name__ == "__main__":
-    main()

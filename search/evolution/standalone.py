@@ -3,7 +3,7 @@
 One-shot NAS (once-for-all) scores a candidate with weights inherited from the supernet; the
 classic alternative it saves on is *multi-trial* search, where every candidate is trained on its
 own (Zoph & Le's NAS, and the "short training" proxies of later work). :class:`StandaloneEvaluator`
-is that scorer with the interface of :class:`~search.evaluate.SubnetEvaluator`, so the same
+is that scorer with the interface of :class:`~search.evolution.evaluate.SubnetEvaluator`, so the same
 evolution runs in either mode: a candidate is built from a random initialisation seeded by the
 search seed and its arch string (its score does not depend on when it is evaluated), trained
 with Lightning for ``epochs`` over the first ``train_images`` training images, and scored on the
@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import Subset
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
 
-from search.evaluate import SubnetEvaluator
-from search.finetune import INITS, SubnetModule, init_weights
+from search.evolution.evaluate import SubnetEvaluator
+from search.deploy.finetune import INITS, SubnetModule, init_weights
 from supernet.data import ImageDataModule
 from supernet.errors import GreenError
 from supernet.net import GreenNet
@@ -57,7 +57,7 @@ class StandaloneEvaluator:
             score the trained candidates, so both modes rank on the same images.
         dm: the data module (its training split is trained on, with its augmentation).
         space, num_classes, in_chans: what the candidates are built for.
-        optimizer: ``params -> Optimizer`` (``search.finetune.make_optimizer`` partial).
+        optimizer: ``params -> Optimizer`` (``search.deploy.finetune.make_optimizer`` partial).
         scheduler: ``(optimizer, t_initial) -> scheduler`` stepped per batch (timm), or None.
         trainer: ``**kwargs -> pl.Trainer`` (a partial of the trainer config).
         epochs: training epochs per candidate.

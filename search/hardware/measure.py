@@ -2,7 +2,7 @@
 
 Models timed one after another, minutes apart, drift apart on a shared machine (the same arch,
 timed as a winner and as its from-scratch twin, differed by up to 1.5x). Here every model and batch
-size is one item of a single :func:`search.timing.measure` call: trials interleaved in a shuffled
+size is one item of a single :func:`search.hardware.timing.measure` call: trials interleaved in a shuffled
 order, so drift hits every model alike, and each figure is a median over the trials with its
 p10/p90.
 
@@ -20,8 +20,8 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from search.energy import MEASURED_SOURCES, find_meter, measure_power
-from search.timing import device_fingerprint, measure, runner, set_threads
+from supernet.energy import MEASURED_SOURCES, find_meter, measure_power
+from search.hardware.timing import device_fingerprint, measure, runner, set_threads
 from supernet.errors import GreenError
 from supernet.validate import check_device
 

@@ -1,0 +1,23 @@
+"""``green-run``: every stage, from the supernet to the report, in one run folder.
+
+A thin ``@hydra.main`` on ``conf/run.yaml`` around :func:`search.pipeline.run.run`, which receives the
+command line's shared overrides (data, space, trainer, seed) for every stage. A command module is a
+leaf: nothing imports it.
+"""
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from search.pipeline.run import run, shared_overrides
+from supernet.cli import command
+
+
+def pipeline(cfg: DictConfig) -> None:
+    """Run or resume the pipeline of ``cfg`` and say where its report is."""
+    path = run(cfg, shared_overrides(HydraConfig.get().overrides.task))
+    print(f"green-run: report at {path / 'report.md'} and {path / 'report.html'}")
+
+
+main = command("green-run", "run")(pipeline)
+
+if __name__ == "__main__":
+    main()

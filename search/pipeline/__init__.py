@@ -1,0 +1,1 @@
+"""``green-run``: every stage in one run folder, then the summary and the report."""
