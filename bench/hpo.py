@@ -30,7 +30,8 @@ from common import ROOT, quick_supernet, save
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from search.tuning.hpo import choose, hpo
+from search.tuning.hpo import hpo
+from search.tuning.trials import choose
 from search.stats import accuracy_se, bootstrap_ci
 
 METHODS = ("default", "hpo", "random")  # the default recipe, green-hpo (NSGA-II), random search

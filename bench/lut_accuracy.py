@@ -99,7 +99,7 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from search.hardware.cost import read_table
+    from search.hardware.lookup import LookupTable
     from search.hardware.lut import build_table, validate_table
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,16 +121,16 @@ def main() -> None:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("lut", overrides=[f"paths.output_dir={out}", *over, *args.overrides])
     table_path = Path(args.table) if args.table else build_table(cfg)
-    table = read_table(table_path)
+    table = LookupTable.read(table_path)
     cfg.table, cfg.mode = str(table_path), "validate"
     res = validate_table(cfg)
-    fp = table["fingerprint"]
-    raw = {"batch_size": int(fp["batch_sizes"][0]), "build_seconds": table.get("build_seconds"),
+    fp = table.fingerprint
+    raw = {"batch_size": int(fp["batch_sizes"][0]), "build_seconds": table.build_seconds,
            "batches": {k: {"subnets": v["subnets"]} for k, v in res["batches"].items()},
            "bootstrap": {"n_boot": N_BOOT, "level": LEVEL, "seed": SEED}}
     result = {**headline({"raw": raw}), "raw": raw, "device": args.device, "device_name": fp["device_name"],
-              "threads": fp["threads"], "energy_source": table["energy"]["source"], "space": fp["space_name"],
-              "n_ops": len(table["entries"]), "correction": table["correction"], "table": str(table_path),
+              "threads": fp["threads"], "energy_source": table.energy_source, "space": fp["space_name"],
+              "n_ops": len(table.entries), "correction": table.correction, "table": str(table_path),
               "run_folder": str(out), "quick": args.quick}
     path = save("lut_accuracy", result, config={"bench": vars(args), "lut": OmegaConf.to_container(cfg, resolve=True)})
     lo, hi = result["mape_over_retest_ci"]

@@ -40,7 +40,7 @@ from common import ROOT, quick_supernet, save
 from search.ranking.fidelity import TOP_K, budgets, ci, regret  # noqa: F401  (re-exported for the tests)
 from search.ranking.fidelity import figures as rank_figures
 from search.stats import accuracy_se, kendall, spearman
-from search.ranking.table import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
+from search.ranking.build import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
@@ -206,7 +206,7 @@ def main() -> None:
     from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
     from search.evolution.predictor import AccuracyPredictor
     from supernet.checkpoint import check_data
-    from search.ranking.table import build
+    from search.ranking.build import build
     from supernet.checkpoint import load_supernet
     from supernet.errors import GreenError
 

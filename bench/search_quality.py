@@ -112,7 +112,8 @@ def main() -> None:
 
     from search.hardware.cost import CostModel
     from search.evolution.evaluate import SubnetEvaluator
-    from search.evolution.engine import Evolution
+    from search.evolution.engine import Evolution, Settings
+    from search.evolution.records import Evaluation
     from supernet.checkpoint import check_data, check_space
     from supernet.checkpoint import load_supernet
 
@@ -157,17 +158,17 @@ def main() -> None:
     def cost_fn(arch):
         return costs.predict(arch).to_dict()
 
-    memo: dict[str, dict] = {}
+    memo: dict[str, Evaluation] = {}
     runs, bounds = [], None
     t0 = time.perf_counter()
     for seed in range(args.seeds):
         for algo in ALGOS:
-            evo = Evolution(net.space, objectives, [], cost_fn, evaluator, algorithm=algo,
-                            population=cfg.search.population, generations=10 ** 6, budget=cfg.search.budget,
-                            seed=seed, memo=memo, progress=False)
-            evo.run()
+            settings = Settings(objectives, algorithm=algo, population=cfg.search.population, generations=10 ** 6,
+                                budget=cfg.search.budget, seed=seed)
+            evo = Evolution(net.space, settings, cost_fn, memo=memo, progress=False)
+            evo.run(evaluator)
             bounds = {o.field: evo.norm.hi[o.field] for o in objectives if not o.maximise}
-            records = [{k: v for k, v in r.items() if k != "genome"} for r in evo.records.values()]
+            records = [{k: v for k, v in r.row().items() if k != "genome"} for r in evo.records.values()]
             hv, size = run_hypervolume(records, [o.name for o in objectives], bounds)
             if not math.isclose(hv, evo.hypervolume(), rel_tol=1e-12, abs_tol=1e-15):
                 raise RuntimeError(f"stored records give hypervolume {hv}, the run {evo.hypervolume()}")

@@ -1,7 +1,7 @@
 """The statistics behind every reported figure, in one place with known-answer tests.
 
 Spearman's rho comes from scipy (Kendall's tau-b is counted here exactly as scipy counts it, without the
-exact p-value scipy adds), hypervolume from DEAP; what is added here is the protocol
+exact p-value scipy adds), hypervolume from moocore; what is added here is the protocol
 around them: percentile bootstrap confidence intervals (resampling the items a figure is computed
 over), the binomial standard error of an accuracy on ``n`` images (the noise floor of any single
 accuracy), the mean and spread of a figure over seeds, and the prediction error of a cost model.
@@ -12,6 +12,7 @@ import math
 import statistics
 from typing import Callable, Sequence
 
+import moocore
 import numpy as np
 
 
@@ -94,18 +95,12 @@ def bootstrap_ci(stat: Callable[..., float], *columns: Sequence[float], n_boot: 
 def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, float]) -> float:
     """Area dominated by ``(accuracy, cost)`` points (accuracy maximised, cost minimised) up to ``ref``.
 
-    ``ref`` is (worst accuracy, worst cost); points outside it add nothing. Used for the final,
-    measured fronts (test accuracy vs energy), where the reference must be shared by the fronts
-    being compared.
+    moocore's hypervolume; ``ref`` is (worst accuracy, worst cost) and points outside it add nothing.
+    Used for the final, measured fronts (test accuracy vs energy), where the reference must be shared
+    by the fronts being compared.
     """
-    from search.evolution.objectives import hypervolume
-
-    acc0, cost0 = ref
-    if cost0 <= 0:
+    if ref[1] <= 0:
         raise ValueError("the reference cost must be > 0")
-    if acc0 >= 1:
-        return 0.0  # no accuracy beats a perfect reference (and the normalisation below would divide by 0)
-    # as normalised minimisation points w.r.t. (1, 1): (1 - acc gain share, cost share)
-    span = 1.0 - acc0
-    pts = [((1.0 - a) / span, c / cost0) for a, c in points]
-    return hypervolume(pts) * span * cost0
+    if len(points) == 0:
+        return 0.0
+    return float(moocore.hypervolume(np.asarray(points, dtype=float), ref=ref, maximise=[True, False]))

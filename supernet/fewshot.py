@@ -21,8 +21,9 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from supernet.arch import ArchConfig
 from supernet.errors import GreenError
-from supernet.space import DIMS, ArchConfig, SearchSpace
+from supernet.space import DIMS, SearchSpace
 from supernet.strategy import Phase, Strategy
 
 CHOICES = ("depth", "kernel", "expand", "resolution")

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from timm.layers import BatchNormAct2d, SelectAdaptivePool2d, create_conv2d, get_act_layer
 from torch import nn
 
+from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
 from supernet.ops import ElasticInvertedResidual, make_block
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 
 
 def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -1,17 +1,9 @@
-"""The search space and the architectures it contains (once-for-all's elastic kernel/depth/width).
+"""The search space of once-for-all's elastic kernel, depth and width (and resolution).
 
-A subnet is a frozen :class:`ArchConfig`: the input resolution and, per stage, the kernel size and
-expand ratio of each *active* block (so the stage depth is the number of blocks). Its short string
-form follows timm's arch strings::
-
-    r32_k3e4_k5e6-k3e3_k7e6-k5e4-k3e3
-
-``r32`` is the resolution; stages are separated by ``_``; blocks of a stage by ``-``; ``k5e6`` is a
-block with a 5x5 depthwise kernel and expand ratio 6.
-
-:class:`SearchSpace` owns every choice: sampling, smallest/middle/largest, validation, the integer
-genome used by the evolution (with a canonical form where genes of skipped blocks are zero) and the
-block layout that both the supernet and the extracted static networks are built from.
+:class:`SearchSpace` owns every choice: sampling, smallest/middle/largest, validation of an
+:class:`~supernet.arch.ArchConfig`, the integer genome used by the evolution (with a canonical form
+where genes of skipped blocks are zero) and the block layout (:class:`BlockSpec`) that both the
+supernet and the extracted static networks are built from.
 """
 from __future__ import annotations
 
@@ -19,108 +11,15 @@ import dataclasses
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from timm.layers import make_divisible
 
+from supernet.arch import ArchConfig, fmt_ratio
 from supernet.errors import ArchError, SpaceError
 
 DIMS = ("kernel", "depth", "width", "resolution")
-_BLOCK_RE = re.compile(r"^k(\d+)e(\d+(?:\.\d+)?)$")
-
-
-def _fmt_ratio(e: float) -> str:
-    return str(int(e)) if float(e).is_integer() else f"{e:g}"
-
-
-@dataclass(frozen=True)
-class ArchConfig:
-    """One subnet: input resolution and the (kernel size, expand ratio) of each active block."""
-
-    resolution: int
-    kernel_sizes: tuple[tuple[int, ...], ...]
-    exp_ratios: tuple[tuple[float, ...], ...]
-
-    def __post_init__(self) -> None:
-        ks = tuple(tuple(int(k) for k in s) for s in self.kernel_sizes)
-        es = tuple(tuple(float(e) for e in s) for s in self.exp_ratios)
-        object.__setattr__(self, "kernel_sizes", ks)
-        object.__setattr__(self, "exp_ratios", es)
-        object.__setattr__(self, "resolution", int(self.resolution))
-        if len(ks) != len(es):
-            raise ArchError(f"arch has {len(ks)} stages of kernel sizes but {len(es)} of expand ratios")
-        for i, (k, e) in enumerate(zip(ks, es)):
-            if len(k) != len(e):
-                raise ArchError(f"arch stage {i}: {len(k)} kernel sizes but {len(e)} expand ratios")
-            if not k:
-                raise ArchError(f"arch stage {i} has no blocks (depth 0)")
-
-    @property
-    def depths(self) -> tuple[int, ...]:
-        """Number of active blocks per stage."""
-        return tuple(len(k) for k in self.kernel_sizes)
-
-    def __str__(self) -> str:
-        stages = [
-            "-".join(f"k{k}e{_fmt_ratio(e)}" for k, e in zip(ks, es))
-            for ks, es in zip(self.kernel_sizes, self.exp_ratios)
-        ]
-        return "_".join([f"r{self.resolution}", *stages])
-
-    @classmethod
-    def parse(cls, text: str) -> "ArchConfig":
-        """Read the short string form; a malformed string is an :class:`ArchError` saying where."""
-        parts = str(text).strip().split("_")
-        if len(parts) < 2 or not re.fullmatch(r"r\d+", parts[0]):
-            raise ArchError(f"malformed arch string {text!r}: expected 'r<res>_k<k>e<e>-...'")
-        kernel_sizes, exp_ratios = [], []
-        for i, stage in enumerate(parts[1:]):
-            ks, es = [], []
-            for block in stage.split("-"):
-                m = _BLOCK_RE.match(block)
-                if not m:
-                    raise ArchError(f"malformed arch string {text!r}: stage {i} block {block!r} is not 'k<k>e<e>'")
-                ks.append(int(m.group(1)))
-                es.append(float(m.group(2)))
-            kernel_sizes.append(tuple(ks))
-            exp_ratios.append(tuple(es))
-        return cls(int(parts[0][1:]), tuple(kernel_sizes), tuple(exp_ratios))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (also carries the string, for people reading the file)."""
-        return {
-            "arch": str(self),
-            "resolution": self.resolution,
-            "stages": [
-                {"kernel_sizes": list(k), "exp_ratios": list(e)}
-                for k, e in zip(self.kernel_sizes, self.exp_ratios)
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ArchConfig":
-        """Inverse of :meth:`to_dict`."""
-        try:
-            stages = d["stages"]
-            return cls(
-                int(d["resolution"]),
-                tuple(tuple(s["kernel_sizes"]) for s in stages),
-                tuple(tuple(s["exp_ratios"]) for s in stages),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ArchError(f"malformed arch dict: {err}") from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> "ArchConfig":
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as err:
-            raise ArchError(f"malformed arch JSON: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -288,8 +187,8 @@ class SearchSpace:
                     raise ArchError(f"arch {arch}: stage {i} block {j} kernel_size {k} not in choices {s.kernel_sizes}")
                 if e not in s.exp_ratios:
                     raise ArchError(
-                        f"arch {arch}: stage {i} block {j} exp_ratio {_fmt_ratio(e)} not in choices "
-                        f"{tuple(_fmt_ratio(x) for x in s.exp_ratios)}")
+                        f"arch {arch}: stage {i} block {j} exp_ratio {fmt_ratio(e)} not in choices "
+                        f"{tuple(fmt_ratio(x) for x in s.exp_ratios)}")
         return arch
 
     def contains(self, arch: ArchConfig) -> bool:

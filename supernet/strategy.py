@@ -17,8 +17,9 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
+from supernet.arch import ArchConfig
 from supernet.errors import GreenError
-from supernet.space import DIMS, ArchConfig, SearchSpace
+from supernet.space import DIMS, SearchSpace
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,11 @@
 ``train(cfg)`` is the importable command; ``green-train`` is its thin Hydra wrapper in :mod:`supernet.commands`. The run folder
 (Hydra's output dir) receives TensorBoard logs under ``tb/``, checkpoints (``last.ckpt`` and the
 best by mean validation accuracy) under ``checkpoints/``, ``metrics.json`` and the energy of the
-training booked by codecarbon (``energy_train.json``). Point ``resume=``
+training booked by codecarbon (``energy_train.json``, by the ``callbacks.energy`` callback). Point ``resume=``
 at a ``last.ckpt`` to continue a run: phase, epoch, optimizer state and schedule carry on.
 """
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from supernet.energy import track_energy
 from supernet.checkpoint import AtomicCheckpointIO, read_checkpoint, refuse_unusable
 from supernet.errors import CheckpointError, GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
@@ -130,16 +128,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1,
                            auto_insert_metric_name=False, enable_version_counter=False)
     stop = StopOnSignal(out / "checkpoints" / "last.ckpt")
+    energy = instantiate(cfg.callbacks.energy, accumulate=bool(resume))  # a resumed run adds to what it booked before
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
-                                      callbacks=[best, last, stop], default_root_dir=str(out),
+                                      callbacks=[energy, best, last, stop], default_root_dir=str(out),
                                       plugins=[AtomicCheckpointIO()])
-    logger.log_hyperparams(_flat(OmegaConf.to_container(cfg, resolve=True)))
-    rank = int(os.environ.get("LOCAL_RANK", 0))  # ranks started by Lightning's launcher book their own energy
-    stage = "train" if rank == 0 else f"train_rank{rank}"
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the logger flattens to optimizer/lr keys
     try:
-        with track_energy(out, stage, trainer.strategy.root_device, cfg.get("country_iso_code", "USA"),
-                          accumulate=bool(resume)):  # a resumed run adds to what it booked before
-            trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
+        trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
     except SIGTERMException:  # Lightning's own SIGTERM stop (its notifier ran before ours): same outcome
         stop.signum = stop.signum or signal.SIGTERM
         raise stop.interrupted(trainer) from None
@@ -156,16 +151,3 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                           "global_step": trainer.global_step,
                                           "last_ckpt": str(out / "checkpoints" / "last.ckpt")})
     return metrics
-
-
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    """Flatten a nested config to ``a/b/c`` keys of scalars for TensorBoard's hparams view."""
-    out: dict[str, Any] = {}
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out.update(_flat(v, f"{prefix}{k}/"))
-    elif isinstance(d, (list, tuple)):
-        out[prefix.rstrip("/")] = str(d)
-    else:
-        out[prefix.rstrip("/")] = d if isinstance(d, (int, float, str, bool)) or d is None else str(d)
-    return {k: ("null" if v is None else v) for k, v in out.items()}

@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny registered space, a trained-looking supernet, composed configs."""
+"""Shared fixtures: composed configs, the tiny registered space, a trained-looking supernet, small budgets of the
+commands, the shared CIFAR-10 folder and the checks of the bad-input tests."""
 from __future__ import annotations
 
 import random
@@ -8,33 +9,75 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
+from supernet.errors import exit_on_error
 from supernet.net import SuperNet
 
 SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"
 
+LUT_FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
+            "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]
+TABLE_FAST = ["table.subnets=3", "table.strata=1", "table.pool=50", "table.seeds=2", "epochs=2",
+              "data.train_subset=256", "calib_images=64", "trainer.enable_progress_bar=false", "threads=1"]
+SEARCH_FAST = ["progress=false", "search.population=8", "search.generations=2", "eval.calib_images=64",
+               "eval.val_images=64"]
 
-def make_cfg(tmp_path: Path, *overrides: str):
-    """The train config composed as ``green-train`` would, writing into ``tmp_path``."""
+
+def _compose(config_name: str, *overrides: str, output_dir: str | Path | None = None) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides``; ``paths.output_dir`` first, where given."""
+    head = [] if output_dir is None else [f"paths.output_dir={output_dir}"]
     with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides])
+        return compose(config_name, overrides=[*head, *overrides])
+
+
+@pytest.fixture(scope="session")
+def compose_cfg():
+    """``compose_cfg(config_name, *overrides, output_dir=None) -> DictConfig``: a command's config as it would see it.
+
+    The one place the tests compose Hydra configs, so that every test module asks for this fixture instead of
+    rebuilding ``initialize_config_module`` + ``compose`` or importing a helper from conftest. Hydra is initialised
+    for each call and cleared after it, so no global Hydra state leaks between tests. Outside a Hydra run
+    ``paths.output_dir`` (``${hydra:runtime.output_dir}``) cannot resolve: a test that lets a command write passes
+    ``output_dir`` (a test's own folder), which sets it first, before ``overrides``; nothing else is set.
+    """
+    return _compose
+
+
+# compose_cfg with the small budgets that several test modules share (a module's own budget stays in that module)
+
+@pytest.fixture(scope="session")
+def lut_cfg(compose_cfg):
+    """``lut_cfg(out, *overrides)``: green-lut's config with tiny budgets (``LUT_FAST``), writing into ``out``."""
+    return lambda out, *overrides: compose_cfg("lut", *LUT_FAST, *overrides, output_dir=out)
+
+
+@pytest.fixture(scope="session")
+def table_cfg(compose_cfg):
+    """``table_cfg(out, *overrides)``: green-table's config with tiny budgets (3 subnets, 2 seeds, 2 epochs on 256
+    digits), writing into ``out``."""
+    return lambda out, *overrides: compose_cfg("table", *TABLE_FAST, *overrides, output_dir=out)
+
+
+@pytest.fixture(scope="session")
+def search_cfg(compose_cfg):
+    """``search_cfg(out, ckpt, table, *overrides)``: green-search's config with a small budget (8 x 2 generations,
+    64 images), writing into ``out``."""
+    return lambda out, ckpt, table, *overrides: compose_cfg("search", f"ckpt={ckpt}", f"table={table}", *SEARCH_FAST,
+                                                            *overrides, output_dir=out)
 
 
 @pytest.fixture(scope="session")
 def tiny_space():
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("train")
-    return instantiate(cfg.space)
+    return instantiate(_compose("train").space)
 
 
 @pytest.fixture(scope="session")
 def cifar_space():
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("train", overrides=["space=cifar"])
-    return instantiate(cfg.space)
+    return instantiate(_compose("train", "space=cifar").space)
 
 
-def scramble(net: SuperNet, seed: int = 0) -> SuperNet:
+def _scramble(net: SuperNet, seed: int = 0) -> SuperNet:
     """Give a fresh supernet non-trivial BN statistics and kernel transforms, as training would."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -53,7 +96,7 @@ def scramble(net: SuperNet, seed: int = 0) -> SuperNet:
 @pytest.fixture
 def tiny_net(tiny_space):
     torch.manual_seed(0)
-    return scramble(SuperNet(tiny_space, num_classes=10, in_chans=1)).eval()
+    return _scramble(SuperNet(tiny_space, num_classes=10, in_chans=1)).eval()
 
 
 @pytest.fixture
@@ -70,15 +113,9 @@ def tiny_table(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(lut, "find_meter", lambda device: None)
     try:
-        with initialize_config_module(config_module="conf", version_base="1.3"):
-            cfg = compose("lut", overrides=[f"paths.output_dir={tmp}", *LUT_FAST])
-        return lut.build_table(cfg)
+        return lut.build_table(_compose("lut", *LUT_FAST, output_dir=tmp))
     finally:
         mp.undo()
-
-
-LUT_FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
-            "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]
 
 
 @pytest.fixture(scope="session")
@@ -87,25 +124,70 @@ def tiny_ckpt(tmp_path_factory):
     from supernet.train import train
 
     tmp = tmp_path_factory.mktemp("train")
-    train(make_cfg(tmp, "experiment=smoke", "epochs=2", "data.train_subset=512", "module.calib_images=128",
-                   "trainer.enable_progress_bar=false"))
+    train(_compose("train", "experiment=smoke", "epochs=2", "data.train_subset=512", "module.calib_images=128",
+                   "trainer.enable_progress_bar=false", output_dir=tmp))
     return tmp / "checkpoints" / "last.ckpt"
-
-
-TABLE_FAST = ["table.subnets=3", "table.strata=1", "table.pool=50", "table.seeds=2", "epochs=2",
-              "data.train_subset=256", "calib_images=64", "trainer.enable_progress_bar=false", "threads=1"]
-
-
-def table_cfg(out, *overrides):
-    """The green-table config with tiny budgets (3 subnets, 2 seeds, 2 epochs on 256 digits), writing into ``out``."""
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("table", overrides=[f"paths.output_dir={out}", *TABLE_FAST, *overrides])
 
 
 @pytest.fixture(scope="session")
 def ground_table(tmp_path_factory):
     """(folder, Table): a built ground-truth table of the tiny space on digits."""
-    from search.ranking.table import build
+    from search.ranking.build import build
 
     out = tmp_path_factory.mktemp("ground_table")
-    return out, build(table_cfg(out))
+    return out, build(_compose("table", *TABLE_FAST, output_dir=out))
+
+
+@pytest.fixture
+def shared_cifar() -> Path:
+    """The shared CIFAR-10 folder (``../shared/data/cifar10``: train/ and test/, a folder per class); the test is
+    skipped where it is absent."""
+    if not SHARED_CIFAR.is_dir():
+        pytest.skip("shared CIFAR-10 folder not present")
+    return SHARED_CIFAR
+
+
+def _one_line(prog: str, fn, cfg, capsys) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        with exit_on_error(prog):
+            fn(cfg)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith(f"{prog}: error:")]
+    assert len(lines) == 1 and err.strip().splitlines()[-1] == lines[0], err
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def one_line():
+    """``one_line(prog, fn, cfg, capsys) -> str``: run the command function as its console script does; it must exit
+    2 with one error line, which is returned."""
+    return _one_line
+
+
+
+@pytest.fixture
+def scramble():
+    """``scramble(net, seed=0) -> net``: a fresh supernet with the BN statistics and kernel transforms training
+    would give it, so equality tests cannot pass on the trivial initial values."""
+    return _scramble
+
+
+@pytest.fixture
+def write_front():
+    """``write_front(folder, archs=(), digest="0" * 16, unique_evals=None, **fields) -> folder``: a search run
+    folder whose ``pareto.json`` is a real :class:`~search.evolution.front.Front` of ``archs`` (made-up figures,
+    best first), for tests of its readers; ``fields`` are Front's optional fields (``multi_trial``, ``ckpt``...)."""
+    from search.evolution.front import Front, Member
+    from search.evolution.objectives import parse_objectives
+
+    def write(folder: Path, archs=(), digest: str = "0" * 16, unique_evals: int | None = None, **fields) -> Path:
+        members = tuple(Member(a, 0.9 - i / 10, 0.9, 1000, 10_000, 1.0, 1.0, "codecarbon-estimate", 0, (0,))
+                        for i, a in enumerate(archs))
+        front = Front(tuple(parse_objectives(["acc", "params"])), (), "nsga2", 0, digest, "codecarbon-estimate", 1,
+                      len(archs) if unique_evals is None else unique_evals, 0.5, members, **fields)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        front.write(folder)
+        return Path(folder)
+    return write

@@ -5,9 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from supernet.data import DigitsDataModule, ImageFolderDataModule
+from supernet.datasets import DigitsDataModule, ImageFolderDataModule
 from supernet.errors import DataError
-from tests.conftest import SHARED_CIFAR
 
 
 def test_digits_splits_are_seeded_and_disjoint():
@@ -119,12 +118,11 @@ def test_bad_arguments():
         DigitsDataModule(train_subset=0)
 
 
-@pytest.mark.skipif(not SHARED_CIFAR.is_dir(), reason="shared CIFAR-10 folder not present")
-def test_shared_cifar_folder_reads_as_imagefolder(tmp_path):
+def test_shared_cifar_folder_reads_as_imagefolder(tmp_path, shared_cifar):
     # a small slice of the real folder: 3 images per class
     root = tmp_path / "c10"
     for split in ("train", "test"):
-        for cdir in sorted((SHARED_CIFAR / split).iterdir()):
+        for cdir in sorted((shared_cifar / split).iterdir()):
             d = root / split / cdir.name
             d.mkdir(parents=True)
             for f in sorted(cdir.iterdir())[:3]:

@@ -11,7 +11,7 @@ import statistics
 
 import pytest
 
-from search.evolution.engine import Evolution
+from search.evolution.engine import Evolution, Settings
 from search.evolution.objectives import Normaliser, dominates, parse_objectives, pareto_front
 
 GENES, LEVELS = 16, 8
@@ -59,9 +59,10 @@ def eval_fn(arch):
 
 
 def run(algorithm, seed, objectives=("acc", "energy"), budget=160):
-    evo = Evolution(GridSpace(), parse_objectives(list(objectives)), [], cost_fn, eval_fn, algorithm=algorithm,
-                    population=16, generations=10 ** 6, budget=budget, seed=seed, progress=False)
-    evo.run()
+    settings = Settings(list(objectives), algorithm=algorithm, population=16, generations=10 ** 6, budget=budget,
+                        seed=seed)
+    evo = Evolution(GridSpace(), settings, cost_fn, progress=False)
+    evo.run(eval_fn)
     return evo
 
 

@@ -4,7 +4,6 @@ import pickle
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from search.deploy.export import load_subnet
@@ -16,13 +15,14 @@ from supernet.net import extract_subnet
 ARCH = "r16_k5e3-k3e2_k3e3"
 
 
-def extract_cfg(tmp_path, ckpt, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("extract", overrides=[f"paths.output_dir={tmp_path}", f"ckpt={ckpt}", "calib_images=128",
-                                             "val_images=100", *overrides])
+@pytest.fixture
+def extract_cfg(compose_cfg):
+    """``extract_cfg(out, ckpt, *overrides)``: green-extract's config on 128 calibration and 100 validation images."""
+    return lambda out, ckpt, *overrides: compose_cfg("extract", f"ckpt={ckpt}", "calib_images=128", "val_images=100",
+                                                     *overrides, output_dir=out)
 
 
-def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, tiny_table):
+def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, tiny_table, compose_cfg, extract_cfg):
     out = extract(extract_cfg(tmp_path, tiny_ckpt, f"arch={ARCH}", f"table={tiny_table}"))
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "model.onnx", "card.md"}
     meta = json.loads((out / "arch.json").read_text())
@@ -33,8 +33,7 @@ def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, 
     model = load_subnet(out)
     # the same subnet extracted from the supernet with the same calibration images
     net, _ = load_supernet(tiny_ckpt)
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        dm = instantiate(compose("train").data)
+    dm = instantiate(compose_cfg("train").data)
     calib = dm.calib_batches(128, 256)
     ref = extract_subnet(net, ARCH, calib).eval()
     x = torch.randn(5, 1, 16, 16)
@@ -43,15 +42,8 @@ def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, 
     assert "load_subnet" in (out / "card.md").read_text()
 
 
-def _pareto(tmp_path, archs, digest):
-    d = tmp_path / "search"
-    d.mkdir()
-    (d / "pareto.json").write_text(json.dumps({"space_digest": digest, "front": [{"arch": a} for a in archs]}))
-    return d
-
-
-def test_extract_by_pareto_index(tmp_path, tiny_ckpt, tiny_space):
-    run = _pareto(tmp_path, ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
+def test_extract_by_pareto_index(tmp_path, tiny_ckpt, tiny_space, extract_cfg, write_front):
+    run = write_front(tmp_path / "search", ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
     out = extract(extract_cfg(tmp_path, tiny_ckpt, f"pareto={run}", "index=1", "onnx=false"))
     assert load_subnet(out).arch == tiny_space.validate(ARCH)
 
@@ -65,11 +57,10 @@ def test_extract_by_pareto_index(tmp_path, tiny_ckpt, tiny_space):
     (["arch=" + ARCH, "out={tmp}/afile/model"], GreenError, "cannot write output folder"),
     (["arch=" + ARCH, "out={tmp}/exists"], GreenError, "already exists"),
 ])
-def test_extract_bad_input_leaves_nothing(tmp_path, tiny_ckpt, tiny_space, overrides, error, message):
-    run = _pareto(tmp_path, ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "pareto.json").write_text(json.dumps({"space_digest": "0" * 16, "front": [{"arch": ARCH}]}))
+def test_extract_bad_input_leaves_nothing(tmp_path, tiny_ckpt, tiny_space, extract_cfg, write_front, overrides, error,
+                                          message):
+    run = write_front(tmp_path / "search", ["r12_k3e2_k3e2", ARCH], tiny_space.digest())
+    other = write_front(tmp_path / "other", [ARCH], "0" * 16)
     (tmp_path / "afile").write_text("x")
     (tmp_path / "exists").mkdir()
     overrides = [o.format(run=run, other=other, tmp=tmp_path) for o in overrides]

@@ -114,18 +114,14 @@ def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_c
     assert not list(cut.glob(".*.tmp"))
 
 
-def test_search_is_deterministic(tmp_path, tiny_ckpt, tiny_table):
-    from hydra import compose, initialize_config_module
-
+def test_search_is_deterministic(tmp_path, tiny_ckpt, tiny_table, compose_cfg):
     from search.evolution.search import search
 
     fronts = []
     for i in range(2):
-        with initialize_config_module(config_module="conf", version_base="1.3"):
-            cfg = compose("search", overrides=[f"ckpt={tiny_ckpt}", f"table={tiny_table}", *SEARCH,
-                                               f"paths.output_dir={tmp_path / str(i)}"])
+        cfg = compose_cfg("search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", *SEARCH, output_dir=tmp_path / str(i))
         fronts.append(search(cfg))
-    assert fronts[0]["front"] == fronts[1]["front"] and fronts[0]["hypervolume"] == fronts[1]["hypervolume"]
+    assert fronts[0].members == fronts[1].members and fronts[0].hypervolume == fronts[1].hypervolume
 
 
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path):

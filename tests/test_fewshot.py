@@ -10,7 +10,6 @@ from supernet.errors import GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.strategy import Phase, Sandwich
 from supernet.train import train
-from tests.conftest import make_cfg
 
 SPLITS = ["depth:0", "depth:1", "kernel:1", "expand:0", "resolution"]
 
@@ -68,18 +67,18 @@ def test_subspace_and_strategy_stay_in_the_part(tiny_space):
         SubSpace(tiny_space, split, 3)
 
 
-def _part(tmp_path, ckpt, value, *extra):
+def _part(compose_cfg, tmp_path, ckpt, value, *extra):
     out = tmp_path / f"part{value}"
-    train(make_cfg(out, "experiment=smoke", "epochs=1", "data.train_subset=256", "module.calib_images=64",
-                   "trainer.enable_progress_bar=false", f"init_from={ckpt}", "fewshot.split=depth:0",
-                   f"fewshot.value={value}", *extra))
+    train(compose_cfg("train", "experiment=smoke", "epochs=1", "data.train_subset=256", "module.calib_images=64",
+                      "trainer.enable_progress_bar=false", f"init_from={ckpt}", "fewshot.split=depth:0",
+                      f"fewshot.value={value}", *extra, output_dir=out))
     return out / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")
-def parts(tmp_path_factory, tiny_ckpt):
+def parts(tmp_path_factory, tiny_ckpt, compose_cfg):
     tmp = tmp_path_factory.mktemp("fewshot")
-    return [_part(tmp, tiny_ckpt, v) for v in (1, 2)]
+    return [_part(compose_cfg, tmp, tiny_ckpt, v) for v in (1, 2)]
 
 
 def test_a_part_starts_from_the_one_shot_weights_and_records_its_split(parts, tiny_ckpt):
@@ -94,12 +93,12 @@ def test_a_part_starts_from_the_one_shot_weights_and_records_its_split(parts, ti
     assert torch.dist(net.state_dict()[w], base.state_dict()[w]) < 0.5 * base.state_dict()[w].norm()
 
 
-def test_routing_scores_each_subnet_with_its_part(parts, tiny_ckpt):
+def test_routing_scores_each_subnet_with_its_part(parts, tiny_ckpt, compose_cfg):
     from hydra.utils import instantiate
 
     split, nets = load_parts([str(p) for p in parts])
     assert str(split) == "depth:0" and sorted(nets) == [1, 2]
-    dm = instantiate(make_cfg("/tmp/unused", "experiment=smoke").data)
+    dm = instantiate(compose_cfg("train", "experiment=smoke").data)
     evs = {v: SubnetEvaluator(n, dm, 64, 100) for v, (n, _) in nets.items()}
     router = FewShotEvaluator(split, evs)
     rng = random.Random(0)
@@ -124,13 +123,14 @@ def test_load_parts_refuses_incomplete_or_foreign_sets(parts, tiny_ckpt):
     (["fewshot.split=depth:0", "init_from=X"], "needs fewshot.value"),
     (["fewshot.split=depth:0", "fewshot.value=7", "init_from=X"], "value 7 is not one of"),
 ])
-def test_green_train_fewshot_bad_input(tmp_path, extra, message):
+def test_green_train_fewshot_bad_input(tmp_path, compose_cfg, extra, message):
     with pytest.raises(GreenError, match=message):
-        train(make_cfg(tmp_path, "experiment=smoke", "epochs=1", *extra))
+        train(compose_cfg("train", "experiment=smoke", "epochs=1", *extra, output_dir=tmp_path))
 
 
-def test_init_from_of_another_space(tmp_path, tiny_ckpt):
+def test_init_from_of_another_space(tmp_path, tiny_ckpt, compose_cfg):
     with pytest.raises(GreenError, match="another space"):
-        train(make_cfg(tmp_path, "experiment=smoke", "space=cifar", "epochs=1", f"init_from={tiny_ckpt}"))
+        train(compose_cfg("train", "experiment=smoke", "space=cifar", "epochs=1", f"init_from={tiny_ckpt}",
+                          output_dir=tmp_path))
     with pytest.raises(GreenError, match="does not exist"):
-        train(make_cfg(tmp_path, "experiment=smoke", "epochs=1", "init_from=/no/such.ckpt"))
+        train(compose_cfg("train", "experiment=smoke", "epochs=1", "init_from=/no/such.ckpt", output_dir=tmp_path))

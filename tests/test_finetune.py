@@ -1,24 +1,24 @@
 import json
 
 import pytest
-from hydra import compose, initialize_config_module
 
 from search.deploy.export import load_subnet
 from search.deploy.finetune import finetune
 from supernet.errors import GreenError
 
 ARCHS = "archs=[r16_k5e3-k3e2_k3e3,r12_k3e2_k3e2]"
+FAST = ["epochs=1", "data.train_subset=256", "calib_images=128", "trainer.enable_progress_bar=false",
+        "measure.trials=2", "measure.warmup=1", "measure.min_call_ms=1", "measure.power_window_s=0.5",
+        "measure.batch_sizes=[1,8]", "onnx=false"]
 
 
-def ft_cfg(tmp_path, ckpt, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("finetune", overrides=[
-            f"paths.output_dir={tmp_path}", f"ckpt={ckpt}", "epochs=1", "data.train_subset=256", "calib_images=128",
-            "trainer.enable_progress_bar=false", "measure.trials=2", "measure.warmup=1", "measure.min_call_ms=1",
-            "measure.power_window_s=0.5", "measure.batch_sizes=[1,8]", "onnx=false", *overrides])
+@pytest.fixture
+def ft_cfg(compose_cfg):
+    """``ft_cfg(out, ckpt, *overrides)``: green-finetune's config with the ``FAST`` budget, writing into ``out``."""
+    return lambda out, ckpt, *overrides: compose_cfg("finetune", f"ckpt={ckpt}", *FAST, *overrides, output_dir=out)
 
 
-def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys):
+def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys, ft_cfg):
     rows = finetune(ft_cfg(tmp_path, tiny_ckpt, ARCHS))
     assert [r["arch"] for r in rows] == ["r16_k5e3-k3e2_k3e3", "r12_k3e2_k3e2"]
     for r in rows:
@@ -39,13 +39,13 @@ def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys):
     assert (folders[0] / "model.safetensors").stat().st_mtime == mtime
 
 
-def test_finetune_from_scratch_flag(tmp_path, tiny_ckpt):
+def test_finetune_from_scratch_flag(tmp_path, tiny_ckpt, ft_cfg):
     rows = finetune(ft_cfg(tmp_path, tiny_ckpt, "archs=[r12_k3e2_k3e2]", "from_scratch=true", "distill=false"))
     assert rows[0]["init"] == "scratch (default)" and rows[0]["distilled"] is False
     assert rows[0]["budget"]["init"] == "scratch (default)" and rows[0]["budget"]["distilled"] is False
 
 
-def _captured(monkeypatch, tmp_path, tiny_ckpt, *overrides):
+def _captured(ft_cfg, monkeypatch, tmp_path, tiny_ckpt, *overrides):
     """The model and teacher green-finetune hands to training (training itself skipped)."""
     import search.deploy.finetune as ft
 
@@ -60,17 +60,17 @@ def _captured(monkeypatch, tmp_path, tiny_ckpt, *overrides):
     return seen
 
 
-def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, tiny_ckpt):
+def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, tiny_ckpt, ft_cfg):
     import torch
 
+    from supernet.arch import ArchConfig
     from supernet.checkpoint import load_supernet
     from supernet.net import extract_subnet
-    from supernet.space import ArchConfig
 
     net, _ = load_supernet(tiny_ckpt)
     inherited = extract_subnet(net, ArchConfig.parse("r12_k3e2_k3e2")).state_dict()
-    scratch = _captured(monkeypatch, tmp_path / "a", tiny_ckpt, "from_scratch=true", "distill=false")
-    warm = _captured(monkeypatch, tmp_path / "b", tiny_ckpt, "distill=true")
+    scratch = _captured(ft_cfg, monkeypatch, tmp_path / "a", tiny_ckpt, "from_scratch=true", "distill=false")
+    warm = _captured(ft_cfg, monkeypatch, tmp_path / "b", tiny_ckpt, "distill=true")
     assert scratch["teacher"] is None and warm["teacher"] is not None
     convs = [k for k, v in inherited.items() if k.endswith("weight") and v.ndim == 4]
     assert convs
@@ -85,14 +85,14 @@ def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, t
     (["run={tmp}/nowhere"], "cannot read the search run"),
     (["seeds=0", ARCHS], "seeds must be >= 1"),
 ])
-def test_finetune_bad_input(tmp_path, tiny_ckpt, overrides, message):
+def test_finetune_bad_input(tmp_path, tiny_ckpt, ft_cfg, overrides, message):
     overrides = [o.format(tmp=tmp_path) for o in overrides]
     with pytest.raises(GreenError, match=message):
         finetune(ft_cfg(tmp_path, tiny_ckpt, *overrides))
     assert not (tmp_path / "models").exists()
 
 
-def test_replicates_of_an_inherited_winner_are_independent_runs(tmp_path, tiny_ckpt):
+def test_replicates_of_an_inherited_winner_are_independent_runs(tmp_path, tiny_ckpt, ft_cfg):
     """seeds=2 of one inherited, distilled winner: same start, other training stream, so other weights."""
     import torch
     from safetensors.torch import load_file

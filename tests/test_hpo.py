@@ -12,16 +12,18 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from search.deploy.finetune import init_weights, make_optimizer
-from search.tuning.hpo import HyperSpace, Pruner, carve, hpo, slice_indices
+from search.deploy.recipe import init_weights, make_optimizer
+from search.tuning.hpo import hpo
+from search.tuning.slices import carve, slice_indices
+from search.tuning.space import HyperSpace
+from search.tuning.trials import Pruner
+from supernet.arch import ArchConfig
 from supernet.checkpoint import load_supernet
-from supernet.data import DigitsDataModule
+from supernet.datasets import DigitsDataModule
 from supernet.errors import GreenError
 from supernet.net import GreenNet
-from supernet.space import ArchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = dict(optimizer=["sgd", "adamw", "rmsprop"], lr={"low": 1e-3, "high": 0.1, "steps": 3, "log": True},
@@ -109,27 +111,27 @@ def test_bad_slices(select, report, message):
         slice_indices(144, select, report, 0)
 
 
-def _cfg(tmp_path, ckpt, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("hpo", overrides=[
-            f"ckpt={ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=2", "data.train_subset=256", "calib_images=64",
-            "hpo.population=4", "hpo.generations=1", "hpo.prune.min_trials=2", "progress=false",
-            "hpo.select_images=48", "hpo.report_images=64", "trainer.enable_progress_bar=false",
-            f"paths.output_dir={tmp_path}", *overrides])
+@pytest.fixture
+def hpo_cfg(compose_cfg):
+    """``hpo_cfg(out, ckpt, *overrides)``: green-hpo's config with a small budget, writing into ``out``."""
+    return lambda out, ckpt, *overrides: compose_cfg(
+        "hpo", f"ckpt={ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=2", "data.train_subset=256", "calib_images=64",
+        "hpo.population=4", "hpo.generations=1", "hpo.prune.min_trials=2", "progress=false",
+        "hpo.select_images=48", "hpo.report_images=64", "trainer.enable_progress_bar=false", *overrides, output_dir=out)
 
 
-def _carve(tmp_path, *overrides):
-    cfg = _cfg(tmp_path, "unused", *overrides)
+def _carve(hpo_cfg, tmp_path, *overrides):
+    cfg = hpo_cfg(tmp_path, "unused", *overrides)
     dm = instantiate(cfg.data)
     dm.setup("fit")
     return dm, carve(cfg, dm)
 
 
-def test_slices_hold_fixed_validation_images_whatever_the_trial_seed(tmp_path):
-    dm, data = _carve(tmp_path, "seed=0", "data.seed=0")
-    _, other_seed = _carve(tmp_path, "seed=5", "data.seed=0")
+def test_slices_hold_fixed_validation_images_whatever_the_trial_seed(tmp_path, hpo_cfg):
+    dm, data = _carve(hpo_cfg, tmp_path, "seed=0", "data.seed=0")
+    _, other_seed = _carve(hpo_cfg, tmp_path, "seed=5", "data.seed=0")
     assert other_seed.images == data.images and other_seed.info() == data.info()
-    assert _carve(tmp_path, "data.seed=0", "hpo.slice_seed=1")[1].images != data.images
+    assert _carve(hpo_cfg, tmp_path, "data.seed=0", "hpo.slice_seed=1")[1].images != data.images
     sel, rep = data.images
     assert (len(sel), len(rep)) == (48, 64) and not set(sel) & set(rep)
     assert set(sel) | set(rep) <= set(dm.val_set.indices)  # validation images only, never training or test ones
@@ -145,15 +147,16 @@ def _accuracy(model, dm, ids):
         return (model.eval()(dm.transform(x)).argmax(1) == y).float().mean().item()
 
 
-def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny_ckpt, monkeypatch):
+def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny_ckpt, monkeypatch, compose_cfg,
+                                                                  hpo_cfg):
     monkeypatch.setattr(DigitsDataModule, "test_dataloader", lambda self: pytest.fail("green-hpo read the test split"))
-    res = hpo(_cfg(tmp_path, tiny_ckpt))
+    res = hpo(hpo_cfg(tmp_path, tiny_ckpt))
     w, folder = res["winners"][0], tmp_path / "00_r16_k3e2_k3e2"
     assert w["arch"] == "r16_k3e2_k3e2" and w["n_trials"] == len(w["trials"]) == 8
     assert (res["slices"]["select_images"], res["slices"]["report_images"]) == (48, 64)
     trials = json.loads((folder / "cache.json").read_text())
     assert len(trials) == 8 and all(t["train_kwh"] > 0 and 0 <= t["select_acc"] <= 1 for t in trials.values())
-    cfg = _cfg(tmp_path, tiny_ckpt)
+    cfg = hpo_cfg(tmp_path, tiny_ckpt)
     assert next(iter(trials)) == str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default))  # the warm start
     top = max(t["select_acc"] for t in trials.values())  # chosen: best on select, cheaper on a tie
     assert w["best"]["arch"] == min((t for t in trials.values() if t["select_acc"] == top),
@@ -176,21 +179,20 @@ def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny
     assert (tmp_path / "hpo.csv").read_text().count("\n") == 9
     exp = Path(w["experiment"])
     assert f"accuracy {w['best']['report_acc']:.4f} +- {w['best']['report_se']:.4f}" in exp.read_text()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        ft = compose("finetune", overrides=[f"hydra.searchpath=[file://{exp.parents[1]}]", "experiment=hpo_00"])
+    ft = compose_cfg("finetune", f"hydra.searchpath=[file://{exp.parents[1]}]", "experiment=hpo_00")
     assert list(ft.archs) == ["r16_k3e2_k3e2"] and ft.optimizer.name == w["chosen"]["optimizer"]
     assert ft.optimizer.lr == w["chosen"]["lr"] and ft.dropout == w["chosen"]["dropout"]
     assert ft.from_scratch == (w["chosen"]["init"] != "inherited")
-    again = hpo(_cfg(tmp_path, tiny_ckpt))  # resumed: nothing is trained again
+    again = hpo(hpo_cfg(tmp_path, tiny_ckpt))  # resumed: nothing is trained again
     assert again["winners"][0]["best"] == w["best"]
     assert json.loads((folder / "cache.json").read_text()) == trials
     with pytest.raises(GreenError, match="other validation slices"):  # nor resumed on other images
-        hpo(_cfg(tmp_path, tiny_ckpt, "hpo.slice_seed=1"))
+        hpo(hpo_cfg(tmp_path, tiny_ckpt, "hpo.slice_seed=1"))
 
 
-def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt):
-    cfg = _cfg(tmp_path, tiny_ckpt, "hpo.algorithm=random", "hpo.population=2", "hpo.generations=0", "epochs=1",
-               "hpo.prune.enabled=false")
+def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
+    cfg = hpo_cfg(tmp_path, tiny_ckpt, "hpo.algorithm=random", "hpo.population=2", "hpo.generations=0", "epochs=1",
+                  "hpo.prune.enabled=false")
     hpo(cfg)
     trials = json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text())
     assert len(trials) == 2

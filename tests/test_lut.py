@@ -3,18 +3,11 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_module
 
 import search.hardware.lut as lut
-from search.hardware.cost import CostModel, TableError, arch_ops, count, count_net, read_table, space_ops
+from search.hardware.cost import CostModel, arch_ops, count, count_net, space_ops
+from search.hardware.lookup import LookupTable, TableError
 from supernet.net import SuperNet, extract_subnet
-
-from tests.conftest import LUT_FAST
-
-
-def lut_cfg(tmp_path, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("lut", overrides=[f"paths.output_dir={tmp_path}", *LUT_FAST, *overrides])
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +17,7 @@ def table_path(tiny_table):
 
 @pytest.fixture(scope="module")
 def table(table_path):
-    return read_table(table_path)
+    return LookupTable.read(table_path)
 
 
 def test_space_ops_cover_every_arch(tiny_space, rng):
@@ -34,23 +27,23 @@ def test_space_ops_cover_every_arch(tiny_space, rng):
 
 
 def test_table_round_trip_and_fingerprint(table_path, table, tiny_space):
-    assert json.loads(table_path.read_text()) == table
-    fp = table["fingerprint"]
+    assert json.loads(table_path.read_text()) == table.to_json()
+    fp = table.fingerprint
     assert fp["space_digest"] == tiny_space.digest() and fp["batch_sizes"] == [1, 4]
     assert fp["num_classes"] == 10 and fp["in_chans"] == 1 and fp["threads"] >= 1 and fp["device_name"]
-    assert set(table["entries"]) == {op.key for op in space_ops(tiny_space)}
-    entry = next(iter(table["entries"].values()))["1"]["latency_ms"]
+    assert set(table.entries) == {op.key for op in space_ops(tiny_space)}
+    entry = next(iter(table.entries.values()))["1"]["latency_ms"]
     assert entry["n"] == 2 and entry["p10"] <= entry["median"] <= entry["p90"]
-    assert table["protocol"]["trials"] == 2 and "interleaved" in table["protocol"]["order"]
+    assert table.protocol["trials"] == 2 and "interleaved" in table.protocol["order"]
     assert not list(table_path.parent.glob(".*.tmp"))
 
 
 def test_energy_is_labelled_an_estimate_without_counters(table, tiny_space):
-    assert table["energy"]["source"] == "codecarbon-estimate" and table["energy"]["power_w"] > 0
-    assert "estimate" in table["energy"]["note"]
+    assert table.energy["source"] == "codecarbon-estimate" and table.energy["power_w"] > 0
+    assert "estimate" in table.energy["note"]
     cost = CostModel(table, tiny_space).predict(tiny_space.largest())
     assert cost.energy_source == "codecarbon-estimate"
-    assert cost.energy_mj == pytest.approx(table["energy"]["power_w"] * cost.latency_ms)
+    assert cost.energy_mj == pytest.approx(table.energy["power_w"] * cost.latency_ms)
 
 
 def test_predictor_equals_hand_sum(table, tiny_space):
@@ -59,8 +52,8 @@ def test_predictor_equals_hand_sum(table, tiny_space):
     keys = ["stem_h12", "block_i8_o8_s1_k3_e2_h12_se0_relu", "block_i8_o16_s2_k3_e2_h12_se1_hard_swish", "head_h6"]
     assert [op.key for op in arch_ops(tiny_space, arch)] == keys
     for bs in (1, 4):
-        raw = sum(table["entries"][k][str(bs)]["latency_ms"]["median"] for k in keys)
-        fit = table["correction"][str(bs)]["latency_ms"]
+        raw = sum(table.entries[k][str(bs)]["latency_ms"]["median"] for k in keys)
+        fit = table.correction[str(bs)]["latency_ms"]
         cost = model.predict(arch, bs)
         assert cost.latency_ms == pytest.approx(max(0.0, fit["a"] * raw + fit["b"]))
         assert cost.batch_size == bs
@@ -81,10 +74,10 @@ def test_fingerprint_mismatch_is_an_error(table_path, table, tiny_space, cifar_s
     with pytest.raises(TableError, match="built for search space"):
         CostModel.load(table_path, cifar_space)
     assert CostModel.load(table_path, cifar_space, allow_mismatch=True).space is cifar_space
-    here = dict(table["fingerprint"], device_name="Some Other CPU")
+    here = dict(table.fingerprint, device_name="Some Other CPU")
     with pytest.raises(TableError, match="another device .*device_name"):
         CostModel.load(table_path, tiny_space, device=here)
-    assert CostModel.load(table_path, tiny_space, device=table["fingerprint"])
+    assert CostModel.load(table_path, tiny_space, device=table.fingerprint)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "not_a_table", "no_entries"])
@@ -95,7 +88,7 @@ def test_corrupt_table_is_an_error_naming_the_file(table_path, tmp_path, damage)
                     "not_a_table": json.dumps({"hello": 1}),
                     "no_entries": json.dumps({**json.loads(text), "entries": None})}[damage])
     with pytest.raises(TableError, match="bad.json"):
-        read_table(bad)
+        LookupTable.read(bad)
 
 
 def test_prediction_stats_known_answer():
@@ -114,7 +107,7 @@ def test_prediction_stats_known_answer():
                        "bias": 0.0}
 
 
-def test_validate_writes_json_and_plot(table_path, tmp_path):
+def test_validate_writes_json_and_plot(table_path, tmp_path, lut_cfg):
     res = lut.validate_table(lut_cfg(tmp_path, "mode=validate", f"table={table_path}"))
     assert res["n_subnets"] == 3 and res["energy_source"] == "codecarbon-estimate"
     b1 = res["batches"]["1"]
@@ -150,3 +143,17 @@ def test_resumed_energy_is_added_to_what_was_booked_before(tmp_path):
         time.sleep(0.3)
     fresh = json.loads((tmp_path / "energy_train.json").read_text())
     assert fresh["sessions"] == 1 and fresh["seconds"] < both["seconds"] and fresh["energy_kwh"] < both["energy_kwh"]
+
+
+def test_fit_line_known_answers():
+    """Least squares by hand: x = 1..4, y = 1, 3, 2, 4 gives y = 0.8 x + 0.5 with R^2 = 0.64; the degenerate fits
+    stay usable as a correction (identity for one point, slope 1 through the means for a constant x)."""
+    from search.hardware.cost import fit_line
+
+    fit = fit_line([1, 2, 3, 4], [1, 3, 2, 4])
+    assert fit["a"] == pytest.approx(0.8) and fit["b"] == pytest.approx(0.5) and fit["r2"] == pytest.approx(0.64)
+    assert fit["n"] == 4
+    one = fit_line([2.0], [5.0])
+    assert (one["a"], one["b"], one["n"]) == (1.0, 0.0, 1)
+    flat = fit_line([3.0, 3.0, 3.0], [1.0, 2.0, 6.0])
+    assert flat["a"] == 1.0 and flat["b"] == pytest.approx(3.0 - 3.0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import search.deploy.finetune as finetune
+import search.deploy.recipe as finetune
 import search.hardware.measure as measure
 from supernet.energy import PowerReading
 from supernet.errors import GreenError

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from search.evolution.evaluate import SubnetEvaluator
@@ -22,15 +21,16 @@ BUDGET = ["search.mode=multi_trial", "multi_trial.epochs=1", "multi_trial.train_
           "multi_trial.batch_size=16", "multi_trial.optimizer.lr=0.2"]
 
 
-def mt_cfg(out, ckpt, table, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("search", overrides=[f"paths.output_dir={out}", f"ckpt={ckpt}", f"table={table}",
-                                            "progress=false", "search.population=4", "search.generations=1",
-                                            "eval.calib_images=64", "eval.val_images=64", *BUDGET, *overrides])
+@pytest.fixture(scope="module")
+def mt_cfg(compose_cfg):
+    """``mt_cfg(out, ckpt, table, *overrides)``: green-search's config in multi-trial mode with ``BUDGET``."""
+    return lambda out, ckpt, table, *overrides: compose_cfg(
+        "search", f"ckpt={ckpt}", f"table={table}", "progress=false", "search.population=4", "search.generations=1",
+        "eval.calib_images=64", "eval.val_images=64", *BUDGET, *overrides, output_dir=out)
 
 
 @pytest.fixture(scope="module")
-def run_a(tmp_path_factory, tiny_ckpt, tiny_table):
+def run_a(tmp_path_factory, tiny_ckpt, tiny_table, mt_cfg):
     out = tmp_path_factory.mktemp("multitrial")
     return search(mt_cfg(out, tiny_ckpt, tiny_table)), out
 
@@ -39,11 +39,11 @@ def history(out):
     return list(json.loads((out / "cache.json").read_text()).values())
 
 
-def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt):
+def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt, compose_cfg):
     res, out = run_a
     pareto = json.loads((out / "pareto.json").read_text())
-    assert pareto == res and res["mode"] == "multi_trial" and res["unique_evals"] == 8
-    budget = res["multi_trial"]
+    assert pareto == res.to_json() and res.mode == "multi_trial" and res.unique_evals == 8
+    budget = res.multi_trial
     assert {k: budget[k] for k in ("epochs", "train_images", "batch_size", "steps_per_candidate",
                                    "images_per_candidate", "optimizer", "lr", "val_images")} == {
         "epochs": 1, "train_images": 512, "batch_size": 16, "steps_per_candidate": 32,
@@ -56,8 +56,7 @@ def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt):
 
     # the scores are the trained candidates', not the supernet's inherited weights
     net, _ = load_supernet(tiny_ckpt)
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        dm = instantiate(compose("search", overrides=["ckpt=x", "table=x"]).data)
+    dm = instantiate(compose_cfg("search", "ckpt=x", "table=x").data)
     one_shot = SubnetEvaluator(net, dm, 64, 64)
     assert [r["acc"] for r in records] != [one_shot(net.space.validate(r["arch"]))["acc"] for r in records]
     # and they come from training: the best candidate's initialisation, untrained, is at chance
@@ -69,15 +68,15 @@ def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt):
     assert float((pred == one_shot.val_y).float().mean()) <= best["acc"] - 0.15
 
 
-def test_multi_trial_search_is_deterministic(run_a, tmp_path, tiny_ckpt, tiny_table):
+def test_multi_trial_search_is_deterministic(run_a, tmp_path, tiny_ckpt, tiny_table, mt_cfg):
     res, out = run_a
     again = search(mt_cfg(tmp_path, tiny_ckpt, tiny_table))
     keys = ("arch", "acc", "recall", "images_seen")
     assert [{k: r[k] for k in keys} for r in history(tmp_path)] == [{k: r[k] for k in keys} for r in history(out)]
-    assert again["front"] == res["front"]
+    assert again.members == res.members
 
 
-def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny_ckpt, tiny_table):
+def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny_ckpt, tiny_table, mt_cfg):
     """The last candidate of the search, scored first by a fresh evaluator, scores the same; another seed not."""
     _, out = run_a
     last = history(out)[-1]
@@ -91,7 +90,7 @@ def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny
     assert (moved["acc"], moved["recall"]) != (got["acc"], got["recall"])
 
 
-def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table):
+def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table, mt_cfg):
     _, out = run_a
     before = (out / "cache.json").read_text()
     with pytest.raises(GreenError, match="scored otherwise"):

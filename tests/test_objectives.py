@@ -73,9 +73,22 @@ def test_pareto_front_keeps_the_first_of_equal_points():
     assert [r["id"] for r in pareto_front(recs, norm)] == [0, 1, 4]
 
 
+def test_pareto_front_in_more_dimensions_keeps_order_and_the_first_duplicate():
+    norm = Normaliser(parse_objectives(["acc", "params", "macs", "latency"]),
+                      {"params": 10.0, "macs": 10.0, "latency_ms": 10.0})
+    rows = [(0.5, 5, 5, 5), (0.9, 9, 9, 9), (0.5, 5, 5, 5), (0.5, 6, 5, 5), (0.4, 1, 9, 9), (0.9, 9, 9, 9)]
+    recs = [{"id": i, "acc": a, "params": p, "macs": m, "latency_ms": t} for i, (a, p, m, t) in enumerate(rows)]
+    # 3 is dominated by 0 (more params, nothing better); 2 and 5 repeat 0 and 1
+    assert [r["id"] for r in pareto_front(recs, norm)] == [0, 1, 4]
+    assert [r["id"] for r in pareto_front(recs[::-1], norm)] == [5, 4, 2]
+    assert pareto_front([], norm) == []
+
+
 def test_hypervolume_against_the_fixed_reference():
     assert hypervolume([[0.5, 0.5]]) == pytest.approx(0.25)
     assert hypervolume([[0.5, 0.5], [0.25, 0.75]]) == pytest.approx(0.25 + 0.0625)
     assert hypervolume([[0.0, 0.0, 0.5]]) == pytest.approx(0.5)
     assert hypervolume([[1.0, 0.1]]) == 0.0 and hypervolume([[0.9, 1.0]]) == 0.0 and hypervolume([]) == 0.0
     assert hypervolume([[0.5, 0.5], [1.2, 0.0]]) == pytest.approx(0.25)  # beyond the reference: nothing added
+    # boxes 0.5^3 = 0.125 and 1 x 0.25 x 0.25 = 0.0625 overlapping in 0.5 x 0.25 x 0.25 = 0.03125
+    assert hypervolume([[0.5, 0.5, 0.5], [0.0, 0.75, 0.75]]) == pytest.approx(0.15625, rel=1e-12)

@@ -14,7 +14,7 @@ import torch
 
 from search.deploy.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
 from search.pipeline.summary import acc_noise, dominates, front, summarise
-from search.pipeline.run import shared_overrides, stage_overrides
+from search.pipeline.overrides import shared_overrides, stage_overrides
 from supernet.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def _stage(root, stage, rows, kwh, seeds=1):
         {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
 
 
-def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path):
+def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path, write_front):
     w = [_row("w1", 0.9, 1.0, 1.0, 10, "winner", accs=[0.9, 0.9]), _row("w2", 0.8, 0.5, 0.4, 5, "winner",
                                                                           accs=[0.8, 0.8])]
     _stage(tmp_path, "finetune", w, 2.0, seeds=2)
@@ -107,8 +107,8 @@ def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path):
         (tmp_path / stage).mkdir(exist_ok=True)
         (tmp_path / stage / f"energy_{stage}.json").write_text(json.dumps(
             {"energy_kwh": kwh, "co2eq_kg": kwh / 2, "seconds": 1.0, "source": "codecarbon-estimate"}))
-    for stage in ("search", "mt_search"):
-        (tmp_path / stage / "pareto.json").write_text(json.dumps({"unique_evals": 12, "multi_trial": {"epochs": 1}}))
+    for stage in ("search", "mt_search"):  # only their evaluation counts and trial budget are read
+        write_front(tmp_path / stage, unique_evals=12, multi_trial={"epochs": 1})
     s = summarise(tmp_path)
     assert s["dominated"]["plain"]["latency_ms"] == ["b1"]
     assert s["dominated"]["plain"]["energy_mj_per_image"] == []
@@ -185,7 +185,7 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
               "finetune/finetune.json", "scratch/finetune.json", "baselines/baselines.json"):
         assert (out / f).is_file(), f
     html = (out / "report.html").read_text()
-    assert "data:image/png;base64," in html and "src='report_" not in html  # self-contained
+    assert "data:image/png;base64," in html and "src='report_" not in html and 'src="report_' not in html  # self-contained
     rep = json.loads((out / "report.json").read_text())
     assert rep["amortisation"]["k"] == 2 and rep["amortisation"]["ratio"] > 0
     assert {b["name"] for b in rep["baselines"]} == {"lcnet_050", "squeezenet1_1"}
@@ -219,13 +219,10 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
 
 
 @pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu"])
-def test_every_preset_composes_with_every_command(experiment):
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        for name in ("train", "lut", "search", "extract", "finetune", "baselines", "run", "hpo"):
-            cfg = compose(name, overrides=[f"experiment={experiment}"])
-            assert cfg.data.image_size > 0
+def test_every_preset_composes_with_every_command(compose_cfg, experiment):
+    for name in ("train", "lut", "search", "extract", "finetune", "baselines", "run", "hpo"):
+        cfg = compose_cfg(name, f"experiment={experiment}")
+        assert cfg.data.image_size > 0
 
 
 def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
@@ -257,14 +254,11 @@ def test_run_bad_protocol_settings_are_one_line(tmp_path, override, message):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
 
 
-def test_a_stage_does_not_leak_its_thread_count(tmp_path):
+def test_a_stage_does_not_leak_its_thread_count(tmp_path, compose_cfg):
     """green-lut measures on 1 thread; the stages after it must train with the run's own thread count."""
-    from hydra import compose, initialize_config_module
-
     from search.pipeline.run import Pipeline
 
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        pipe = Pipeline(compose("run", overrides=[f"paths.output_dir={tmp_path}"]))
+    pipe = Pipeline(compose_cfg("run", output_dir=tmp_path))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)

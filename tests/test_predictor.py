@@ -10,7 +10,6 @@ from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator
 from search.evolution.search import search
 from search.stats import kendall
 from supernet.errors import GreenError
-from tests.test_search import search_cfg
 
 
 def _synthetic(space, n, seed):
@@ -62,11 +61,11 @@ def test_predicted_evaluator_swaps_the_accuracy(tiny_space):
     assert r["acc"] == pytest.approx(p.predict(archs[0], 0.5))
 
 
-def test_green_search_with_a_predictor(tmp_path, tiny_ckpt, tiny_table, ground_table):
+def test_green_search_with_a_predictor(tmp_path, tiny_ckpt, tiny_table, ground_table, search_cfg):
     folder, table = ground_table
     cfg = search_cfg(tmp_path, tiny_ckpt, tiny_table, f"predictor.table={folder}", "predictor.min_results=3")
     res = search(cfg)
-    assert res["predictor"] == {"kind": "ridge", "n_fit": 3, "min_results": 3, "table": str(folder.resolve())}
+    assert res.predictor == {"kind": "ridge", "n_fit": 3, "min_results": 3, "table": str(folder.resolve())}
     assert json.loads((tmp_path / "scoring.json").read_text())["predictor"]["n_fit"] == 3
     with pytest.raises(GreenError, match="needs at least 6 standalone results"):
         search(search_cfg(tmp_path / "b", tiny_ckpt, tiny_table, f"predictor.table={folder}"))
@@ -75,7 +74,7 @@ def test_green_search_with_a_predictor(tmp_path, tiny_ckpt, tiny_table, ground_t
                           "predictor.kind=gp"))
 
 
-def test_green_search_refuses_a_table_of_other_data(tmp_path, tiny_ckpt, tiny_table, ground_table):
+def test_green_search_refuses_a_table_of_other_data(tmp_path, tiny_ckpt, tiny_table, ground_table, search_cfg):
     folder, table = ground_table
     other = json.loads((folder / "table.json").read_text())
     other["identity"]["data"]["seed"] = 7  # another validation split than the supernet's

@@ -4,11 +4,11 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_module
 
-from search.hardware.cost import TableError
-from search.evolution.engine import Evolution
-from search.evolution.objectives import Normaliser, hypervolume, parse_constraints, parse_objectives, pareto_front
+from search.hardware.lookup import TableError
+from search.evolution.engine import Evolution, Settings
+from search.evolution.front import Front
+from search.evolution.objectives import hypervolume, parse_constraints, parse_objectives
 from search.evolution.search import search
 from supernet.errors import GreenError
 
@@ -33,11 +33,10 @@ def fake_costs(space):
 
 
 def evo(space, tmp_path=None, **kw):
+    """An evolution of ``space`` with settings ``kw`` on the fake costs, its evaluator and the evaluation log."""
     cost_fn, eval_fn, calls = fake_costs(space)
-    kw.setdefault("objectives", parse_objectives(["acc", "macs"]))
-    kw.setdefault("constraints", [])
-    e = Evolution(space, cost_fn=cost_fn, eval_fn=eval_fn, run_dir=tmp_path, progress=False, **kw)
-    return e, calls
+    kw.setdefault("objectives", ["acc", "macs"])
+    return Evolution(space, Settings(**kw), cost_fn, run_dir=tmp_path, progress=False), eval_fn, calls
 
 
 def test_hypervolume_with_fixed_reference():
@@ -47,16 +46,16 @@ def test_hypervolume_with_fixed_reference():
 
 
 def test_budget_counts_unique_evaluations(tiny_space):
-    e, calls = evo(tiny_space, population=8, generations=20, budget=30)
-    e.run()
+    e, score, calls = evo(tiny_space, population=8, generations=20, budget=30)
+    e.run(score)
     assert len(e.records) == 30 == len(calls) == len(set(calls))
     hv = [row["hypervolume"] for row in e.logbook]
     assert hv == sorted(hv) and hv[-1] > 0  # the archive's front only improves
 
 
 def test_front_is_non_dominated_and_complete(tiny_space):
-    e, _ = evo(tiny_space, population=8, generations=3)
-    front = e.run()
+    e, score, _ = evo(tiny_space, population=8, generations=3)
+    front = e.run(score)
     pts = [e.norm(r) for r in front]
     others = [e.norm(r) for r in e.records.values()]
     from search.evolution.objectives import dominates
@@ -66,30 +65,30 @@ def test_front_is_non_dominated_and_complete(tiny_space):
 
 @pytest.mark.parametrize("algorithm", ["nsga2", "nsga3", "random"])
 def test_algorithms_run(tiny_space, algorithm):
-    e, calls = evo(tiny_space, algorithm=algorithm, population=8, generations=2,
+    e, score, calls = evo(tiny_space, algorithm=algorithm, population=8, generations=2,
                    objectives=parse_objectives(["acc", "macs", "energy"]))
-    e.run()
+    e.run(score)
     assert len(e.records) == 24 and len(e.logbook) == 3
 
 
 def test_constraints_are_checked_before_evaluation(tiny_space):
     limit = 5500
-    e, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints([f"params <= {limit}"]))
-    e.run()
+    e, score, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints([f"params <= {limit}"]))
+    e.run(score)
     assert all(r["params"] <= limit for r in e.records.values())
     assert len(calls) == len(e.records)  # no evaluation was spent on an infeasible candidate
 
 
 def test_impossible_constraint_is_reported(tiny_space):
-    e, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints(["params <= 10"]))
+    e, score, calls = evo(tiny_space, population=8, generations=3, constraints=parse_constraints(["params <= 10"]))
     with pytest.raises(GreenError, match="no subnet of the space meets the constraints"):
-        e.run()
+        e.run(score)
     assert calls == []
 
 
 def test_resume_after_interruption_gives_the_same_front(tiny_space, tmp_path):
-    full, _ = evo(tiny_space, tmp_path / "full", population=8, generations=4, seed=3)
-    want = full.run()
+    full, score, _ = evo(tiny_space, tmp_path / "full", population=8, generations=4, seed=3)
+    want = full.run(score)
 
     cost_fn, eval_fn, _ = fake_costs(tiny_space)
     n = {"calls": 0}
@@ -99,23 +98,24 @@ def test_resume_after_interruption_gives_the_same_front(tiny_space, tmp_path):
         if n["calls"] == 21:  # in the middle of generation 2
             raise KeyboardInterrupt
         return eval_fn(arch)
-    kw = dict(objectives=parse_objectives(["acc", "macs"]), constraints=[], population=8, generations=4, seed=3,
-              run_dir=tmp_path / "cut", progress=False)
+    settings = Settings(objectives=["acc", "macs"], population=8, generations=4, seed=3)
     with pytest.raises(KeyboardInterrupt):
-        Evolution(tiny_space, cost_fn=cost_fn, eval_fn=dying, **kw).run()
+        Evolution(tiny_space, settings, cost_fn, run_dir=tmp_path / "cut", progress=False).run(dying)
     state = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
     assert state["gen"] == 1
-    resumed = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=eval_fn, **kw)
-    got = resumed.run()
+    resumed = Evolution(tiny_space, settings, cost_fn, run_dir=tmp_path / "cut", progress=False)
+    got = resumed.run(eval_fn)
     assert [r["arch"] for r in got] == [r["arch"] for r in want]
     assert list(resumed.records) == list(full.records)
     assert resumed.cache_hits >= 4  # the interrupted generation's evaluations came from the cache
 
 
 def test_resume_with_other_settings_is_refused(tiny_space, tmp_path):
-    evo(tiny_space, tmp_path, population=8, generations=1)[0].run()
+    e, score, _ = evo(tiny_space, tmp_path, population=8, generations=1)
+    e.run(score)
     with pytest.raises(GreenError, match="other settings"):
-        evo(tiny_space, tmp_path, population=8, generations=1, algorithm="nsga3")[0].run()
+        e, score, _ = evo(tiny_space, tmp_path, population=8, generations=1, algorithm="nsga3")
+        e.run(score)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -126,8 +126,7 @@ def test_resume_with_other_settings_is_refused(tiny_space, tmp_path):
 ])
 def test_bad_settings(tiny_space, kwargs, message):
     with pytest.raises(GreenError, match=message):
-        objs = parse_objectives(kwargs.pop("objectives", ["acc", "macs"]))
-        evo(tiny_space, objectives=objs, **{"population": 8, **kwargs})
+        evo(tiny_space, **{"population": 8, **kwargs})
 
 
 def test_malformed_and_non_cost_constraints():
@@ -138,22 +137,16 @@ def test_malformed_and_non_cost_constraints():
     assert str(parse_constraints(["latency <= 5"])[0]) == "latency_ms <= 5"
 
 
-def search_cfg(tmp_path, ckpt, table, *overrides):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        return compose("search", overrides=[f"paths.output_dir={tmp_path}", f"ckpt={ckpt}", f"table={table}",
-                                            "progress=false", "search.population=8", "search.generations=2",
-                                            "eval.calib_images=64", "eval.val_images=64", *overrides])
-
-
-def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table):
+def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     res = search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['params<=6000']"))
     for name in ("pareto.json", "pareto.csv", "history.csv", "pareto.png", "logbook.json", "cache.json",
                  "checkpoint.json", "energy_search.json"):
         assert (tmp_path / name).is_file(), name
     assert list((tmp_path / "tb").glob("events.out.tfevents*"))
-    assert res["unique_evals"] == 24 and res["energy_source"] == "codecarbon-estimate"
-    assert res["mode"] == "one_shot" and res["multi_trial"] is None  # inherited weights, no training budget
-    assert all(r["params"] <= 6000 and 0 <= r["acc"] <= 1 for r in res["front"])
+    assert res.unique_evals == 24 and res.energy_source == "codecarbon-estimate"
+    assert res.mode == "one_shot" and res.multi_trial is None  # inherited weights, no training budget
+    assert all(m.params <= 6000 and 0 <= m.acc <= 1 for m in res.members)
+    assert Front.read(tmp_path) == res  # the file reads back as the front the run returned
     lines = (tmp_path / "history.csv").read_text().splitlines()
     assert len(lines) == 25 and lines[0].startswith("arch,acc,recall")
     logbook = json.loads((tmp_path / "logbook.json").read_text())
@@ -161,10 +154,10 @@ def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table):
     assert logbook["search_energy"]["source"].startswith("codecarbon")
     # rerunning on the finished folder changes nothing
     again = search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['params<=6000']"))
-    assert again["front"] == res["front"]
+    assert again.members == res.members
 
 
-def test_table_of_another_space_is_refused(tmp_path, tiny_ckpt, tiny_table):
+def test_table_of_another_space_is_refused(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     t = json.loads(tiny_table.read_text())
     t["fingerprint"]["space_digest"] = "0" * 16
     other = tmp_path / "other.json"
@@ -182,7 +175,7 @@ def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
     assert not (tmp_path / "cache.json").exists()
 
 
-def test_configured_space_must_be_the_checkpoints(tmp_path, tiny_ckpt, tiny_table):
+def test_configured_space_must_be_the_checkpoints(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     with pytest.raises(GreenError, match="is not the checkpoint's"):
         search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "space=cifar"))
 
@@ -195,10 +188,34 @@ def test_evaluations_that_reseed_random_do_not_steer_the_evolution(tiny_space):
         random.seed(1234)
         return eval_fn(arch)
 
-    kw = dict(objectives=parse_objectives(["acc", "macs"]), constraints=[], population=8, generations=3, seed=5,
-              progress=False)
-    pure = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=eval_fn, **kw)
-    pure.run()
-    dirty = Evolution(tiny_space, cost_fn=cost_fn, eval_fn=reseeding, **kw)
-    dirty.run()
+    settings = Settings(objectives=["acc", "macs"], population=8, generations=3, seed=5)
+    pure = Evolution(tiny_space, settings, cost_fn, progress=False)
+    pure.run(eval_fn)
+    dirty = Evolution(tiny_space, settings, cost_fn, progress=False)
+    dirty.run(reseeding)
     assert list(dirty.records) == list(pure.records)
+
+
+def test_a_pareto_json_of_an_earlier_version_reads_as_a_one_shot_front(tmp_path, tiny_space, cifar_space):
+    """Before the scoring fields existed, pareto.json had no mode, multi_trial or val_images: such a file reads
+    as a one-shot search whose scored images are unknown, and is written back in today's layout."""
+    arch = str(tiny_space.largest())
+    old = {"objectives": [{"name": "acc", "field": "acc", "maximise": True},
+                          {"name": "params", "field": "params", "maximise": False}],
+           "constraints": [], "algorithm": "nsga2", "seed": 0, "space_digest": tiny_space.digest(),
+           "energy_source": "codecarbon-estimate", "latency_batch_size": 1, "unique_evals": 8, "hypervolume": 0.25,
+           "ckpt": "/x/last.ckpt", "table": "/x/lut.json",
+           "front": [{"arch": arch, "acc": 0.5, "recall": 0.5, "params": 9000, "macs": 90000, "latency_ms": 1.5,
+                      "energy_mj": 2.0, "energy_source": "codecarbon-estimate", "gen": 3, "genome": [1, 2]}]}
+    (tmp_path / "pareto.json").write_text(json.dumps(old))
+    front = Front.read(tmp_path, tiny_space)
+    assert (front.mode, front.multi_trial, front.val_images, front.ckpt) == ("one_shot", None, None, "/x/last.ckpt")
+    assert front.archs() == [arch] and front.members[0].genome == (1, 2) and front.members[0]["energy_mj"] == 2.0
+    assert front.objectives[1].field == "params" and not front.objectives[1].maximise
+    new = front.to_json()
+    assert {**old, "val_images": None, "mode": "one_shot", "multi_trial": None} == new
+    with pytest.raises(GreenError, match="comes from search space"):
+        Front.read(tmp_path, cifar_space)
+    (tmp_path / "pareto.json").write_text(json.dumps({**old, "front": [{"arch": arch}]}))
+    with pytest.raises(GreenError, match="is not a green-search pareto.json"):
+        Front.read(tmp_path)

@@ -3,8 +3,9 @@ import random
 
 import pytest
 
+from supernet.arch import ArchConfig
 from supernet.errors import ArchError, SpaceError
-from supernet.space import ArchConfig, SearchSpace, StageSpace
+from supernet.space import SearchSpace, StageSpace
 
 
 def test_named_archs_are_valid_and_ordered(tiny_space):

@@ -5,10 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
 from supernet.net import GreenNet, SuperNet, extract_subnet
-from supernet.space import ArchConfig
-from tests.conftest import scramble
 
 
 def _archs(space, n=6, seed=0):
@@ -17,7 +16,7 @@ def _archs(space, n=6, seed=0):
 
 
 @pytest.mark.parametrize("space_name", ["tiny_space", "cifar_space"])
-def test_extracted_subnet_equals_supernet(space_name, request):
+def test_extracted_subnet_equals_supernet(space_name, request, scramble):
     space = request.getfixturevalue(space_name)
     torch.manual_seed(0)
     net = scramble(SuperNet(space, num_classes=10, in_chans=3)).eval()

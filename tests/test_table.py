@@ -6,12 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import search.ranking.table as table_mod
+import search.ranking.build as table_mod
 from search.hardware.cost import count
-from search.ranking.table import Table, TableRow, build, load_table, mismatch, plan
+from search.ranking.build import build, plan
+from search.ranking.table import Table, TableRow, load_table, mismatch
 from supernet.errors import GreenError
-
-from tests.conftest import table_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,9 +68,9 @@ def test_build_trains_every_subnet_and_seed_and_records_curves(built):
     assert saved["identity"]["data"]["train_images"] == 256
 
 
-def test_a_one_epoch_recipe_has_a_one_point_curve(monkeypatch, tmp_path):
+def test_a_one_epoch_recipe_has_a_one_point_curve(monkeypatch, tmp_path, table_cfg):
     """Only the epochs before the final one get an extra test pass; the final point is the row's test."""
-    import search.ranking.table as t
+    import search.ranking.build as t
 
     seen = []
     real = t.TestCurve.on_train_epoch_end
@@ -86,14 +85,14 @@ def test_a_one_epoch_recipe_has_a_one_point_curve(monkeypatch, tmp_path):
     assert seen == [[]] * 3
 
 
-def test_build_resumes_without_training_again(built, monkeypatch):
+def test_build_resumes_without_training_again(built, monkeypatch, table_cfg):
     out, t = built
     monkeypatch.setattr(table_mod, "fit_and_measure", lambda *a, **k: pytest.fail("trained a finished row"))
     again = build(table_cfg(out))
     assert again.rows == t.rows
 
 
-def test_build_resumes_a_partial_table(built, tmp_path):
+def test_build_resumes_a_partial_table(built, tmp_path, table_cfg):
     out, t = built
     import shutil
 
@@ -110,7 +109,7 @@ def test_build_resumes_a_partial_table(built, tmp_path):
     assert calls == [f"02_{t.rows[2].arch}_s1"] and again.complete()
 
 
-def test_validation_every_n_epochs_keeps_the_curve_aligned(tmp_path):
+def test_validation_every_n_epochs_keeps_the_curve_aligned(tmp_path, table_cfg):
     tab = build(table_cfg(tmp_path, "table.seeds=1", "epochs=2", "trainer.check_val_every_n_epoch=2"))
     assert all(len(r.val_curve) == 1 and not math.isnan(r.val_acc) for r in tab.rows)
     assert all(len(r.test_curve) == 2 for r in tab.rows)
@@ -118,7 +117,7 @@ def test_validation_every_n_epochs_keeps_the_curve_aligned(tmp_path):
 
 @pytest.mark.parametrize("override, part", [("epochs=3", "recipe"), ("data.train_subset=200", "data"),
                                             ("table.seeds=3", "plan"), ("optimizer.lr=0.2", "recipe")])
-def test_build_refuses_a_folder_of_another_table(built, override, part):
+def test_build_refuses_a_folder_of_another_table(built, table_cfg, override, part):
     out, _ = built
     with pytest.raises(GreenError, match=f"another {part}"):
         build(table_cfg(out, override))

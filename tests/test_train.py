@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from supernet.errors import CheckpointError, TrainingError
 from supernet.train import build, train
-from tests.conftest import make_cfg
 
 FAST = ["experiment=smoke", "module.calib_images=128", "trainer.enable_progress_bar=false"]
 
@@ -25,8 +24,8 @@ def _val_loss(module, dm, arch):
         return float(F.cross_entropy(net(dm.transform(x), arch), y))
 
 
-def test_training_lowers_the_loss(tmp_path):
-    cfg = make_cfg(tmp_path, *FAST, "epochs=2")
+def test_training_lowers_the_loss(tmp_path, compose_cfg):
+    cfg = compose_cfg("train", *FAST, "epochs=2", output_dir=tmp_path)
     pl.seed_everything(0)
     dm, module = build(cfg)
     space = module.net.space
@@ -55,14 +54,16 @@ def test_training_lowers_the_loss(tmp_path):
     ("progressive", ["strategy.phases.0.epochs=1", "strategy.phases.1.epochs=1",
                      "strategy.phases.2.epochs=1", "strategy.phases.3.epochs=1"], 3),
 ])
-def test_resume_matches_uninterrupted_run(tmp_path, strategy, epochs, stop_after):
+def test_resume_matches_uninterrupted_run(tmp_path, compose_cfg, strategy, epochs, stop_after):
     common = [*FAST, f"strategy={strategy}", *epochs, "data.train_subset=256"]
-    full = train(make_cfg(tmp_path / "full", *common))
+    full = train(compose_cfg("train", *common, output_dir=tmp_path / "full"))
     steps_per_epoch = 256 // 64
-    train(make_cfg(tmp_path / "part", *common, f"trainer.max_steps={stop_after * steps_per_epoch}"))
+    train(compose_cfg("train", *common, f"trainer.max_steps={stop_after * steps_per_epoch}",
+                      output_dir=tmp_path / "part"))
     part = _ckpt(tmp_path / "part" / "checkpoints" / "last.ckpt")
     assert part["epoch"] == stop_after - 1
-    resumed = train(make_cfg(tmp_path / "resumed", *common, f"resume={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}"))
+    resumed = train(compose_cfg("train", *common, f"resume={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}",
+                                output_dir=tmp_path / "resumed"))
     a = _ckpt(tmp_path / "full" / "checkpoints" / "last.ckpt")
     b = _ckpt(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
     assert a["global_step"] == b["global_step"]
@@ -76,25 +77,28 @@ def test_resume_matches_uninterrupted_run(tmp_path, strategy, epochs, stop_after
         assert any(k.startswith("teacher.") for k in b["state_dict"])
 
 
-def test_progressive_sorts_channels_when_width_opens(tmp_path, monkeypatch):
+def test_progressive_sorts_channels_when_width_opens(tmp_path, monkeypatch, compose_cfg):
     from supernet.net import SuperNet
     calls = []
     orig = SuperNet.sort_channels
     monkeypatch.setattr(SuperNet, "sort_channels", lambda self, opt=None: (calls.append(opt), orig(self, opt))[1])
-    train(make_cfg(tmp_path, *FAST, "strategy=progressive", "data.train_subset=128", "strategy.phases.0.epochs=1",
-                   "strategy.phases.1.epochs=1", "strategy.phases.2.epochs=1", "strategy.phases.3.epochs=1"))
+    train(compose_cfg("train", *FAST, "strategy=progressive", "data.train_subset=128", "strategy.phases.0.epochs=1",
+                      "strategy.phases.1.epochs=1", "strategy.phases.2.epochs=1", "strategy.phases.3.epochs=1",
+                      output_dir=tmp_path))
     assert len(calls) == 1 and isinstance(calls[0], torch.optim.Optimizer)
 
 
-def test_non_finite_loss_stops_with_step_and_subnet(tmp_path):
+def test_non_finite_loss_stops_with_step_and_subnet(tmp_path, compose_cfg):
     with pytest.raises(TrainingError, match=r"non-finite loss .* at step \d+ .* subnet r\d+_"):
-        train(make_cfg(tmp_path, *FAST, "optimizer.lr=1e30", "optimizer.nesterov=false", "optimizer.momentum=0"))
+        train(compose_cfg("train", *FAST, "optimizer.lr=1e30", "optimizer.nesterov=false", "optimizer.momentum=0",
+                          output_dir=tmp_path))
 
 
-def test_resume_from_another_space_is_refused(tmp_path):
-    train(make_cfg(tmp_path / "a", *FAST, "epochs=1", "data.train_subset=64"))
+def test_resume_from_another_space_is_refused(tmp_path, compose_cfg):
+    train(compose_cfg("train", *FAST, "epochs=1", "data.train_subset=64", output_dir=tmp_path / "a"))
     ckpt = tmp_path / "a" / "checkpoints" / "last.ckpt"
-    other = make_cfg(tmp_path / "b", *FAST, "epochs=2", "data.train_subset=64", "space.stem_chs=4", f"resume={ckpt}")
+    other = compose_cfg("train", *FAST, "epochs=2", "data.train_subset=64", "space.stem_chs=4", f"resume={ckpt}",
+                        output_dir=tmp_path / "b")
     with pytest.raises(CheckpointError, match="search space"):
         train(other)
 
@@ -114,9 +118,9 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_last_ckpt_is_the_last_finished_epoch_even_without_a_new_best(tmp_path):
+def test_last_ckpt_is_the_last_finished_epoch_even_without_a_new_best(tmp_path, compose_cfg):
     # a tiny subset: validation accuracy stalls, so later epochs bring no new best
-    cfg = make_cfg(tmp_path, *FAST, "epochs=3", "data.train_subset=128")
+    cfg = compose_cfg("train", *FAST, "epochs=3", "data.train_subset=128", output_dir=tmp_path)
     train(cfg)
     last = _ckpt(tmp_path / "checkpoints" / "last.ckpt")
     metrics = json.loads((tmp_path / "metrics.json").read_text())

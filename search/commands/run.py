@@ -7,7 +7,8 @@ leaf: nothing imports it.
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from search.pipeline.run import run, shared_overrides
+from search.pipeline.overrides import shared_overrides
+from search.pipeline.run import run
 from supernet.cli import command
 
 

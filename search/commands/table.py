@@ -1,9 +1,9 @@
 """``green-table``: train subnets standalone: the ground truth of the supernet's ranking.
 
-A thin ``@hydra.main`` on ``conf/table.yaml`` around :func:`search.ranking.table.build`, the function the
+A thin ``@hydra.main`` on ``conf/table.yaml`` around :func:`search.ranking.build.build`, the function the
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
-from search.ranking.table import build
+from search.ranking.build import build
 from supernet.cli import command
 
 main = command("green-table", "table")(build)

@@ -20,10 +20,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from supernet.arch import ArchConfig
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, publish_mode, write_atomic, write_json
 from supernet.net import GreenNet
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 from supernet.validate import of_type, read_json, whole_number
 
 FOLDER_VERSION = 1

@@ -7,38 +7,28 @@ the validation split, its cost predicted by a lookup table when ``table=`` is gi
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from search.hardware.cost import CostModel, count
+from search.evolution.front import Front
 from search.evolution.evaluate import SubnetEvaluator
 from search.deploy.export import check_out, save_subnet
+from supernet.arch import ArchConfig
 from supernet.checkpoint import load_matching
 from supernet.errors import ArchError, GreenError
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 from supernet.validate import check_options
 
 
 def arch_from_pareto(path: str | Path, index: int, space: SearchSpace) -> ArchConfig:
-    """The ``index``-th subnet of a search run's ``pareto.json`` (a folder or the file)."""
-    path = Path(path)
-    path = path / "pareto.json" if path.is_dir() else path
-    try:
-        pareto = json.loads(path.read_text())
-        front = pareto["front"]
-    except FileNotFoundError:
-        raise GreenError(f"pareto file {str(path)!r} does not exist") from None
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise GreenError(f"{str(path)!r} is not a green-search pareto.json ({err})") from None
-    if pareto.get("space_digest") != space.digest():
-        raise GreenError(f"{str(path)!r} comes from search space {pareto.get('space_digest')}, the checkpoint's "
-                         f"is {space.digest()}")
-    if not -len(front) <= index < len(front):
-        raise GreenError(f"pareto index {index} is out of range: the front has {len(front)} subnets")
-    return space.validate(front[index]["arch"])
+    """The ``index``-th subnet of a search run's front (its folder or its ``pareto.json``)."""
+    archs = Front.read(path, space).archs()
+    if not -len(archs) <= index < len(archs):
+        raise GreenError(f"pareto index {index} is out of range: the front has {len(archs)} subnets")
+    return space.validate(archs[index])
 
 
 def check_writable(out: Path, overwrite: bool) -> None:

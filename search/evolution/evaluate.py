@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
 
+from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
 from supernet.errors import GreenError
 from supernet.net import SuperNet, extract_subnet
-from supernet.space import ArchConfig
 
 if TYPE_CHECKING:
     from supernet.fewshot import Split

@@ -8,17 +8,18 @@ expensive accuracy evaluation.
 
 Hypervolume is computed over objectives normalised to [0, 1] minimisation with *fixed* bounds
 (accuracy and recall in [0, 1], costs in [0, cost of the largest subnet]) and the fixed reference
-point (1, ..., 1), so it is comparable across generations, runs and algorithms.
+point (1, ..., 1), so it is comparable across generations, runs and algorithms. The indicator and the
+non-dominated filter are moocore's (the library DEAP's own hypervolume calls).
 """
 from __future__ import annotations
 
 import operator
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Iterable, Mapping, Sequence
 
-from deap.benchmarks.tools import hypervolume as deap_hypervolume
+import moocore
+import numpy as np
 
 from supernet.errors import GreenError
 
@@ -107,13 +108,14 @@ class Normaliser:
 
 
 def hypervolume(points: Sequence[Sequence[float]]) -> float:
-    """Hypervolume (DEAP's indicator) of normalised minimisation points w.r.t. the point (1, ..., 1)."""
-    if not points:
+    """Hypervolume of normalised minimisation points w.r.t. the point (1, ..., 1); 0 for no points.
+
+    Points beyond the reference in any coordinate add nothing (moocore leaves them out itself).
+    """
+    if len(points) == 0:  # len, not truthiness: numpy arrays are accepted too
         return 0.0
-    # DEAP reads individuals' weighted fitness and minimises its negation; points beyond the reference
-    # in any coordinate add nothing (DEAP leaves them out itself)
-    front = [SimpleNamespace(fitness=SimpleNamespace(wvalues=tuple(-v for v in p))) for p in points]
-    return float(deap_hypervolume(front, ref=[1.0] * len(points[0])))
+    pts = np.asarray(points, dtype=float)
+    return float(moocore.hypervolume(pts, ref=np.ones(pts.shape[1])))
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -122,12 +124,8 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def pareto_front(records: Sequence[Mapping[str, Any]], norm: Normaliser) -> list[Mapping[str, Any]]:
-    """Non-dominated records (first occurrence kept among equal points)."""
-    pts = [norm(r) for r in records]
-    front, seen = [], set()
-    for i, p in enumerate(pts):
-        if tuple(p) in seen or any(dominates(q, p) for j, q in enumerate(pts) if j != i):
-            continue
-        seen.add(tuple(p))
-        front.append(records[i])
-    return front
+    """Non-dominated records, in their order (the first occurrence kept among equal points)."""
+    if not records:
+        return []
+    keep = moocore.is_nondominated(np.array([norm(r) for r in records], dtype=float), keep_weakly=False)
+    return [r for r, k in zip(records, keep) if k]

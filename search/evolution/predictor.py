@@ -21,8 +21,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from search.hardware.cost import count
+from supernet.arch import ArchConfig
 from supernet.errors import GreenError
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 
 KINDS = ("ridge", "gp")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from hydra.utils import instantiate
@@ -23,8 +23,9 @@ from omegaconf import DictConfig
 from search.hardware.cost import CostModel
 from supernet.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
-from search.evolution.engine import Evolution
-from search.evolution.objectives import Objective, parse_constraints, parse_objectives
+from search.evolution.engine import Evolution, Settings
+from search.evolution.front import MEMBER_FIELDS, Front, Member
+from search.evolution.plots import plot_front
 from search.hardware.timing import set_threads
 from supernet.checkpoint import load_matching
 from supernet.errors import GreenError
@@ -33,35 +34,26 @@ from supernet.io import write_atomic, write_csv, write_json
 if TYPE_CHECKING:
     from search.evolution.standalone import StandaloneEvaluator
 
-MODES = ("one_shot", "multi_trial")
-RECORD_FIELDS = ("arch", "acc", "recall", "params", "macs", "latency_ms", "energy_mj", "energy_source", "gen")
+RECORD_FIELDS = tuple(f for f in MEMBER_FIELDS if f != "genome")  # the columns of pareto.csv and history.csv
 
 
 def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
                          device: torch.device) -> StandaloneEvaluator:
     """Multi-trial scoring: candidates trained from scratch for ``cfg.multi_trial``, scored on ``scorer``'s images."""
-    from search.evolution.standalone import StandaloneEvaluator  # here: search.deploy.finetune, which it uses, imports this module
-
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator not in ("auto", device.type, "cpu" if device.type == "cpu" else "gpu"):
         raise GreenError(f"multi-trial candidates would train on trainer.accelerator={accelerator} but be scored "
                          f"(and their energy booked) on device={device.type}: pass a matching trainer= "
                          "(e.g. trainer=gpu with device=cuda)")
-    m, net = cfg.multi_trial, scorer.net
-    return StandaloneEvaluator(scorer, dm, net.space, net.num_classes, net.in_chans, instantiate(m.optimizer),
-                               instantiate(cfg.trainer, _partial_=True), instantiate(m.scheduler), m.epochs,
-                               m.train_subset, m.batch_size, m.label_smoothing, m.init, cfg.seed)
+    net = scorer.net  # the multi_trial node is a partial StandaloneEvaluator holding the stated budget
+    return instantiate(cfg.multi_trial)(scorer=scorer, dm=dm, space=net.space, num_classes=net.num_classes,
+                                        in_chans=net.in_chans, trainer=instantiate(cfg.trainer, _partial_=True),
+                                        seed=cfg.seed)
 
 
 def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvaluator, CostModel]:
     """Everything a search needs, validated before anything is written."""
-    s = cfg.search
-    if s.mode not in MODES:
-        raise GreenError(f"unknown search.mode {s.mode!r}; choose from {', '.join(MODES)}")
-    objectives = parse_objectives(list(s.objectives))
-    constraints = parse_constraints(list(s.constraints or []))
-    if s.budget is not None and s.budget < 1:
-        raise GreenError(f"search.budget must be >= 1 unique evaluation, got {s.budget}")
+    settings: Settings = instantiate(cfg.search, seed=cfg.seed)
     device = torch.device(cfg.device)
     set_threads(cfg.threads)
     net, _, dm = load_matching(cfg, cfg.ckpt, device)
@@ -69,20 +61,17 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
     e = cfg.eval
     evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size)
-    if s.mode == "multi_trial":
+    if settings.mode == "multi_trial":
         evaluator = standalone_evaluator(cfg, evaluator, dm, device)
     if (cfg.get("predictor") or {}).get("table"):
-        if s.mode != "one_shot":
+        if settings.mode != "one_shot":
             raise GreenError("predictor.table corrects inherited accuracy: it needs search.mode=one_shot")
         evaluator = predicted_evaluator(cfg.predictor, net, dm, evaluator)
 
     def cost_fn(arch):
-        return costs.predict(arch, s.batch_size).to_dict()
+        return costs.predict(arch, settings.batch_size).to_dict()
 
-    evo = Evolution(space, objectives, constraints, cost_fn, evaluator, algorithm=s.algorithm,
-                    population=s.population, generations=s.generations, budget=s.budget, cx_prob=s.cx_prob,
-                    mut_prob=s.mut_prob, mut_indpb=s.mut_indpb, nsga3_divisions=s.nsga3_divisions, seed=cfg.seed,
-                    run_dir=cfg.paths.output_dir, progress=cfg.progress)
+    evo = Evolution(space, settings, cost_fn, run_dir=cfg.paths.output_dir, progress=cfg.progress)
     return evo, evaluator, costs
 
 
@@ -124,13 +113,13 @@ def check_scoring(out: Path, scoring: dict[str, Any]) -> None:
     write_json(path, scoring)
 
 
-def search(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume) the search described by ``cfg``; returns the content of ``pareto.json``."""
+def search(cfg: DictConfig) -> Front:
+    """Run (or resume) the search described by ``cfg``; returns its front (also written as ``pareto.json``)."""
     evo, evaluator, costs = build(cfg)
     out = Path(cfg.paths.output_dir)
-    budget = evaluator.budget() if cfg.search.mode == "multi_trial" else None
+    budget = evaluator.budget() if evo.settings.mode == "multi_trial" else None
     predictor = getattr(evaluator, "predictor", None)
-    scoring = {"mode": cfg.search.mode, "multi_trial": budget}
+    scoring = {"mode": evo.settings.mode, "multi_trial": budget}
     if predictor is not None:
         scoring["predictor"] = {**predictor.info(), "table": str(Path(cfg.predictor.table).resolve())}
     scoring = json.loads(json.dumps(scoring))  # as read back
@@ -144,70 +133,38 @@ def search(cfg: DictConfig) -> dict[str, Any]:
             writer.add_scalar(f"search/{k}", row[k], gen)
         for o in evo.objectives:
             writer.add_scalar(f"search/{o.name}_best", row[f"{o.name}_best"], gen)
-        fig = plot_front(list(evo.records.values()), evo.front(), evo.objectives, pairs_from_first=True)
-        writer.add_figure("search/front", fig, gen)
+        writer.add_figure("search/front", plot_front(list(evo.records.values()), evo.front(), evo.objectives), gen)
 
-    evo.on_generation = on_generation
     with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code) as energy:
-        front = evo.run()
+        evo.run(evaluator, on_generation)
     writer.close()
-    result = write_outputs(out, evo, front, costs, energy.result,
-                           inputs={"ckpt": str(Path(cfg.ckpt).resolve()), "table": str(Path(cfg.table).resolve()),
-                                   # the validation images the front was selected on: later picks use others
-                                   "val_images": getattr(evaluator, "val_images", None), **scoring})
-    hv = result["hypervolume"]
-    print(f"green-search {evo.algorithm} ({cfg.search.mode}): {len(front)} subnets on the front, "
-          f"hypervolume {hv:.4f}, {len(evo.records)} unique evaluations ({evo.cache_hits} from cache) "
+    # the validation images the front was selected on: later picks use others
+    front = write_outputs(out, evo, costs, energy.result, ckpt=str(Path(cfg.ckpt).resolve()),
+                          table=str(Path(cfg.table).resolve()), val_images=getattr(evaluator, "val_images", None),
+                          **scoring)
+    print(f"green-search {evo.algorithm} ({evo.settings.mode}): {len(front.members)} subnets on the front, "
+          f"hypervolume {front.hypervolume:.4f}, {len(evo.records)} unique evaluations ({evo.cache_hits} from cache) "
           f"-> {out / 'pareto.json'}")
-    return result
+    return front
 
 
-def write_outputs(out: Path, evo: Evolution, front: Sequence[dict], costs: CostModel,
-                  energy: dict | None, inputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """pareto.json/.csv, history.csv, pareto.png and logbook.json, each written atomically."""
+def write_outputs(out: Path, evo: Evolution, costs: CostModel, energy: dict | None, **inputs: Any) -> Front:
+    """pareto.json/.csv, history.csv, pareto.png and logbook.json, each written atomically; ``inputs`` are
+    :class:`Front`'s fields that say how the search ran (``ckpt``, ``table``, ``val_images``, ``mode``, ...)."""
     first = evo.objectives[0]
-    front = sorted(front, key=lambda r: r[first.field], reverse=first.maximise)
-    keep = [*RECORD_FIELDS, "genome"]
-    result = {
-        "objectives": [{"name": o.name, "field": o.field, "maximise": o.maximise} for o in evo.objectives],
-        "constraints": [str(c) for c in evo.constraints], "algorithm": evo.algorithm, "seed": evo.seed,
-        "space_digest": evo.space.digest(), "energy_source": costs.energy_source,
-        "latency_batch_size": costs.batch_sizes[0], "unique_evals": len(evo.records),
-        "hypervolume": evo.hypervolume(), **(inputs or {}), "front": [{k: r[k] for k in keep} for r in front],
-    }
-    write_json(out / "pareto.json", result)
-    write_csv(out / "pareto.csv", front, RECORD_FIELDS)
-    history = list(evo.records.values())
+    records = sorted(evo.front(), key=lambda r: r[first.field], reverse=first.maximise)
+    members = tuple(Member(**{k: r[k] for k in MEMBER_FIELDS if k != "genome"}, genome=r.genome) for r in records)
+    front = Front(tuple(evo.objectives), tuple(str(c) for c in evo.constraints), evo.algorithm, evo.seed,
+                  evo.space.digest(), costs.energy_source, costs.batch_sizes[0], len(evo.records), evo.hypervolume(),
+                  members, **inputs)
+    front.write(out)
+    write_csv(out / "pareto.csv", [r.row() for r in records], RECORD_FIELDS)
+    history = [r.row() for r in evo.records.values()]
     extra = [k for k in ("images_seen", "train_seconds") if any(k in r for r in history)]  # multi-trial
     write_csv(out / "history.csv", history, (*RECORD_FIELDS, *extra, "eval_seconds"))
     write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
-    fig = plot_front(history, front, evo.objectives)
+    fig = plot_front(list(evo.records.values()), records, evo.objectives)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     write_atomic(out / "pareto.png", buf.getvalue())
-    return result
-
-
-
-def plot_front(history: Sequence[dict], front: Sequence[dict], objectives: Sequence[Objective],
-               pairs_from_first: bool = True):
-    """2-D projections: the first objective against each other one; evaluated points and the front."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    first, others = objectives[0], objectives[1:]
-    fig, axes = plt.subplots(1, len(others), figsize=(4 * len(others), 3.6), squeeze=False)
-    for ax, o in zip(axes[0], others):
-        ax.scatter([r[o.field] for r in history], [r[first.field] for r in history], s=8, c="0.7", label="evaluated")
-        pts = sorted((r[o.field], r[first.field]) for r in front)
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=16, c="tab:green", label="Pareto front")
-        ax.set_xlabel(o.field)
-        ax.set_ylabel(first.field)
-        if o.field in ("params", "macs"):
-            ax.set_xscale("log")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return front

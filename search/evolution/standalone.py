@@ -6,7 +6,7 @@ own (Zoph & Le's NAS, and the "short training" proxies of later work). :class:`S
 is that scorer with the interface of :class:`~search.evolution.evaluate.SubnetEvaluator`, so the same
 evolution runs in either mode: a candidate is built from a random initialisation seeded by the
 search seed and its arch string (its score does not depend on when it is evaluated), trained
-with Lightning for ``epochs`` over the first ``train_images`` training images, and scored on the
+with Lightning for ``epochs`` over the first ``train_subset`` training images, and scored on the
 very validation images the one-shot scorer uses (never the test split).
 """
 from __future__ import annotations
@@ -24,11 +24,12 @@ from torch.utils.data import Subset
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
 
 from search.evolution.evaluate import SubnetEvaluator
-from search.deploy.finetune import INITS, SubnetModule, init_weights
+from search.deploy.recipe import INITS, SubnetModule, init_weights
+from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
 from supernet.errors import GreenError
 from supernet.net import GreenNet
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 
 
 def candidate_seed(seed: int, arch: ArchConfig | str) -> int:
@@ -57,11 +58,11 @@ class StandaloneEvaluator:
             score the trained candidates, so both modes rank on the same images.
         dm: the data module (its training split is trained on, with its augmentation).
         space, num_classes, in_chans: what the candidates are built for.
-        optimizer: ``params -> Optimizer`` (``search.deploy.finetune.make_optimizer`` partial).
+        optimizer: ``params -> Optimizer`` (``search.deploy.recipe.make_optimizer`` partial).
         scheduler: ``(optimizer, t_initial) -> scheduler`` stepped per batch (timm), or None.
         trainer: ``**kwargs -> pl.Trainer`` (a partial of the trainer config).
         epochs: training epochs per candidate.
-        train_images: the first this many training images (None: the whole training split).
+        train_subset: the first this many training images (None: the whole training split).
         batch_size: training batch size.
         label_smoothing: of the cross-entropy.
         init: ``default`` (the constructor's), ``glorot`` or ``he``.
@@ -70,20 +71,20 @@ class StandaloneEvaluator:
 
     def __init__(self, scorer: SubnetEvaluator, dm: ImageDataModule, space: SearchSpace, num_classes: int,
                  in_chans: int, optimizer: Callable, trainer: Callable[..., pl.Trainer],
-                 scheduler: Callable | None = None, epochs: int = 1, train_images: int | None = None,
+                 scheduler: Callable | None = None, epochs: int = 1, train_subset: int | None = None,
                  batch_size: int = 64, label_smoothing: float = 0.1, init: str = "default", seed: int = 0):
         if epochs < 1:
             raise GreenError(f"multi_trial.epochs must be >= 1, got {epochs}")
-        if batch_size < 1 or (train_images is not None and train_images < 1):
+        if batch_size < 1 or (train_subset is not None and train_subset < 1):
             raise GreenError(f"multi_trial.batch_size and train_subset must be >= 1, got {batch_size} and "
-                             f"{train_images}")
+                             f"{train_subset}")
         if not 0 <= label_smoothing < 1:
             raise GreenError(f"multi_trial.label_smoothing must lie in [0, 1), got {label_smoothing}")
         if init not in INITS:
             raise GreenError(f"unknown multi_trial.init {init!r}; choose from {', '.join(INITS)}")
         optimizer([torch.nn.Parameter(torch.zeros(1))])  # a bad optimizer name or lr fails now, not mid-search
         dm.setup()
-        n = len(dm.train_set) if train_images is None else min(int(train_images), len(dm.train_set))
+        n = len(dm.train_set) if train_subset is None else min(int(train_subset), len(dm.train_set))
         # the same split, normalisation, augmentation and seeded order, fewer images and the budget's batch size
         self.data = copy.copy(dm)
         self.data.train_set, self.data.batch_size = Subset(dm.train_set, range(n)), int(batch_size)
@@ -97,7 +98,7 @@ class StandaloneEvaluator:
         return len(self.scorer.val_y)
 
     def budget(self) -> dict[str, Any]:
-        """The stated training budget of every candidate (the keys of ``finetune.recipe`` where shared)."""
+        """The stated training budget of every candidate (the keys of ``recipe.recipe`` where shared)."""
         n, bs = len(self.data.train_set), self.data.batch_size
         steps = n // bs if n > bs else 1  # the loader drops a last partial batch when there is more than one
         opt = dict(getattr(self.optimizer, "keywords", {}))

@@ -21,19 +21,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernet.errors import GreenError
+from supernet.arch import ArchConfig
+from search.hardware.lookup import LookupTable, TableError, fingerprint_mismatch
 from supernet.net import NetBody
 from supernet.ops import make_block
-from supernet.space import ArchConfig, BlockSpec, SearchSpace
-from supernet.validate import finite_number, of_type, read_json, whole_number
-
-TABLE_KIND = "green-cnn-lut"
-TABLE_VERSION = 1
-
-
-class TableError(GreenError):
-    """A lookup table that is corrupt, truncated or does not fit the space or device."""
-
+from supernet.space import BlockSpec, SearchSpace
 
 @dataclass(frozen=True)
 class Op:
@@ -152,92 +144,37 @@ class Cost:
         return dict(self.__dict__)
 
 
-def fingerprint_mismatch(have: dict, want: dict, keys: tuple[str, ...]) -> list[str]:
-    """Human-readable differences of ``keys`` between two fingerprints."""
-    return [f"{k}: table {have.get(k)!r} vs here {want.get(k)!r}" for k in keys if have.get(k) != want.get(k)]
-
-
-def read_table(path: str | Path) -> dict:
-    """Load a table written by ``green-lut``; a corrupt or truncated file is a :class:`TableError`."""
-    path = Path(path)
-    table = read_json(path, "lookup table", TableError)
-    if not isinstance(table, dict) or table.get("kind") != TABLE_KIND:
-        raise TableError(f"{str(path)!r} is not a green-cnn lookup table")
-    if table.get("version") != TABLE_VERSION:
-        raise TableError(f"lookup table {str(path)!r} has version {table.get('version')}, expected {TABLE_VERSION}")
-    for field in ("fingerprint", "entries", "correction", "energy"):
-        if not isinstance(table.get(field), dict):
-            raise TableError(f"lookup table {str(path)!r} is incomplete: no {field!r} section")
-    check_numbers(table, str(path))
-    return table
-
-
-def check_numbers(table: dict, path: str) -> None:
-    """Every figure that prices a subnet must be a finite number in range: a NaN median would price every
-    subnet at 0 ms (NaN propagates, then ``max(0, NaN)`` is 0), a negative one below the truth, and a
-    string would fail mid-search. The error names the file and the key."""
-    def where(key: str) -> str:
-        return f"lookup table {path!r}: {key}"
-
-    fp = table["fingerprint"]
-    for key in ("num_classes", "in_chans"):
-        whole_number(fp.get(key), where(f"fingerprint.{key}"), 1, TableError)
-    sizes = of_type(fp.get("batch_sizes"), list, where("fingerprint.batch_sizes"), TableError)
-    for i, bs in enumerate(sizes):
-        whole_number(bs, where(f"fingerprint.batch_sizes[{i}]"), 1, TableError)
-    energy = table["energy"]
-    of_type(energy.get("source"), str, where("energy.source"), TableError)
-    if energy["source"] not in ("nvml", "rapl"):  # an estimate: power x latency prices the energy
-        finite_number(energy.get("power_w"), where("energy.power_w"), 0.0, error=TableError)
-    for key, entry in table["entries"].items():
-        of_type(entry, dict, where(f"entries.{key}"), TableError)
-        for bs, figures in entry.items():
-            if bs in ("params", "macs"):
-                whole_number(figures, where(f"entries.{key}.{bs}"), 0, TableError)
-                continue
-            for what, stats in of_type(figures, dict, where(f"entries.{key}.{bs}"), TableError).items():
-                stats = of_type(stats, dict, where(f"entries.{key}.{bs}.{what}"), TableError)
-                # a latency is never 0; an idle-subtracted energy may be
-                finite_number(stats.get("median"), where(f"entries.{key}.{bs}.{what}.median"), 0.0,
-                              low_open=what == "latency_ms", error=TableError)
-    for bs, fits in table["correction"].items():
-        for what, fit in of_type(fits, dict, where(f"correction.{bs}"), TableError).items():
-            for coef in ("a", "b"):
-                value = of_type(fit, dict, where(f"correction.{bs}.{what}"), TableError).get(coef)
-                finite_number(value, where(f"correction.{bs}.{what}.{coef}"), error=TableError)
-
-
 class CostModel:
     """Predicts :class:`Cost` of any subnet of ``space`` from a lookup table."""
 
-    def __init__(self, table: dict, space: SearchSpace, allow_mismatch: bool = False, path: str = "<table>"):
-        fp = table["fingerprint"]
+    def __init__(self, table: LookupTable, space: SearchSpace, allow_mismatch: bool = False, path: str = "<table>"):
+        fp = table.fingerprint
         if fp.get("space_digest") != space.digest() and not allow_mismatch:
             raise TableError(f"lookup table {path!r} was built for search space {fp.get('space_name')!r} "
                              f"({fp.get('space_digest')}), not {space.name!r} ({space.digest()}); rebuild it "
                              "with green-lut or pass allow_mismatch=true")
         self.table, self.space, self.path = table, space, path
-        self.num_classes, self.in_chans = int(fp["num_classes"]), int(fp["in_chans"])
-        self.batch_sizes = [int(b) for b in fp["batch_sizes"]]
-        self.energy_source = table["energy"]["source"]
+        self.num_classes, self.in_chans = table.num_classes, table.in_chans
+        self.batch_sizes = table.batch_sizes
+        self.energy_source = table.energy_source
 
     @classmethod
     def load(cls, path: str | Path, space: SearchSpace, device: dict | None = None, check_device: bool = False,
              allow_mismatch: bool = False) -> "CostModel":
         """Read ``path``; a table of another device than ``device`` (a fingerprint; with ``check_device``,
         this machine's for the table's device kind) or of another space is an error."""
-        table = read_table(path)
+        table = LookupTable.read(path)
         if device is None and check_device:
             from search.hardware.timing import device_fingerprint
 
-            kind = str(table["fingerprint"].get("device", "cpu"))
+            kind = str(table.fingerprint.get("device", "cpu"))
             if kind == "cuda" and not torch.cuda.is_available():
                 device = {"device": "no cuda here", "device_name": None, "threads": None}
             else:
                 device = device_fingerprint(torch.device(kind))
         if device is not None and not allow_mismatch:
             # threads describe the deployment being priced, not the process reading the table
-            diff = fingerprint_mismatch(table["fingerprint"], device, ("device", "device_name"))
+            diff = fingerprint_mismatch(table.fingerprint, device, ("device", "device_name"))
             if diff:
                 raise TableError(f"lookup table {str(path)!r} was measured on another device ({'; '.join(diff)}); "
                                  "rebuild it here or pass allow_mismatch=true")
@@ -245,17 +182,17 @@ class CostModel:
 
     def op_sum(self, arch: ArchConfig, batch_size: int, what: str = "latency_ms") -> float:
         """Sum of the table's medians for the ops of ``arch`` (before the correction)."""
-        entries, total = self.table["entries"], 0.0
+        total = 0.0
         for op in arch_ops(self.space, arch):
             try:
-                total += entries[op.key][str(batch_size)][what]["median"]
+                total += self.table.median(op.key, batch_size, what)
             except KeyError:
                 raise TableError(f"lookup table {self.path!r} has no {what} for op {op.key} at batch "
                                  f"{batch_size}; was it built for this space?") from None
         return total
 
     def _corrected(self, raw: float, batch_size: int, what: str) -> float:
-        fit = self.table["correction"].get(str(batch_size), {}).get(what)
+        fit = self.table.fit(batch_size, what)
         return raw if not fit else max(0.0, fit["a"] * raw + fit["b"])
 
     def predict(self, arch: ArchConfig | str, batch_size: int | None = None) -> Cost:
@@ -269,19 +206,24 @@ class CostModel:
         if self.energy_source in ("nvml", "rapl"):
             energy = self._corrected(self.op_sum(arch, bs, "energy_mj"), bs, "energy_mj")
         else:  # an estimate: average power x time, as codecarbon would book it
-            energy = self.table["energy"]["power_w"] * latency
+            energy = self.table.energy["power_w"] * latency
         return Cost(params, macs, latency, energy, self.energy_source, bs)
 
 
 def fit_line(x: list[float], y: list[float]) -> dict[str, float]:
-    """Least-squares ``y = a x + b`` with its R^2 (identity when fewer than two points)."""
+    """Least-squares ``y = a x + b`` with its R^2 (scipy's ``linregress``).
+
+    Degenerate fits stay usable as a correction: the identity for fewer than two points, slope 1 through
+    the means for a constant ``x`` (no slope can be fitted), R^2 nan for a constant ``y``.
+    """
+    from scipy.stats import linregress
+
     n = len(x)
     if n < 2:
         return {"a": 1.0, "b": 0.0, "r2": float("nan"), "n": n}
-    mx, my = sum(x) / n, sum(y) / n
-    sxx = sum((v - mx) ** 2 for v in x)
-    a = sum((u - mx) * (v - my) for u, v in zip(x, y)) / sxx if sxx else 1.0
-    b = my - a * mx
-    ss_res = sum((v - (a * u + b)) ** 2 for u, v in zip(x, y))
-    ss_tot = sum((v - my) ** 2 for v in y)
-    return {"a": a, "b": b, "r2": 1 - ss_res / ss_tot if ss_tot else float("nan"), "n": n}
+    r2_nan = min(y) == max(y)  # nothing to explain (scipy's own answer here depends on its version)
+    if min(x) == max(x):
+        return {"a": 1.0, "b": sum(y) / n - sum(x) / n, "r2": float("nan") if r2_nan else 0.0, "n": n}
+    fit = linregress(x, y)
+    return {"a": float(fit.slope), "b": float(fit.intercept), "r2": float("nan") if r2_nan else float(fit.rvalue) ** 2,
+            "n": n}

@@ -6,6 +6,7 @@ thin Hydra wrapper (``conf/lut.yaml``).
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import time
@@ -18,14 +19,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from search.hardware.cost import TABLE_KIND, TABLE_VERSION, CostModel, count_op, fit_line, space_ops
+from search.hardware.cost import CostModel, count_op, fit_line, space_ops
+from search.hardware.lookup import LookupTable
 from supernet.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
 from search.hardware.timing import device_fingerprint, measure, runner, set_threads
+from supernet.arch import ArchConfig
 from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet
-from supernet.space import ArchConfig, SearchSpace
+from supernet.space import SearchSpace
 from supernet.validate import check_device, check_options
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -109,44 +112,40 @@ def build_table(cfg: DictConfig) -> Path:
         e2e.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1 + bs))
         e2e_calls.update(group)
     e2e_energy = _energy_per_call(e2e_calls, meter, idle.watts, e.window_s, p.seed + 1) if meter else None
-    table = {
-        "kind": TABLE_KIND, "version": TABLE_VERSION,
-        "fingerprint": {**device_fingerprint(device), "batch_sizes": batch_sizes, "dtype": cfg.dtype,
-                        "space_name": space.name, "space_digest": space.digest(),
-                        "num_classes": num_classes, "in_chans": in_chans},
-        "protocol": {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
-                     "order": "per batch size; random, interleaved across ops each trial", "statistic": "median (p10, p90)",
-                     "mode": "eval + torch.inference_mode", "threads": torch.get_num_threads(),
-                     "cuda_sync": device.type == "cuda"},
-        "space": space.to_dict(), "entries": entries, "correction": {}, "calibration": {},
-    }
+    fingerprint = {**device_fingerprint(device), "batch_sizes": batch_sizes, "dtype": cfg.dtype,
+                   "space_name": space.name, "space_digest": space.digest(), "num_classes": num_classes,
+                   "in_chans": in_chans}
+    protocol = {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
+                "order": "per batch size; random, interleaved across ops each trial", "statistic": "median (p10, p90)",
+                "mode": "eval + torch.inference_mode", "threads": torch.get_num_threads(),
+                "cuda_sync": device.type == "cuda"}
     if meter:
-        table["energy"] = {"source": meter.source, "idle_w": idle.watts, "idle_window_s": idle.seconds,
-                           "window_s": e.window_s, "note": "energy_mj.median is idle-subtracted; gross kept beside it"}
+        energy_scale = {"source": meter.source, "idle_w": idle.watts, "idle_window_s": idle.seconds,
+                        "window_s": e.window_s, "note": "energy_mj.median is idle-subtracted; gross kept beside it"}
     else:  # no counter: codecarbon's power model over a representative workload, labelled as an estimate
         work = _net_call(space, space.largest(), num_classes, in_chans, batch_sizes[-1], device, dtype)
         power = measure_power(work, e.power_window_s, None, e.country_iso_code)
-        table["energy"] = {"source": power.source, "power_w": power.watts, "window_s": power.seconds,
-                           **power.detail}
+        energy_scale = {"source": power.source, "power_w": power.watts, "window_s": power.seconds, **power.detail}
+    table = LookupTable(fingerprint, entries, energy_scale, protocol=protocol, space=space.to_dict())
     model = CostModel(table, space)
-    for bs in batch_sizes:
+    for bs in batch_sizes:  # the correction of per-op sums, fitted on the end-to-end measurements
         sums = [model.op_sum(a, bs) for a in calib]
         measured = [e2e[(str(a), bs)]["median"] for a in calib]
-        table["correction"][str(bs)] = {"latency_ms": fit_line(sums, measured)}
-        table["calibration"][str(bs)] = [{"arch": str(a), "op_sum_ms": s, "measured_ms": m}
-                                         for a, s, m in zip(calib, sums, measured)]
+        table.correction[str(bs)] = {"latency_ms": fit_line(sums, measured)}
+        table.calibration[str(bs)] = [{"arch": str(a), "op_sum_ms": s, "measured_ms": m}
+                                      for a, s, m in zip(calib, sums, measured)]
         if meter:
             esums = [model.op_sum(a, bs, "energy_mj") for a in calib]
             emeas = [e2e_energy[(str(a), bs)]["median"] for a in calib]
-            table["correction"][str(bs)]["energy_mj"] = fit_line(esums, emeas)
-    table["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    table["build_seconds"] = time.perf_counter() - t_start
-    write_json(out, table)
-    fits = ", ".join(f"b{bs}: a={table['correction'][str(bs)]['latency_ms']['a']:.3f} "
-                     f"r2={table['correction'][str(bs)]['latency_ms']['r2']:.3f}" for bs in batch_sizes)
-    print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {table['fingerprint']['device_name']}, "
-          f"energy source {table['energy']['source']}, correction {fits}, "
-          f"{table['build_seconds']:.0f} s -> {out}")
+            table.correction[str(bs)]["energy_mj"] = fit_line(esums, emeas)
+    seconds = time.perf_counter() - t_start
+    table = dataclasses.replace(table, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                build_seconds=seconds)
+    table.write(out)
+    fits = ", ".join(f"b{bs}: a={table.fit(bs, 'latency_ms')['a']:.3f} r2={table.fit(bs, 'latency_ms')['r2']:.3f}"
+                     for bs in batch_sizes)
+    print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']}, "
+          f"energy source {table.energy_source}, correction {fits}, {seconds:.0f} s -> {out}")
     return out
 
 
@@ -177,10 +176,10 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
             archs.append(a)
         seen.add(str(a))
     result: dict[str, Any] = {"table": str(cfg.table), "n_subnets": len(archs), "device": str(device),
-                              "fingerprint": model.table["fingerprint"], "energy_source": model.energy_source,
+                              "fingerprint": model.table.fingerprint, "energy_source": model.energy_source,
                               "batches": {}}
     meter = find_meter(device) if model.energy_source in MEASURED_SOURCES else None
-    idle_w = model.table["energy"].get("idle_w", 0.0)
+    idle_w = model.table.energy.get("idle_w", 0.0)
     for bs in model.batch_sizes:
         calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in archs}
         first = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs)

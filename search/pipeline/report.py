@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import math
 import statistics
@@ -16,9 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from markdown_it import MarkdownIt
+
 from search.pipeline.summary import front, summarise
+from supernet.arch import ArchConfig
 from supernet.io import write_atomic, write_json
-from supernet.space import ArchConfig
 
 CHARTS = (("latency_ms", "measured latency (ms, batch 1)"),
           ("energy_mj_per_image", "energy per image (mJ, serving batch)"),
@@ -240,45 +241,18 @@ def fidelity_lines(f: dict[str, Any]) -> list[str]:
 
 
 def to_html(md: str, images: dict[str, str], pngs: dict[str, bytes]) -> str:
-    """A self-contained HTML rendering of the report's markdown (tables, headings, embedded images)."""
-    out, table = ["<!doctype html><html><head><meta charset='utf-8'><title>Green CNN report</title><style>"
-                  "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-                  "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"], []
+    """A self-contained HTML rendering of the report's markdown (CommonMark and tables, by markdown-it-py) with
+    its images embedded. Raw HTML in the text is escaped, not passed through: model names are untrusted."""
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = parser.parse(md)
     by_file = {v: k for k, v in images.items()}
-
-    def flush() -> None:
-        if table:
-            out.append("<table>" + "".join(table) + "</table>")
-            table.clear()
-
-    def inline(t: str) -> str:
-        t = html.escape(t)
-        while t.count("**") >= 2:
-            t = t.replace("**", "<b>", 1).replace("**", "</b>", 1)
-        while t.count("`") >= 2:
-            t = t.replace("`", "<code>", 1).replace("`", "</code>", 1)
-        return t
-
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if all(set(c) <= {"-", " "} for c in cells):
-                continue
-            tag = "th" if not table else "td"
-            table.append("<tr>" + "".join(f"<{tag}>{inline(c)}</{tag}>" for c in cells) + "</tr>")
-            continue
-        flush()
-        if line.startswith("!["):
-            key = by_file[line[line.rindex("](") + 2:-1]]
-            out.append(f"<img alt='{key}' src='data:image/png;base64,{base64.b64encode(pngs[key]).decode()}'>")
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{level}>{inline(line[level:].strip())}</h{level}>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    flush()
-    out.append("</body></html>")
-    return "\n".join(out)
+    for child in (c for t in tokens for c in t.children or () if c.type == "image"):
+        png = pngs[by_file[child.attrGet("src")]]  # every image is one of ours: the page stays self-contained
+        child.attrSet("src", f"data:image/png;base64,{base64.b64encode(png).decode()}")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>Green CNN report</title><style>"
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+            "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n"
+            + parser.renderer.render(tokens, parser.options, {}) + "</body></html>")
 
 
 def write_report(root: str | Path) -> dict[str, Any]:

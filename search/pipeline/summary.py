@@ -19,6 +19,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+import moocore
+import numpy as np
+
+from search.evolution.front import Front
 from search.stats import accuracy_se, bootstrap_ci, hypervolume_2d, mean_spread
 from supernet.errors import GreenError
 
@@ -30,6 +34,11 @@ LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelit
 
 def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _front(folder: Path) -> Front | None:
+    """The search front of a stage folder; None where the stage left none (a run assembled by hand)."""
+    return Front.read(folder) if (folder / "pareto.json").is_file() else None
 
 
 def ledger(root: Path) -> dict[str, dict[str, Any]]:
@@ -69,7 +78,7 @@ def aggregate(rows: Sequence[dict], stage: str, measured: dict[str, dict], share
             "test_acc_per_seed": acc, "test_acc": mean_spread(acc)["mean"], "test_acc_std": mean_spread(acc)["std"],
             "test_recall": mean_spread([float(r["test_recall"]) for r in reps])["mean"],
             "test_images": int(first["test_images"]), "select_acc": first.get("select_acc"),  # winners only
-            "latency_ms": m["latency_ms"], "latency_ms_p10": m.get(f"latency_ms_b1_p10", m["latency_ms"]),
+            "latency_ms": m["latency_ms"], "latency_ms_p10": m.get("latency_ms_b1_p10", m["latency_ms"]),
             "latency_ms_p90": m.get("latency_ms_b1_p90", m["latency_ms"]),
             "latency_serving_ms": m.get(f"latency_ms_b{serving}", m["latency_ms"]),
             "latency_serving_ms_p10": m.get(f"latency_ms_b{serving}_p10", m["latency_ms"]),
@@ -104,9 +113,12 @@ def dominates(a: dict, b: dict, cost: str, beyond_noise: bool = False) -> bool:
 
 
 def front(models: Sequence[dict], cost: str) -> list[dict]:
-    """Models not dominated by any other on (test accuracy, ``cost``), cheapest first."""
-    return sorted([r for r in models if not any(dominates(o, r, cost) for o in models if o is not r)],
-                  key=lambda r: r[cost])
+    """Models not dominated by any other on (test accuracy, ``cost``), cheapest first (equal models all kept)."""
+    if not models:
+        return []
+    pts = np.array([(m["test_acc"], m[cost]) for m in models], dtype=float)
+    keep = moocore.is_nondominated(pts, maximise=[True, False], keep_weakly=True)
+    return sorted([m for m, k in zip(models, keep) if k], key=lambda r: r[cost])
 
 
 def dominated_counts(winners: Sequence[dict], base: Sequence[dict]) -> dict[str, Any]:
@@ -166,7 +178,8 @@ def summarise(root: str | Path) -> dict[str, Any]:
     winners, base = models["finetune"], models.get("baselines", [])
     route = supernet_kwh + led["finetune"]["energy_kwh"] / seeds
     scratch_kwh = led["scratch"]["energy_kwh"] / seeds
-    amort = {"k": k, "seeds": seeds, "supernet_epochs": _read(root / "train" / "metrics.json").get("epochs"), "supernet_route_kwh": route, "scratch_kwh": scratch_kwh,
+    amort = {"k": k, "seeds": seeds, "supernet_epochs": _read(root / "train" / "metrics.json").get("epochs"),
+             "supernet_route_kwh": route, "scratch_kwh": scratch_kwh,
              "ratio": route / scratch_kwh if scratch_kwh > 0 else None,
              "scratch_epochs": raw["scratch"][0]["epochs"] if raw["scratch"] else None,
              "note": "per seed: supernet + cost table + search + fine-tuning of the K winners, over the same K archs "
@@ -174,13 +187,12 @@ def summarise(root: str | Path) -> dict[str, Any]:
                      "route cost more"}
     multi = None
     if models.get("mt_train"):
-        one = _read(root / "search" / "pareto.json")
-        mt = _read(root / "mt_search" / "pareto.json")
+        one, mt = _front(root / "search"), _front(root / "mt_search")
         mt_kwh = led["lut"]["energy_kwh"] + led["mt_search"]["energy_kwh"] + led["mt_train"]["energy_kwh"] / seeds
         n_cls = int(_read(root / "finetune" / "finetune.json").get("num_classes") or 10)
-        multi = {"candidates": {"one_shot": one.get("unique_evals"), "multi_trial": mt.get("unique_evals")},
+        multi = {"candidates": {"one_shot": one and one.unique_evals, "multi_trial": mt and mt.unique_evals},
                  "one_shot_kwh": route, "multi_trial_kwh": mt_kwh, "energy_ratio": route / mt_kwh if mt_kwh else None,
-                 "trial_budget": mt.get("multi_trial"), **{f"test_hv_{k2}": v for k2, v in
+                 "trial_budget": mt and mt.multi_trial, **{f"test_hv_{k2}": v for k2, v in
                                                            hv_ratio(winners, models["mt_train"], n_cls).items()}}
     sources = sorted({s for v in led.values() for s in v["sources"]})
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,

@@ -1,0 +1,271 @@
+"""The shared training recipe of every standalone network: one module, one optimizer factory, one fit.
+
+``green-finetune`` (winners), ``green-baselines`` (hand-designed CNNs), ``green-table`` (the
+ground-truth table) and ``green-hpo`` (each trial, with its setting merged into the config) train
+through :func:`fit`, so their figures differ only in what the config says: the optimizer
+(:func:`make_optimizer`, timm's factory), the per-step scheduler, label-smoothed cross-entropy with
+an optional L1 penalty and knowledge distillation from a frozen teacher (:class:`SubnetModule`),
+dropout before the classifier, the initialisation (:func:`starting_model`) and the Lightning trainer.
+:func:`fit_and_measure` adds the test and the on-device latency and energy; :func:`replicates`
+names, seeds and resumes the models of a command alike.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.loggers import TensorBoardLogger
+from timm.optim import param_groups_weight_decay
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
+
+from search.hardware.timing import measure, runner, set_threads
+from supernet.bn import recalibrate_bn
+from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
+from supernet.errors import GreenError, TrainingError
+from supernet.module import distill_loss
+from supernet.validate import finite_number, read_json
+
+
+class SubnetModule(pl.LightningModule):
+    """Trains one static network: label-smoothed cross-entropy, optionally + KD from a frozen teacher."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: Callable, scheduler: Callable | None = None,
+                 label_smoothing: float = 0.1, teacher: torch.nn.Module | None = None, kd_ratio: float = 1.0,
+                 seed: int = 0, num_classes: int | None = None, name: str | None = None, l1: float = 0.0):
+        super().__init__()
+        self.model, self.optimizer_fn, self.scheduler_fn = model, optimizer, scheduler
+        self.label_smoothing, self.kd_ratio, self.seed, self.l1 = label_smoothing, kd_ratio, seed, l1
+        self.name = name or str(getattr(model, "arch", type(model).__name__))
+        self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
+        self._sched = None
+        self.images_seen = 0  # training images actually processed: the budget a report states
+        n = num_classes or model.num_classes
+        self.metrics = torch.nn.ModuleDict({
+            split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
+                                     "recall": MulticlassRecall(n, average="macro")}) for split in ("val", "test")})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def configure_optimizers(self):
+        wd = getattr(self.optimizer_fn, "keywords", {}).get("weight_decay", 0.0)
+        return self.optimizer_fn(param_groups_weight_decay(self.model, wd))
+
+    def on_fit_start(self) -> None:
+        self.model.train()  # an extracted subnet arrives in eval mode; Lightning keeps modes as found
+
+    def on_train_start(self) -> None:
+        if self.scheduler_fn is not None:
+            steps = self.trainer.max_epochs * self.trainer.num_training_batches
+            self._sched = self.scheduler_fn(self.optimizers().optimizer, t_initial=steps)
+        if self._teacher:
+            self._teacher[0].to(self.device)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+        if self._sched is not None:
+            self._sched.step_update(self.global_step)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        self.images_seen += int(x.shape[0])
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        if self._teacher and self.kd_ratio > 0:
+            with torch.no_grad():
+                soft = self._teacher[0](x)
+            loss = loss + self.kd_ratio * distill_loss(logits, soft)
+        if self.l1 > 0:  # L1 penalty on weights (not biases or norm parameters)
+            loss = loss + self.l1 * sum(p.abs().sum() for p in self.model.parameters() if p.ndim > 1)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"non-finite loss {loss.item()} at step {self.global_step} training {self.name}")
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
+        self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, batch_size=x.shape[0])
+        return loss
+
+    def _eval_step(self, batch, split: str) -> None:
+        x, y = batch
+        self.metrics[split].update(self.model(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def _eval_end(self, split: str) -> None:
+        for k, v in self.metrics[split].compute().items():
+            self.log(f"{split}/{k}", v, prog_bar=(k == "acc"), sync_dist=True)
+        self.metrics[split].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
+
+
+def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
+                     batch_sizes: Sequence[int], cfg: DictConfig) -> dict[str, Any]:
+    """Measured latency at each batch size and energy per image on ``device`` (source-labelled)."""
+    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device) for bs in batch_sizes}
+    threads = torch.get_num_threads()
+    set_threads(cfg.get("threads"))
+    try:  # one batch size at a time, as the lookup table measures them
+        lat = {bs: measure({bs: calls[bs]}, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)[bs]
+               for bs in batch_sizes}
+    finally:
+        torch.set_num_threads(threads)
+    out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
+    out["latency_ms"] = lat[batch_sizes[0]]["median"]
+    bs = batch_sizes[-1]
+    meter = find_meter(device)
+    power = measure_power(calls[bs], cfg.power_window_s, meter, cfg.country_iso_code)
+    if power.source in MEASURED_SOURCES:  # counters: subtract idle power over the same window
+        idle = measure_power(None, cfg.power_window_s, meter)
+        active_w = max(0.0, power.watts - idle.watts)
+    else:
+        active_w = power.watts
+    out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
+    out["energy_source"] = power.source
+    out["energy_batch_size"] = bs
+    return out
+
+
+OPTIMIZERS = ("sgd", "momentum", "adamw", "adam", "rmsprop", "rmsproptf", "lamb", "lion", "nadamw")
+INITS = ("default", "glorot", "he")
+
+
+def make_optimizer(params: Any, name: str = "sgd", lr: float = 0.02, weight_decay: float = 0.0,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """timm's optimizer factory by name: ``sgd`` (Nesterov momentum), ``adamw``, ``rmsprop``, ..."""
+    from timm.optim import create_optimizer_v2
+
+    if name not in OPTIMIZERS:
+        raise GreenError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    finite_number(lr, "learning rate", 0.0, low_open=True)
+    return create_optimizer_v2(params, opt=name, lr=lr, weight_decay=weight_decay, momentum=momentum)
+
+
+def init_weights(model: torch.nn.Module, scheme: str) -> torch.nn.Module:
+    """Re-initialise convolution and linear weights: ``glorot`` (Xavier uniform), ``he`` (Kaiming normal,
+    fan-out, as for ReLU networks) or ``default`` (the constructor's, untouched); biases to zero."""
+    if scheme not in INITS:
+        raise GreenError(f"unknown init {scheme!r}; choose from {', '.join(INITS)}")
+    if scheme == "default":
+        return model
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            if scheme == "glorot":
+                torch.nn.init.xavier_uniform_(m.weight)
+            else:
+                torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+    return model
+
+
+def recipe(cfg: DictConfig) -> dict[str, Any]:
+    """The training recipe of a fine-tuning config, as a report states it (what makes budgets comparable)."""
+    opt, sched = cfg.optimizer, cfg.get("scheduler") or {}
+    return {"epochs": int(cfg.epochs), "optimizer": str(opt.get("name", opt.get("_target_"))),
+            "lr": float(opt.lr), "weight_decay": float(opt.get("weight_decay", 0.0)),
+            "schedule": str(sched.get("_target_", "constant")).rsplit(".", 1)[-1]
+            + (f" (warmup {sched.get('warmup_t')} steps)" if sched.get("warmup_t") else ""),
+            "label_smoothing": float(cfg.label_smoothing), "dropout": cfg.get("dropout"),
+            "l1": float(cfg.get("l1") or 0.0), "batch_size": int(cfg.data.batch_size)}
+
+
+def starting_model(cfg: DictConfig, make_model: Callable[[bool], torch.nn.Module]) -> torch.nn.Module:
+    """The recipe's starting weights: inherited (``make_model(True)``), or with ``from_scratch`` a fresh
+    ``make_model(False)`` re-initialised by ``init`` (:func:`init_weights`)."""
+    if cfg.get("from_scratch"):
+        return init_weights(make_model(False), cfg.get("init", "default"))
+    return make_model(True)
+
+
+def fit(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path, seed: int,
+        device: torch.device, country_iso_code: str, teacher: torch.nn.Module | None = None,
+        num_classes: int | None = None, calib: list[torch.Tensor] | None = None,
+        callbacks: Sequence[pl.Callback] = ()) -> tuple[SubnetModule, pl.Trainer, dict[str, Any]]:
+    """Train ``model`` on ``dm`` for ``cfg.epochs`` with the config's recipe (optimizer, scheduler, label
+    smoothing, L1, dropout, distillation from ``teacher``), its energy booked for ``device`` (codecarbon).
+
+    The one place a standalone training is assembled. With ``calib`` batches BN is recalibrated
+    afterwards. Returns the trained module, its trainer (to test or validate with) and the energy record.
+    """
+    if cfg.get("dropout") is not None:
+        if not 0 <= cfg.dropout < 1:
+            raise GreenError(f"dropout must lie in [0, 1), got {cfg.dropout}")
+        model.drop_rate = float(cfg.dropout)  # dropout before the classifier (GreenNet and timm models)
+    module = SubnetModule(model, optimizer=instantiate(cfg.optimizer), scheduler=instantiate(cfg.scheduler),
+                          label_smoothing=cfg.label_smoothing, teacher=teacher, kd_ratio=cfg.get("kd_ratio", 1.0),
+                          seed=seed, num_classes=num_classes, name=name, l1=float(cfg.get("l1") or 0.0))
+    logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
+    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger, callbacks=list(callbacks),
+                                      enable_checkpointing=False, default_root_dir=str(out))
+    with track_energy(out / "energy", name, device, country_iso_code) as energy:
+        trainer.fit(module, datamodule=dm)
+    if calib is not None:  # short recipes leave BN running statistics behind the weights
+        recalibrate_bn(model, [x.to(module.device) for x in calib])
+    return module, trainer, energy.result
+
+
+def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
+                    calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
+                    num_classes: int, in_chans: int, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
+    """Train one standalone network with the config's recipe, test it, measure it on the device.
+
+    Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
+    networks are trained and measured exactly the same way. ``seed`` drives the initialisation, the
+    training order and the augmentation (never the splits), so replicates are independent runs. The
+    row states the budget the model
+    really got (``budget``: recipe, images seen, training kWh). ``measure.enabled=false`` skips the
+    latency/energy measurement (``green-run`` times every final model in one session instead).
+    ``callbacks`` join the trainer (``green-table`` records its accuracy curves with one).
+    """
+    device = torch.device(cfg.measure.device)
+    dm = dm.reseeded(seed)  # the replicate's own training order and augmentation, the same splits
+    module, trainer, energy = fit(model, name, dm, cfg, out, seed, device, cfg.measure.country_iso_code, teacher,
+                                  num_classes, calib if cfg.recalibrate_bn else None, callbacks)
+    test = trainer.test(module, datamodule=dm, verbose=False)[0]
+    budget = {**recipe(cfg), "images_seen": module.images_seen, "train_images": len(dm.train_set),
+              "distilled": teacher is not None, "train_kwh": energy["energy_kwh"]}
+    measured = (measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution, device,
+                                 list(cfg.measure.batch_sizes), cfg.measure)
+                if cfg.measure.get("enabled", True) else {})
+    return {"epochs": cfg.epochs, "seed": seed, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
+            "test_images": len(dm.test_set), **measured,
+            "train_energy_kwh": energy["energy_kwh"], "train_co2eq_kg": energy["co2eq_kg"],
+            "train_energy_source": energy["source"], "train_seconds": energy["seconds"],
+            "budget": budget}
+
+
+def replicates(names: Sequence[str], seeds: int, base_seed: int, models: Path, meta_file: str, command: str,
+               rows: list[dict[str, Any]], done: str = "trained") -> Iterator[tuple[int, int, Path, int]]:
+    """``(replicate, index, folder, seed)`` of every model still to train, seed ``base_seed + index + 1000 *
+    replicate``; finished ones (their ``meta_file`` exists) are read back into ``rows`` and skipped.
+
+    Shared by ``green-finetune`` and ``green-baselines``, so both name, seed and resume replicates alike.
+    """
+    for rep in range(seeds):
+        for i, name in enumerate(names):
+            folder = models / (name if rep == 0 else f"{name}_s{rep}")
+            if (folder / meta_file).is_file():
+                done_meta = read_json(folder / meta_file, "finished model's description")
+                if not isinstance(done_meta, dict) or not isinstance(done_meta.get("result"), dict):
+                    raise GreenError(f"{str(folder / meta_file)!r} holds no 'result' record; remove {str(folder)!r} "
+                                     "to train that model again")
+                rows.append(done_meta["result"])
+                print(f"{command}: {folder.name} already {done}, skipped")
+                continue
+            seed = base_seed + i + 1000 * rep
+            pl.seed_everything(seed, workers=True)
+            yield rep, i, folder, seed
+

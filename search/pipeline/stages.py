@@ -1,0 +1,182 @@
+"""What each ``green-run`` stage does: a function of the :class:`~search.pipeline.run.Pipeline`, which
+composes the stage's config, skips a stage that is done and times it (see that module for the stage table).
+Every stage is the library function behind its own command; the imports are local so that a run loads only
+what its stages need."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+from hydra.utils import instantiate
+
+from search.evolution.front import Front
+from supernet.energy import track_energy
+from supernet.errors import GreenError
+from supernet.io import write_json
+
+if TYPE_CHECKING:
+    from search.pipeline.run import Pipeline
+
+STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure",
+          "report")
+TRAINED = ("finetune", "scratch", "baselines", "mt_train")  # final models: the shared recipe, seeds, one session
+
+
+def train(p: Pipeline) -> None:
+    """The supernet (green-train), resumed from its last checkpoint when one exists."""
+    from supernet.train import train
+
+    cfg = p.compose("train", "train")
+    last = p.root / "train" / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        cfg.resume = str(last)
+        print(f"green-run: train: resuming {last}")
+    train(cfg)
+
+
+def lut(p: Pipeline) -> None:
+    """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``."""
+    from search.hardware.lut import build_table, validate_table
+
+    out = p.root / "lut"
+    cfg = p.compose("lut", "lut")
+    device = torch.device(cfg.device)
+    if not (out / "lut.json").is_file():
+        with track_energy(out, "lut", device, cfg.energy.country_iso_code):
+            build_table(cfg)
+    if p.cfg.lut_validate:
+        cfg.mode = "validate"
+        with track_energy(out, "lut_validate", device, cfg.energy.country_iso_code):
+            validate_table(cfg)
+
+
+def lut_done(p: Pipeline) -> bool:
+    """Whether the table (and its validation, when asked for) exists."""
+    out = p.root / "lut"
+    return (out / "lut.json").is_file() and (not p.cfg.lut_validate or (out / "lut_validate.json").is_file())
+
+
+def search(p: Pipeline, stage: str = "search", extra: Sequence[str] = ()) -> None:
+    """The evolutionary search on the table, scoring on the part of the validation split winners are not picked on."""
+    from search.evolution.search import search
+
+    cfg = p.compose("search", stage, extra)
+    cfg.ckpt, cfg.table = str(p.ckpt), str(p.root / "lut" / "lut.json")
+    if cfg.eval.val_images is None and p.cfg.select_fraction > 0:
+        # the search selects on the first part of the validation split; winners are picked on the rest
+        dm = instantiate(cfg.data)
+        dm.setup()
+        cfg.eval.val_images = max(1, int(len(dm.val_set) * (1 - float(p.cfg.select_fraction))))
+    search(cfg)
+
+
+def finetune(p: Pipeline) -> None:
+    """The ``top_k`` winners fine-tuned from the supernet's weights, picked on the held-out validation images."""
+    from search.deploy.finetune import finetune
+
+    cfg = p.compose("finetune", "finetune")
+    cfg.run, cfg.ckpt, cfg.top_k = str(p.root / "search"), str(p.ckpt), int(p.cfg.top_k)
+    if p.cfg.select_fraction == 0:
+        cfg.select_images = 0
+    finetune(cfg)
+
+
+def scratch(p: Pipeline) -> None:
+    """The winners' archs trained from scratch with the winners' budget (their twins)."""
+    from search.deploy.finetune import finetune
+
+    winners = json.loads((p.root / "finetune" / "finetune.json").read_text())["models"]
+    cfg = p.compose("finetune", "scratch", ["from_scratch=true", "distill=false", "onnx=false"])
+    cfg.ckpt, cfg.archs = str(p.ckpt), list(dict.fromkeys(w["arch"] for w in winners))
+    finetune(p.equal_budget(cfg, "scratch", p.cfg.scratch_epochs, p.route_epochs()))
+
+
+def baselines(p: Pipeline) -> None:
+    """The hand-designed baselines, trained with the winners' budget."""
+    from search.deploy.baselines import baselines
+
+    cfg = p.compose("baselines", "baselines")
+    baselines(p.equal_budget(cfg, "baselines", p.cfg.baseline_epochs, p.route_epochs()))
+
+
+def fidelity(p: Pipeline) -> None:
+    """A small ground-truth table trained with the twins' recipe and route epochs, scored with inherited
+    weights on the validation images the search did not select on: how far this run's front can be
+    trusted (:mod:`search.ranking.fidelity`)."""
+    from search.evolution.evaluate import SubnetEvaluator
+    from search.ranking.build import build
+    from search.ranking.fidelity import figures
+    from supernet.checkpoint import load_supernet
+
+    twin = p.compose("finetune", "scratch")
+    cfg = p.compose("table", "fidelity")
+    for key in ("optimizer", "scheduler", "label_smoothing", "dropout", "l1", "init", "calib_images"):
+        cfg[key] = twin[key]
+    cfg.epochs = p.route_epochs() if p.cfg.scratch_epochs is None else int(p.cfg.scratch_epochs)
+    table = build(cfg)
+    net, _ = load_supernet(p.ckpt)
+    dm = instantiate(cfg.data)
+    dm.setup()
+    used = Front.read(p.root / "search").val_images or 0
+    if used >= len(dm.val_set):
+        raise GreenError("fidelity: the search scored on every validation image, none is left to score the "
+                         "standalone checks on; keep select_fraction above 0")
+    ev = SubnetEvaluator(net, dm, int(twin.calib_images), None, val_offset=int(used))
+    by = table.by_arch()
+    scores = {a: ev(net.space.validate(a))["acc"] for a in by}
+    truth = table.mean_test()
+    f = figures(scores, truth, {a: rs[0].role for a, rs in by.items()}, {a: rs[0].macs for a, rs in by.items()})
+    write_json(p.root / "fidelity" / "fidelity.json", {
+        **f, "n_subnets": len(truth), "val_images": ev.val_images, "val_offset": ev.val_offset,
+        "subnets": [{"arch": a, "role": by[a][0].role, "macs": by[a][0].macs, "inherited_val_acc": scores[a],
+                     "standalone_test_acc": truth[a]} for a in by],
+        "recipe": table.identity["recipe"], "table": table.summary()})
+
+
+def mt_search(p: Pipeline) -> None:
+    """The multi-trial search: the same NSGA-II over the same number of candidates, each trained."""
+    search(p, "mt_search", ["search.mode=multi_trial"])
+
+
+def mt_train(p: Pipeline) -> None:
+    """The multi-trial route's top_k, trained from scratch for its trial epochs plus the recipe's."""
+    from search.deploy.finetune import finetune
+
+    trial_epochs = int(Front.read(p.root / "mt_search").multi_trial["epochs"])
+    cfg = p.compose("finetune", "mt_train", ["from_scratch=true", "distill=false", "onnx=false", "select_images=0"])
+    cfg.run, cfg.ckpt, cfg.top_k = str(p.root / "mt_search"), str(p.ckpt), int(p.cfg.top_k)
+    cfg.epochs = trial_epochs + int(p.compose("finetune", "finetune").epochs)
+    finetune(cfg)
+
+
+def measure(p: Pipeline) -> None:
+    """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`."""
+    from search.deploy.baselines import load_baseline
+    from search.deploy.export import load_subnet
+    from search.hardware.measure import measure_models
+
+    m = p.cfg.measure
+    models: dict[str, tuple[Any, int, int]] = {}
+    for stage in TRAINED:
+        meta_file = "model.json" if stage == "baselines" else "arch.json"
+        for folder in sorted((p.root / stage / "models").glob(f"[!.]*/{meta_file}")):
+            folder = folder.parent
+            if json.loads((folder / meta_file).read_text())["result"].get("replicate", 0) != 0:
+                continue  # replicates share their arch: the first seed's model stands for all
+            if stage == "baselines":
+                model = load_baseline(folder)
+                models[f"{stage}/{model.meta['name']}"] = (model, model.meta["in_chans"], model.meta["image_size"])
+            else:
+                model = load_subnet(folder)
+                models[f"{stage}/{model.arch}"] = (model, model.in_chans, model.arch.resolution)
+    result = measure_models(models, torch.device(m.device), list(m.batch_sizes), m.trials, m.warmup,
+                            m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed))
+    write_json(p.root / "measure" / "measure.json", result)
+
+
+def report(p: Pipeline) -> None:
+    """report.md and report.html from what the stages wrote (:mod:`search.pipeline.report`)."""
+    from search.pipeline.report import write_report
+
+    write_report(p.root)
