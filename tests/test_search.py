@@ -219,3 +219,23 @@ def test_a_pareto_json_of_an_earlier_version_reads_as_a_one_shot_front(tmp_path,
     (tmp_path / "pareto.json").write_text(json.dumps({**old, "front": [{"arch": arch}]}))
     with pytest.raises(GreenError, match="is not a green-search pareto.json"):
         Front.read(tmp_path)
+
+
+def test_nsga3_does_not_depend_on_numpys_global_generator(tiny_space, tmp_path):
+    """DEAP's NSGA-III niching shuffles with numpy's global generator: the search lends it a state derived from
+    its own, so the survivors (and their order, which the next parents are drawn from) repeat whatever numpy's
+    global state is."""
+    import numpy as np
+
+    populations = []
+    for i, np_seed in enumerate((1, 2)):
+        np.random.seed(np_seed)
+        e, score, _ = evo(tiny_space, tmp_path / str(i), algorithm="nsga3", population=8, generations=3, seed=4,
+                          objectives=["acc", "macs", "energy"])
+        e.run(score)
+        populations.append(json.loads((tmp_path / str(i) / "checkpoint.json").read_text())["population"])
+    assert populations[0] == populations[1]
+    state = np.random.get_state()
+    e, score, _ = evo(tiny_space, None, algorithm="nsga3", population=8, generations=1)
+    e.run(score)
+    assert all((a == b).all() if isinstance(a, np.ndarray) else a == b for a, b in zip(state, np.random.get_state()))

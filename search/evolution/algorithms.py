@@ -6,10 +6,11 @@ by ``selNSGA3`` on uniform reference points; random search draws every candidate
 the whole archive. Offspring come from uniform crossover and uniform integer mutation of the
 space's canonical genomes.
 
-DEAP's operators draw from Python's module-level ``random``. :func:`drawing_from` lends them the
-search's own ``random.Random`` for the length of a call and restores the module's state afterwards,
-so a search's draws are its generator's alone: another library reseeding ``random`` (Lightning's
-``seed_everything`` in an evaluation) cannot move them, and two searches never share a stream.
+DEAP's operators draw from Python's module-level ``random`` (and NSGA-III's niching from numpy's).
+:func:`drawing_from` lends them the search's own ``random.Random`` for the length of a call and
+restores the modules' state afterwards, so a search's draws are its generator's alone: another
+library reseeding ``random`` or numpy (Lightning's ``seed_everything`` in an evaluation) cannot move
+them, and two searches never share a stream.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
 from deap import base, tools
 
 from supernet.errors import GreenError
@@ -42,14 +44,21 @@ class Individual(list):
 
 @contextlib.contextmanager
 def drawing_from(rng: random.Random) -> Iterator[None]:
-    """DEAP's draws come from ``rng`` inside the block; the module-level ``random`` is left as it was."""
-    saved = random.getstate()
+    """DEAP's draws come from ``rng`` inside the block; the module-level generators are left as they were.
+
+    Python's ``random`` takes ``rng``'s state (and gives it back advanced); numpy's, which NSGA-III's
+    niching shuffles with, is seeded from a hash of that state without advancing it, so its draws too
+    are a function of the search's seed and history, and a resumed run repeats them.
+    """
+    saved, saved_np = random.getstate(), np.random.get_state()
     random.setstate(rng.getstate())
+    np.random.seed(hash(rng.getstate()) & 0xFFFFFFFF)
     try:
         yield
     finally:
         rng.setstate(random.getstate())
         random.setstate(saved)
+        np.random.set_state(saved_np)
 
 
 @dataclass(frozen=True)
