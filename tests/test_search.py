@@ -239,3 +239,31 @@ def test_nsga3_does_not_depend_on_numpys_global_generator(tiny_space, tmp_path):
     e, score, _ = evo(tiny_space, None, algorithm="nsga3", population=8, generations=1)
     e.run(score)
     assert all((a == b).all() if isinstance(a, np.ndarray) else a == b for a, b in zip(state, np.random.get_state()))
+
+
+def test_a_tight_constraint_is_met_by_repair_not_reported_empty(tiny_space, capsys):
+    """A constraint only a handful of the space's subnets meet (far too few for 200 uniform draws to find
+    a population of them): every one is found and evaluated, nothing infeasible is, and the early end of the
+    search (the region is exhausted) is said, not silent."""
+    import itertools
+
+    cost_fn, _, _ = fake_costs(tiny_space)
+    archs = {str(tiny_space.decode(g)) for g in itertools.product(*[range(n) for n in tiny_space.gene_sizes()])}
+    params = sorted({cost_fn(tiny_space.validate(a))["params"] for a in archs})
+    limit = params[1]
+    feasible = {a for a in archs if cost_fn(tiny_space.validate(a))["params"] <= limit}
+    assert 2 <= len(feasible) <= len(archs) / 50  # under 2 % of the subnets
+    e, score, calls = evo(tiny_space, population=8, generations=4, constraints=[f"params <= {limit}"])
+    e.run(score)
+    assert set(e.records) == set(calls) == feasible
+    assert "no unseen candidate that meets the constraints" in capsys.readouterr().out
+
+
+def test_a_population_is_filled_where_uniform_draws_find_nothing_feasible(cifar_space):
+    """In the CIFAR space no uniform draw comes near 170k params (the smallest subnet has 158k, 300 draws
+    bottom out at 207k): the old 200 draws reported "no subnet meets the constraints"; the repair fills the
+    first generation with feasible subnets and evaluates nothing else."""
+    e, score, calls = evo(cifar_space, population=4, generations=1, constraints=["params <= 170000"])
+    e.run(score)
+    assert len(e.records) == 8 and len(calls) == 8  # two full generations, every evaluation feasible
+    assert all(r["params"] <= 170000 for r in e.records.values())

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 from tqdm.auto import tqdm
 
 from search.evolution.algorithms import Individual, Variation, make_algorithm
+from search.evolution.feasible import toward_feasible
 from search.evolution.objectives import (Constraint, Normaliser, Objective, hypervolume, pareto_front,
                                          parse_constraints, parse_objectives)
 from search.evolution.records import Evaluation
@@ -139,6 +140,12 @@ class Evolution:
     def feasible(self, arch: ArchConfig) -> bool:
         return all(c.ok(self.cost(arch)) for c in self.constraints)
 
+    def violation(self, arch: ArchConfig) -> float:
+        """How far ``arch`` is from meeting the constraints: the sum of relative excesses (0: feasible)."""
+        cost = self.cost(arch)
+        return sum(abs(cost[c.field] - c.value) / max(abs(c.value), 1e-12) for c in self.constraints
+                   if not c.ok(cost))
+
     def _evaluate(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict]) -> Evaluation:
         key = str(arch)
         if key in self.memo:
@@ -160,12 +167,17 @@ class Evolution:
         return ind
 
     def _draw(self, taken: set[str]) -> ArchConfig | None:
-        """A random feasible arch not in ``taken``; None if none is found in many tries."""
+        """A random feasible arch not in ``taken`` (None: none found); under a tight constraint, the least
+        violating of the draws repaired toward feasibility (:func:`~search.evolution.feasible.toward_feasible`)."""
+        closest: tuple[float, ArchConfig] | None = None
         for _ in range(200):
             arch = self.space.sample(self.rng)
-            if str(arch) not in taken and self.feasible(arch):
+            v = self.violation(arch) if str(arch) not in taken else None
+            if v == 0:
                 return arch
-        return None
+            if v is not None and (closest is None or v < closest[0]):
+                closest = (v, arch)
+        return toward_feasible(self.space, self.violation, closest[1], taken, self.rng) if closest else None
 
     def _repair(self, ind: Individual, taken: set[str]) -> ArchConfig | None:
         """The offspring's arch, or a redraw if it repeats a known genome or breaks a constraint."""
@@ -273,8 +285,10 @@ class Evolution:
             t = time.perf_counter()
             before = len(self.records)
             children = self._offspring(pop, gen, eval_fn, bar)
-            if not children:
-                break  # the space has no unseen feasible subnet left
+            if not children:  # said, not silent: the budget was not spent
+                print(f"{self.label}: stopped at generation {gen} after {len(self.records)} of {self.budget} unique "
+                      "evaluations: no unseen candidate that meets the constraints was found", flush=True)
+                break
             pop = self.method.survivors(pop + children, min(self.settings.population, len(pop) + len(children)),
                                         self.rng)
             row = self._log(gen, len(self.records) - before, time.perf_counter() - t)
