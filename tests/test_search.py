@@ -267,3 +267,12 @@ def test_a_population_is_filled_where_uniform_draws_find_nothing_feasible(cifar_
     e.run(score)
     assert len(e.records) == 8 and len(calls) == 8  # two full generations, every evaluation feasible
     assert all(r["params"] <= 170000 for r in e.records.values())
+
+
+def test_settings_are_a_value():
+    """Settings compare and print as the value they are (a resumed run is checked against the saved settings)."""
+    a = Settings(["acc", "latency"], constraints=["params <= 5000"], population=8)
+    assert a == Settings(["acc", "latency"], constraints=["params <= 5000"], population=8)
+    assert a != Settings(["acc", "latency"], population=8)
+    assert a.budget == 8 * (10 + 1) and [o.field for o in a.objectives] == ["acc", "latency_ms"]
+    assert str(a.constraints[0]) == "params <= 5000" and "nsga2" in repr(a)

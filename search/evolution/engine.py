@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -56,7 +56,6 @@ class Settings:
     seed: int = 0
     mode: str = "one_shot"
     batch_size: int | None = None
-    variation: Variation = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
