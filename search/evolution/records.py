@@ -44,10 +44,6 @@ class Evaluation:
         """The flat row of the cache file and the CSV outputs: place, then cost, then scores."""
         return {"arch": self.arch, "genome": list(self.genome), "gen": self.gen, **self.cost, **self.scores}
 
-    def scored(self) -> dict[str, Any]:
-        """The evaluator's figures alone: what a cached evaluation gives a later run back."""
-        return dict(self.scores)
-
     @classmethod
     def from_row(cls, row: Mapping[str, Any], cost_fields: Sequence[str]) -> Evaluation:
         """The record of a flat row; ``cost_fields`` says which of its figures are costs."""
