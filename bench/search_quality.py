@@ -2,7 +2,8 @@
 
 On a trained supernet (``experiment=cifar10_cpu``) and its lookup table, runs NSGA-II and random
 search with the same budget over several seeds, objectives accuracy + latency + params, and
-compares the hypervolume of their fronts (fixed normalisation and reference point, so runs are
+compares the hypervolume of their fronts; NSGA-II with the uniform operators of before issue 16
+(``nsga2_uniform``) runs too, as an ablation of the ordinal operators (fixed normalisation and reference point, so runs are
 comparable). Evaluations are deterministic, so one cache serves every run (the budget still
 counts each run's own unique evaluations). Also measures ``eval_cost_ratio``: seconds of one
 inherited-weight evaluation (extraction and BN recalibration included) over seconds of a plain
@@ -38,7 +39,10 @@ from search.evolution.objectives import Normaliser, hypervolume, pareto_front, p
 from search.stats import bootstrap_ci, mean_spread
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
-ALGOS = ("nsga2", "random")
+ALGOS = ("nsga2", "random", "nsga2_uniform")
+# the engine's settings of each: nsga2_uniform is NSGA-II with the uniform operators of before issue 16 (an ablation)
+VARIANTS = {"nsga2": {"algorithm": "nsga2"}, "random": {"algorithm": "random"},
+            "nsga2_uniform": {"algorithm": "nsga2", "crossover": "uniform", "mutation": "uniform"}}
 
 
 def _ci(stat, values: Sequence[float]) -> list[float]:
@@ -70,20 +74,28 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     for run in raw["runs"]:
         hv[run["algorithm"]][run["seed"]], fronts[run["algorithm"]][run["seed"]] = \
             run_hypervolume(run["records"], raw["objectives"], raw["bounds"])
+    algos = [a for a in ALGOS if hv[a]]  # results from before the ablation have no nsga2_uniform runs
     seeds = sorted(hv["nsga2"])
-    if sorted(hv["random"]) != seeds:
-        raise ValueError(f"NSGA-II ran seeds {seeds}, random search {sorted(hv['random'])}: they must be paired")
+    if any(sorted(hv[a]) != seeds for a in algos):
+        raise ValueError(f"seeds {({a: sorted(hv[a]) for a in algos})}: every algorithm must run the same seeds")
     nsga, rand = [hv["nsga2"][s] for s in seeds], [hv["random"][s] for s in seeds]
     ratio = [b / a if a > 0 else math.inf for a, b in zip(rand, nsga)]
     wins = sum(b > a for a, b in zip(rand, nsga))
+    ablation = {}
+    if "nsga2_uniform" in algos:
+        uni = [hv["nsga2_uniform"][s] for s in seeds]
+        vs = [b / a if a > 0 else math.inf for a, b in zip(uni, nsga)]
+        ablation = {"hv_nsga2_uniform": mean_spread(uni), "hv_ratio_vs_uniform_per_seed": vs,
+                    "hv_ratio_vs_uniform_mean": _mean(vs), "hv_ratio_vs_uniform_mean_ci": _ci(_mean, vs),
+                    "wins_vs_uniform": sum(b > a for a, b in zip(uni, nsga))}
     costs = [_median(a["eval_seconds"]) / _median(a["inference_seconds"]) for a in raw["eval_cost"]]
     cost_ratio = _median(costs)
     return {
         "hv_nsga2": mean_spread(nsga), "hv_random": mean_spread(rand),
-        "hv_per_seed": {"seeds": seeds, "nsga2": nsga, "random": rand},
+        "hv_per_seed": {"seeds": seeds, **{a: [hv[a][s] for s in seeds] for a in algos}}, **ablation,
         "hv_ratio_per_seed": ratio, "hv_ratio_mean": _mean(ratio), "hv_ratio_mean_ci": _ci(_mean, ratio),
         "nsga2_wins": wins, "n_seeds": len(seeds),
-        "front_sizes": {a: [fronts[a][s] for s in seeds] for a in ALGOS},
+        "front_sizes": {a: [fronts[a][s] for s in seeds] for a in algos},
         "eval_cost_ratio": cost_ratio, "eval_cost_ratio_ci": _ci(_median, costs), "eval_cost_ratios": costs,
         "goals": {"nsga2_wins_ge_4_of_5": wins >= 4,
                   "hv_ratio_mean_ge_1.05": _mean(ratio) >= 1.05, "eval_cost_ratio_le_1.5": cost_ratio <= 1.5},
@@ -112,7 +124,8 @@ def main() -> None:
 
     from search.hardware.cost import CostModel
     from search.evolution.evaluate import SubnetEvaluator
-    from search.evolution.engine import Evolution, Settings
+    from search.evolution.engine import Evolution
+    from search.evolution.settings import Settings
     from search.evolution.records import Evaluation
     from supernet.checkpoint import check_data, check_space
     from supernet.checkpoint import load_supernet
@@ -163,8 +176,8 @@ def main() -> None:
     t0 = time.perf_counter()
     for seed in range(args.seeds):
         for algo in ALGOS:
-            settings = Settings(objectives, algorithm=algo, population=cfg.search.population, generations=10 ** 6,
-                                budget=cfg.search.budget, seed=seed)
+            settings = Settings(objectives, population=cfg.search.population, generations=10 ** 6,
+                                budget=cfg.search.budget, seed=seed, **VARIANTS[algo])
             evo = Evolution(net.space, settings, cost_fn, memo=memo, progress=False)
             evo.run(evaluator)
             bounds = {o.field: evo.norm.hi[o.field] for o in objectives if not o.maximise}

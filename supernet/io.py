@@ -80,6 +80,27 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append one line to a log file (flushed to the OS: a killed process loses nothing it appended).
+
+    A log that is only ever appended to costs a line per record, not a rewrite of everything kept so
+    far; its reader must accept a last line cut short by a crash. A full disk is a
+    :class:`~supernet.errors.DiskFullError` and leaves the file as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line.rstrip("\n") + "\n")
+            f.flush()
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.truncate(path, size)
+        _raise_if_disk_full(err, path)
+        raise
+
+
 def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> Path:
     """CSV artefact of ``rows`` (columns ``fields``, default: every key in order seen), written atomically."""
     fields = list(fields) if fields is not None else list(dict.fromkeys(k for r in rows for k in r))

@@ -216,6 +216,11 @@ class SearchSpace:
             sizes += [len(s.kernel_sizes), len(s.exp_ratios)] * s.max_depth
         return sizes
 
+    def gene_kinds(self) -> list[str]:
+        """How each gene's choices relate: all ``ordinal`` here (resolutions, depths, kernel sizes and expand
+        ratios are kept sorted), so the evolution moves a gene to neighbouring choices."""
+        return ["ordinal"] * len(self.gene_sizes())
+
     def encode(self, arch: ArchConfig) -> list[int]:
         """Integer genome of ``arch`` in canonical form (genes of skipped blocks are 0)."""
         arch = self.validate(arch)

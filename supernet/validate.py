@@ -4,7 +4,7 @@ A value is checked where it enters (the command's start, the moment a file is re
 is one line naming the option or the file and key (``<command>: error: ...``, exit 2) instead of a
 traceback after an hour of training, or worse, a silently wrong figure (a NaN median prices every
 subnet at 0 ms). :func:`check_options` knows every option the commands share and checks those a
-config has; the number checks serve the readers of ``lut.json``, ``cache.json`` and the rest.
+config has; the number checks serve the readers of ``lut.json``, ``cache.jsonl`` and the rest.
 """
 from __future__ import annotations
 

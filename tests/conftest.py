@@ -2,6 +2,8 @@
 commands, the shared CIFAR-10 folder and the checks of the bad-input tests."""
 from __future__ import annotations
 
+import json
+
 import random
 from pathlib import Path
 
@@ -191,3 +193,19 @@ def write_front():
         front.write(folder)
         return Path(folder)
     return write
+
+
+@pytest.fixture
+def bench_result(tmp_path, monkeypatch):
+    """Write a result of ``bench/<name>.py`` from ``raw`` as the script would (provenance, headline, raw),
+    with ``recompute`` (the loaded bench/recompute.py) reading ``headline``; checks that it recomputes and
+    returns (path, result) for a test to tamper with."""
+    def make(recompute, name: str, headline, raw: dict):
+        monkeypatch.setattr(recompute, "_headline_fn", lambda _: headline)
+        result = {"benchmark": name, "commit": "abc", "command": f"python bench/{name}.py", "config": {},
+                  **headline({"raw": raw}), "raw": raw}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(result))
+        assert recompute.check(path) == []
+        return path, result
+    return make

@@ -16,6 +16,7 @@ import torch
 
 from search.deploy.export import load_subnet, save_subnet
 from search.evolution.engine import Evolution
+from search.evolution.state import read_cache
 from supernet.arch import ArchConfig
 from supernet.errors import GreenError
 from supernet.net import GreenNet
@@ -34,7 +35,7 @@ class _Payload:
 
 def _searched(tiny_space, run_dir: Path) -> list:
     """Run (or resume) a small search of ``tiny_space`` in ``run_dir``; returns its front."""
-    from search.evolution.engine import Settings
+    from search.evolution.settings import Settings
     from search.hardware.cost import count
 
     def cost_fn(arch):
@@ -49,22 +50,24 @@ def _searched(tiny_space, run_dir: Path) -> list:
 
 
 @pytest.mark.parametrize("file, damage, message", [
-    ("cache.json", lambda c, s: c[next(iter(c))].update(acc="0.9"), r"cache.json.*\]\.acc must be a finite number"),
-    ("cache.json", lambda c, s: c[next(iter(c))].update(macs=float("nan")), r"\]\.macs must be a finite number"),
-    ("cache.json", lambda c, s: c[next(iter(c))].update(genome=[0, 99, 0]), r"genome"),
-    ("cache.json", lambda c, s: c.update({next(iter(c)): "r16"}), r"cache.json.*must be a dict"),
+    ("cache.jsonl", lambda c, s: c[next(iter(c))].update(acc="0.9"), r"cache.jsonl.*\]\.acc must be a finite number"),
+    ("cache.jsonl", lambda c, s: c[next(iter(c))].update(macs=float("nan")), r"\]\.macs must be a finite number"),
+    ("cache.jsonl", lambda c, s: c[next(iter(c))].update(genome=[0, 99, 0]), r"genome"),
+    ("cache.jsonl", lambda c, s: c.update({next(iter(c)): "r16"}), r"cache.jsonl': line 1 must be a dict"),
+    ("cache.jsonl", lambda c, s: c[next(iter(c))].pop("arch"), r"line 1 has no arch key"),
     ("checkpoint.json", lambda c, s: s.update(gen="1"), r"checkpoint.json.*gen must be a whole number"),
     ("checkpoint.json", lambda c, s: s["population"][0].update(values=[float("nan"), 0.1]),
      r"population\[0\]\.values\[0\] must be a finite number"),
-    ("checkpoint.json", lambda c, s: s.update(evaluated=["r99_x"]), r"evaluated\[0\]"),
+    ("checkpoint.json", lambda c, s: s.update(evaluated=99), r"evaluated = 99, but .*cache.jsonl' holds 8 records"),
+    ("checkpoint.json", lambda c, s: s.update(evaluated="8"), r"evaluated must be a whole number"),
     ("checkpoint.json", lambda c, s: s.update(random_state=[3, [1, 2], None]), r"random_state"),
     ("checkpoint.json", lambda c, s: s.update(population={"genome": 1}), r"population must be a list"),
 ])
 def test_search_state_of_the_wrong_types_names_file_and_key(tiny_space, tmp_path, file, damage, message):
     _searched(tiny_space, tmp_path)
-    cache, state = (json.loads((tmp_path / f).read_text()) for f in ("cache.json", "checkpoint.json"))
+    cache, state = read_cache(tmp_path), json.loads((tmp_path / "checkpoint.json").read_text())
     damage(cache, state)
-    (tmp_path / "cache.json").write_text(json.dumps(cache))
+    (tmp_path / "cache.jsonl").write_text("".join(json.dumps(r) + "\n" for r in cache.values()))
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(GreenError, match=message):
         _searched(tiny_space, tmp_path)
@@ -229,7 +232,7 @@ def test_a_diverging_hpo_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_
     res = h.hpo(cfg)
     w = res["winners"][0]
     assert w["n_trials"] == 4 and w["failed"] == 2 and len(trained) == 5  # the default recipe, then 4 trials
-    cache = json.loads((tmp_path / "run" / f"00_{ARCH}" / "cache.json").read_text())
+    cache = read_cache(tmp_path / "run" / f"00_{ARCH}")
     failed = {k: r for k, r in cache.items() if r.get("failed")}
     assert sorted(r["label_smoothing"] for r in failed.values()) == [0.2, 0.2]
     assert all("non-finite loss nan at step 0" in r["failed"] and r["select_acc"] == 0.0 for r in failed.values())

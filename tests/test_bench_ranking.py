@@ -156,14 +156,8 @@ def test_best_method_keeps_the_default_within_noise():
     assert ranking.best_method(ties) == "d"
 
 
-def test_table_headline_recomputes_and_catches_an_edit(tmp_path, monkeypatch, fast_bootstrap):
-    monkeypatch.setattr(recompute, "_headline_fn", lambda name: ranking.headline)
-    raw = _table_raw()
-    result = {"benchmark": "ranking", "commit": "abc", "command": "python bench/ranking.py", "config": {},
-              **ranking.headline({"raw": raw}), "raw": raw}
-    path = tmp_path / "ranking.json"
-    path.write_text(json.dumps(result))
-    assert recompute.check(path) == []
+def test_table_headline_recomputes_and_catches_an_edit(bench_result, fast_bootstrap):
+    path, result = bench_result(recompute, "ranking", ranking.headline, _table_raw())
     bad = json.loads(json.dumps(result))
     bad["raw"]["methods"]["good"]["scores"]["a1"] = 0.9  # a1 now ranked first: tau falls
     path.write_text(json.dumps(bad))

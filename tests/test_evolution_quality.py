@@ -11,7 +11,8 @@ import statistics
 
 import pytest
 
-from search.evolution.engine import Evolution, Settings
+from search.evolution.engine import Evolution
+from search.evolution.settings import Settings
 from search.evolution.objectives import Normaliser, dominates, parse_objectives, pareto_front
 
 GENES, LEVELS = 16, 8
@@ -22,6 +23,9 @@ class GridSpace:
 
     def gene_sizes(self):
         return [LEVELS] * GENES
+
+    def gene_kinds(self):
+        return ["ordinal"] * GENES
 
     def encode(self, arch):
         return [int(c) for c in arch]

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from search.evolution.state import read_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["experiment=smoke", "epochs=3", "data.train_subset=256", "module.calib_images=64",
          "trainer.enable_progress_bar=false"]
@@ -104,7 +106,7 @@ def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_c
     _killed("green-search", "search.commands.search", [*common, f"hydra.run.dir={cut}"], "search.evolution.evaluate", "SubnetEvaluator",
             "__call__", 'count["n"] == 13')
     assert json.loads((cut / "checkpoint.json").read_text())["gen"] == 0
-    assert len(json.loads((cut / "cache.json").read_text())) >= 12  # each evaluation was kept
+    assert len(read_cache(cut)) >= 12  # each evaluation was kept
     assert not (cut / "pareto.json").exists()
     resumed = _run("search.commands.search", *common, f"hydra.run.dir={cut}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -179,7 +181,7 @@ def test_search_bad_settings_are_one_line(tmp_path, tiny_ckpt, tiny_table, overr
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-search: error:") and message in lines[0], lines
-    assert not (tmp_path / "cache.json").exists() and not (tmp_path / "pareto.json").exists()
+    assert not (tmp_path / "cache.jsonl").exists() and not (tmp_path / "pareto.json").exists()
 
 
 def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):

@@ -142,7 +142,7 @@ def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
     assert r.returncode == 2
     lines = _lines(r)
     assert len(lines) == 1 and "is in use by green-search (pid 1)" in lines[0], r.stderr[-2000:]
-    assert not (run / "cache.json").exists()
+    assert not (run / "cache.jsonl").exists()
 
 
 def test_truncated_checkpoint_names_the_good_one(tmp_path):

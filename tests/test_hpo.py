@@ -1,7 +1,6 @@
 """green-hpo: the hyperparameter space, early stopping, held-out slices, the search itself, its outputs, its errors."""
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -24,6 +23,7 @@ from supernet.checkpoint import load_supernet
 from supernet.datasets import DigitsDataModule
 from supernet.errors import GreenError
 from supernet.net import GreenNet
+from search.evolution.state import read_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = dict(optimizer=["sgd", "adamw", "rmsprop"], lr={"low": 1e-3, "high": 0.1, "steps": 3, "log": True},
@@ -154,7 +154,7 @@ def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny
     w, folder = res["winners"][0], tmp_path / "00_r16_k3e2_k3e2"
     assert w["arch"] == "r16_k3e2_k3e2" and w["n_trials"] == len(w["trials"]) == 8
     assert (res["slices"]["select_images"], res["slices"]["report_images"]) == (48, 64)
-    trials = json.loads((folder / "cache.json").read_text())
+    trials = read_cache(folder)
     assert len(trials) == 8 and all(t["train_kwh"] > 0 and 0 <= t["select_acc"] <= 1 for t in trials.values())
     cfg = hpo_cfg(tmp_path, tiny_ckpt)
     assert next(iter(trials)) == str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default))  # the warm start
@@ -185,7 +185,7 @@ def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny
     assert ft.from_scratch == (w["chosen"]["init"] != "inherited")
     again = hpo(hpo_cfg(tmp_path, tiny_ckpt))  # resumed: nothing is trained again
     assert again["winners"][0]["best"] == w["best"]
-    assert json.loads((folder / "cache.json").read_text()) == trials
+    assert read_cache(folder) == trials
     with pytest.raises(GreenError, match="other validation slices"):  # nor resumed on other images
         hpo(hpo_cfg(tmp_path, tiny_ckpt, "hpo.slice_seed=1"))
 
@@ -194,7 +194,7 @@ def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
     cfg = hpo_cfg(tmp_path, tiny_ckpt, "hpo.algorithm=random", "hpo.population=2", "hpo.generations=0", "epochs=1",
                   "hpo.prune.enabled=false")
     hpo(cfg)
-    trials = json.loads((tmp_path / "00_r16_k3e2_k3e2" / "cache.json").read_text())
+    trials = read_cache(tmp_path / "00_r16_k3e2_k3e2")
     assert len(trials) == 2
     assert str(HyperSpace(**cfg.hpo.space).nearest(**cfg.default)) in [k for k, t in trials.items() if t["gen"] == 0]
 

@@ -15,6 +15,7 @@ from search.evolution.standalone import candidate_seed
 from supernet.checkpoint import load_supernet
 from supernet.errors import GreenError
 from supernet.net import GreenNet
+from search.evolution.state import read_cache
 
 # 32 SGD steps of 16 images: enough to leave chance (10 %) behind on digits, a second per candidate
 BUDGET = ["search.mode=multi_trial", "multi_trial.epochs=1", "multi_trial.train_subset=512",
@@ -36,7 +37,7 @@ def run_a(tmp_path_factory, tiny_ckpt, tiny_table, mt_cfg):
 
 
 def history(out):
-    return list(json.loads((out / "cache.json").read_text()).values())
+    return list(read_cache(out).values())
 
 
 def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt, compose_cfg):
@@ -92,12 +93,12 @@ def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny
 
 def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table, mt_cfg):
     _, out = run_a
-    before = (out / "cache.json").read_text()
+    before = (out / "cache.jsonl").read_text()
     with pytest.raises(GreenError, match="scored otherwise"):
         search(mt_cfg(out, tiny_ckpt, tiny_table, "search.mode=one_shot"))
     with pytest.raises(GreenError, match="scored otherwise"):
         search(mt_cfg(out, tiny_ckpt, tiny_table, "multi_trial.epochs=2"))
-    assert (out / "cache.json").read_text() == before
+    assert (out / "cache.jsonl").read_text() == before
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -109,4 +110,4 @@ def test_cli_bad_mode_or_budget_is_one_line(tmp_path, tiny_ckpt, tiny_table, ove
                           *overrides, f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(f"green-search: error: {message}")
-    assert not any((tmp_path / name).exists() for name in ("cache.json", "scoring.json", "pareto.json", "tb"))
+    assert not any((tmp_path / name).exists() for name in ("cache.jsonl", "scoring.json", "pareto.json", "tb"))

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from search.hardware.lookup import TableError
-from search.evolution.engine import Evolution, Settings
+from search.evolution.engine import Evolution
+from search.evolution.settings import Settings
 from search.evolution.front import Front
 from search.evolution.objectives import hypervolume, parse_constraints, parse_objectives
 from search.evolution.search import search
@@ -121,7 +122,10 @@ def test_resume_with_other_settings_is_refused(tiny_space, tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"objectives": ["acc", "speed"]}, "unknown objective"),
     ({"budget": 0}, "budget must be >= 1"),
-    ({"population": 6}, "not usable by NSGA-II"),
+    ({"population": 1}, "population must be >= 2"),
+    ({"crossover": "onepoint"}, "unknown crossover 'onepoint'"),
+    ({"mutation": "gauss"}, "unknown mutation 'gauss'"),
+    ({"eta_cx": -1}, "eta_cx and eta_mut must be >= 0"),
     ({"algorithm": "sgd"}, "unknown algorithm"),
 ])
 def test_bad_settings(tiny_space, kwargs, message):
@@ -139,7 +143,7 @@ def test_malformed_and_non_cost_constraints():
 
 def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     res = search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['params<=6000']"))
-    for name in ("pareto.json", "pareto.csv", "history.csv", "pareto.png", "logbook.json", "cache.json",
+    for name in ("pareto.json", "pareto.csv", "history.csv", "pareto.png", "logbook.json", "cache.jsonl",
                  "checkpoint.json", "energy_search.json"):
         assert (tmp_path / name).is_file(), name
     assert list((tmp_path / "tb").glob("events.out.tfevents*"))
@@ -172,7 +176,7 @@ def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
                           "search.objectives=[acc,speed]", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("green-search: error: unknown objective")
-    assert not (tmp_path / "cache.json").exists()
+    assert not (tmp_path / "cache.jsonl").exists()
 
 
 def test_configured_space_must_be_the_checkpoints(tmp_path, tiny_ckpt, tiny_table, search_cfg):

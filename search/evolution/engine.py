@@ -2,8 +2,19 @@
 
 :class:`Settings` is what the user asked for (``conf/search.yaml``'s ``search`` node, built with
 ``_target_``); :class:`Evolution` runs it with an algorithm of :mod:`search.evolution.algorithms`.
-An offspring that repeats a known genome, or breaks a cost constraint, is redrawn, so the budget
-counts *unique* evaluations and infeasible candidates never cost one.
+The budget counts *unique* evaluations, and every one is spent on a new feasible candidate:
+
+- an offspring that repeats a genome seen before is dropped, and parents are selected and varied
+  again until the generation is full (as pymoo eliminates duplicates); when a hundred rounds of
+  variation bring nothing new (a nearly exhausted space), fresh random draws fill it;
+- an offspring that breaks a cost constraint is repaired on the cheap cost model, by steepest
+  descent of its constraint violation over one-gene changes (:mod:`search.evolution.feasible`),
+  so it lands on the nearest feasible candidate rather than a random one; random draws under a
+  tight constraint are repaired the same way;
+- a search that still finds no unseen feasible candidate says so and stops; it never stops silently.
+
+The front is kept up to date as records arrive (:class:`~search.evolution.archive.Archive`) and the
+cache is appended to, so the bookkeeping per evaluation does not grow with the budget.
 
 State lives in the run folder (:mod:`search.evolution.state`): rerunning on the folder resumes at
 the last finished generation and, with the same seed, ends with the same front as an uninterrupted
@@ -12,81 +23,36 @@ cache).
 """
 from __future__ import annotations
 
+import itertools
 import random
 import time
-from dataclasses import dataclass
+from collections import ChainMap
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Container, Sequence
 
 from tqdm.auto import tqdm
 
 from search.evolution.algorithms import Individual, Variation, make_algorithm
+from search.evolution.archive import Archive
 from search.evolution.feasible import toward_feasible
-from search.evolution.objectives import (Constraint, Normaliser, Objective, hypervolume, pareto_front,
-                                         parse_constraints, parse_objectives)
+from search.evolution.objectives import Normaliser
 from search.evolution.records import Evaluation
-from search.evolution.state import read_state, write_cache, write_checkpoint
+from search.evolution.settings import Settings
+from search.evolution.state import append_generation, append_record, read_state, write_checkpoint
 from supernet.arch import ArchConfig
 from supernet.errors import GreenError
 from supernet.space import SearchSpace
 
-MODES = ("one_shot", "multi_trial")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """A search's objectives, constraints, algorithm and budget, validated on construction.
-
-    ``objectives`` and ``constraints`` may be given as names and strings (``"latency_ms <= 5"``);
-    ``budget`` counts unique evaluations (None: ``population * (generations + 1)``). ``mode`` (how
-    ``green-search`` scores candidates) and ``batch_size`` (the table's batch size of the costs)
-    belong to the same config node and are read by the command, not by the evolution.
-    """
-
-    objectives: Sequence[Any] = ("acc", "params")
-    constraints: Sequence[Any] = ()
-    algorithm: str = "nsga2"
-    population: int = 16
-    generations: int = 10
-    budget: int | None = None
-    cx_prob: float = 0.9
-    mut_prob: float = 1.0
-    mut_indpb: float | None = None
-    nsga3_divisions: int = 4
-    seed: int = 0
-    mode: str = "one_shot"
-    batch_size: int | None = None
-
-    def __post_init__(self) -> None:
-        def put(name: str, value: Any) -> None:
-            object.__setattr__(self, name, value)
-
-        objs = list(self.objectives)
-        put("objectives", tuple(objs if objs and all(isinstance(o, Objective) for o in objs)
-                                else parse_objectives([str(o) for o in objs])))
-        cons = list(self.constraints or ())
-        put("constraints", tuple(c if isinstance(c, Constraint) else parse_constraints([c])[0] for c in cons))
-        if self.mode not in MODES:
-            raise GreenError(f"unknown search.mode {self.mode!r}; choose from {', '.join(MODES)}")
-        if self.population < 2:
-            raise GreenError(f"population must be >= 2, got {self.population}")
-        make_algorithm(self.algorithm, len(self.objectives)).check(self.population)
-        if self.generations < 0:
-            raise GreenError(f"generations must be >= 0, got {self.generations}")
-        put("budget", self.population * (self.generations + 1) if self.budget is None else int(self.budget))
-        if self.budget < 1:
-            raise GreenError(f"search.budget must be >= 1 unique evaluation, got {self.budget}")
-        if not (0 <= self.cx_prob <= 1 and 0 <= self.mut_prob <= 1):
-            raise GreenError("cx_prob and mut_prob must lie in [0, 1]")
+MATING_ROUNDS = 100  # rounds of selection and variation for one generation before random draws fill it
 
 
 class Evolution:
     """One search run over ``space``: call :meth:`run` with the evaluator; read :attr:`records` afterwards.
 
     Args:
-        space: the search space, or any object with its genome interface (``gene_sizes``, ``encode``,
-            ``decode``, ``sample``, ``largest``, ``smallest``, ``digest``): ``green-hpo`` evolves training
-            hyperparameters with the same machinery.
+        space: the search space, or any object with its genome interface (``gene_sizes``, ``gene_kinds``,
+            ``encode``, ``decode``, ``sample``, ``largest``, ``smallest``, ``digest``): ``green-hpo`` evolves
+            training hyperparameters with the same machinery.
         settings: objectives, constraints, algorithm, budget and seed.
         cost_fn: arch -> its cost figures (params, macs, latency_ms, energy_mj, energy_source); cheap.
         run_dir: folder for cache and checkpoint (None: keep nothing on disk).
@@ -107,7 +73,9 @@ class Evolution:
         self.algorithm, self.seed, self.budget = settings.algorithm, settings.seed, settings.budget
         self.method = make_algorithm(settings.algorithm, len(self.objectives), settings.nsga3_divisions)
         self.sizes = space.gene_sizes()
-        self.variation = Variation(tuple(self.sizes), settings.cx_prob, settings.mut_prob, settings.mut_indpb)
+        self.variation = Variation(tuple(self.sizes), tuple(space.gene_kinds()), settings.cx_prob, settings.mut_prob,
+                                   settings.mut_indpb, settings.crossover, settings.mutation, settings.eta_cx,
+                                   settings.eta_mut)
         self.rng = random.Random(settings.seed)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.memo = memo if memo is not None else {}
@@ -116,7 +84,7 @@ class Evolution:
         largest = cost_fn(space.largest())
         self.cost_fields = tuple(largest)
         self.norm = Normaliser(self.objectives, bounds if bounds is not None else largest)
-        self.records: dict[str, Evaluation] = {}  # key -> record, in evaluation order
+        self.archive = Archive(self.objectives, self.norm)
         self.logbook: list[dict] = []
         self.cache_hits = 0
         self._costs: dict[str, dict] = {}
@@ -127,7 +95,13 @@ class Evolution:
         return {"space_digest": self.space.digest(), "objectives": [o.name for o in self.objectives],
                 "constraints": [str(c) for c in self.constraints], "algorithm": s.algorithm,
                 "population": s.population, "cx_prob": s.cx_prob, "mut_prob": s.mut_prob,
-                "mut_indpb": self.variation.indpb, "seed": s.seed, "initial": [str(a) for a in self.initial]}
+                "mut_indpb": self.variation.indpb, "variation": self.variation.describe(), "seed": s.seed,
+                "initial": [str(a) for a in self.initial]}
+
+    @property
+    def records(self) -> dict[str, Evaluation]:
+        """Every evaluated record by key, in evaluation order."""
+        return self.archive.records
 
     def cost(self, arch: ArchConfig) -> dict:
         """The cost figures of ``arch`` (computed once)."""
@@ -145,107 +119,109 @@ class Evolution:
         return sum(abs(cost[c.field] - c.value) / max(abs(c.value), 1e-12) for c in self.constraints
                    if not c.ok(cost))
 
-    def _evaluate(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict]) -> Evaluation:
+    def _scored(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict], bar: Any) -> Individual:
+        """Evaluate ``arch`` (or take its scores from the memo), keep and cache its record."""
         key = str(arch)
         if key in self.memo:
             self.cache_hits += 1
             scores = self.memo[key].scores
         else:
             scores = dict(eval_fn(arch))
-        record = Evaluation(key, tuple(self.space.encode(arch)), gen, self.cost(arch), scores)
-        self.memo[key] = self.records[key] = record
+        genome = self.space.encode(arch)
+        record = Evaluation(key, tuple(genome), gen, self.cost(arch), scores)
+        self.memo[key] = record
+        point = self.archive.add(record)
         if self.run_dir is not None:
-            write_cache(self.run_dir, self.memo)
-        return record
-
-    def _scored(self, arch: ArchConfig, gen: int, eval_fn: Callable, bar: Any) -> Individual:
-        self._evaluate(arch, gen, eval_fn)
+            append_record(self.run_dir, record)
         bar.update(1)
-        ind = Individual(self.space.encode(arch), len(self.objectives))
-        ind.fitness.values = tuple(self.norm(self.records[str(arch)]))
+        ind = Individual(genome, len(self.objectives))
+        ind.fitness.values = tuple(point)
         return ind
 
-    def _draw(self, taken: set[str]) -> ArchConfig | None:
-        """A random feasible arch not in ``taken`` (None: none found); under a tight constraint, the least
-        violating of the draws repaired toward feasibility (:func:`~search.evolution.feasible.toward_feasible`)."""
+    def _draw(self, taken: Container[str]) -> ArchConfig | None:
+        """A random feasible arch not in ``taken`` (None: none found). When 200 uniform draws bring none (a
+        tight constraint, or a space nearly exhausted), the least violating draw is repaired toward an
+        unseen feasible neighbour (:func:`~search.evolution.feasible.toward_feasible`)."""
         closest: tuple[float, ArchConfig] | None = None
         for _ in range(200):
             arch = self.space.sample(self.rng)
-            v = self.violation(arch) if str(arch) not in taken else None
-            if v == 0:
+            v = self.violation(arch)
+            if v == 0 and str(arch) not in taken:
                 return arch
-            if v is not None and (closest is None or v < closest[0]):
+            if closest is None or v < closest[0]:
                 closest = (v, arch)
-        return toward_feasible(self.space, self.violation, closest[1], taken, self.rng) if closest else None
+        return toward_feasible(self.space, self.violation, closest[1], taken, self.rng)
 
-    def _repair(self, ind: Individual, taken: set[str]) -> ArchConfig | None:
-        """The offspring's arch, or a redraw if it repeats a known genome or breaks a constraint."""
-        for _ in range(12):
-            arch = self.space.decode(ind)
-            if str(arch) not in taken and self.feasible(arch):
-                return arch
-            self.variation.mutate(ind, self.rng)
-        return self._draw(taken)
+    def _admit(self, kid: Individual, taken: Container[str]) -> ArchConfig | None:
+        """The offspring's arch; None if it repeats one in ``taken``; repaired to the nearest feasible
+        unseen arch if it breaks a constraint (None if there is none near)."""
+        arch = self.space.decode(kid)
+        if str(arch) in taken:
+            return None
+        if self.violation(arch) == 0:
+            return arch
+        return toward_feasible(self.space, self.violation, arch, taken, self.rng)
 
     def _initial(self, eval_fn: Callable, bar: Any) -> list[Individual]:
-        pop, taken = [], set(self.records)
-        n = min(self.settings.population, self.budget - len(self.records))
-        seeds = [a for a in self.initial if str(a) not in taken and self.feasible(a)]
-        while len(pop) < n:
+        n = min(self.settings.population, self.budget - len(self.archive))
+        fresh: dict[str, ArchConfig] = {}
+        taken = ChainMap(fresh, self.archive.records)
+        seeds = [a for a in self.initial if str(a) not in self.archive and self.feasible(a)]
+        while len(fresh) < n:
             arch = seeds.pop(0) if seeds else self._draw(taken)
             if arch is None:
-                if not self.records and not pop:
+                if not self.archive and not fresh:
                     raise GreenError("no subnet of the space meets the constraints "
                                      f"{[str(c) for c in self.constraints]} (smallest subnet: "
                                      f"{self.cost(self.space.smallest())})")
                 break
-            taken.add(str(arch))
-            pop.append(self._scored(arch, 0, eval_fn, bar))
-        return self.method.ranked(pop, self.rng)
+            fresh.setdefault(str(arch), arch)
+        return self.method.ranked([self._scored(a, 0, eval_fn, bar) for a in fresh.values()], self.rng)
 
     def _offspring(self, pop: list[Individual], gen: int, eval_fn: Callable, bar: Any) -> list[Individual]:
-        n = min(self.settings.population, self.budget - len(self.records))
-        taken = set(self.records)
-        archs: list[ArchConfig] = []
-        if not self.method.evolves:
-            for _ in range(n):
-                arch = self._draw(taken)
-                if arch is None:
-                    break
-                taken.add(str(arch))
-                archs.append(arch)
-        else:
-            for kid in self.variation.offspring(self.method.parents(pop, self.rng), self.rng)[:n]:
-                arch = self._repair(kid, taken)
+        """A generation of never-seen feasible candidates: offspring of selected parents, duplicates dropped
+        and the selection and variation repeated until it is full (then random draws, if need be)."""
+        n = min(self.settings.population, self.budget - len(self.archive))
+        fresh: dict[str, ArchConfig] = {}
+        taken = ChainMap(fresh, self.archive.records)
+        for _ in range(MATING_ROUNDS if self.method.evolves else 0):
+            for kid in self.variation.offspring(self.method.parents(pop, self.rng), self.rng):
+                arch = self._admit(kid, taken)
                 if arch is not None:
-                    taken.add(str(arch))
-                    archs.append(arch)
-        return [self._scored(a, gen, eval_fn, bar) for a in archs]
+                    fresh[str(arch)] = arch
+                    if len(fresh) == n:
+                        break
+            if len(fresh) == n:
+                break
+        while len(fresh) < n:
+            arch = self._draw(taken)
+            if arch is None:
+                break
+            fresh[str(arch)] = arch
+        return [self._scored(a, gen, eval_fn, bar) for a in fresh.values()]
 
     def front(self) -> list[Evaluation]:
-        """Non-dominated records among everything evaluated so far."""
-        return pareto_front(list(self.records.values()), self.norm)
+        """Non-dominated records among everything evaluated so far, in evaluation order."""
+        return self.archive.front()
 
     def hypervolume(self) -> float:
-        return hypervolume([self.norm(r) for r in self.front()])
+        return self.archive.hypervolume()
 
-    def _log(self, gen: int, n_new: int, seconds: float) -> dict:
-        front = self.front()
-        new = [r for r in self.records.values() if r.gen == gen]
-        row = {"gen": gen, "evals": n_new, "unique_evals": len(self.records), "cache_hits": self.cache_hits,
-               "front_size": len(front), "hypervolume": hypervolume([self.norm(r) for r in front]),
+    def _log(self, gen: int, new: list[Individual], seconds: float) -> dict:
+        recs = list(itertools.islice(reversed(self.archive.records.values()), len(new)))
+        row = {"gen": gen, "evals": len(new), "unique_evals": len(self.archive), "cache_hits": self.cache_hits,
+               "front_size": len(self.archive.front()), "hypervolume": self.archive.hypervolume(),
                "seconds": seconds,
-               "seconds_per_eval": sum(r.get("eval_seconds", 0.0) for r in new) / max(1, len(new))}
-        for o in self.objectives:
-            vals = [r[o.field] for r in self.records.values()]
-            row[f"{o.name}_best"] = max(vals) if o.maximise else min(vals)
+               "seconds_per_eval": sum(r.get("eval_seconds", 0.0) for r in recs) / max(1, len(recs))}
+        row.update({f"{name}_best": best for name, best in self.archive.best.items()})
         self.logbook.append(row)
         return row
 
     def _save(self, gen: int, pop: list[Individual]) -> None:
         if self.run_dir is not None:
-            write_checkpoint(self.run_dir, self.state_settings(), gen, pop, self.rng, list(self.records),
-                             self.cache_hits, self.logbook)
+            append_generation(self.run_dir, self.logbook[-1])
+            write_checkpoint(self.run_dir, self.state_settings(), gen, pop, self.rng, len(self.archive),
+                             self.cache_hits)
 
     def _resume(self) -> tuple[int, list[Individual]] | None:
         if self.run_dir is None:
@@ -255,7 +231,8 @@ class Evolution:
         if saved is None:
             return None
         self.memo.update({k: Evaluation.from_row(r, self.cost_fields) for k, r in saved.cache.items()})
-        self.records = {k: self.memo[k] for k in saved.evaluated}
+        for k in saved.evaluated:
+            self.archive.add(self.memo[k])
         self.cache_hits, self.logbook = saved.cache_hits, saved.logbook
         return saved.gen, saved.population
 
@@ -272,7 +249,7 @@ class Evolution:
         if loaded is None:
             t = time.perf_counter()
             pop = self._initial(eval_fn, bar)
-            row = self._log(0, len(pop), time.perf_counter() - t)
+            row = self._log(0, pop, time.perf_counter() - t)
             if on_generation:
                 on_generation(0, row)
             gen = 0
@@ -282,7 +259,6 @@ class Evolution:
         while gen < self.settings.generations and len(self.records) < self.budget:
             gen += 1
             t = time.perf_counter()
-            before = len(self.records)
             children = self._offspring(pop, gen, eval_fn, bar)
             if not children:  # said, not silent: the budget was not spent
                 print(f"{self.label}: stopped at generation {gen} after {len(self.records)} of {self.budget} unique "
@@ -290,9 +266,9 @@ class Evolution:
                 break
             pop = self.method.survivors(pop + children, min(self.settings.population, len(pop) + len(children)),
                                         self.rng)
-            row = self._log(gen, len(self.records) - before, time.perf_counter() - t)
+            row = self._log(gen, children, time.perf_counter() - t)
             if on_generation:
                 on_generation(gen, row)
             self._save(gen, pop)
         bar.close()
-        return self.front()
+        return self.archive.front()

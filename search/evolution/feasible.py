@@ -10,7 +10,7 @@ that merely went unsampled.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import Callable, Container
 
 from supernet.arch import ArchConfig
 from supernet.space import SearchSpace
@@ -24,7 +24,7 @@ def neighbours(genome: list[int], sizes: list[int], rng: random.Random) -> list[
 
 
 def toward_feasible(space: SearchSpace, violation: Callable[[ArchConfig], float], arch: ArchConfig,
-                    taken: set[str], rng: random.Random, steps: int = 64) -> ArchConfig | None:
+                    taken: Container[str], rng: random.Random, steps: int = 64) -> ArchConfig | None:
     """A candidate of violation 0 not in ``taken``, near ``arch``; None when the descent stalls outside the
     feasible region or the walk through it finds nothing unseen within ``steps``."""
     sizes = space.gene_sizes()
@@ -39,14 +39,18 @@ def toward_feasible(space: SearchSpace, violation: Callable[[ArchConfig], float]
         v, genome = best_v, best
     if v > 0:
         return None
-    seen: set[str] = set()
+    here = space.decode(genome)
+    if str(here) not in taken:
+        return here
+    seen = {str(here)}
     for _ in range(steps):
-        here = space.decode(genome)
-        if str(here) not in taken:
-            return here
-        seen.add(str(here))
-        ways = [g for g in neighbours(genome, sizes, rng) if violation(space.decode(g)) == 0]
+        ways = [a for a in map(space.decode, neighbours(genome, sizes, rng)) if violation(a) == 0]
+        new = next((a for a in ways if str(a) not in taken), None)
+        if new is not None:
+            return new
         if not ways:
             return None
-        genome = next((g for g in ways if str(space.decode(g)) not in seen), ways[0])
+        here = next((a for a in ways if str(a) not in seen), ways[0])  # on through the seen region
+        seen.add(str(here))
+        genome = list(space.encode(here))
     return None

@@ -23,7 +23,8 @@ from omegaconf import DictConfig
 from search.hardware.cost import CostModel
 from supernet.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
-from search.evolution.engine import Evolution, Settings
+from search.evolution.engine import Evolution
+from search.evolution.settings import Settings
 from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.plots import plot_front
 from search.hardware.timing import set_threads

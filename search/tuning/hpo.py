@@ -38,7 +38,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from search.deploy.export import load_subnet
 from search.deploy.winners import pick_archs, search_ckpt
-from search.evolution.engine import Evolution, Settings
+from search.evolution.engine import Evolution
+from search.evolution.settings import Settings
 from search.evolution.objectives import parse_objectives
 from search.hardware.timing import set_threads
 from search.tuning.slices import carve, claim
@@ -133,7 +134,7 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         # measures the search, not the warm start (issue 12)
         warm = [space.nearest(**cfg.default)] if h.warm_start else []
         settings = Settings(objectives, algorithm=h.algorithm, population=h.population, generations=h.generations,
-                            budget=h.budget, seed=cfg.seed)
+                            budget=h.budget, crossover=h.crossover, mutation=h.mutation, seed=cfg.seed)
         evo = Evolution(space, settings, cost_fn=lambda hc: {}, run_dir=folder, bounds=bounds, initial=warm,
                         label="green-hpo", progress=cfg.progress)
 

@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import Subset
 
+from search.evolution.state import has_state
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.validate import of_type, read_json
@@ -105,7 +106,7 @@ def claim(folder: Path, data: Slices) -> None:
                              f"({have.get('select_images')}/{have.get('report_images')} images, digest "
                              f"{have.get('digest')}; now {info['select_images']}/{info['report_images']}, "
                              f"{info['digest']}); use a new run folder")
-    elif (folder / "cache.json").is_file():
+    elif has_state(folder):
         raise GreenError(f"{str(folder)!r} holds trials of a green-hpo without held-out slices; use a new run folder")
     else:
         write_json(path, {**info, "select": list(data.images[0]), "report": list(data.images[1])})

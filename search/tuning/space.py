@@ -97,6 +97,16 @@ class HyperSpace:
     def gene_sizes(self) -> list[int]:
         return [len(self.choices[d]) for d in DIMS]
 
+    def gene_kinds(self) -> list[str]:
+        """``ordinal`` for a numeric grid in increasing or decreasing order (learning rates, dropout), so the
+        evolution moves it to neighbouring values; ``categorical`` otherwise (optimizer, initialisation)."""
+        def kind(c: tuple) -> str:
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c):
+                return "categorical"
+            steps = [b - a for a, b in zip(c, c[1:])]
+            return "ordinal" if all(d > 0 for d in steps) or all(d < 0 for d in steps) else "categorical"
+        return [kind(self.choices[d]) for d in DIMS]
+
     def decode(self, genome: Sequence[int]) -> HyperConfig:
         return HyperConfig(**{d: self.choices[d][int(g)] for d, g in zip(DIMS, genome)})
 

@@ -1,0 +1,69 @@
+"""What a search is asked to do: objectives, constraints, algorithm, operators and budget, as one value.
+
+Built from ``conf/search.yaml``'s ``search`` node (and ``green-hpo``'s) with ``_target_``, validated
+on construction, so a bad option is one line before anything runs; :class:`~search.evolution.engine.Evolution`
+runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from search.evolution.algorithms import Variation, make_algorithm
+from search.evolution.objectives import Constraint, Objective, parse_constraints, parse_objectives
+from supernet.errors import GreenError
+
+MODES = ("one_shot", "multi_trial")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A search's objectives, constraints, algorithm and budget, validated on construction.
+
+    ``objectives`` and ``constraints`` may be given as names and strings (``"latency_ms <= 5"``);
+    ``budget`` counts unique evaluations (None: ``population * (generations + 1)``). ``crossover``,
+    ``mutation``, ``eta_cx`` and ``eta_mut`` choose the operators (:class:`Variation`). ``mode`` (how
+    ``green-search`` scores candidates) and ``batch_size`` (the table's batch size of the costs)
+    belong to the same config node and are read by the command, not by the evolution.
+    """
+
+    objectives: Sequence[Any] = ("acc", "params")
+    constraints: Sequence[Any] = ()
+    algorithm: str = "nsga2"
+    population: int = 16
+    generations: int = 10
+    budget: int | None = None
+    cx_prob: float = 0.9
+    mut_prob: float = 1.0
+    mut_indpb: float | None = None
+    crossover: str = "uniform"
+    mutation: str = "polynomial"
+    eta_cx: float = 15.0
+    eta_mut: float = 3.0
+    nsga3_divisions: int = 4
+    seed: int = 0
+    mode: str = "one_shot"
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        objs = list(self.objectives)
+        put("objectives", tuple(objs if objs and all(isinstance(o, Objective) for o in objs)
+                                else parse_objectives([str(o) for o in objs])))
+        cons = list(self.constraints or ())
+        put("constraints", tuple(c if isinstance(c, Constraint) else parse_constraints([c])[0] for c in cons))
+        if self.mode not in MODES:
+            raise GreenError(f"unknown search.mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.population < 2:
+            raise GreenError(f"population must be >= 2, got {self.population}")
+        make_algorithm(self.algorithm, len(self.objectives))
+        Variation((2,), crossover=self.crossover, mutation=self.mutation, eta_cx=self.eta_cx, eta_mut=self.eta_mut)
+        if self.generations < 0:
+            raise GreenError(f"generations must be >= 0, got {self.generations}")
+        put("budget", self.population * (self.generations + 1) if self.budget is None else int(self.budget))
+        if self.budget < 1:
+            raise GreenError(f"search.budget must be >= 1 unique evaluation, got {self.budget}")
+        if not (0 <= self.cx_prob <= 1 and 0 <= self.mut_prob <= 1):
+            raise GreenError("cx_prob and mut_prob must lie in [0, 1]")
