@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: timing protocol, machine description, JSON output."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search.hardware.timing import device_fingerprint  # noqa: E402
-from supernet.io import write_json  # noqa: E402
+from supernet.io import write_atomic, write_json  # noqa: E402
 
 
 def device_info(device: torch.device) -> dict:
@@ -73,15 +74,20 @@ def provenance(config: dict | None = None) -> dict:
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-def save(name: str, result: dict, out_dir: Path | None = None, config: dict | None = None) -> Path:
+def save(name: str, result: dict, out_dir: Path | None = None, config: dict | None = None,
+         compact: bool = False) -> Path:
     """Write ``outputs/bench/<name>.json`` (atomically) with its provenance, and return its path.
 
     Results are written by their scripts only: the provenance block (commit, command line, composed
     config) and the raw per-item data the script puts in ``result`` let ``bench/recompute.py``
-    recompute every headline figure.
+    recompute every headline figure. ``compact``: without indentation (results of many megabytes).
     """
     path = (out_dir or ROOT / "outputs" / "bench") / f"{name}.json"
-    write_json(path, {"benchmark": name, **provenance(config), **result})
+    obj = {"benchmark": name, **provenance(config), **result}
+    if compact:  # megabytes of raw figures: one line, no indentation
+        write_atomic(path, json.dumps(obj, separators=(",", ":")) + "\n")
+    else:
+        write_json(path, obj)
     return path
 
 

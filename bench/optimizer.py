@@ -758,7 +758,7 @@ def main(argv: list[str] | None = None) -> None:
                                                              "repeats": args.overhead_repeats,
                                                              "problem": OVERHEAD_PROBLEM},
               "jobs": args.jobs, "work": str(work), "quick": args.quick}
-    path = save("optimizer", result, out_dir=out_dir, config=config)
+    path = save("optimizer", result, out_dir=out_dir, config=config, compact=True)
     report(result, algorithms)
     print(f"optimizer: {len(specs)} runs in {runs_seconds:.0f} s -> {path}")
 

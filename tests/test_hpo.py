@@ -35,6 +35,9 @@ def test_space_grid_and_genome_round_trip():
     space = HyperSpace(**SPACE)
     assert space.choices["lr"] == (0.001, 0.01, 0.1)
     assert space.gene_sizes() == [3, 3, 2, 2, 2, 2, 2]
+    # names are unordered, numeric grids ordered; a list in no order is unordered too
+    assert space.gene_kinds() == ["categorical"] + ["ordinal"] * 5 + ["categorical"]
+    assert HyperSpace(**{**SPACE, "dropout": [0.2, 0.0, 0.1]}).gene_kinds()[4] == "categorical"
     rng = random.Random(0)
     for _ in range(20):
         hc = space.sample(rng)

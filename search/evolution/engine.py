@@ -140,8 +140,9 @@ class Evolution:
 
     def _draw(self, taken: Container[str]) -> ArchConfig | None:
         """A random feasible arch not in ``taken`` (None: none found). When 200 uniform draws bring none (a
-        tight constraint, or a space nearly exhausted), the least violating draw is repaired toward an
-        unseen feasible neighbour (:func:`~search.evolution.feasible.toward_feasible`)."""
+        tight constraint, or a space nearly exhausted), the least violating draw, else the smallest or the
+        largest candidate, is repaired toward an unseen feasible neighbour
+        (:func:`~search.evolution.feasible.toward_feasible`)."""
         closest: tuple[float, ArchConfig] | None = None
         for _ in range(200):
             arch = self.space.sample(self.rng)
@@ -150,7 +151,11 @@ class Evolution:
                 return arch
             if closest is None or v < closest[0]:
                 closest = (v, arch)
-        return toward_feasible(self.space, self.violation, closest[1], taken, self.rng)
+        for start in (closest[1], self.space.smallest(), self.space.largest()):  # the ends meet one-sided bounds
+            found = toward_feasible(self.space, self.violation, start, taken, self.rng)
+            if found is not None:
+                return found
+        return None
 
     def _admit(self, kid: Individual, taken: Container[str]) -> ArchConfig | None:
         """The offspring's arch; None if it repeats one in ``taken``; repaired to the nearest feasible
@@ -172,8 +177,9 @@ class Evolution:
             if arch is None:
                 if not self.archive and not fresh:
                     raise GreenError("no subnet of the space meets the constraints "
-                                     f"{[str(c) for c in self.constraints]} (smallest subnet: "
-                                     f"{self.cost(self.space.smallest())})")
+                                     f"{[str(c) for c in self.constraints]}: none of 200 random draws, nor a "
+                                     "descent of the violation from the least violating one, the smallest and the "
+                                     f"largest subnet, found one (smallest subnet: {self.cost(self.space.smallest())})")
                 break
             fresh.setdefault(str(arch), arch)
         return self.method.ranked([self._scored(a, 0, eval_fn, bar) for a in fresh.values()], self.rng)
