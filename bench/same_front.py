@@ -26,6 +26,8 @@ from typing import Any
 
 from common import ROOT, quick_supernet, save
 
+from search.evolution.state import read_cache
+
 ALGOS = ("nsga2", "nsga3", "random")
 
 
@@ -44,7 +46,7 @@ def run_search(tree: Path, out: Path, args: list[str]) -> None:
 def compare(a: Path, b: Path) -> dict[str, Any]:
     """Front, hypervolume, evaluation order and search state of two run folders, field by field."""
     pa, pb = (json.loads((d / "pareto.json").read_text()) for d in (a, b))
-    ca, cb = (json.loads((d / "cache.json").read_text()) for d in (a, b))
+    ca, cb = (read_cache(d) for d in (a, b))  # cache.jsonl, or cache.json of revisions before issue 16
     sa, sb = (json.loads((d / "checkpoint.json").read_text()) for d in (a, b))
     return {"same_front": pa["front"] == pb["front"], "same_hypervolume": pa["hypervolume"] == pb["hypervolume"],
             "same_evaluation_order": list(ca) == list(cb), "same_random_state": sa["random_state"] == sb["random_state"],
