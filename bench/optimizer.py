@@ -771,7 +771,7 @@ def report(result: dict, algorithms: Sequence[str]) -> None:
                         for a in algorithms if a in algs)
         vs = " ".join(f"vs {p}: {v['verdict']}" for p, v in c["vs"].items())
         print(f"{c['problem']:16s} {c['budget']:5d}  hv/igd {line}  {vs}")
-    print(f"engine vs pymoo: {result['cells_worse']} worse, {result['cells_better']} better of {result['cells_total']} "
+    print(f"engine vs pymoo (worse than either set-up, better than both): {result['cells_worse']} worse, {result['cells_better']} better of {result['cells_total']} "
           f"cells (Holm: {result['cells_worse_holm']} worse, {result['cells_better_holm']} better)")
     for k, v in result.items():
         if k.startswith("vs_"):
