@@ -4,7 +4,9 @@ The front is updated as each record arrives (a new point is compared with the cu
 only), so its cost per evaluation depends on the size of the front, not of the archive: a search
 of thousands of evaluations no longer rescans everything it has seen once per generation. The
 front is the same as :func:`~search.evolution.objectives.pareto_front` of the whole archive: the
-non-dominated records in evaluation order, the first kept among equal points.
+non-dominated records in evaluation order, the first kept among equal points. (DEAP's ``ParetoFront``
+hall of fame is incremental too, but deep-copies individuals and compares fitnesses pairwise in
+Python; here one vectorised comparison against the front's matrix does the same test.)
 """
 from __future__ import annotations
 
