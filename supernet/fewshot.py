@@ -104,7 +104,7 @@ class Split:
             ks[self.stage][0] = int(value)
         else:
             es[self.stage][0] = float(value)
-        return space.validate(ArchConfig(res, tuple(map(tuple, ks)), tuple(map(tuple, es))))
+        return space.validate(ArchConfig(res, tuple(map(tuple, ks)), tuple(map(tuple, es)), arch.widths))
 
 
 class SubSpace:

@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
 
 from supernet.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
+from supernet.errors import GreenError
 from supernet.strategy import Phase, Strategy, step_rng
 
 EVAL_ARCHS = ("smallest", "middle", "largest")
@@ -54,6 +55,10 @@ class SupernetModule(pl.LightningModule):
         self.net, self.strategy = net, strategy
         self.optimizer_fn, self.scheduler_fn = optimizer, scheduler
         self.phases: list[Phase] = strategy.phases(epochs)
+        if net.space.has_widths and not any("channels" in p.open for p in self.phases):
+            raise GreenError(f"the space {net.space.name!r} chooses its stages' widths, but no phase of the "
+                             f"{type(strategy).__name__} strategy opens 'channels' (phases: "
+                             f"{[(p.name, list(p.open)) for p in self.phases]}): its narrow subnets would be untrained")
         self.fewshot: dict[str, Any] | None = None  # {split, value, init_from} of a few-shot part (checkpoint meta)
         self.teacher: torch.nn.Module | None = None
         self.phase_idx = -1
@@ -97,11 +102,12 @@ class SupernetModule(pl.LightningModule):
         return [n for n, _ in self.net.named_parameters() if "ks_transform" in n]
 
     def _enter_phase(self, idx: int) -> None:
-        """Phase change: sort channels before width opens, snapshot the teacher before shrinking."""
+        """Phase change: sort channels before width (or channel) choices open, snapshot the teacher before shrinking."""
         prev = self.phases[self.phase_idx] if self.phase_idx >= 0 else None
         phase = self.phases[idx]
         opt = self.optimizers()
-        if "width" in phase.open and (prev is None or "width" not in prev.open) and self.phase_idx >= 0:
+        opens = {d for d in ("width", "channels") if d in phase.open and (prev is None or d not in prev.open)}
+        if opens and self.phase_idx >= 0:
             self.net.sort_channels(getattr(opt, "optimizer", opt))
         if self.strategy.teacher == "frozen" and phase.open and self.teacher is None:
             self.teacher = self._make_teacher()

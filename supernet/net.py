@@ -18,7 +18,7 @@ from torch import nn
 
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
-from supernet.ops import ElasticInvertedResidual, make_block
+from supernet.ops import ElasticInvertedResidual, make_block, sort_outputs
 from supernet.space import SearchSpace
 
 
@@ -32,13 +32,13 @@ def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
 class NetBody(nn.Module):
     """Stem, head and classifier shared by the supernet and every static subnet."""
 
-    def __init__(self, space: SearchSpace, num_classes: int, in_chans: int, drop_rate: float):
+    def __init__(self, space: SearchSpace, num_classes: int, in_chans: int, drop_rate: float, last: int | None = None):
         super().__init__()
         self.space, self.num_classes, self.in_chans, self.drop_rate = space, num_classes, in_chans, drop_rate
         act = get_act_layer(space.stages[0].act)
         self.conv_stem = create_conv2d(in_chans, space.stem_chs, 3, stride=space.stem_stride)
         self.bn1 = BatchNormAct2d(space.stem_chs, act_layer=act)
-        last = space.stages[-1].out_chs
+        last = last or space.stages[-1].out_chs  # the last stage's channels (at the arch's width)
         if space.head_chs:
             self.conv_head = create_conv2d(last, space.head_chs, 1)
             self.bn2 = BatchNormAct2d(space.head_chs, act_layer=get_act_layer(space.stages[-1].act))
@@ -67,8 +67,9 @@ class GreenNet(NetBody):
 
     def __init__(self, space: SearchSpace, arch: ArchConfig | str, num_classes: int, in_chans: int = 3,
                  drop_rate: float = 0.0):
-        super().__init__(space, num_classes, in_chans, drop_rate)
-        self.arch = space.validate(arch)
+        arch = space.validate(arch)
+        super().__init__(space, num_classes, in_chans, drop_rate, space.out_chs(arch))
+        self.arch = arch
         specs = space.block_specs(self.arch)
         self.blocks = nn.Sequential(*[
             nn.Sequential(*[make_block(s) for s in specs if s.stage == i]) for i in range(len(space.stages))
@@ -80,7 +81,7 @@ class GreenNet(NetBody):
 
 
 class SuperNet(NetBody):
-    """Weight-sharing supernet over a :class:`SearchSpace` with elastic depth, kernel and width."""
+    """Weight-sharing supernet over a :class:`SearchSpace` with elastic depth, kernel, width and channels."""
 
     def __init__(self, space: SearchSpace, num_classes: int, in_chans: int = 3, drop_rate: float = 0.0):
         super().__init__(space, num_classes, in_chans, drop_rate)
@@ -108,17 +109,34 @@ class SuperNet(NetBody):
     def forward(self, x: torch.Tensor, arch: ArchConfig | None = None) -> torch.Tensor:
         arch = self._arch if arch is None else arch
         x = self.forward_stem(_resize(x, arch.resolution))
-        for blocks, ks, es in zip(self.blocks, arch.kernel_sizes, arch.exp_ratios):
+        widths = arch.widths or (None,) * len(self.blocks)
+        for blocks, ks, es, st, w in zip(self.blocks, arch.kernel_sizes, arch.exp_ratios, self.space.stages, widths):
             for block, k, e in zip(blocks, ks, es):  # depth: the first len(ks) blocks run
-                x = block(x, k, e)
+                x = block(x, k, e, st.chs(w))
         return self.forward_head(x)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """The head reading the first channels of its full-width input: as many as the last stage gives."""
+        c = x.shape[1]
+        if c == self.space.stages[-1].out_chs:
+            return super().forward_head(x)
+        if self.space.head_chs:
+            x = self.bn2(F.conv2d(x, self.conv_head.weight[:, :c], self.conv_head.bias))
+        x = self.global_pool(x)
+        if self.drop_rate:
+            x = F.dropout(x, self.drop_rate, self.training)
+        if self.space.head_chs:
+            return self.classifier(x)
+        return F.linear(x, self.classifier.weight[:, :c], self.classifier.bias)
 
     @torch.no_grad()
     def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
-        """Put the most important hidden channels first in every block (and permute momenta)."""
+        """Put the most important hidden channels first in every block, and the most important output channels
+        first in every stage with a width choice (and permute momenta); what the largest net computes is unchanged."""
         for blocks in self.blocks:
             for block in blocks:
                 block.sort_channels(optimizer)
+        sort_outputs(self, optimizer)
 
 
 @torch.no_grad()
@@ -132,11 +150,15 @@ def extract_subnet(net: SuperNet, arch: ArchConfig | str, batches: Iterable[torc
     arch = net.space.validate(arch)
     static = GreenNet(net.space, arch, net.num_classes, net.in_chans, net.drop_rate)
     static.to(next(net.parameters()).device)
-    for name in ("conv_stem", "bn1", "conv_head", "bn2", "classifier"):
-        getattr(static, name).load_state_dict(getattr(net, name).state_dict())
+    for name in ("conv_stem", "bn1", "conv_head", "bn2", "classifier"):  # the head may read fewer channels
+        src = getattr(net, name).state_dict()
+        getattr(static, name).load_state_dict({k: src[k][tuple(slice(0, n) for n in v.shape)]
+                                               for k, v in getattr(static, name).state_dict().items()})
+    specs = iter(net.space.block_specs(arch))
     for stage, blocks, ks, es in zip(static.blocks, net.blocks, arch.kernel_sizes, arch.exp_ratios):
         for j, (block, k, e) in enumerate(zip(blocks, ks, es)):
-            stage[j] = block.to_static(k, e)
+            spec = next(specs)
+            stage[j] = block.to_static(k, e, spec.in_chs, spec.out_chs)
     static.train(net.training)
     if batches is not None:
         recalibrate_bn(static, batches)

@@ -10,7 +10,11 @@ The elastic block stores the largest kernel and the widest hidden layer and, for
 * elastic width: uses the first ``mid_chs`` hidden channels of every tensor that touches them
   (expansion conv, its BN, depthwise conv, its BN, SE, projection). :func:`sort_channels` puts
   the most important channels first (L1 norm of the projection weights, once-for-all's
-  re-organisation) without changing what the largest network computes.
+  re-organisation) without changing what the largest network computes;
+* elastic channels (BigNAS): the block reads the first channels of its input, however many it gets,
+  and writes the first ``out_chs`` of its outputs (projection and its BN); the residual applies when
+  input and output widths match at stride 1, as in the static block. The supernet sorts a stage's
+  output channels by importance across all its blocks and their readers (:mod:`supernet.net`).
 
 BatchNorm statistics are sliced with the channels, so one BN serves every width.
 """
@@ -89,8 +93,8 @@ class ElasticInvertedResidual(InvertedResidual):
             for big, small in zip(self.kernel_sizes[1:], self.kernel_sizes[:-1])
         })
 
-    def mid_chs(self, exp_ratio: float) -> int:
-        return make_divisible(self.spec.in_chs * exp_ratio)
+    def mid_chs(self, exp_ratio: float, in_chs: int | None = None) -> int:
+        return make_divisible((in_chs or self.spec.in_chs) * exp_ratio)
 
     def dw_weight(self, kernel_size: int, chs: int | None = None) -> torch.Tensor:
         """Depthwise kernel of size ``kernel_size`` for the first ``chs`` channels."""
@@ -105,22 +109,24 @@ class ElasticInvertedResidual(InvertedResidual):
             size = small
         return w
 
-    def forward(self, x: torch.Tensor, kernel_size: int | None = None, exp_ratio: float | None = None):
+    def forward(self, x: torch.Tensor, kernel_size: int | None = None, exp_ratio: float | None = None,
+                out_chs: int | None = None):
         k = kernel_size or self.spec.kernel_size
         e = exp_ratio or self.spec.exp_ratio
-        if k == self.spec.kernel_size and e == self.spec.exp_ratio:
+        out, cin = out_chs or self.spec.out_chs, x.shape[1]
+        if k == self.spec.kernel_size and e == self.spec.exp_ratio and out == self.spec.out_chs and cin == self.spec.in_chs:
             return super().forward(x)
-        mid = self.mid_chs(e)
+        mid = self.mid_chs(e, cin)
         shortcut = x
-        x = F.conv2d(x, self.conv_pw.weight[:mid])
+        x = F.conv2d(x, self.conv_pw.weight[:mid, :cin])
         x = _sliced_bn(self.bn1, x, mid)
         x = F.conv2d(x, self.dw_weight(k, mid), None, self.spec.stride, k // 2, 1, mid)
         x = _sliced_bn(self.bn2, x, mid)
         if self.spec.se:
             x = self._se(x, mid)
-        x = F.conv2d(x, self.conv_pwl.weight[:, :mid])
-        x = self.bn3(x)
-        if self.has_skip:
+        x = F.conv2d(x, self.conv_pwl.weight[:out, :mid])
+        x = _sliced_bn(self.bn3, x, out)
+        if self.spec.stride == 1 and cin == out:  # timm's rule (blocks here never set noskip), on the widths in use
             x = self.drop_path(x) + shortcut
         return x
 
@@ -134,17 +140,20 @@ class ElasticInvertedResidual(InvertedResidual):
         return x * se.gate(s)
 
     @torch.no_grad()
-    def to_static(self, kernel_size: int, exp_ratio: float) -> InvertedResidual:
-        """The sub-block as a static timm ``InvertedResidual`` with the inherited weights."""
-        spec = dataclasses.replace(self.spec, kernel_size=kernel_size, exp_ratio=exp_ratio)
+    def to_static(self, kernel_size: int, exp_ratio: float, in_chs: int | None = None,
+                  out_chs: int | None = None) -> InvertedResidual:
+        """The sub-block (reading ``in_chs`` channels, writing ``out_chs``; None: all) as a static timm
+        ``InvertedResidual`` with the inherited weights."""
+        cin, out = in_chs or self.spec.in_chs, out_chs or self.spec.out_chs
+        spec = dataclasses.replace(self.spec, kernel_size=kernel_size, exp_ratio=exp_ratio, in_chs=cin, out_chs=out)
         block = make_block(spec).to(self.conv_pw.weight.device)
-        mid = self.mid_chs(exp_ratio)
+        mid = self.mid_chs(exp_ratio, cin)
         if mid != block.conv_pw.out_channels:
             raise AssertionError("static and elastic blocks disagree on the hidden width")
-        block.conv_pw.weight.copy_(self.conv_pw.weight[:mid])
+        block.conv_pw.weight.copy_(self.conv_pw.weight[:mid, :cin])
         block.conv_dw.weight.copy_(self.dw_weight(kernel_size, mid))
-        block.conv_pwl.weight.copy_(self.conv_pwl.weight[:, :mid])
-        for src, dst, chs in ((self.bn1, block.bn1, mid), (self.bn2, block.bn2, mid), (self.bn3, block.bn3, None)):
+        block.conv_pwl.weight.copy_(self.conv_pwl.weight[:out, :mid])
+        for src, dst, chs in ((self.bn1, block.bn1, mid), (self.bn2, block.bn2, mid), (self.bn3, block.bn3, out)):
             for name in ("weight", "bias", "running_mean", "running_var"):
                 getattr(dst, name).copy_(getattr(src, name)[:chs])
             dst.num_batches_tracked.copy_(src.num_batches_tracked)
@@ -182,3 +191,48 @@ def _permute(moves, perm: torch.Tensor, optimizer: torch.optim.Optimizer | None)
         for v in state.values():
             if torch.is_tensor(v) and v.shape == t.shape:
                 v.copy_(v.index_select(dim, perm))
+
+
+@torch.no_grad()
+def sort_outputs(net: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Reorder the output channels of supernet ``net``'s stages with a width choice, most important first.
+
+    The channels a stage writes are one space: every block of the stage writes them (its residuals add
+    them), its later blocks and the next stage's first block (or the head) read them. Where a stage's
+    first block adds its input too (stride 1, as many channels in as out), that input's channels (the
+    previous stage's, or the stem's) are the same space, so such stages move together. One permutation
+    per space moves its writers (projections and their BNs, the stem's conv and BN) and its readers
+    (expansions, the head); importance is the L1 norm of the weights reading each channel. The largest
+    network computes what it did.
+    """
+    stages = net.space.stages
+    groups: list[list[int]] = []  # stage indices sharing one channel space; -1 is the stem
+    for i, blocks in enumerate(net.blocks):
+        if not blocks[0].has_skip:
+            groups.append([i])
+        elif groups:
+            groups[-1].append(i)  # the previous stage's channels flow through the residual
+        else:
+            groups.append([-1, i])  # the stem's do
+    for group in groups:
+        if not any(i >= 0 and len(stages[i].widths) > 1 for i in group):
+            continue
+        writers, readers = [], []
+        for i in group:
+            if i < 0:
+                writers += [(net.conv_stem.weight, 0)] + [(t, 0) for t in _bn_tensors(net.bn1)]
+                continue
+            blocks = net.blocks[i]
+            writers += [(t, 0) for b in blocks for t in (b.conv_pwl.weight, *_bn_tensors(b.bn3))]
+            readers += [(b.conv_pw.weight, 1) for b in (blocks if i != group[0] else blocks[1:])]
+        last = group[-1]
+        if last + 1 < len(net.blocks):
+            readers.append((net.blocks[last + 1][0].conv_pw.weight, 1))
+        else:
+            readers.append((net.conv_head.weight if net.space.head_chs else net.classifier.weight, 1))
+        importance = sum(w.abs().transpose(0, d).reshape(w.shape[d], -1).sum(1) for w, d in readers)
+        _permute(writers + readers, torch.argsort(importance, descending=True), optimizer)
+
+
+def _bn_tensors(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, ...]:
+    return bn.weight, bn.bias, bn.running_mean, bn.running_var

@@ -1,4 +1,4 @@
-"""The search space of once-for-all's elastic kernel, depth and width (and resolution).
+"""The search space of once-for-all's elastic kernel, depth and width, and of elastic channels and resolution.
 
 :class:`SearchSpace` owns every choice: sampling, smallest/middle/largest, validation of an
 :class:`~supernet.arch.ArchConfig`, the integer genome used by the evolution (with a canonical form
@@ -12,19 +12,21 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from timm.layers import make_divisible
 
 from supernet.arch import ArchConfig, fmt_ratio
 from supernet.errors import ArchError, SpaceError
+from supernet.genome import Genome
 
-DIMS = ("kernel", "depth", "width", "resolution")
+DIMS = ("kernel", "depth", "width", "channels", "resolution")  # width: expand ratio; channels: a stage's outputs
 
 
 @dataclass(frozen=True)
 class StageSpace:
-    """Choices of one stage: fixed output channels and stride, elastic depth, kernel and width."""
+    """Choices of one stage: output channels (``out_chs`` at width 1) and stride, elastic depth, kernel, expand
+    ratio and output width (``widths``: fractions of ``out_chs``, rounded as timm rounds channels)."""
 
     out_chs: int
     stride: int
@@ -33,11 +35,19 @@ class StageSpace:
     exp_ratios: tuple[float, ...]
     se: bool = False
     act: str = "relu"
+    widths: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(sorted({int(d) for d in self.depths})))
         object.__setattr__(self, "kernel_sizes", tuple(sorted({int(k) for k in self.kernel_sizes})))
         object.__setattr__(self, "exp_ratios", tuple(sorted({float(e) for e in self.exp_ratios})))
+        object.__setattr__(self, "widths", tuple(sorted({float(w) for w in self.widths})))
+        if not self.widths or not all(0 < w <= 1 for w in self.widths):
+            raise SpaceError(f"stage widths are fractions of its channels in (0, 1], got {self.widths}")
+        chs = [self.chs(w) for w in self.widths]
+        if len(set(chs)) != len(chs):
+            raise SpaceError(f"stage widths {self.widths} of {self.out_chs} channels round to {chs} "
+                             "(multiples of 8): two choices would be the same subnet")
         if self.out_chs <= 0 or self.stride not in (1, 2):
             raise SpaceError(f"stage needs out_chs > 0 and stride 1 or 2, got {self.out_chs}, {self.stride}")
         if not self.depths or self.depths[0] < 1:
@@ -50,6 +60,10 @@ class StageSpace:
     @property
     def max_depth(self) -> int:
         return self.depths[-1]
+
+    def chs(self, width: float | None) -> int:
+        """Output channels at ``width`` (None or 1: ``out_chs``), rounded with timm's ``make_divisible``."""
+        return self.out_chs if width is None or width == 1.0 else make_divisible(self.out_chs * width)
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,7 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
-class SearchSpace:
+class SearchSpace(Genome):
     """Owner of every architecture choice of a MobileNetV3-style supernet.
 
     Besides the stages it fixes the stem (``stem_chs`` channels, ``stem_stride``) and the head
@@ -106,9 +120,16 @@ class SearchSpace:
         d["stages"] = [dataclasses.asdict(s) for s in self.stages]
         d["resolutions"] = list(self.resolutions)
         for s in d["stages"]:
-            for k in ("depths", "kernel_sizes", "exp_ratios"):
+            for k in ("depths", "kernel_sizes", "exp_ratios", "widths"):
                 s[k] = list(s[k])
+            if s["widths"] == [1.0]:
+                del s["widths"]  # no width choice: the form (and digest) of spaces from before widths existed
         return d
+
+    @property
+    def has_widths(self) -> bool:
+        """Does any stage choose its output width? (Then every arch of the space carries widths.)"""
+        return any(len(st.widths) > 1 for st in self.stages)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SearchSpace":
@@ -129,22 +150,23 @@ class SearchSpace:
         return self._cache["digest"]
 
     # ----------------------------------------------------------------- named archs
-    def _build(self, res: int, pick_depth, pick_k, pick_e) -> ArchConfig:
-        ks, es = [], []
+    def _build(self, res: int, pick_depth, pick_k, pick_e, pick_w) -> ArchConfig:
+        ks, es, ws = [], [], []
         for s in self.stages:
+            ws.append(pick_w(s))
             d = pick_depth(s)
             ks.append(tuple(pick_k(s) for _ in range(d)))
             es.append(tuple(pick_e(s) for _ in range(d)))
-        return ArchConfig(res, tuple(ks), tuple(es))
+        return ArchConfig(res, tuple(ks), tuple(es), tuple(ws) if self.has_widths else None)
 
     def largest(self) -> ArchConfig:
         """Every choice at its maximum: the full network whose weights all others share."""
         return self._build(self.resolutions[-1], lambda s: s.depths[-1], lambda s: s.kernel_sizes[-1],
-                           lambda s: s.exp_ratios[-1])
+                           lambda s: s.exp_ratios[-1], lambda s: s.widths[-1])
 
     def smallest(self) -> ArchConfig:
         return self._build(self.resolutions[0], lambda s: s.depths[0], lambda s: s.kernel_sizes[0],
-                           lambda s: s.exp_ratios[0])
+                           lambda s: s.exp_ratios[0], lambda s: s.widths[0])
 
     def middle(self) -> ArchConfig:
         """The median choice of every dimension.
@@ -154,12 +176,13 @@ class SearchSpace:
         """
         lo = lambda c: c[(len(c) - 1) // 2]  # noqa: E731
         return self._build(lo(self.resolutions), lambda s: s.depths[len(s.depths) // 2], lambda s: lo(s.kernel_sizes),
-                           lambda s: lo(s.exp_ratios))
+                           lambda s: lo(s.exp_ratios), lambda s: lo(s.widths))
 
     def sample(self, rng: random.Random, open: Iterable[str] = DIMS) -> ArchConfig:
         """A uniformly random arch; dimensions not in ``open`` stay at their largest choice.
 
-        ``open`` is how progressive shrinking opens kernel, then depth, then width choices.
+        ``open`` is how progressive shrinking opens kernel, then depth, then width (expand ratio), then
+        channel choices.
         """
         open = set(open)
         unknown = open - set(DIMS)
@@ -167,8 +190,10 @@ class SearchSpace:
             raise SpaceError(f"unknown elastic dimension(s) {sorted(unknown)}; choose from {DIMS}")
         pick = lambda dim, c: rng.choice(c) if dim in open else c[-1]  # noqa: E731
         res = pick("resolution", self.resolutions)
+        # no draw for channels in a space without widths: its archs are drawn exactly as before widths existed
+        chs = (lambda s: pick("channels", s.widths)) if self.has_widths else (lambda s: s.widths[-1])
         return self._build(res, lambda s: pick("depth", s.depths), lambda s: pick("kernel", s.kernel_sizes),
-                           lambda s: pick("width", s.exp_ratios))
+                           lambda s: pick("width", s.exp_ratios), chs)
 
     # ----------------------------------------------------------------- validation
     def validate(self, arch: ArchConfig | str) -> ArchConfig:
@@ -179,6 +204,15 @@ class SearchSpace:
             raise ArchError(f"arch {arch}: resolution {arch.resolution} not in choices {self.resolutions}")
         if len(arch.kernel_sizes) != len(self.stages):
             raise ArchError(f"arch {arch}: has {len(arch.kernel_sizes)} stages, the space has {len(self.stages)}")
+        if self.has_widths and arch.widths is None:
+            raise ArchError(f"arch {arch} has no width per stage, and this space chooses them "
+                            f"({[list(s.widths) for s in self.stages]}): start each stage with w<width>, e.g. w1-k3e4")
+        if not self.has_widths and arch.widths is not None:
+            raise ArchError(f"arch {arch} has widths (w...), but this space has no width choice: leave them out")
+        for i, (s, w) in enumerate(zip(self.stages, arch.widths or ())):
+            if w not in s.widths:
+                raise ArchError(f"arch {arch}: stage {i} width {fmt_ratio(w)} not in choices "
+                                f"{tuple(fmt_ratio(x) for x in s.widths)}")
         for i, (s, ks, es) in enumerate(zip(self.stages, arch.kernel_sizes, arch.exp_ratios)):
             if len(ks) not in s.depths:
                 raise ArchError(f"arch {arch}: stage {i} depth {len(ks)} not in choices {s.depths}")
@@ -202,57 +236,14 @@ class SearchSpace:
     def block_specs(self, arch: ArchConfig) -> list[BlockSpec]:
         """The active blocks of ``arch`` in order; the supernet is built from ``largest()``'s."""
         specs, in_chs = [], self.stem_chs
-        for i, (s, ks, es) in enumerate(zip(self.stages, arch.kernel_sizes, arch.exp_ratios)):
+        widths = arch.widths or (None,) * len(self.stages)
+        for i, (s, ks, es, w) in enumerate(zip(self.stages, arch.kernel_sizes, arch.exp_ratios, widths)):
+            out = s.chs(w)
             for j, (k, e) in enumerate(zip(ks, es)):
-                specs.append(BlockSpec(i, j, in_chs, s.out_chs, s.stride if j == 0 else 1, k, e, s.se, s.act))
-                in_chs = s.out_chs
+                specs.append(BlockSpec(i, j, in_chs, out, s.stride if j == 0 else 1, k, e, s.se, s.act))
+                in_chs = out
         return specs
 
-    # ----------------------------------------------------------------- genome
-    def gene_sizes(self) -> list[int]:
-        """Number of choices of each gene: [resolution] + depth per stage + (kernel, width) per block."""
-        sizes = [len(self.resolutions)] + [len(s.depths) for s in self.stages]
-        for s in self.stages:
-            sizes += [len(s.kernel_sizes), len(s.exp_ratios)] * s.max_depth
-        return sizes
-
-    def gene_kinds(self) -> list[str]:
-        """How each gene's choices relate: all ``ordinal`` here (resolutions, depths, kernel sizes and expand
-        ratios are kept sorted), so the evolution moves a gene to neighbouring choices."""
-        return ["ordinal"] * len(self.gene_sizes())
-
-    def encode(self, arch: ArchConfig) -> list[int]:
-        """Integer genome of ``arch`` in canonical form (genes of skipped blocks are 0)."""
-        arch = self.validate(arch)
-        genome = [self.resolutions.index(arch.resolution)]
-        genome += [s.depths.index(len(ks)) for s, ks in zip(self.stages, arch.kernel_sizes)]
-        for s, ks, es in zip(self.stages, arch.kernel_sizes, arch.exp_ratios):
-            for j in range(s.max_depth):
-                if j < len(ks):
-                    genome += [s.kernel_sizes.index(ks[j]), s.exp_ratios.index(es[j])]
-                else:
-                    genome += [0, 0]
-        return genome
-
-    def decode(self, genome: Sequence[int]) -> ArchConfig:
-        """Arch of an integer genome; genes of skipped blocks are ignored."""
-        sizes = self.gene_sizes()
-        if len(genome) != len(sizes):
-            raise ArchError(f"genome has {len(genome)} genes, the space needs {len(sizes)}")
-        for i, (g, n) in enumerate(zip(genome, sizes)):
-            if not 0 <= int(g) < n:
-                raise ArchError(f"gene {i} is {g}, must be in [0, {n})")
-        n_st = len(self.stages)
-        res = self.resolutions[genome[0]]
-        depths = [s.depths[g] for s, g in zip(self.stages, genome[1:1 + n_st])]
-        pos, ks, es = 1 + n_st, [], []
-        for s, d in zip(self.stages, depths):
-            genes = genome[pos:pos + 2 * s.max_depth]
-            ks.append(tuple(s.kernel_sizes[genes[2 * j]] for j in range(d)))
-            es.append(tuple(s.exp_ratios[genes[2 * j + 1]] for j in range(d)))
-            pos += 2 * s.max_depth
-        return ArchConfig(res, tuple(ks), tuple(es))
-
-    def canonical(self, genome: Sequence[int]) -> tuple[int, ...]:
-        """Canonical genome: the cache key under which equal subnets meet."""
-        return tuple(self.encode(self.decode(genome)))
+    def out_chs(self, arch: ArchConfig) -> int:
+        """Channels ``arch``'s last stage hands to the head."""
+        return self.stages[-1].chs(arch.widths[-1] if arch.widths else None)

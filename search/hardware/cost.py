@@ -29,14 +29,18 @@ from supernet.space import BlockSpec, SearchSpace
 
 @dataclass(frozen=True)
 class Op:
-    """One priced piece of a network: ``kind`` is stem, block or head; ``size`` its input side."""
+    """One priced piece of a network: ``kind`` is stem, block or head; ``size`` its input side; ``chs`` a head's
+    input channels where the last stage's width is a choice (None: the stage's channels)."""
 
     kind: str
     size: int
     spec: BlockSpec | None = None
+    chs: int | None = None
 
     @property
     def key(self) -> str:
+        if self.kind == "head" and self.chs is not None:
+            return f"head_c{self.chs}_h{self.size}"
         if self.kind != "block":
             return f"{self.kind}_h{self.size}"
         s = self.spec
@@ -44,14 +48,14 @@ class Op:
         return f"block_i{s.in_chs}_o{s.out_chs}_s{s.stride}_k{s.kernel_size}_e{e}_h{self.size}_se{int(s.se)}_{s.act}"
 
     def input_shape(self, space: SearchSpace, in_chans: int, batch: int) -> tuple[int, ...]:
-        chs = {"stem": in_chans, "head": space.stages[-1].out_chs}.get(self.kind) or self.spec.in_chs
+        chs = {"stem": in_chans, "head": self.chs or space.stages[-1].out_chs}.get(self.kind) or self.spec.in_chs
         return (batch, chs, self.size, self.size)
 
     def module(self, space: SearchSpace, num_classes: int, in_chans: int) -> nn.Module:
         """A fresh module computing this op (random weights: cost does not depend on values)."""
         if self.kind == "block":
             return make_block(self.spec)
-        body = NetBody(space, num_classes, in_chans, 0.0)  # the very modules the networks are built of
+        body = NetBody(space, num_classes, in_chans, 0.0, self.chs)  # the very modules the networks are built of
         if self.kind == "stem":
             return nn.Sequential(body.conv_stem, body.bn1)
         return nn.Sequential(body.conv_head, body.bn2, body.global_pool, body.classifier)
@@ -68,7 +72,7 @@ def arch_ops(space: SearchSpace, arch: ArchConfig) -> list[Op]:
     for spec in space.block_specs(arch):
         ops.append(Op("block", size, spec))
         size = _down(size, spec.stride)
-    return ops + [Op("head", size)]
+    return ops + [Op("head", size, chs=space.out_chs(arch) if space.has_widths else None)]
 
 
 def space_ops(space: SearchSpace) -> list[Op]:
@@ -77,17 +81,20 @@ def space_ops(space: SearchSpace) -> list[Op]:
     for res in space.resolutions:
         size = _down(res, space.stem_stride)
         seen.setdefault(f"stem_h{res}", Op("stem", res))
-        in_chs = space.stem_chs
+        ins = [space.stem_chs]  # the channels a stage may be handed (one per width of the stage before)
         for i, st in enumerate(space.stages):
-            positions = [(in_chs, st.stride)] + ([(st.out_chs, 1)] if st.max_depth > 1 else [])
-            for j, (c_in, stride) in enumerate(positions):
-                h = size if j == 0 else _down(size, st.stride)
+            outs = [st.chs(w) for w in st.widths]
+            first = [(0, c_in, o, st.stride, size) for c_in in ins for o in outs]
+            later = [(1, o, o, 1, _down(size, st.stride)) for o in outs] if st.max_depth > 1 else []
+            for j, c_in, out, stride, h in first + later:
                 for k in st.kernel_sizes:
                     for e in st.exp_ratios:
-                        op = Op("block", h, BlockSpec(i, j, c_in, st.out_chs, stride, k, e, st.se, st.act))
+                        op = Op("block", h, BlockSpec(i, j, c_in, out, stride, k, e, st.se, st.act))
                         seen.setdefault(op.key, op)
-            size, in_chs = _down(size, st.stride), st.out_chs
-        seen.setdefault(f"head_h{size}", Op("head", size))
+            size, ins = _down(size, st.stride), outs
+        for c in ins:
+            op = Op("head", size, chs=c if space.has_widths else None)
+            seen.setdefault(op.key, op)
     return list(seen.values())
 
 
