@@ -139,7 +139,8 @@ WIDE = ["+space.stages.1.widths=[0.5,1.0]"]  # the tiny space, its last stage wi
 
 def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cfg, lut_cfg, search_cfg, monkeypatch):
     """The commands run on the new dimension: a supernet with widths trains, its table prices every width, a
-    search over it and the extraction of a winner work, and the extracted model is the supernet's subnet."""
+    search over it, the extraction, fine-tuning and HPO of a winner work, and the extracted model is the
+    supernet's subnet."""
     import search.hardware.lut as lut
     from search.deploy.export import load_subnet
     from search.deploy.extract import extract
@@ -164,3 +165,15 @@ def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cf
     saved, made = model.state_dict(), static.state_dict()
     assert saved.keys() == made.keys() and all(saved[k].shape == made[k].shape for k in saved)
     assert all(torch.equal(saved[k], made[k]) for k in saved if "conv" in k)  # inherited weights (BN recalibrated)
+    from search.deploy.finetune import finetune
+    from search.tuning.hpo import hpo
+
+    rows = finetune(compose_cfg("finetune", f"ckpt={ckpt}", f"archs=[{model.arch}]", "epochs=1", "data.train_subset=128",
+                                "calib_images=64", "trainer.enable_progress_bar=false", "measure.enabled=false",
+                                "onnx=false", output_dir=tmp_path / "finetune"))
+    assert [r["arch"] for r in rows] == [str(model.arch)]
+    res = hpo(compose_cfg("hpo", f"ckpt={ckpt}", f"archs=[{model.arch}]", "epochs=1", "data.train_subset=128",
+                          "calib_images=64", "hpo.population=2", "hpo.generations=0", "hpo.prune.enabled=false",
+                          "progress=false", "hpo.select_images=48", "hpo.report_images=64",
+                          "trainer.enable_progress_bar=false", output_dir=tmp_path / "hpo"))
+    assert res["winners"][0]["arch"] == str(model.arch)
