@@ -177,3 +177,11 @@ def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cf
                           "progress=false", "hpo.select_images=48", "hpo.report_images=64",
                           "trainer.enable_progress_bar=false", output_dir=tmp_path / "hpo"))
     assert res["winners"][0]["arch"] == str(model.arch)
+
+
+def test_the_old_cifar_space_keeps_its_digest(compose_cfg):
+    """cifar_v1 is the cifar space of before issue 17: its tables, checkpoints and run folders still match."""
+    from hydra.utils import instantiate
+
+    assert instantiate(compose_cfg("train", "space=cifar_v1").space).digest() == "a50fbc1ded693147"
+    assert instantiate(compose_cfg("train", "experiment=cifar10_small").space).digest() == "2a541a4849aff467"
