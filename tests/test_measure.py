@@ -180,3 +180,20 @@ def test_session_defaults_and_the_device_reach_every_call(monkeypatch):
 def test_no_models_message_is_exact():
     with pytest.raises(GreenError, match=r"^no models to measure$"):
         measure.measure_models({}, torch.device("cpu"), [1])
+
+
+def test_timing_runs_with_the_garbage_collector_off_and_gives_it_back():
+    """As timeit does: a collection during a timed call would bill it for every object the process holds."""
+    import gc
+
+    from search.hardware.timing import measure as timed
+
+    seen = []
+    out = timed({"a": lambda: seen.append(gc.isenabled())}, torch.device("cpu"), trials=2, warmup=1, min_call_ms=0.1)
+    assert seen and not any(seen) and gc.isenabled() and out["a"]["n"] == 2
+    gc.disable()
+    try:
+        timed({"a": lambda: None}, torch.device("cpu"), trials=1, warmup=0, min_call_ms=0.1)
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()

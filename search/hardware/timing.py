@@ -9,6 +9,7 @@ median with p10/p90 and the count.
 """
 from __future__ import annotations
 
+import gc
 import math
 import random
 import statistics
@@ -50,9 +51,26 @@ def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device,
 def measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, trials: int = 7, warmup: int = 3,
             min_call_ms: float = 20.0, seed: int = 0, progress: Callable[[int, int], None] | None = None
             ) -> dict[Hashable, dict[str, float]]:
-    """Per-call latency in milliseconds of every item (median, p10, p90, n) under the protocol."""
+    """Per-call latency in milliseconds of every item (median, p10, p90, n) under the protocol.
+
+    Python's garbage collector is off while timing, as ``timeit`` turns it off: a full collection costs
+    time in proportion to every object the process holds (a table build holds thousands of op modules),
+    so with it on, the same network timed 1.3x-1.7x slower inside a build than alone (issue 17).
+    """
     if trials < 1 or warmup < 0:
         raise GreenError(f"measurement trials must be >= 1 and warmup >= 0, got {trials} and {warmup}")
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        return _measure(calls, device, trials, warmup, min_call_ms, seed, progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, trials: int, warmup: int,
+             min_call_ms: float, seed: int, progress: Callable[[int, int], None] | None) -> dict[Hashable, dict[str, float]]:
     reps: dict[Hashable, int] = {}
     for key, fn in calls.items():  # warm up, then size each timed call on the median warm call
         times = []
