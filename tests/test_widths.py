@@ -2,6 +2,8 @@
 the supernet running and extracting any width exactly, sorting output channels, and their cost."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import random
 
 import pytest
@@ -139,8 +141,8 @@ WIDE = ["+space.stages.1.widths=[0.5,1.0]"]  # the tiny space, its last stage wi
 
 def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cfg, lut_cfg, search_cfg, monkeypatch):
     """The commands run on the new dimension: a supernet with widths trains, its table prices every width, a
-    search over it, the extraction, fine-tuning and HPO of a winner work, and the extracted model is the
-    supernet's subnet."""
+    search over it, the extraction (with its ONNX export), fine-tuning and HPO of a winner work, and the extracted
+    model is the supernet's subnet."""
     import search.hardware.lut as lut
     from search.deploy.export import load_subnet
     from search.deploy.extract import extract
@@ -156,8 +158,11 @@ def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cf
     front = search(search_cfg(tmp_path / "search", ckpt, table, "search.population=6", "search.generations=1"))
     widths = {m["arch"].split("_")[2].split("-")[0] for m in front.to_json()["front"]}
     assert widths <= {"w0.5", "w1"} and front.unique_evals == 12
-    folder = extract(compose_cfg("extract", f"ckpt={ckpt}", f"pareto={tmp_path / 'search'}", "index=0", "onnx=false",
+    folder = extract(compose_cfg("extract", f"ckpt={ckpt}", f"pareto={tmp_path / 'search'}", "index=0",
                                  "calib_images=64", output_dir=tmp_path / "extract"))
+    meta = json.loads((folder / "arch.json").read_text())
+    if importlib.util.find_spec("onnxruntime"):  # the ONNX export of a subnet with widths runs as the model does
+        assert meta["onnx"]["checked"] and meta["onnx"]["max_abs_diff"] < 1e-3
     model = load_subnet(folder)
     net, _ = load_supernet(ckpt)
     assert model.arch.widths is not None and model.arch in {net.space.validate(m["arch"]) for m in front.to_json()["front"]}
