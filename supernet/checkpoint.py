@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from supernet.errors import CheckpointError, GreenError
 from supernet.io import write_atomic
@@ -85,6 +85,9 @@ def check_space(cfg: DictConfig, space: SearchSpace) -> None:
     """A configured space (``cfg.space``, e.g. from an experiment preset) must be the checkpoint's."""
     if cfg.get("space"):
         given = instantiate(cfg.space)
+        if not isinstance(given, SearchSpace):  # e.g. +space.stages.1.widths=... where the command's space is null
+            raise GreenError(f"the configured space ({OmegaConf.to_yaml(cfg.space).strip()[:80]!r}) is not a whole "
+                             "search space: choose one with space=<name>, or leave it out to use the checkpoint's")
         if given.digest() != space.digest():
             raise GreenError(f"the configured search space {given.name!r} ({given.digest()}) is not the checkpoint's "
                              f"{space.name!r} ({space.digest()})")

@@ -190,3 +190,11 @@ def test_the_old_cifar_space_keeps_its_digest(compose_cfg):
 
     assert instantiate(compose_cfg("train", "space=cifar_v1").space).digest() == "a50fbc1ded693147"
     assert instantiate(compose_cfg("train", "experiment=cifar10_small").space).digest() == "2a541a4849aff467"
+
+
+def test_a_partial_space_given_to_a_command_that_reads_the_checkpoints_is_one_error(tmp_path, tiny_ckpt, tiny_table,
+                                                                                     search_cfg):
+    from search.evolution.search import search
+
+    with pytest.raises(GreenError, match="is not a whole search space: choose one with space=<name>"):
+        search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "+space.stages.1.widths=[0.5,1.0]"))
