@@ -226,3 +226,11 @@ def test_a_folder_of_the_previous_version_resumes_with_the_operators_it_was_run_
     assert list(resumed.records) == list(fresh.records) == list(read_cache(tmp_path / "old"))
     assert [r["hypervolume"] for r in resumed.logbook] == [r["hypervolume"] for r in fresh.logbook]
     assert not (tmp_path / "old" / "cache.json").exists()
+
+
+def test_a_strict_bound_met_with_equality_is_a_violation():
+    """``cost < 6`` at cost 6 misses the bound by nothing: infeasible all the same, never evaluated."""
+    evo = engine(Grid(genes=3, levels=4), constraints=[Constraint("cost", "<", 6.0)], population=8, budget=20)
+    assert evo.violation("222") > 0 and not evo.feasible("222") and evo.violation("221") == 0
+    evo.run(score)
+    assert all(r["cost"] < 6 for r in evo.records.values())

@@ -84,6 +84,8 @@ def drawing_from(rng: random.Random, numpy: bool = False) -> Iterator[None]:
 
 KINDS = ("ordinal", "categorical")
 CROSSOVERS, MUTATIONS = ("sbx", "uniform"), ("polynomial", "uniform")
+# the default operators (chosen on held-out problems, see the module docstring); Settings defaults to them too
+CROSSOVER, MUTATION, ETA_CX, ETA_MUT = "uniform", "polynomial", 15.0, 3.0
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,10 @@ class Variation:
     cx_prob: float = 0.9
     mut_prob: float = 1.0
     mut_indpb: float | None = None  # per gene; None: 1 / genome length, at least 0.05
-    crossover: str = "uniform"
-    mutation: str = "polynomial"
-    eta_cx: float = 15.0
-    eta_mut: float = 3.0
+    crossover: str = CROSSOVER
+    mutation: str = MUTATION
+    eta_cx: float = ETA_CX
+    eta_mut: float = ETA_MUT
 
     def __post_init__(self) -> None:
         if not self.kinds:

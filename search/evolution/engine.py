@@ -32,7 +32,7 @@ from typing import Any, Callable, Container, Sequence
 
 from tqdm.auto import tqdm
 
-from search.evolution.algorithms import Individual, Variation, make_algorithm
+from search.evolution.algorithms import Individual, make_algorithm
 from search.evolution.archive import Archive
 from search.evolution.feasible import toward_feasible
 from search.evolution.objectives import Normaliser
@@ -73,9 +73,7 @@ class Evolution:
         self.algorithm, self.seed, self.budget = settings.algorithm, settings.seed, settings.budget
         self.method = make_algorithm(settings.algorithm, len(self.objectives), settings.nsga3_divisions)
         self.sizes = space.gene_sizes()
-        self.variation = Variation(tuple(self.sizes), tuple(space.gene_kinds()), settings.cx_prob, settings.mut_prob,
-                                   settings.mut_indpb, settings.crossover, settings.mutation, settings.eta_cx,
-                                   settings.eta_mut)
+        self.variation = settings.variation(self.sizes, space.gene_kinds())
         self.rng = random.Random(settings.seed)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.memo = memo if memo is not None else {}
@@ -111,12 +109,13 @@ class Evolution:
         return self._costs[key]
 
     def feasible(self, arch: ArchConfig) -> bool:
-        return all(c.ok(self.cost(arch)) for c in self.constraints)
+        return self.violation(arch) == 0
 
     def violation(self, arch: ArchConfig) -> float:
-        """How far ``arch`` is from meeting the constraints: the sum of relative excesses (0: feasible)."""
+        """How far ``arch`` is from meeting the constraints: the sum of relative excesses, 0 exactly when it
+        meets them (a strict bound missed by nothing, ``latency_ms < 5`` at 5, still counts as violated)."""
         cost = self.cost(arch)
-        return sum(abs(cost[c.field] - c.value) / max(abs(c.value), 1e-12) for c in self.constraints
+        return sum(max(abs(cost[c.field] - c.value) / max(abs(c.value), 1e-12), 1e-12) for c in self.constraints
                    if not c.ok(cost))
 
     def _scored(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict], bar: Any) -> Individual:

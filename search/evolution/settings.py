@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from search.evolution.algorithms import Variation, make_algorithm
+from search.evolution.algorithms import CROSSOVER, ETA_CX, ETA_MUT, MUTATION, Variation, make_algorithm
 from search.evolution.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from supernet.errors import GreenError
 
@@ -36,10 +36,10 @@ class Settings:
     cx_prob: float = 0.9
     mut_prob: float = 1.0
     mut_indpb: float | None = None
-    crossover: str = "uniform"
-    mutation: str = "polynomial"
-    eta_cx: float = 15.0
-    eta_mut: float = 3.0
+    crossover: str = CROSSOVER
+    mutation: str = MUTATION
+    eta_cx: float = ETA_CX
+    eta_mut: float = ETA_MUT
     nsga3_divisions: int = 4
     seed: int = 0
     mode: str = "one_shot"
@@ -59,7 +59,7 @@ class Settings:
         if self.population < 2:
             raise GreenError(f"population must be >= 2, got {self.population}")
         make_algorithm(self.algorithm, len(self.objectives))
-        Variation((2,), crossover=self.crossover, mutation=self.mutation, eta_cx=self.eta_cx, eta_mut=self.eta_mut)
+        self.variation((2,), ("ordinal",))  # refuses unknown operators and negative distribution indices
         if self.generations < 0:
             raise GreenError(f"generations must be >= 0, got {self.generations}")
         put("budget", self.population * (self.generations + 1) if self.budget is None else int(self.budget))
@@ -67,3 +67,8 @@ class Settings:
             raise GreenError(f"search.budget must be >= 1 unique evaluation, got {self.budget}")
         if not (0 <= self.cx_prob <= 1 and 0 <= self.mut_prob <= 1):
             raise GreenError("cx_prob and mut_prob must lie in [0, 1]")
+
+    def variation(self, sizes: Sequence[int], kinds: Sequence[str]) -> Variation:
+        """The operators these settings ask for, on genomes of ``sizes`` genes of ``kinds``."""
+        return Variation(tuple(sizes), tuple(kinds), self.cx_prob, self.mut_prob, self.mut_indpb, self.crossover,
+                         self.mutation, self.eta_cx, self.eta_mut)
