@@ -52,10 +52,19 @@ class NetBody(nn.Module):
         return self.bn1(self.conv_stem(x))
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.global_pool(self.bn2(self.conv_head(x)))
+        """Head and classifier over the first ``x.shape[1]`` channels: all of them in a static subnet, the last
+        stage's active width in a supernet running a narrower arch."""
+        c = x.shape[1]
+        if self.space.head_chs and c != self.conv_head.weight.shape[1]:
+            x = F.conv2d(x, self.conv_head.weight[:, :c], self.conv_head.bias)
+        else:
+            x = self.conv_head(x)
+        x = self.global_pool(self.bn2(x))
         if self.drop_rate:
             x = F.dropout(x, self.drop_rate, self.training)
-        return self.classifier(x)
+        if self.space.head_chs or c == self.classifier.in_features:
+            return self.classifier(x)
+        return F.linear(x, self.classifier.weight[:, :c], self.classifier.bias)
 
 
 class GreenNet(NetBody):
@@ -114,20 +123,6 @@ class SuperNet(NetBody):
             for block, k, e in zip(blocks, ks, es):  # depth: the first len(ks) blocks run
                 x = block(x, k, e, st.chs(w))
         return self.forward_head(x)
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """The head reading the first channels of its full-width input: as many as the last stage gives."""
-        c = x.shape[1]
-        if c == self.space.stages[-1].out_chs:
-            return super().forward_head(x)
-        if self.space.head_chs:
-            x = self.bn2(F.conv2d(x, self.conv_head.weight[:, :c], self.conv_head.bias))
-        x = self.global_pool(x)
-        if self.drop_rate:
-            x = F.dropout(x, self.drop_rate, self.training)
-        if self.space.head_chs:
-            return self.classifier(x)
-        return F.linear(x, self.classifier.weight[:, :c], self.classifier.bias)
 
     @torch.no_grad()
     def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
