@@ -76,7 +76,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -89,7 +88,11 @@ import numpy as np
 
 from common import ROOT, save
 
-import problems as P  # noqa: E402  (bench/ is on the path: the scripts import their helpers by name)
+import problems as P  # noqa: E402
+
+import search.evolution.objectives as objectives  # noqa: E402
+from search.stats import mean_spread  # noqa: E402
+from supernet.io import write_atomic  # noqa: E402  (bench/ is on the path: the scripts import their helpers by name)
 
 POPULATION = 20
 BUDGETS = (200, 500, 1000)
@@ -142,13 +145,8 @@ def nondominated(F: Any) -> np.ndarray:
 
 
 def hypervolume(front: np.ndarray, ref: float = HV_REF) -> float:
-    """Hypervolume of normalised points w.r.t. (ref, ..., ref); 0 for no points."""
-    import moocore
-
-    front = np.asarray(front, dtype=float)
-    if len(front) == 0:
-        return 0.0
-    return float(moocore.hypervolume(front, ref=np.full(front.shape[1], ref)))
+    """Hypervolume of normalised points w.r.t. (ref, ..., ref); 0 for no points (the engine's indicator)."""
+    return objectives.hypervolume(np.asarray(front, dtype=float), ref)
 
 
 def igd(front: np.ndarray, reference: np.ndarray, empty: float = HV_REF) -> float:
@@ -197,11 +195,6 @@ def verdict(hv_p: float, hv_a12: float, igd_p: float, igd_a12: float, alpha: flo
     worse = (hv_sig and hv_a12 < 0.5) or (igd_sig and igd_a12 > 0.5)
     better = (hv_sig and hv_a12 > 0.5) or (igd_sig and igd_a12 < 0.5)
     return "worse" if worse else "better" if better else "same"
-
-
-def _spread(xs: Sequence[float]) -> dict[str, float]:
-    vals = [float(v) for v in xs]
-    return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0, "n": len(vals)}
 
 
 def _compare(mine: dict, theirs: dict, alpha: float) -> dict[str, Any]:
@@ -283,7 +276,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
                 if s is None:
                     continue
                 cell["algorithms"][a] = {
-                    "hv": _spread(s["hv"]), "igd": _spread(s["igd"]),
+                    "hv": mean_spread(s["hv"]), "igd": mean_spread(s["igd"]),
                     "generations_mean": statistics.fmean(s["generations"]),
                     "evaluated_min": min(s["evaluated"]), "feasible_min": min(s["feasible"]),
                     "seeds": s["seeds"], "hv_per_seed": s["hv"], "igd_per_seed": s["igd"]}
@@ -526,18 +519,6 @@ def run_key(problem: P.Problem, algorithm: str, seed: int, budget: int) -> str:
     return f"{problem.name}__{algorithm}__s{seed}__{digest}"
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def do_run(spec: dict) -> dict:
     """Run one (problem, algorithm, seed) unless its file exists; returns the file's content."""
     problem = P.make(spec["problem"], spec.get("threshold"))
@@ -550,7 +531,7 @@ def do_run(spec: dict) -> dict:
         data = run_engine(problem, spec["algorithm"], spec["seed"], spec["budget"])
     data = {"problem": problem.name, "algorithm": spec["algorithm"], "seed": spec["seed"], "budget": spec["budget"],
             "problem_digest": problem.digest(), "key": path.stem, **data}
-    write_json_atomic(path, data)
+    write_atomic(path, json.dumps(data))
     print(f"{problem.name:16s} {spec['algorithm']:15s} seed {spec['seed']:2d}: {data['unique_evals']} unique "
           f"evaluations in {data['generations']} generations, {data['wall_s']:.2f} s "
           f"(objective functions {data['eval_s']:.2f} s)", flush=True)

@@ -107,15 +107,15 @@ class Normaliser:
         return out
 
 
-def hypervolume(points: Sequence[Sequence[float]]) -> float:
-    """Hypervolume of normalised minimisation points w.r.t. the point (1, ..., 1); 0 for no points.
+def hypervolume(points: Sequence[Sequence[float]], ref: float = 1.0) -> float:
+    """Hypervolume of normalised minimisation points w.r.t. the point (ref, ..., ref); 0 for no points.
 
     Points beyond the reference in any coordinate add nothing (moocore leaves them out itself).
     """
     if len(points) == 0:  # len, not truthiness: numpy arrays are accepted too
         return 0.0
     pts = np.asarray(points, dtype=float)
-    return float(moocore.hypervolume(pts, ref=np.ones(pts.shape[1])))
+    return float(moocore.hypervolume(pts, ref=np.full(pts.shape[1], float(ref))))
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
