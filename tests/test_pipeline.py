@@ -164,9 +164,11 @@ TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epoc
 
 
 def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
-    """A green-run killed (SIGKILL) after its first stages skips them when rerun and completes the report."""
+    """A green-run killed (SIGKILL) after its first stages skips them when rerun and completes the report.
+
+    It runs on ``tiny_wide`` (a width choice on the last stage), so every stage also meets arch strings with widths."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "search.commands.run", f"hydra.run.dir={out}", *TINY_RUN]
+    cmd = [sys.executable, "-m", "search.commands.run", f"hydra.run.dir={out}", "space=tiny_wide", *TINY_RUN]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 600
@@ -188,6 +190,7 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert "data:image/png;base64," in html and "src='report_" not in html and 'src="report_' not in html  # self-contained
     rep = json.loads((out / "report.json").read_text())
     assert rep["amortisation"]["k"] == 2 and rep["amortisation"]["ratio"] > 0
+    assert all(m["arch"].split("_")[2].split("-")[0] in {"w0.5", "w1"} for m in rep["winners"] + rep["scratch"])
     assert {b["name"] for b in rep["baselines"]} == {"lcnet_050", "squeezenet1_1"}
     assert all(rep["ledger"][k]["files"] > 0 for k in ("train", "lut", "search", "finetune", "scratch", "baselines"))
     # equal budgets: twins and baselines get the winners' route (2 supernet epochs + 1 fine-tuning epoch)
