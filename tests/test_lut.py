@@ -157,3 +157,29 @@ def test_fit_line_known_answers():
     assert (one["a"], one["b"], one["n"]) == (1.0, 0.0, 1)
     flat = fit_line([3.0, 3.0, 3.0], [1.0, 2.0, 6.0])
     assert flat["a"] == 1.0 and flat["b"] == pytest.approx(3.0 - 3.0)
+
+
+def test_whole_subnets_are_timed_after_the_op_runners_are_released(tmp_path, lut_cfg, monkeypatch):
+    """The calibration subnets are timed in the state they are used in: no op module of the build still alive."""
+    import weakref
+
+    from supernet.net import GreenNet
+
+    ops, alive_at_e2e = [], []
+    made, timed = lut.runner, lut.measure
+
+    def tracking_runner(module, *args, **kwargs):
+        if not isinstance(module, GreenNet):
+            ops.append(weakref.ref(module))
+        return made(module, *args, **kwargs)
+
+    def tracking_measure(calls, *args, **kwargs):
+        if any(isinstance(k, tuple) and str(k[0]).startswith("r") for k in calls):  # whole subnets: "r<res>_..."
+            alive_at_e2e.append(sum(r() is not None for r in ops))
+        return timed(calls, *args, **kwargs)
+
+    monkeypatch.setattr(lut, "runner", tracking_runner)
+    monkeypatch.setattr(lut, "measure", tracking_measure)
+    monkeypatch.setattr(lut, "find_meter", lambda device: None)
+    lut.build_table(lut_cfg(tmp_path))
+    assert ops and alive_at_e2e == [0, 0]  # one calibration group per batch size, after every op is gone
