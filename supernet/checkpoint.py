@@ -74,8 +74,10 @@ def check_data(dm: Any, meta: dict) -> None:
     if not trained:
         return  # checkpoints of early versions carry no data summary
     dm.setup()
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size}
-    diff = [f"{k}: trained {trained.get(k)!r} vs now {v!r}" for k, v in now.items() if trained.get(k) != v]
+    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "split": "random",
+           "imbalance_ratio": None, **dm.split_key()}
+    was = {"split": "random", "imbalance_ratio": None, **trained}  # no key: the random split of all images
+    diff = [f"{k}: trained {was.get(k)!r} vs now {v!r}" for k, v in now.items() if was.get(k) != v]
     if diff:
         raise GreenError("the data differs from the supernet's training data, so validation images may have been "
                          f"trained on ({'; '.join(diff)}); pass the same data settings")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from supernet.errors import DataError
+from supernet.splits import SPLITS, long_tail, split_order
 
 
 def _batched(batch: Any) -> Any:
@@ -81,12 +82,17 @@ class ImageDataModule(pl.LightningDataModule):
         mean, std: per-channel normalisation; estimated from the training split when omitted.
         num_workers: loader workers (only useful for folders decoded lazily).
         seed: seed of the splits (and, unless :meth:`reseeded`, of the training order and augmentation).
+        split: ``stratified`` (validation images and the training subset keep the class proportions, and so
+            does every slice of the validation split) or ``random`` (the split of earlier versions).
+        imbalance_ratio: keep a long-tailed subset of the training images first (exponential profile, first
+            class / last class = this ratio; see :mod:`supernet.splits`); the test split stays as it is.
     """
 
     def __init__(self, image_size: int = 32, channels: int = 3, val_size: float = 0.1,
                  train_subset: int | None = None, batch_size: int = 128, crop_padding: int = 4,
                  hflip: bool = True, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, split: str = "stratified",
+                 imbalance_ratio: float | None = None):
         super().__init__()
         if image_size < 1 or channels not in (1, 3) or batch_size < 1:
             raise DataError(f"need image_size >= 1, channels 1 or 3 and batch_size >= 1 "
@@ -100,7 +106,14 @@ class ImageDataModule(pl.LightningDataModule):
                 _check_stats(key, list(stats), channels)
         self.image_size, self.channels, self.val_size = image_size, channels, val_size
         self.train_subset, self.batch_size, self.crop_padding, self.hflip = train_subset, batch_size, crop_padding, hflip
+        if split not in SPLITS:
+            raise DataError(f"unknown data.split {split!r}; choose from {', '.join(SPLITS)}")
+        if imbalance_ratio is not None and (isinstance(imbalance_ratio, bool) or not isinstance(imbalance_ratio, (int, float))
+                                            or not np.isfinite(imbalance_ratio) or imbalance_ratio < 1):
+            raise DataError(f"data.imbalance_ratio must be null or a number >= 1 (first class / last class), "
+                            f"got {imbalance_ratio!r}")
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed
+        self.split, self.imbalance_ratio = split, None if imbalance_ratio is None else float(imbalance_ratio)
         self.stream_seed = seed  # training order and augmentation; the splits never follow it
         self.classes: list[str] = []
         self._splits: Splits | None = None
@@ -119,16 +132,27 @@ class ImageDataModule(pl.LightningDataModule):
             raise DataError(f"the data has {len(splits.classes)} class ({', '.join(map(repr, splits.classes))}): "
                             "classification needs at least two")
         self.classes = list(splits.classes)
-        n = len(splits.train)
+        labels = np.asarray(splits.train_labels, dtype=np.int64)
+        pool = np.arange(len(splits.train))
+        if self.imbalance_ratio is not None:
+            pool = long_tail(labels, len(self.classes), self.imbalance_ratio, self.seed + 11)
+        n = len(pool)
         n_val = int(round(self.val_size * n)) if self.val_size < 1 else int(self.val_size)
         if not 1 <= n_val < n:
             raise DataError(f"val_size {self.val_size} leaves no images for training or validation ({n} in train)")
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed)).tolist()
-        val_idx, train_idx = perm[:n_val], perm[n_val:]
+        order = pool[split_order(labels[pool], self.split, self.seed)]
+        val_idx, train_idx = order[:n_val], order[n_val:]
         if self.train_subset is not None:
             train_idx = train_idx[: self.train_subset]
-        self.train_set = Subset(splits.train, train_idx)
-        self.val_set = Subset(splits.train, val_idx)
+        if self.split == "stratified":
+            missing = [c for i, c in enumerate(self.classes) if not (labels[val_idx] == i).any()]
+            if missing:
+                raise DataError(f"class {missing[0]!r} has no validation image after stratification "
+                                f"({n_val} validation images for {len(self.classes)} classes); raise data.val_size")
+        self.train_set = Subset(splits.train, train_idx.tolist())
+        self.val_set = Subset(splits.train, val_idx.tolist())
+        self.train_targets = torch.from_numpy(labels[train_idx])
+        self.val_targets = torch.from_numpy(labels[val_idx])
         self.test_set = splits.test
         if self.mean is None or self.std is None:
             x, _ = self.train_set.__getitems__(list(range(min(len(self.train_set), 5000))))
@@ -136,6 +160,17 @@ class ImageDataModule(pl.LightningDataModule):
             self.mean = x.mean(dim=(0, 2, 3)).tolist()
             self.std = x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
         self._splits = splits
+
+    def split_key(self) -> dict[str, Any]:
+        """How the images were divided, beyond classes, seed and sizes: empty for the split of earlier versions.
+
+        Records written before stratification carry no such key and meant a random split of all images, so an
+        empty key compares equal to them.
+        """
+        out: dict[str, Any] = {} if self.split == "random" else {"split": self.split}
+        if self.imbalance_ratio is not None:
+            out["imbalance_ratio"] = self.imbalance_ratio
+        return out
 
     @property
     def num_classes(self) -> int:

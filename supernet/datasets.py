@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from supernet.data import ImageDataModule, Splits
 from supernet.errors import DataError
+from supernet.splits import split_order
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -134,7 +135,7 @@ class DigitsDataModule(ImageDataModule):
         x = torch.from_numpy((d.images * (255.0 / 16.0)).round().astype(np.uint8))[:, None]
         x = _to_format(x, self.image_size, self.channels)
         y = torch.from_numpy(d.target.astype(np.int64))
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed + 7))
+        perm = torch.from_numpy(split_order(y.numpy(), self.split, self.seed + 7))  # the test split keeps proportions
         n_test = int(round(self.test_size * len(y)))
         te, tr = perm[:n_test], perm[n_test:]
         return Splits(_TensorImages(x[tr], y[tr]), _TensorImages(x[te], y[te]), y[tr].numpy(),

@@ -232,7 +232,7 @@ class SupernetModule(pl.LightningModule):
         if dm is None:
             return {}
         return {"class": type(dm).__name__, "classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size,
-                "image_size": dm.image_size, "channels": dm.channels}
+                "image_size": dm.image_size, "channels": dm.channels, **dm.split_key()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("green")

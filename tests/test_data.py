@@ -127,7 +127,7 @@ def test_shared_cifar_folder_reads_as_imagefolder(tmp_path, shared_cifar):
             d.mkdir(parents=True)
             for f in sorted(cdir.iterdir())[:3]:
                 (d / f.name).symlink_to(f)
-    dm = ImageFolderDataModule(root=str(root), image_size=32, val_size=5)
+    dm = ImageFolderDataModule(root=str(root), image_size=32, val_size=10)
     dm.setup()
     assert dm.num_classes == 10 and "airplane" in dm.classes
     x, _ = dm.test_set.__getitems__([0])

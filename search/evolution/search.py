@@ -89,7 +89,9 @@ def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator
                          f"{net.space.digest()})")
     dm.setup()
     data = table.identity.get("data") or {}
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "image_size": dm.image_size}
+    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "image_size": dm.image_size,
+           "split": "random", "imbalance_ratio": None, **dm.split_key()}
+    data = {"split": "random", "imbalance_ratio": None, **data}  # no key: the random split of all images
     diff = [f"{k}: table {data.get(k)!r} vs now {v!r}" for k, v in now.items() if data.get(k) != v]
     if diff:
         raise GreenError(f"predictor.table {str(p.table)!r} was trained on other data ({'; '.join(diff)})")

@@ -36,7 +36,8 @@ def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> dict[str, Any]:
     dm.setup()
     data = {"classes": list(dm.classes), "image_size": int(dm.image_size), "channels": int(dm.channels),
             "val_size": dm.val_size, "train_subset": dm.train_subset, "seed": int(dm.seed),
-            "train_images": len(dm.train_set), "val_images": len(dm.val_set), "test_images": len(dm.test_set)}
+            "train_images": len(dm.train_set), "val_images": len(dm.val_set), "test_images": len(dm.test_set),
+            **dm.split_key()}
     t = cfg.table
     return {"space": space.digest(), "space_name": space.name, "data": data,
             "recipe": {**recipe(cfg), "init": str(cfg.get("init", "default")), "from_scratch": True,
