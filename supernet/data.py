@@ -108,8 +108,9 @@ class ImageDataModule(pl.LightningDataModule):
         self.train_subset, self.batch_size, self.crop_padding, self.hflip = train_subset, batch_size, crop_padding, hflip
         if split not in SPLITS:
             raise DataError(f"unknown data.split {split!r}; choose from {', '.join(SPLITS)}")
-        if imbalance_ratio is not None and (isinstance(imbalance_ratio, bool) or not isinstance(imbalance_ratio, (int, float))
-                                            or not np.isfinite(imbalance_ratio) or imbalance_ratio < 1):
+        ratio = imbalance_ratio
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                                  or not np.isfinite(ratio) or ratio < 1):
             raise DataError(f"data.imbalance_ratio must be null or a number >= 1 (first class / last class), "
                             f"got {imbalance_ratio!r}")
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed

@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
 from supernet.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
 from supernet.errors import GreenError
+from supernet.metrics import confusion_figures
 from supernet.strategy import Phase, Strategy, step_rng
 
 EVAL_ARCHS = ("smallest", "middle", "largest")
@@ -68,7 +69,8 @@ class SupernetModule(pl.LightningModule):
         n = net.num_classes
         self.val_metrics = torch.nn.ModuleDict({
             name: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
-                                    "recall": MulticlassRecall(n, average="macro")})
+                                    "recall": MulticlassRecall(n, average="macro"),
+                                    "confusion": MulticlassConfusionMatrix(n)})
             for name in EVAL_ARCHS
         })
 
@@ -210,9 +212,15 @@ class SupernetModule(pl.LightningModule):
         for name in EVAL_ARCHS:
             values = self.val_metrics[name].compute()
             self.val_metrics[name].reset()
+            dm = getattr(self.trainer, "datamodule", None)
+            cm = values.pop("confusion")
+            per_class = confusion_figures(cm, [str(c) for c in (getattr(dm, "classes", None) or range(cm.shape[0]))])
+            values["recall_min"] = torch.tensor(per_class["recall_min"], device=cm.device)
             for k, v in values.items():
                 # torchmetrics already reduced over ranks; sync_dist only averages equal values
                 self.log(f"val/{k}_{name}", v, prog_bar=(k == "acc" and name == "largest"), sync_dist=True)
+            for c, r in per_class["class_recall"].items():  # TensorBoard: a curve per class and subnet
+                self.log(f"val_class_recall_{name}/{c}", r, sync_dist=True)
             accs.append(values["acc"])
         self.log("val/acc_mean", torch.stack(accs).mean(), sync_dist=True)
         self._eval = {}

@@ -212,6 +212,8 @@ def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
     (["hpo.report_images=-3"], "hpo.report_images must be a fraction"),
     (["hpo.select_images=100", "hpo.report_images=100"], "the validation split (data.val_size) has 144"),
     (["+trainer.limit_val_batches=2"], "limit_val_batches=2 would cut the validation slices"),
+    (["hpo.objectives=[acc,recall:cow]"], "'select_recall:cow' names no class of the data"),
+    (["hpo.constraints=['train_time <= 5']"], "'train_time' is not computed by the search"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     r = subprocess.run([sys.executable, "-m", "search.commands.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,
@@ -220,3 +222,19 @@ def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-hpo: error:") and message in lines[0], lines
     assert not (tmp_path / "hpo.json").exists() and not list(tmp_path.glob("00_*"))
+
+
+def test_hpo_on_worst_class_recall_under_a_recall_bound(tmp_path, tiny_ckpt, hpo_cfg):
+    """recall_min as an HPO objective, a bound on a named class's recall; the chosen trial meets it."""
+    import csv
+
+    res = hpo(hpo_cfg(tmp_path, tiny_ckpt, "hpo.objectives=[recall_min,train_energy]", "hpo.population=2",
+                      "hpo.generations=0", "epochs=1", "hpo.prune.enabled=false", "hpo.constraints=['recall:3 >= 0']"))
+    with open(tmp_path / "00_r16_k3e2_k3e2" / "trials.csv") as fh:
+        trials = list(csv.DictReader(fh))
+    assert len(trials) == 2 and all(0 <= float(t["select_recall_min"]) <= float(t["select_recall"]) for t in trials)
+    best = res["winners"][0]["best"]
+    assert 0 <= best["report_recall_min"] <= best["report_recall"] + 1e-9
+    with pytest.raises(Exception, match=r"no trial of 2 met select_recall_min >= 1.01 on the select slice"):
+        hpo(hpo_cfg(tmp_path / "b", tiny_ckpt, "hpo.population=2", "hpo.generations=0", "epochs=1",
+                    "hpo.prune.enabled=false", "hpo.constraints=['recall_min >= 1.01']"))

@@ -44,7 +44,9 @@ def test_constraints_parse_and_check():
 
 @pytest.mark.parametrize("text, message", [
     ("latency == 5", "malformed constraint 'latency == 5'"),
-    ("acc >= 0.5", r"only cost fields can be constrained before evaluation \(params, macs, latency_ms, energy_mj\)$"),
+    ("eval_seconds <= 5", r"'eval_seconds' is not computed by the search; constrain a cost \(params, macs, latency_ms, "
+                          r"energy_mj\) or a score \(acc, recall, recall_min, recall:<class>\)$"),
+    ("recall: >= 0.5", "malformed constraint|is not computed"),
     ("params <= 1.2.3", "'1.2.3' is not a number"),
 ])
 def test_bad_constraints(text, message):

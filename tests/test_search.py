@@ -133,12 +133,14 @@ def test_bad_settings(tiny_space, kwargs, message):
         evo(tiny_space, **{"population": 8, **kwargs})
 
 
-def test_malformed_and_non_cost_constraints():
+def test_malformed_and_uncomputed_constraints():
     with pytest.raises(GreenError, match="malformed"):
         parse_constraints(["latency_ms == 5"])
-    with pytest.raises(GreenError, match="only cost fields"):
-        parse_constraints(["acc >= 0.9"])
+    with pytest.raises(GreenError, match="'train_kwh' is not computed by the search"):
+        parse_constraints(["train_kwh <= 0.9"])
     assert str(parse_constraints(["latency <= 5"])[0]) == "latency_ms <= 5"
+    assert [str(c) for c in parse_constraints(["acc >= 0.9", "recall_min>=0.6", "recall:cat > 0.5"])] == \
+        ["acc >= 0.9", "recall_min >= 0.6", "recall:cat > 0.5"]
 
 
 def test_green_search_end_to_end(tmp_path, tiny_ckpt, tiny_table, search_cfg):

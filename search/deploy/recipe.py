@@ -22,12 +22,13 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import TensorBoardLogger
 from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassRecall
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
 from search.hardware.timing import measure, runner, set_threads
 from supernet.bn import recalibrate_bn
 from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
 from supernet.errors import GreenError, TrainingError
+from supernet.metrics import confusion_figures
 from supernet.module import distill_loss
 from supernet.validate import finite_number, read_json
 
@@ -48,7 +49,9 @@ class SubnetModule(pl.LightningModule):
         n = num_classes or model.num_classes
         self.metrics = torch.nn.ModuleDict({
             split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
-                                     "recall": MulticlassRecall(n, average="macro")}) for split in ("val", "test")})
+                                     "recall": MulticlassRecall(n, average="macro"),
+                                     "confusion": MulticlassConfusionMatrix(n)}) for split in ("val", "test")})
+        self.class_figures: dict[str, dict[str, Any]] = {}  # split -> confusion_figures of the last evaluation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -100,9 +103,18 @@ class SubnetModule(pl.LightningModule):
         self._eval_step(batch, "test")
 
     def _eval_end(self, split: str) -> None:
-        for k, v in self.metrics[split].compute().items():
-            self.log(f"{split}/{k}", v, prog_bar=(k == "acc"), sync_dist=True)
+        figures = self.metrics[split].compute()
         self.metrics[split].reset()
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        cm = figures.pop("confusion")
+        classes = list(getattr(dm, "classes", None) or range(cm.shape[0]))
+        per_class = confusion_figures(cm, [str(c) for c in classes])
+        self.class_figures[split] = per_class
+        for k, v in figures.items():
+            self.log(f"{split}/{k}", v, prog_bar=(k == "acc"), sync_dist=True)
+        self.log(f"{split}/recall_min", per_class["recall_min"], sync_dist=True)
+        for c, r in per_class["class_recall"].items():  # TensorBoard: one curve per class
+            self.log(f"{split}_class_recall/{c}", r, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_end("val")
@@ -240,8 +252,10 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     measured = (measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution, device,
                                  list(cfg.measure.batch_sizes), cfg.measure)
                 if cfg.measure.get("enabled", True) else {})
+    per_class = module.class_figures["test"]
     return {"epochs": cfg.epochs, "seed": seed, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
-            "test_images": len(dm.test_set), **measured,
+            "test_recall_min": per_class["recall_min"], "test_class_recall": per_class["class_recall"],
+            "test_confusion": per_class["confusion"], "test_images": len(dm.test_set), **measured,
             "train_energy_kwh": energy["energy_kwh"], "train_co2eq_kg": energy["co2eq_kg"],
             "train_energy_source": energy["source"], "train_seconds": energy["seconds"],
             "budget": budget}

@@ -14,15 +14,21 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from search.evolution.objectives import Normaliser, Objective, hypervolume
+from search.evolution.objectives import Constraint, Normaliser, Objective, hypervolume, penalised
 from search.evolution.records import Evaluation
 
 
 class Archive:
-    """The evaluated records by key, in evaluation order, and their Pareto front under ``norm``."""
+    """The evaluated records by key, in evaluation order, and their Pareto front under ``norm``.
 
-    def __init__(self, objectives: Sequence[Objective], norm: Normaliser):
+    ``constraints`` (bounds on scores, known only once a record is evaluated) keep a record that misses them
+    out of the front and the best values; its point is :func:`~search.evolution.objectives.penalised`.
+    """
+
+    def __init__(self, objectives: Sequence[Objective], norm: Normaliser, constraints: Sequence[Constraint] = ()):
         self.objectives, self.norm = list(objectives), norm
+        self.constraints = list(constraints)
+        self.missed = 0  # records that missed a score bound
         self.records: dict[str, Evaluation] = {}
         self._front: list[Evaluation] = []
         self._points = np.empty((0, len(self.objectives)))
@@ -39,8 +45,12 @@ class Archive:
 
     def add(self, record: Evaluation) -> list[float]:
         """Keep ``record`` (its key must be new); returns its normalised objective vector."""
-        point = self.norm(record)
         self.records[record.arch] = record
+        excess = sum(c.excess(record) for c in self.constraints)
+        if excess > 0:
+            self.missed += 1
+            return penalised(excess, len(self.objectives))
+        point = self.norm(record)
         v = np.asarray(point, dtype=float)
         if not np.any(np.all(self._points <= v, axis=1)):  # not weakly dominated by (nor equal to) a member
             beaten = np.all(v <= self._points, axis=1) & np.any(v < self._points, axis=1)

@@ -81,8 +81,11 @@ class Evolution:
         self.label, self.progress = label, progress
         largest = cost_fn(space.largest())
         self.cost_fields = tuple(largest)
+        # bounds on costs are met before evaluation (repair); bounds on scores are judged after it (Archive)
+        self.cost_bounds = [c for c in self.constraints if c.field in self.cost_fields]
+        self.score_bounds = [c for c in self.constraints if c.field not in self.cost_fields]
         self.norm = Normaliser(self.objectives, bounds if bounds is not None else largest)
-        self.archive = Archive(self.objectives, self.norm)
+        self.archive = Archive(self.objectives, self.norm, self.score_bounds)
         self.logbook: list[dict] = []
         self.cache_hits = 0
         self._costs: dict[str, dict] = {}
@@ -112,11 +115,11 @@ class Evolution:
         return self.violation(arch) == 0
 
     def violation(self, arch: ArchConfig) -> float:
-        """How far ``arch`` is from meeting the constraints: the sum of relative excesses, 0 exactly when it
-        meets them (a strict bound missed by nothing, ``latency_ms < 5`` at 5, still counts as violated)."""
+        """How far ``arch`` is from meeting the cost constraints: the sum of relative excesses, 0 exactly when it
+        meets them (a strict bound missed by nothing, ``latency_ms < 5`` at 5, still counts as violated).
+        Bounds on scores are checked once a candidate is evaluated (:class:`Archive`)."""
         cost = self.cost(arch)
-        return sum(max(abs(cost[c.field] - c.value) / max(abs(c.value), 1e-12), 1e-12) for c in self.constraints
-                   if not c.ok(cost))
+        return sum(c.excess(cost) for c in self.cost_bounds)
 
     def _scored(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict], bar: Any) -> Individual:
         """Evaluate ``arch`` (or take its scores from the memo), keep and cache its record."""
@@ -219,6 +222,8 @@ class Evolution:
                "seconds": seconds,
                "seconds_per_eval": sum(r.get("eval_seconds", 0.0) for r in recs) / max(1, len(recs))}
         row.update({f"{name}_best": best for name, best in self.archive.best.items()})
+        if self.archive.constraints:
+            row["missed_score_bounds"] = self.archive.missed
         self.logbook.append(row)
         return row
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
-from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
 
+from search.evolution.objectives import check_classes
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
 from supernet.errors import GreenError
+from supernet.metrics import CLASS_PREFIX, scores
 from supernet.net import SuperNet, extract_subnet
 
 if TYPE_CHECKING:
@@ -33,10 +34,11 @@ class SubnetEvaluator:
         batch_size: inference batch size.
         val_offset: the first validation image scored: images before it were used by an earlier
             selection (the search), so a later one (picking winners) scores on images after it.
+        track: classes whose own recall is scored too (``recall:<class>``, for objectives and constraints).
     """
 
     def __init__(self, net: SuperNet, dm: ImageDataModule, calib_images: int = 512, val_images: int | None = None,
-                 batch_size: int = 256, val_offset: int = 0):
+                 batch_size: int = 256, val_offset: int = 0, track: Sequence[str] = ()):
         if calib_images < 1 or batch_size < 1 or (val_images is not None and val_images < 1):
             raise GreenError("calib_images, val_images and batch_size must be >= 1")
         if val_offset < 0:
@@ -56,6 +58,12 @@ class SubnetEvaluator:
         x = dm.transform(x)
         self.val_x = [b.to(device) for b in x.split(batch_size)]
         self.val_y = y.to(device)
+        self.classes, self.track = list(dm.classes), list(track)
+        check_classes([CLASS_PREFIX + c for c in self.track], self.classes)
+        for c in self.track:
+            if not bool((self.val_y == self.classes.index(c)).any()):
+                raise GreenError(f"class {c!r} has no image among validation images {val_offset}-{end - 1}: its recall "
+                                 "cannot be scored (raise eval.val_images or data.val_size)")
 
     def extract(self, arch: ArchConfig) -> torch.nn.Module:
         """The static subnet with inherited weights and recalibrated BatchNorm, in eval mode."""
@@ -66,13 +74,15 @@ class SubnetEvaluator:
         """Predicted classes of the validation images."""
         return torch.cat([model(x).argmax(1) for x in self.val_x])
 
+    def score(self, pred: torch.Tensor) -> dict[str, float]:
+        """``acc``, macro ``recall``, ``recall_min`` and the tracked ``recall:<class>`` of validation predictions."""
+        return scores(pred, self.val_y, self.classes, self.track)
+
     def __call__(self, arch: ArchConfig) -> dict[str, float]:
-        """``acc`` and macro ``recall`` on the validation images, and ``eval_seconds`` it took."""
+        """:meth:`score` of the subnet's predictions on the validation images, and ``eval_seconds`` it took."""
         t = time.perf_counter()
-        pred = self.predict(self.extract(arch))
-        acc = float(multiclass_accuracy(pred, self.val_y, self.num_classes, average="micro"))
-        recall = float(multiclass_recall(pred, self.val_y, self.num_classes, average="macro"))
-        return {"acc": acc, "recall": recall, "eval_seconds": time.perf_counter() - t}
+        out = self.score(self.predict(self.extract(arch)))
+        return {**out, "eval_seconds": time.perf_counter() - t}
 
     def inference_seconds(self, model: torch.nn.Module) -> float:
         """Seconds of one plain inference pass of ``model`` over the same validation images."""

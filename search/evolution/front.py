@@ -13,12 +13,13 @@ they read as a one-shot search whose scored images are unknown.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from search.evolution.objectives import Objective
 from supernet.errors import GreenError
+from supernet.metrics import CLASS_PREFIX
 from supernet.io import write_json
 from supernet.space import SearchSpace
 
@@ -39,13 +40,34 @@ class Member:
     energy_source: str
     gen: int
     genome: tuple[int, ...]
+    recall_min: float | None = None  # None in fronts written before it was scored
+    class_recalls: Mapping[str, float] = field(default_factory=dict)  # class -> recall, for recall:<class> fields
 
     def __getitem__(self, name: str) -> Any:
-        """A figure by field name, as objectives name them (``front[0]["energy_mj"]``)."""
+        """A figure by field name, as objectives name them (``front[0]["energy_mj"]``, ``["recall:cat"]``)."""
+        if name.startswith(CLASS_PREFIX):
+            return self.class_recalls[name[len(CLASS_PREFIX):]]
         return list(self.genome) if name == "genome" else getattr(self, name)
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Member:
+        """The member of a flat row (a search record, or a ``pareto.json`` entry): ``recall:<class>`` keys
+        become :attr:`class_recalls`."""
+        return cls(**{k: row[k] for k in MEMBER_FIELDS if k not in OPTIONAL}, genome=tuple(row["genome"]),
+                   recall_min=row.get("recall_min"),
+                   class_recalls={k[len(CLASS_PREFIX):]: float(v) for k, v in dict(row).items()
+                                  if k.startswith(CLASS_PREFIX)})
+
+    def row(self) -> dict[str, Any]:
+        """The flat row of ``pareto.json``: one ``recall:<class>`` key per tracked class."""
+        out = {f: getattr(self, f) for f in MEMBER_FIELDS if f not in ("genome", "class_recalls")}
+        if self.recall_min is None:  # a front of before worst-class recall reads back unchanged
+            del out["recall_min"]
+        return {**out, **{CLASS_PREFIX + c: v for c, v in self.class_recalls.items()}, "genome": list(self.genome)}
 
 
 MEMBER_FIELDS = tuple(f.name for f in fields(Member))
+OPTIONAL = ("genome", "recall_min", "class_recalls")
 
 
 @dataclass(frozen=True)
@@ -82,7 +104,7 @@ class Front:
         if self.predictor is not None:
             out["predictor"] = self.predictor
         out.update(self.extra)
-        out["front"] = [{**asdict(m), "genome": list(m.genome)} for m in self.members]
+        out["front"] = [m.row() for m in self.members]
         return out
 
     def write(self, folder: str | Path) -> Path:
@@ -95,8 +117,7 @@ class Front:
     def from_json(cls, data: Mapping[str, Any], where: str = FILE) -> Front:
         """A front from the parsed file; a missing or mistyped field is one line naming ``where``."""
         try:
-            members = tuple(Member(**{k: r[k] for k in MEMBER_FIELDS if k != "genome"}, genome=tuple(r["genome"]))
-                            for r in data["front"])
+            members = tuple(Member.of(r) for r in data["front"])
             objectives = tuple(Objective(o["name"], o["field"], bool(o["maximise"])) for o in data["objectives"])
             known = {f.name for f in fields(cls)} | {"front"}
             return cls(objectives, tuple(data.get("constraints") or ()), str(data["algorithm"]), int(data["seed"]),

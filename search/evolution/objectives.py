@@ -1,10 +1,12 @@
 """Objectives, constraints and the hypervolume indicator of the multi-objective search.
 
-Every evaluated subnet is a *record*: ``acc``, ``recall`` (inherited-weight validation figures),
-``params``, ``macs`` (exact counts), ``latency_ms``, ``energy_mj`` (lookup table, with
-``energy_source``). Objectives name record fields with a direction; constraints bound the cheap
-fields (``params``, ``macs``, ``latency_ms``, ``energy_mj``) so they can be checked before the
-expensive accuracy evaluation.
+Every evaluated subnet is a *record*: ``acc``, ``recall`` (macro), ``recall_min`` (worst class) and
+``recall:<class>`` (inherited-weight validation figures, :mod:`supernet.metrics`), ``params``,
+``macs`` (exact counts), ``latency_ms``, ``energy_mj`` (lookup table, with ``energy_source``).
+Objectives name record fields with a direction. Constraints bound cost fields, checked (and
+repaired) before the expensive evaluation, or scores (``recall_min >= 0.6``), checked after it:
+a candidate that misses a score bound is kept out of the front and ranked behind every candidate
+that meets the bounds (Deb's constrained domination, see :func:`penalised`).
 
 Hypervolume is computed over objectives normalised to [0, 1] minimisation with *fixed* bounds
 (accuracy and recall in [0, 1], costs in [0, cost of the largest subnet]) and the fixed reference
@@ -24,13 +26,25 @@ import numpy as np
 from supernet.errors import GreenError
 
 # objective name -> (record field, direction)
+# ``recall:<class>`` (any class of the data) is an objective too, read from the field of "recall" + ":<class>"
 OBJECTIVES: dict[str, tuple[str, str]] = {
-    "acc": ("acc", "max"), "recall": ("recall", "max"), "params": ("params", "min"),
-    "macs": ("macs", "min"), "latency": ("latency_ms", "min"), "energy": ("energy_mj", "min"),
+    "acc": ("acc", "max"), "recall": ("recall", "max"), "recall_min": ("recall_min", "max"),
+    "params": ("params", "min"), "macs": ("macs", "min"), "latency": ("latency_ms", "min"),
+    "energy": ("energy_mj", "min"),
 }
 COST_FIELDS = ("params", "macs", "latency_ms", "energy_mj")
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_CONSTRAINT_RE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
+_CONSTRAINT_RE = re.compile(r"^\s*(recall:\S(?:.*?\S)?|[a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
+CLASS_PREFIX = "recall:"
+
+
+def lookup(name: str, registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> tuple[str, str] | None:
+    """(field, direction) of an objective name, ``recall:<class>`` included; None when unknown."""
+    if name in registry:
+        return registry[name]
+    if name.startswith(CLASS_PREFIX) and len(name) > len(CLASS_PREFIX) and "recall" in registry:
+        return registry["recall"][0] + ":" + name[len(CLASS_PREFIX):], "max"
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,12 +64,17 @@ class Objective:
 def parse_objectives(names: Sequence[str], registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> list[Objective]:
     """Objectives from names (of ``registry``); unknown or repeated names and fewer than two are errors."""
     names = list(names)
-    unknown = [n for n in names if n not in registry]
+    unknown = [n for n in names if lookup(n, registry) is None]
     if unknown:
-        raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(registry)}")
+        extra = ", recall:<class>" if "recall" in registry else ""
+        raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(registry)}{extra}")
     if len(set(names)) != len(names) or len(names) < 2:
         raise GreenError(f"objectives must be at least two distinct names, got {names}")
-    return [Objective(n, registry[n][0], registry[n][1] == "max") for n in names]
+    out = []
+    for n in names:
+        field, direction = lookup(n, registry)
+        out.append(Objective(n, field, direction == "max"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -69,27 +88,57 @@ class Constraint:
     def ok(self, record: Mapping[str, Any]) -> bool:
         return _OPS[self.op](record[self.field], self.value)
 
+    def excess(self, record: Mapping[str, Any]) -> float:
+        """0 when met, else how far it is missed relative to the bound (> 0 even for a strict bound met with
+        equality)."""
+        if self.ok(record):
+            return 0.0
+        return max(abs(record[self.field] - self.value) / max(abs(self.value), 1e-12), 1e-12)
+
     def __str__(self) -> str:
         return f"{self.field} {self.op} {self.value:g}"
 
 
-def parse_constraints(texts: Iterable[str]) -> list[Constraint]:
-    """Constraints from strings such as ``"params <= 300000"`` (objective names work too)."""
+def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> list[Constraint]:
+    """Constraints from strings such as ``"params <= 300000"`` or ``"recall_min >= 0.6"`` (objective names
+    work too): a bound on a cost field or on a score the evaluation computes (a maximised objective's field)."""
     out = []
+    scores = sorted(n for n, (_, d) in registry.items() if d == "max")
     for text in texts:
         m = _CONSTRAINT_RE.match(str(text))
         if not m:
             raise GreenError(f"malformed constraint {text!r}: expected e.g. 'latency_ms <= 5'")
-        field = OBJECTIVES.get(m.group(1), (m.group(1),))[0]
-        if field not in COST_FIELDS:
-            raise GreenError(f"constraint {text!r}: only cost fields can be constrained before evaluation "
-                             f"({', '.join(COST_FIELDS)})")
+        known = lookup(m.group(1), registry)
+        field = known[0] if known else m.group(1)
+        if field not in COST_FIELDS and not (known and known[1] == "max"):
+            raise GreenError(f"constraint {text!r}: {m.group(1)!r} is not computed by the search; constrain a cost "
+                             f"({', '.join(COST_FIELDS)}) or a score ({', '.join(scores)}, recall:<class>)")
         try:
             value = float(m.group(3))
         except ValueError:
             raise GreenError(f"malformed constraint {text!r}: {m.group(3)!r} is not a number") from None
         out.append(Constraint(field, m.group(2), value))
     return out
+
+
+def penalised(violation: float, n_objectives: int) -> list[float]:
+    """The normalised point of a candidate that misses score bounds by ``violation`` (> 0).
+
+    Feasible points lie in [0, 1] in every coordinate; this one lies at 1 + violation in all, so every
+    feasible candidate dominates it and, among those that miss, the one that misses less dominates:
+    Deb's constrained domination, which DEAP's selections then apply unchanged. It adds nothing to the
+    hypervolume (beyond the reference point) and never enters the front.
+    """
+    return [1.0 + violation] * n_objectives
+
+
+def check_classes(fields: Iterable[str], classes: Sequence[str], what: str = "objective or constraint") -> None:
+    """Every ``recall:<class>`` field must name a class of the data (one line naming it otherwise)."""
+    for f in fields:
+        head, sep, name = f.partition(":")
+        if sep and head.endswith("recall") and name not in classes:
+            shown = ", ".join(map(repr, classes[:12])) + (", ..." if len(classes) > 12 else "")
+            raise GreenError(f"{what} {f!r} names no class of the data (its classes: {shown})")
 
 
 class Normaliser:

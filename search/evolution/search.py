@@ -26,16 +26,18 @@ from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
 from search.evolution.front import MEMBER_FIELDS, Front, Member
+from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from search.hardware.timing import set_threads
 from supernet.checkpoint import load_matching
 from supernet.errors import GreenError
+from supernet.metrics import CLASS_PREFIX, tracked_classes
 from supernet.io import write_atomic, write_csv, write_json
 
 if TYPE_CHECKING:
     from search.evolution.standalone import StandaloneEvaluator
 
-RECORD_FIELDS = tuple(f for f in MEMBER_FIELDS if f != "genome")  # the columns of pareto.csv and history.csv
+RECORD_FIELDS = tuple(f for f in MEMBER_FIELDS if f not in ("genome", "class_recalls"))  # pareto.csv, history.csv
 
 
 def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
@@ -61,7 +63,9 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
     space = net.space
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
     e = cfg.eval
-    evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size)
+    fields = [o.field for o in settings.objectives] + [c.field for c in settings.constraints]
+    check_classes(fields, dm.classes)
+    evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size, track=tracked_classes(fields))
     if settings.mode == "multi_trial":
         evaluator = standalone_evaluator(cfg, evaluator, dm, device)
     if (cfg.get("predictor") or {}).get("table"):
@@ -135,7 +139,8 @@ def search(cfg: DictConfig) -> Front:
         for k in ("hypervolume", "front_size", "unique_evals", "cache_hits", "evals"):
             writer.add_scalar(f"search/{k}", row[k], gen)
         for o in evo.objectives:
-            writer.add_scalar(f"search/{o.name}_best", row[f"{o.name}_best"], gen)
+            if f"{o.name}_best" in row:  # absent while no candidate meets the score bounds
+                writer.add_scalar(f"search/{o.name}_best", row[f"{o.name}_best"], gen)
         writer.add_figure("search/front", plot_front(list(evo.records.values()), evo.front(), evo.objectives), gen)
 
     with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code) as energy:
@@ -145,6 +150,10 @@ def search(cfg: DictConfig) -> Front:
     front = write_outputs(out, evo, costs, energy.result, ckpt=str(Path(cfg.ckpt).resolve()),
                           table=str(Path(cfg.table).resolve()), val_images=getattr(evaluator, "val_images", None),
                           **scoring)
+    if not front.members and evo.archive.missed:
+        bounds = ", ".join(str(c) for c in evo.score_bounds)
+        raise GreenError(f"none of the {len(evo.records)} evaluated subnets met {bounds} (their scores are in "
+                         f"{out / 'history.csv'}); relax the bound, train the supernet longer or search more")
     print(f"green-search {evo.algorithm} ({evo.settings.mode}): {len(front.members)} subnets on the front, "
           f"hypervolume {front.hypervolume:.4f}, {len(evo.records)} unique evaluations ({evo.cache_hits} from cache) "
           f"-> {out / 'pareto.json'}")
@@ -156,15 +165,16 @@ def write_outputs(out: Path, evo: Evolution, costs: CostModel, energy: dict | No
     :class:`Front`'s fields that say how the search ran (``ckpt``, ``table``, ``val_images``, ``mode``, ...)."""
     first = evo.objectives[0]
     records = sorted(evo.front(), key=lambda r: r[first.field], reverse=first.maximise)
-    members = tuple(Member(**{k: r[k] for k in MEMBER_FIELDS if k != "genome"}, genome=r.genome) for r in records)
+    members = tuple(Member.of(r.row()) for r in records)
     front = Front(tuple(evo.objectives), tuple(str(c) for c in evo.constraints), evo.algorithm, evo.seed,
                   evo.space.digest(), costs.energy_source, costs.batch_sizes[0], len(evo.records), evo.hypervolume(),
                   members, **inputs)
     front.write(out)
-    write_csv(out / "pareto.csv", [r.row() for r in records], RECORD_FIELDS)
     history = [r.row() for r in evo.records.values()]
+    tracked = [k for k in dict.fromkeys(k for r in history for k in r) if k.startswith(CLASS_PREFIX)]
+    write_csv(out / "pareto.csv", [r.row() for r in records], (*RECORD_FIELDS, *tracked))
     extra = [k for k in ("images_seen", "train_seconds") if any(k in r for r in history)]  # multi-trial
-    write_csv(out / "history.csv", history, (*RECORD_FIELDS, *extra, "eval_seconds"))
+    write_csv(out / "history.csv", history, (*RECORD_FIELDS, *tracked, *extra, "eval_seconds"))
     write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
     fig = plot_front(list(evo.records.values()), records, evo.objectives)
     buf = io.BytesIO()

@@ -40,7 +40,7 @@ from search.deploy.export import load_subnet
 from search.deploy.winners import pick_archs, search_ckpt
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
-from search.evolution.objectives import parse_objectives
+from search.evolution.objectives import check_classes, parse_constraints, parse_objectives
 from search.hardware.timing import set_threads
 from search.tuning.slices import carve, claim
 from search.tuning.space import DIMS, HyperConfig, HyperSpace
@@ -54,10 +54,12 @@ from supernet.validate import check_options, of_type, read_json
 
 # objective name -> (trial record field, direction); accuracy and recall are the select slice's
 HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),
+                  "recall_min": ("select_recall_min", "max"),
                   "train_energy": ("train_kwh", "min"), "train_time": ("train_seconds", "min")}
-TRIAL_FIELDS = ("arch", "gen", "select_acc", "select_recall", "train_kwh", "train_seconds", "energy_source",
+TRIAL_FIELDS = ("arch", "gen", "select_acc", "select_recall", "select_recall_min",
+                "train_kwh", "train_seconds", "energy_source",
                 "epochs_run", "pruned", "failed", "seed", *DIMS)
-REPORT_FIELDS = ("report_acc", "report_recall", "report_images", "report_se")
+REPORT_FIELDS = ("report_acc", "report_recall", "report_recall_min", "report_images", "report_se")
 
 
 def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Callable[[bool], torch.nn.Module]]]:
@@ -103,10 +105,12 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         raise GreenError(f"hpo.budget must be >= 1 trial, got {h.budget}")
     space = HyperSpace(**h.space)
     objectives = parse_objectives(list(h.objectives), HPO_OBJECTIVES)
+    bounds_on = parse_constraints(list(h.get("constraints") or ()), HPO_OBJECTIVES)
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     dm = instantiate(cfg.data)
     dm.setup("fit")
+    check_classes([o.field for o in objectives] + [c.field for c in bounds_on], dm.classes)
     data = carve(cfg, dm)  # bad slice sizes fail here, before anything is built or trained
     info = data.info()
     winners = _winners(cfg, dm)
@@ -133,8 +137,9 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         # the default recipe, on the grid, starts random search too: a comparison of the algorithms
         # measures the search, not the warm start (issue 12)
         warm = [space.nearest(**cfg.default)] if h.warm_start else []
-        settings = Settings(objectives, algorithm=h.algorithm, population=h.population, generations=h.generations,
-                            budget=h.budget, crossover=h.crossover, mutation=h.mutation, seed=cfg.seed)
+        settings = Settings(objectives, bounds_on, algorithm=h.algorithm, population=h.population,
+                            generations=h.generations, budget=h.budget, crossover=h.crossover, mutation=h.mutation,
+                            seed=cfg.seed)
         evo = Evolution(space, settings, cost_fn=lambda hc: {}, run_dir=folder, bounds=bounds, initial=warm,
                         label="green-hpo", progress=cfg.progress)
 
@@ -151,11 +156,11 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
                                  keep=kept / f"{hc}.pt")
             except TrainingError as err:  # one diverging setting must not end the search of the others
                 print(f"green-hpo: trial {hc} failed: {err}")
-                return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n)
+                return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n, dm.classes)
 
         front = evo.run(evaluate)
         trials = [r.row() for r in evo.records.values()]
-        best = choose(trials)
+        best = choose(trials, bounds_on)
         chosen = space.decode(best["genome"])
         best = {**best, **report_kept(chosen, make, kept / f"{best['arch']}.pt", data, cfg, folder)}
         for f in kept.glob("*.pt"):  # only the chosen trial's weights are read again

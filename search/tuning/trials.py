@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from search.deploy.recipe import SubnetModule, fit, starting_model
+from search.evolution.objectives import Constraint
 from search.stats import accuracy_se
 from search.tuning.slices import Slices
 from search.tuning.space import HyperConfig
@@ -28,21 +29,27 @@ from supernet.errors import GreenError, TrainingError
 from supernet.io import write_atomic
 
 
-def choose(trials: Sequence[dict]) -> dict:
+def choose(trials: Sequence[dict], bounds: Sequence[Constraint] = ()) -> dict:
     """The chosen trial: the best select-slice accuracy, the cheaper training on a tie (then the earlier);
-    a failed (diverged) trial is never chosen."""
+    a failed (diverged) trial, or one that misses a score bound (``hpo.constraints``), is never chosen."""
     ok = [r for r in trials if not r.get("failed")]
     if not ok:
         raise TrainingError(f"every one of the {len(trials)} trials failed (first: {trials[0].get('failed')}); "
                             "narrow hpo.space (e.g. lower learning rates)")
+    ok = [r for r in ok if all(c.ok(r) for c in bounds)]
+    if not ok:
+        raise TrainingError(f"no trial of {len(trials)} met {', '.join(map(str, bounds))} on the select slice; "
+                            "relax hpo.constraints or search more")
     return max(ok, key=lambda r: (r["select_acc"], -r["train_kwh"]))
 
 
-def failed_trial(hc: HyperConfig, reason: str, bounds: dict[str, float], seed: int) -> dict[str, Any]:
+def failed_trial(hc: HyperConfig, reason: str, bounds: dict[str, float], seed: int,
+                 classes: Sequence[str] = ()) -> dict[str, Any]:
     """The record of a trial whose training diverged: the worst fitness (no accuracy, the energy and time
     bounds), so the search goes on around it and never chooses it, and the reason, so a rerun reads it back
     from the cache instead of training it again."""
-    return {"select_acc": 0.0, "select_recall": 0.0, "eval_seconds": 0.0, "train_kwh": bounds["train_kwh"],
+    return {"select_acc": 0.0, "select_recall": 0.0, "select_recall_min": 0.0,
+            **{f"select_recall:{c}": 0.0 for c in classes}, "eval_seconds": 0.0, "train_kwh": bounds["train_kwh"],
             "train_seconds": bounds["train_seconds"], "energy_source": "failed", "epochs_run": 0, "pruned": False,
             "rung_acc": {}, "seed": seed, "failed": reason, **asdict(hc)}
 
@@ -53,14 +60,16 @@ def score(model: torch.nn.Module, dm: pl.LightningDataModule, cfg: DictConfig, o
                           seed=cfg.seed, num_classes=getattr(model, "num_classes", None), name="score")
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, default_root_dir=str(out))
     val = trainer.validate(module, datamodule=dm, verbose=False)[0]
-    return {"acc": float(val["val/acc"]), "recall": float(val["val/recall"])}
+    per_class = module.class_figures["val"]
+    return {"acc": float(val["val/acc"]), "recall": float(val["val/recall"]), "recall_min": per_class["recall_min"],
+            "class_recall": per_class["class_recall"]}
 
 
 def report(model: torch.nn.Module, data: Slices, cfg: DictConfig, out: Path) -> dict[str, Any]:
     """The held-out figure: accuracy on the report slice with its binomial standard error."""
     s, n = score(model, data.report, cfg, out), len(data.images[1])
-    return {"report_acc": s["acc"], "report_recall": s["recall"], "report_images": n,
-            "report_se": accuracy_se(s["acc"], n)}
+    return {"report_acc": s["acc"], "report_recall": s["recall"], "report_recall_min": s["recall_min"],
+            "report_class_recall": s["class_recall"], "report_images": n, "report_se": accuracy_se(s["acc"], n)}
 
 
 class Pruner(pl.Callback):
@@ -113,7 +122,10 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
                                   cfg.country_iso_code, num_classes=getattr(model, "num_classes", None), calib=calib,
                                   callbacks=[pruner] if pruner else [])
     val = trainer.validate(module, datamodule=data.select, verbose=False)[0]
+    per_class = module.class_figures["val"]
     record = {"select_acc": float(val["val/acc"]), "select_recall": float(val["val/recall"]),
+              "select_recall_min": per_class["recall_min"],
+              **{f"select_recall:{c}": r for c, r in per_class["class_recall"].items()},
               "eval_seconds": time.perf_counter() - t, "train_kwh": energy["energy_kwh"],
               "train_seconds": energy["seconds"], "energy_source": energy["source"],
               "epochs_run": trainer.current_epoch, "pruned": pruner is not None and pruner.pruned_at is not None,
