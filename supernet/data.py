@@ -16,10 +16,10 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from supernet.errors import DataError
-from supernet.splits import SPLITS, long_tail, split_order
+from supernet.splits import SPLITS, BalancedSampler, EpochSampler, long_tail, split_order
 
 
 def _batched(batch: Any) -> Any:
@@ -27,25 +27,13 @@ def _batched(batch: Any) -> Any:
     return batch
 
 
-class EpochSampler(Sampler[int]):
-    """Shuffles with a generator seeded by (seed, epoch): a resumed run sees the same order.
+BALANCES = ("none", "loss", "sampler")
 
-    Lightning calls ``set_epoch`` before each epoch (as for ``DistributedSampler``, which
-    replaces this sampler in distributed runs).
-    """
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+def class_weights_of(trainer: Any) -> torch.Tensor | None:
+    """The loss weights the trainer's data module asks for (``balance=loss``), else None."""
+    weights = getattr(getattr(trainer, "datamodule", None), "class_weights", None)
+    return weights() if callable(weights) else None
 
 
 def _check_stats(key: str, stats: list, channels: int) -> None:
@@ -86,13 +74,16 @@ class ImageDataModule(pl.LightningDataModule):
             does every slice of the validation split) or ``random`` (the split of earlier versions).
         imbalance_ratio: keep a long-tailed subset of the training images first (exponential profile, first
             class / last class = this ratio; see :mod:`supernet.splits`); the test split stays as it is.
+        balance: class-aware training: ``loss`` weighs each class's loss by the inverse of its share of the
+            training images (:meth:`class_weights`), ``sampler`` draws every class equally often
+            (:class:`BalancedSampler`), ``none`` trains on the data as it is.
     """
 
     def __init__(self, image_size: int = 32, channels: int = 3, val_size: float = 0.1,
                  train_subset: int | None = None, batch_size: int = 128, crop_padding: int = 4,
                  hflip: bool = True, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  num_workers: int = 0, seed: int = 0, split: str = "stratified",
-                 imbalance_ratio: float | None = None):
+                 imbalance_ratio: float | None = None, balance: str = "none"):
         super().__init__()
         if image_size < 1 or channels not in (1, 3) or batch_size < 1:
             raise DataError(f"need image_size >= 1, channels 1 or 3 and batch_size >= 1 "
@@ -115,6 +106,7 @@ class ImageDataModule(pl.LightningDataModule):
                             f"got {imbalance_ratio!r}")
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed
         self.split, self.imbalance_ratio = split, None if imbalance_ratio is None else float(imbalance_ratio)
+        self.balance = self._checked_balance(balance)
         self.stream_seed = seed  # training order and augmentation; the splits never follow it
         self.classes: list[str] = []
         self._splits: Splits | None = None
@@ -198,8 +190,32 @@ class ImageDataModule(pl.LightningDataModule):
         view.stream_seed = int(stream_seed)
         return view
 
+    @staticmethod
+    def _checked_balance(balance: str) -> str:
+        if balance not in BALANCES:
+            raise DataError(f"unknown data.balance {balance!r}; choose from {', '.join(BALANCES)}")
+        return balance
+
+    def rebalanced(self, balance: str) -> "ImageDataModule":
+        """A shallow copy with the same splits and another ``balance`` (an HPO trial's choice)."""
+        self.setup()
+        view = copy.copy(self)
+        view.balance = self._checked_balance(balance)
+        return view
+
+    def class_weights(self) -> torch.Tensor | None:
+        """Per-class loss weights under ``balance=loss`` (n / (C * n_c): 1 on balanced data), else None."""
+        if self.balance != "loss":
+            return None
+        self.setup()
+        counts = torch.bincount(self.train_targets, minlength=len(self.classes)).double()
+        return (len(self.train_targets) / (len(self.classes) * counts.clamp_min(1))).float()
+
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        sampler = EpochSampler(len(ds), self.stream_seed) if shuffle else None
+        sampler = None
+        if shuffle:
+            sampler = (BalancedSampler(self.train_targets, self.stream_seed) if self.balance == "sampler"
+                       and ds is self.train_set else EpochSampler(len(ds), self.stream_seed))
         return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, collate_fn=_batched,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           drop_last=shuffle and len(ds) > self.batch_size)

@@ -21,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from supernet.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
 from supernet.errors import GreenError
+from supernet.data import class_weights_of
 from supernet.metrics import confusion_figures
 from supernet.strategy import Phase, Strategy, step_rng
 
@@ -66,6 +67,7 @@ class SupernetModule(pl.LightningModule):
         self._sched, self._sched_phase, self._base_lr = None, -1, None
         self._calib: list[torch.Tensor] | None = None
         self._eval: dict[str, torch.nn.Module] = {}
+        self.class_weight: torch.Tensor | None = None  # data.balance=loss: set when fitting starts
         n = net.num_classes
         self.val_metrics = torch.nn.ModuleDict({
             name: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
@@ -133,6 +135,10 @@ class SupernetModule(pl.LightningModule):
             self._sched.step_update(self.global_step - self._phase_start_step(self.phase_idx))
 
     # ------------------------------------------------------------------ training
+    def on_fit_start(self) -> None:
+        w = class_weights_of(self.trainer)
+        self.class_weight = None if w is None else w.to(self.device)
+
     def on_train_epoch_start(self) -> None:
         idx = self.phase_at(self.current_epoch)
         if idx != self.phase_idx:
@@ -158,7 +164,7 @@ class SupernetModule(pl.LightningModule):
         losses, logs = [], defaultdict(list)
         for role, arch in archs:
             logits = self.net(x, arch)
-            loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+            loss = F.cross_entropy(logits, y, weight=self.class_weight, label_smoothing=self.hparams.label_smoothing)
             if teacher_logits is not None and self.strategy.kd_ratio > 0:
                 kd = distill_loss(logits, teacher_logits)
                 loss = loss + self.strategy.kd_ratio * kd

@@ -1,4 +1,4 @@
-"""How a data source's images are divided: stratified orders and long-tailed subsets.
+"""How a data source's images are divided and drawn: stratified orders, long-tailed subsets, epoch samplers.
 
 A *stratified order* of labelled images lists them so that every contiguous slice holds each class in
 (nearly) its overall proportion. Splitting such an order at any point gives stratified parts, and so
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
+from torch.utils.data import Sampler
 
 from supernet.errors import DataError
 
@@ -40,8 +42,6 @@ def stratified_order(labels: Sequence[int] | np.ndarray, seed: int) -> np.ndarra
 
 def random_order(n: int, seed: int) -> np.ndarray:
     """Positions ``0..n-1`` shuffled (the split of the versions before stratification)."""
-    import torch
-
     return np.asarray(torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist(), dtype=np.int64)
 
 
@@ -80,3 +80,39 @@ def long_tail(labels: Sequence[int] | np.ndarray, num_classes: int, ratio: float
     rng = np.random.default_rng(seed)
     out = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in enumerate(keep)]
     return np.sort(np.concatenate(out))
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffles with a generator seeded by (seed, epoch): a resumed run sees the same order.
+
+    Lightning calls ``set_epoch`` before each epoch (as for ``DistributedSampler``, which
+    replaces this sampler in distributed runs).
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+class BalancedSampler(EpochSampler):
+    """Class-balanced sampling: each epoch draws ``len(labels)`` images with replacement, every class equally
+    likely (an image of class ``c`` with probability 1 / (C * n_c)), seeded by (seed, epoch) as
+    :class:`EpochSampler`, so a resumed run draws the same images."""
+
+    def __init__(self, labels: torch.Tensor, seed: int):
+        super().__init__(len(labels), seed)
+        counts = torch.bincount(labels)
+        self.weights = 1.0 / counts[labels].double()
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        return iter(torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist())

@@ -238,3 +238,17 @@ def test_hpo_on_worst_class_recall_under_a_recall_bound(tmp_path, tiny_ckpt, hpo
     with pytest.raises(Exception, match=r"no trial of 2 met select_recall_min >= 1.01 on the select slice"):
         hpo(hpo_cfg(tmp_path / "b", tiny_ckpt, "hpo.population=2", "hpo.generations=0", "epochs=1",
                     "hpo.prune.enabled=false", "hpo.constraints=['recall_min >= 1.01']"))
+
+
+def test_class_aware_training_is_a_dimension_only_where_the_space_names_it():
+    old = HyperSpace(**SPACE)
+    assert old.dims == tuple(SPACE) and "bal" not in str(old.smallest())
+    space = HyperSpace(**SPACE, balance=["none", "loss", "sampler"])
+    hc = space.decode([0] * 7 + [2])
+    assert str(hc).endswith("-inherited-balsampler") and hc.overrides()["data"] == {"balance": "sampler"}
+    assert space.gene_kinds()[-1] == "categorical" and space.encode(hc) == [0] * 7 + [2]
+    assert space.nearest(optimizer="sgd", lr=0.05, weight_decay=0.0, l1=0.0, dropout=0.0, label_smoothing=0.1,
+                         init="inherited", balance="loss").balance == "loss"
+    assert "data" not in old.smallest().overrides()
+    with pytest.raises(GreenError, match=r"unknown balance\(s\) \['equal'\]"):
+        HyperSpace(**SPACE, balance=["none", "equal"])

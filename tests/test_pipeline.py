@@ -221,7 +221,7 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert "## How far to trust the front" in md and "3 subnets drawn by cost" in md
 
 
-@pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu"])
+@pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu", "cifar10_lt"])
 def test_every_preset_composes_with_every_command(compose_cfg, experiment):
     for name in ("train", "lut", "search", "extract", "finetune", "baselines", "run", "hpo"):
         cfg = compose_cfg(name, f"experiment={experiment}")

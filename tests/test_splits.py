@@ -77,3 +77,52 @@ def test_a_checkpoint_of_before_stratification_needs_the_random_split():
     check_data(DigitsDataModule(image_size=8, split="random"), old)
     with pytest.raises(GreenError, match="imbalance_ratio: trained None vs now 10.0"):
         check_data(DigitsDataModule(image_size=8, imbalance_ratio=10), {"data": {**old["data"], "split": "stratified"}})
+
+
+def test_the_balanced_sampler_draws_every_class_equally_and_repeatably():
+    from supernet.splits import BalancedSampler
+
+    labels = torch.tensor([0] * 900 + [1] * 90 + [2] * 10)
+    s = BalancedSampler(labels, seed=4)
+    s.set_epoch(2)
+    first = list(s)
+    counts = np.bincount(labels[first].numpy(), minlength=3)
+    assert len(first) == 1000 and np.all(np.abs(counts - 1000 / 3) < 60)  # 3 sd of a binomial(1000, 1/3) is 45
+    assert list(s) == first
+    s.set_epoch(3)
+    assert list(s) != first
+
+
+def test_class_weights_follow_the_inverse_frequency():
+    dm = DigitsDataModule(image_size=8, imbalance_ratio=10, balance="loss")
+    dm.setup()
+    w = dm.class_weights()
+    counts = torch.bincount(dm.train_targets, minlength=10).float()
+    assert torch.allclose(w * counts, torch.full((10,), len(dm.train_targets) / 10))
+    assert float((w[dm.train_targets]).mean()) == pytest.approx(1.0)  # the mean weight of an image is 1
+    assert DigitsDataModule(image_size=8).class_weights() is None
+    with pytest.raises(DataError, match="unknown data.balance 'equal'; choose from none, loss, sampler"):
+        DigitsDataModule(image_size=8, balance="equal")
+    assert dm.rebalanced("sampler").balance == "sampler" and dm.balance == "loss"
+
+
+@pytest.mark.parametrize("balance", ["loss", "sampler"])
+def test_training_uses_the_class_aware_option(balance, compose_cfg, tmp_path):
+    """green-finetune's recipe trains with the weighted loss or the balanced sampler the data asks for."""
+    from hydra.utils import instantiate
+
+    from search.deploy.recipe import fit
+    from supernet.net import GreenNet
+
+    cfg = compose_cfg("finetune", "epochs=1", f"data.balance={balance}", "data.imbalance_ratio=10",
+                      "trainer.enable_progress_bar=false", "+trainer.limit_train_batches=2", output_dir=tmp_path)
+    dm = instantiate(cfg.data)
+    dm.setup()
+    space = instantiate(compose_cfg("train", "experiment=smoke").space)
+    model = GreenNet(space, space.smallest(), 10, 1)
+    module, trainer, _ = fit(model, "m", dm, cfg, tmp_path, 0, torch.device("cpu"), "USA")
+    if balance == "loss":
+        assert torch.equal(module.class_weight, dm.class_weights())
+    else:
+        assert module.class_weight is None
+        assert type(trainer.train_dataloader.sampler).__name__ == "BalancedSampler"

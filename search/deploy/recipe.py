@@ -28,6 +28,7 @@ from search.hardware.timing import measure, runner, set_threads
 from supernet.bn import recalibrate_bn
 from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
 from supernet.errors import GreenError, TrainingError
+from supernet.data import class_weights_of
 from supernet.metrics import confusion_figures
 from supernet.module import distill_loss
 from supernet.validate import finite_number, read_json
@@ -46,6 +47,7 @@ class SubnetModule(pl.LightningModule):
         self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []  # not a submodule
         self._sched = None
         self.images_seen = 0  # training images actually processed: the budget a report states
+        self.class_weight: torch.Tensor | None = None
         n = num_classes or model.num_classes
         self.metrics = torch.nn.ModuleDict({
             split: MetricCollection({"acc": MulticlassAccuracy(n, average="micro"),
@@ -62,6 +64,8 @@ class SubnetModule(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self.model.train()  # an extracted subnet arrives in eval mode; Lightning keeps modes as found
+        w = class_weights_of(self.trainer)  # data.balance=loss
+        self.class_weight = None if w is None else w.to(self.device)
 
     def on_train_start(self) -> None:
         if self.scheduler_fn is not None:
@@ -79,7 +83,7 @@ class SubnetModule(pl.LightningModule):
         x, y = batch
         self.images_seen += int(x.shape[0])
         logits = self.model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        loss = F.cross_entropy(logits, y, weight=self.class_weight, label_smoothing=self.label_smoothing)
         if self._teacher and self.kd_ratio > 0:
             with torch.no_grad():
                 soft = self._teacher[0](x)
@@ -186,12 +190,16 @@ def init_weights(model: torch.nn.Module, scheme: str) -> torch.nn.Module:
 def recipe(cfg: DictConfig) -> dict[str, Any]:
     """The training recipe of a fine-tuning config, as a report states it (what makes budgets comparable)."""
     opt, sched = cfg.optimizer, cfg.get("scheduler") or {}
-    return {"epochs": int(cfg.epochs), "optimizer": str(opt.get("name", opt.get("_target_"))),
-            "lr": float(opt.lr), "weight_decay": float(opt.get("weight_decay", 0.0)),
-            "schedule": str(sched.get("_target_", "constant")).rsplit(".", 1)[-1]
-            + (f" (warmup {sched.get('warmup_t')} steps)" if sched.get("warmup_t") else ""),
-            "label_smoothing": float(cfg.label_smoothing), "dropout": cfg.get("dropout"),
-            "l1": float(cfg.get("l1") or 0.0), "batch_size": int(cfg.data.batch_size)}
+    out = {"epochs": int(cfg.epochs), "optimizer": str(opt.get("name", opt.get("_target_"))),
+           "lr": float(opt.lr), "weight_decay": float(opt.get("weight_decay", 0.0)),
+           "schedule": str(sched.get("_target_", "constant")).rsplit(".", 1)[-1]
+           + (f" (warmup {sched.get('warmup_t')} steps)" if sched.get("warmup_t") else ""),
+           "label_smoothing": float(cfg.label_smoothing), "dropout": cfg.get("dropout"),
+           "l1": float(cfg.get("l1") or 0.0), "batch_size": int(cfg.data.batch_size)}
+    balance = str(cfg.data.get("balance") or "none")
+    if balance != "none":  # stated only when used: recipes of before compare equal to "none"
+        out["balance"] = balance
+    return out
 
 
 def starting_model(cfg: DictConfig, make_model: Callable[[bool], torch.nn.Module]) -> torch.nn.Module:

@@ -43,7 +43,7 @@ from search.evolution.settings import Settings
 from search.evolution.objectives import check_classes, parse_constraints, parse_objectives
 from search.hardware.timing import set_threads
 from search.tuning.slices import carve, claim
-from search.tuning.space import DIMS, HyperConfig, HyperSpace
+from search.tuning.space import DIMS, OPTIONAL_DIMS, HyperConfig, HyperSpace
 from search.tuning.trials import Pruner, choose, failed_trial, report_kept, run_trial
 from supernet.arch import ArchConfig
 from supernet.checkpoint import check_data, check_space, load_supernet
@@ -58,7 +58,7 @@ HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max
                   "train_energy": ("train_kwh", "min"), "train_time": ("train_seconds", "min")}
 TRIAL_FIELDS = ("arch", "gen", "select_acc", "select_recall", "select_recall_min",
                 "train_kwh", "train_seconds", "energy_source",
-                "epochs_run", "pruned", "failed", "seed", *DIMS)
+                "epochs_run", "pruned", "failed", "seed", *DIMS, *OPTIONAL_DIMS)
 REPORT_FIELDS = ("report_acc", "report_recall", "report_recall_min", "report_images", "report_se")
 
 
@@ -136,7 +136,7 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
         kept = folder / "weights"
         # the default recipe, on the grid, starts random search too: a comparison of the algorithms
         # measures the search, not the warm start (issue 12)
-        warm = [space.nearest(**cfg.default)] if h.warm_start else []
+        warm = [space.nearest(**cfg.default, balance=cfg.data.get("balance", "none"))] if h.warm_start else []
         settings = Settings(objectives, bounds_on, algorithm=h.algorithm, population=h.population,
                             generations=h.generations, budget=h.budget, crossover=h.crossover, mutation=h.mutation,
                             seed=cfg.seed)

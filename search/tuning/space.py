@@ -19,6 +19,8 @@ from search.deploy.recipe import INITS, OPTIMIZERS
 from supernet.errors import GreenError
 
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
+OPTIONAL_DIMS = ("balance",)  # searched only when hpo.space names it: spaces and settings of before stay as they were
+BALANCES = ("none", "loss", "sampler")
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,20 @@ class HyperConfig:
     dropout: float
     label_smoothing: float
     init: str
+    balance: str | None = None  # class-aware training (data.balance); None: as the data config says
 
     def __str__(self) -> str:
         return (f"{self.optimizer}-lr{self.lr:.3g}-wd{self.weight_decay:.3g}-l1{self.l1:.3g}-do{self.dropout:.3g}"
-                f"-ls{self.label_smoothing:.3g}-{self.init}")
+                f"-ls{self.label_smoothing:.3g}-{self.init}" + (f"-bal{self.balance}" if self.balance else ""))
 
     def overrides(self) -> dict[str, Any]:
         """The setting as green-finetune config values."""
-        return {"optimizer": {"name": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay},
-                "l1": self.l1, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
-                "from_scratch": self.init != "inherited", "init": "default" if self.init == "inherited" else self.init}
+        out = {"optimizer": {"name": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay},
+               "l1": self.l1, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
+               "from_scratch": self.init != "inherited", "init": "default" if self.init == "inherited" else self.init}
+        if self.balance is not None:
+            out["data"] = {"balance": self.balance}
+        return out
 
 
 def _grid(name: str, spec: Any) -> tuple:
@@ -73,10 +79,15 @@ class HyperSpace:
         missing = [d for d in DIMS if d not in dims]
         if missing:
             raise GreenError(f"hpo.space lacks {missing}")
-        unknown = [d for d in dims if d not in DIMS]
+        unknown = [d for d in dims if d not in DIMS + OPTIONAL_DIMS]
         if unknown:
-            raise GreenError(f"hpo.space has unknown dimension(s) {unknown}; dimensions are {list(DIMS)}")
-        self.choices = {d: _grid(d, dims[d]) for d in DIMS}
+            raise GreenError(f"hpo.space has unknown dimension(s) {unknown}; dimensions are "
+                             f"{list(DIMS + OPTIONAL_DIMS)}")
+        self.dims = DIMS + tuple(d for d in OPTIONAL_DIMS if d in dims)
+        self.choices = {d: _grid(d, dims[d]) for d in self.dims}
+        bad = [b for b in self.choices.get("balance", ()) if b not in BALANCES]
+        if bad:
+            raise GreenError(f"unknown balance(s) {bad}; choose from {', '.join(BALANCES)}")
         bad = [o for o in self.choices["optimizer"] if o not in OPTIMIZERS]
         if bad:
             raise GreenError(f"unknown optimizer(s) {bad}; choose from {', '.join(OPTIMIZERS)}")
@@ -95,7 +106,7 @@ class HyperSpace:
         self.name = "hpo"
 
     def gene_sizes(self) -> list[int]:
-        return [len(self.choices[d]) for d in DIMS]
+        return [len(self.choices[d]) for d in self.dims]
 
     def gene_kinds(self) -> list[str]:
         """``ordinal`` for a numeric grid in increasing or decreasing order (learning rates, dropout), so the
@@ -105,13 +116,13 @@ class HyperSpace:
                 return "categorical"
             steps = [b - a for a, b in zip(c, c[1:])]
             return "ordinal" if all(d > 0 for d in steps) or all(d < 0 for d in steps) else "categorical"
-        return [kind(self.choices[d]) for d in DIMS]
+        return [kind(self.choices[d]) for d in self.dims]
 
     def decode(self, genome: Sequence[int]) -> HyperConfig:
-        return HyperConfig(**{d: self.choices[d][int(g)] for d, g in zip(DIMS, genome)})
+        return HyperConfig(**{d: self.choices[d][int(g)] for d, g in zip(self.dims, genome)})
 
     def encode(self, hc: HyperConfig) -> list[int]:
-        return [self.choices[d].index(getattr(hc, d)) for d in DIMS]
+        return [self.choices[d].index(getattr(hc, d)) for d in self.dims]
 
     def sample(self, rng: random.Random) -> HyperConfig:
         return self.decode([rng.randrange(n) for n in self.gene_sizes()])
@@ -124,10 +135,10 @@ class HyperSpace:
                 return v if v in choices else choices[0]
             key = (lambda c: abs(math.log(c) - math.log(v))) if v > 0 and min(choices) > 0 else (lambda c: abs(c - v))
             return min(choices, key=key)
-        return HyperConfig(**{d: pick(d, values[d]) for d in DIMS})
+        return HyperConfig(**{d: pick(d, values.get(d, "none")) for d in self.dims})
 
     def smallest(self) -> HyperConfig:
-        return self.decode([0] * len(DIMS))
+        return self.decode([0] * len(self.dims))
 
     largest = smallest  # no cost is known before a trial: Evolution gets explicit bounds
 

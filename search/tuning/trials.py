@@ -118,7 +118,10 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
     model = starting_model(run, make_model)
     t = time.perf_counter()
     # the trial's seed also drives its training order and augmentation (the slices stay fixed)
-    module, trainer, energy = fit(model, name, data.select.reseeded(seed), run, out, seed, torch.device(cfg.device),
+    dm = data.select.reseeded(seed)
+    if hc.balance is not None:  # the trial's class-aware training
+        dm = dm.rebalanced(hc.balance)
+    module, trainer, energy = fit(model, name, dm, run, out, seed, torch.device(cfg.device),
                                   cfg.country_iso_code, num_classes=getattr(model, "num_classes", None), calib=calib,
                                   callbacks=[pruner] if pruner else [])
     val = trainer.validate(module, datamodule=data.select, verbose=False)[0]
