@@ -219,6 +219,12 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert -1 <= fid["kendall_tau"] <= 1 and len(fid["top1_regret_points_per_budget"]) == 3
     assert rep["fidelity"]["kendall_tau"] == fid["kendall_tau"] and rep["ledger"]["fidelity"]["files"] == 3
     assert "## How far to trust the front" in md and "3 subnets drawn by cost" in md
+    # per-class recall of winners and baselines, and the chosen winner's confusion matrix (issue 18)
+    assert "## Recall per class" in md and "### Confusion matrix of the chosen winner" in md
+    assert (out / "report_recall.png").is_file() and (out / "report_confusion.png").is_file()
+    for m in rep["winners"] + rep["baselines"]:
+        assert m["test_recall_min"] <= min(m["test_class_recall"].values()) + 1e-9 and len(m["test_class_recall"]) == 10
+        assert sum(map(sum, m["test_confusion"])) == m["test_images"] * len(m["seeds"])
 
 
 @pytest.mark.parametrize("experiment", ["smoke", "cifar10_cpu", "cifar10_gpu", "cifar10_lt"])

@@ -18,6 +18,7 @@ from search.evolution.front import Front
 
 from supernet.arch import ArchConfig
 from supernet.errors import GreenError
+from supernet.metrics import tracked_classes
 from supernet.space import SearchSpace
 
 
@@ -30,10 +31,10 @@ def rescore_front(front: Front, evaluator: Any) -> list[dict[str, Any]]:
     """
     rows = []
     for m in front.members:
-        score = evaluator(ArchConfig.parse(m.arch))
+        score = {k: v for k, v in evaluator(ArchConfig.parse(m.arch)).items() if k != "eval_seconds"}
+        # objectives read the held-out scores (acc, recall, recall_min, recall:<class>) and the member's costs
         rows.append({"arch": m.arch, **{o.field: m[o.field] for o in front.objectives}, "search_acc": m.acc,
-                     "search_recall": m.recall, "acc": score["acc"], "recall": score["recall"],
-                     "select_acc": score["acc"], "select_recall": score["recall"]})
+                     "search_recall": m.recall, **score, **{f"select_{k}": v for k, v in score.items()}})
     if not rows:
         return []
     pts = np.array([[float(r[o.field]) for o in front.objectives] for r in rows])
@@ -65,8 +66,8 @@ def pick_winners(cfg: DictConfig, space: SearchSpace, evaluator: Any = None
         chosen = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[:1]
     else:
         raise GreenError(f"unknown select {cfg.select!r}: use spread or top")
-    scores = {r["arch"]: {f: r[f] for f in ("search_acc", "select_acc", "select_recall")}
-              for r in rows} if evaluator is not None else {}
+    scores = {r["arch"]: {f: r[f] for f in ("search_acc", "select_acc", "select_recall", "select_recall_min")
+                          if f in r} for r in rows} if evaluator is not None else {}
     return [space.validate(a) for a in dict.fromkeys(chosen)], scores
 
 
@@ -98,7 +99,8 @@ def held_out_evaluator(cfg: DictConfig, net: Any, dm: Any) -> Any:
         raise GreenError(f"the search scored on all {len(dm.val_set)} validation images, so none is left to "
                          "re-score its front on: give the search fewer (eval.val_images) or pass select_images=0")
     n = left if n is None else min(int(n), left)
-    return SubnetEvaluator(net, dm, cfg.calib_images, n, val_offset=int(used))
+    fields = [o.field for o in Front.read(cfg.run, net.space).objectives]
+    return SubnetEvaluator(net, dm, cfg.calib_images, n, val_offset=int(used), track=tracked_classes(fields))
 
 
 def search_ckpt(run: str | None) -> str:

@@ -87,12 +87,28 @@ def aggregate(rows: Sequence[dict], stage: str, measured: dict[str, dict], share
             "energy_source": m["energy_source"], "power_w": m.get("power_w"),
             "train_kwh": mean_spread(kwh)["mean"], "total_train_kwh": mean_spread(kwh)["mean"] + share_kwh,
             "train_energy_source": first.get("train_energy_source"), "budget": first["budget"],
+            **class_figures(reps),
         })
     for r in out:  # energy scales with the serving latency under one power figure: same relative spread
         lat = r["latency_serving_ms"]
         r["energy_mj_per_image_p10"] = r["energy_mj_per_image"] * r["latency_serving_ms_p10"] / lat
         r["energy_mj_per_image_p90"] = r["energy_mj_per_image"] * r["latency_serving_ms_p90"] / lat
     return out
+
+
+def class_figures(reps: Sequence[dict]) -> dict[str, Any]:
+    """Per-class test figures of a model's replicates: worst-class recall and each class's recall (means over
+    seeds), the confusion matrix summed over seeds; empty for rows written before they were kept."""
+    if not all("test_class_recall" in r for r in reps):
+        return {}
+    classes = list(reps[0]["test_class_recall"])
+    cms = [r["test_confusion"] for r in reps]
+    return {"test_recall_min": mean_spread([float(r["test_recall_min"]) for r in reps])["mean"],
+            "test_recall_min_per_seed": [float(r["test_recall_min"]) for r in reps],
+            "test_class_recall": {c: mean_spread([float(r["test_class_recall"][c]) for r in reps])["mean"]
+                                  for c in classes},
+            "test_confusion": [[sum(cm[i][j] for cm in cms) for j in range(len(classes))]
+                               for i in range(len(classes))]}
 
 
 def acc_noise(a: dict, b: dict) -> float:
