@@ -109,3 +109,23 @@ def test_green_train_logs_worst_class_and_per_class_recall(tiny_ckpt):
     rec = [metrics[f"val_class_recall_largest/{c}"] for c in range(10)]
     assert metrics["val/recall_min_largest"] == pytest.approx(min(rec))
     assert metrics["val/recall_largest"] == pytest.approx(sum(rec) / 10, abs=1e-6)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["search.objectives=[acc,recall:cow]"], "objective or constraint 'recall:cow' names no class of the data"),
+    (["search.constraints=['train_kwh <= 1']"], "'train_kwh' is not computed by the search"),
+    (["data.val_size=5"], "has no validation image after stratification (5 validation images for 10 classes)"),
+    (["data.imbalance_ratio=0.5"], "data.imbalance_ratio must be null or a number >= 1"),
+    (["data.balance=equal"], "unknown data.balance 'equal'"),
+])
+def test_recall_bad_input_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
+                        *overrides, f"hydra.run.dir={tmp_path}"], cwd=root, capture_output=True, text=True)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("green-search: error:"), r.stderr[-2000:]
+    assert message in lines[0] and not (tmp_path / "pareto.json").exists()
