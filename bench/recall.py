@@ -167,7 +167,10 @@ def main() -> None:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             return compose(name, overrides=[*over, *extra, f"paths.output_dir={out}"])
 
-    train_cfg = cfg("train", f"epochs={args.epochs}", "trainer.enable_progress_bar=false", out=run / "train")
+    # resume=auto: a rerun on the folder continues (or skips) the supernet; searches, fine-tunes and
+    # baselines resume in their own folders
+    train_cfg = cfg("train", f"epochs={args.epochs}", "resume=auto", "trainer.enable_progress_bar=false",
+                    out=run / "train")
     train(train_cfg)
     ckpt = run / "train" / "checkpoints" / "last.ckpt"
     table = Path(args.table) if args.table else run / "lut" / "lut.json"
