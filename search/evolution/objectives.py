@@ -24,6 +24,7 @@ import moocore
 import numpy as np
 
 from supernet.errors import GreenError
+from supernet.metrics import CLASS_PREFIX
 
 # objective name -> (record field, direction)
 # ``recall:<class>`` (any class of the data) is an objective too, read from the field of "recall" + ":<class>"
@@ -35,7 +36,6 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
 COST_FIELDS = ("params", "macs", "latency_ms", "energy_mj")
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 _CONSTRAINT_RE = re.compile(r"^\s*(recall:\S(?:.*?\S)?|[a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
-CLASS_PREFIX = "recall:"
 
 
 def lookup(name: str, registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> tuple[str, str] | None:
