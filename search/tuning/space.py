@@ -16,11 +16,11 @@ from typing import Any, Sequence
 from omegaconf import OmegaConf
 
 from search.deploy.recipe import INITS, OPTIMIZERS
+from supernet.data import BALANCES
 from supernet.errors import GreenError
 
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
 OPTIONAL_DIMS = ("balance",)  # searched only when hpo.space names it: spaces and settings of before stay as they were
-BALANCES = ("none", "loss", "sampler")
 
 
 @dataclass(frozen=True)
