@@ -189,7 +189,9 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "src='report_" not in html and 'src="report_' not in html  # self-contained
     rep = json.loads((out / "report.json").read_text())
-    assert rep["amortisation"]["k"] == 2 and rep["amortisation"]["ratio"] > 0
+    # K is the number of distinct fine-tuned winners: top_k=2, or fewer when the re-scored front holds one arch
+    tuned = {m["name"] for m in json.loads((out / "finetune" / "finetune.json").read_text())["models"]}
+    assert rep["amortisation"]["k"] == len(tuned) in (1, 2) and rep["amortisation"]["ratio"] > 0
     assert all(m["arch"].split("_")[2].split("-")[0] in {"w0.5", "w1"} for m in rep["winners"] + rep["scratch"])
     assert {b["name"] for b in rep["baselines"]} == {"lcnet_050", "squeezenet1_1"}
     assert all(rep["ledger"][k]["files"] > 0 for k in ("train", "lut", "search", "finetune", "scratch", "baselines"))
