@@ -2,7 +2,7 @@
 # Green CNN ranking benchmark on a lent GPU, from the repo root:
 #   set -o pipefail; bash .gpu/run.sh 2>&1 | tee $OUT/log.txt
 # Step A: train the cifar supernet (a 2-epoch calibration run sizes E to end by A_END s).
-# Step B: bench/ranking.py through .gpu/ranking_par.py (parallel finetune jobs, F sized to end by TOTAL s).
+# Step B: bench/ranking.py with its ground-truth trainings as parallel jobs (launcher=joblib, F_MAX epochs).
 # LOCAL=1: tiny CPU settings, to check the script end to end without a GPU.
 set -euo pipefail
 T0=$(date +%s)
@@ -21,12 +21,12 @@ DATA=$WORK/cifar10   # the carried subset: cifar10.tar.gz holds train/<class>/*.
 [ -d "$DATA" ] || tar -xzf "$G/cifar10.tar.gz" -C "$WORK"
 if [ "$LOCAL" = 1 ]; then
   TR=cpu; MDEV=cpu; A_SMALL="data.train_subset=512 module.calib_images=256"; E_MIN=2; E_MAX=3; F_MAX=2; EXTRA="data.val_size=300"
-  B_ARGS="--pool 4 --subnets 3 --train-subset 512 --val-images 256"
+  B_ARGS="--val-images 256 table.subnets=3 table.strata=1 table.pool=50 table.seeds=1 data.train_subset=512"
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$G"/whl/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-  TR=gpu; MDEV=cuda; EXTRA=""; A_SMALL="data.train_subset=null"; E_MIN=4; E_MAX=100; F_MAX=${F_MAX:-15}
-  B_ARGS="--pool 60 --subnets 10 --train-subset 25000 --val-images 5000"
+  TR=gpu; MDEV=cuda; EXTRA=""; A_SMALL="data.train_subset=null"; E_MIN=4; E_MAX=100; F_MAX=${F_MAX:-8}
+  B_ARGS="--val-images 5000 table.subnets=10 table.seeds=2 data.train_subset=25000"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
 export PYTHONUNBUFFERED=1
@@ -53,10 +53,10 @@ else
   [ $(stat -c %s "$CK") -lt 16000000 ] && cp "$CK" "$OUT/last.ckpt"
   python3 -c "import json; m=json.load(open('$OUT/train_metrics.json'))['metrics']; print({k: round(v, 4) for k, v in m.items() if k.startswith('val/acc')})"
 fi
-ts "step B: bench/ranking.py (parallel finetune jobs)"
-DEADLINE=$(( T0 + TOTAL )) F_MAX=$F_MAX RANK_DEVICE=$MDEV PAR_SUMMARY=$OUT/ranking_par.json GREEN_SRC=$SRC \
-  timeout $(left $(( TOTAL + 30 )) 60) python3 "$G/ranking_par.py" --ckpt "$CK" $B_ARGS --epochs 1 \
-  $DATA_OV measure.device=$MDEV
+ts "step B: bench/ranking.py, the ground-truth table's trainings as parallel jobs (launcher=joblib)"
+# the product's own parallel path: Hydra's joblib launcher, JOBS processes sharing the GPU (exclusive=false)
+timeout $(left $(( TOTAL + 30 )) 60) python3 bench/ranking.py --table "$WORK/table" --method sandwich="$CK" $B_ARGS \
+  $DATA_OV trainer=$TR epochs=$F_MAX launcher=joblib launcher.jobs=${JOBS:-8} launcher.exclusive=false
 cp "$SRC/outputs/bench/ranking.json" "$OUT/ranking.json"
 ts "step B done"
 python3 -c "import json; r=json.load(open('$OUT/ranking.json')); print({k: r.get(k) for k in ('kendall_tau', 'spearman', 'finetune_gain', 'finetune_gain_wins', 'recipe')})"

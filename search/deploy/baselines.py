@@ -18,14 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
 from search.hardware.cost import count_net
 from search.deploy.export import export_onnx, load_weights, save_weights
-from search.deploy.recipe import fit_and_measure, replicates
+from search.deploy.recipe import fit_and_measure, train_batch
 from search.hardware.timing import set_threads
+from search.jobs.launch import Job, launcher_of, memo
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
 from supernet.validate import check_options, of_type, read_json, whole_number
@@ -136,37 +138,48 @@ def load_baseline(folder: str | Path) -> nn.Module:
     return model.eval()
 
 
+def _state(cfg: DictConfig) -> tuple[Any, list]:
+    """The data and the calibration batches."""
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return dm, dm.calib_batches(cfg.calib_images)
+
+
+def baseline_job(cfg: DictConfig, job: Job) -> None:
+    """Train, test and measure one baseline (``job.payload``: name, source) with the job's seed."""
+    dm, calib = memo(cfg, _state)
+    pl.seed_everything(job.seed, workers=True)
+    name, source, folder = job.payload["name"], job.payload["source"], Path(job.folder)
+    n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
+    model = build_baseline(source, name, n_cls, in_chans, res)
+    params, macs = count_net(model, res, in_chans)
+    row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": job.replicate,
+           "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
+           "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, None,
+                                           job.seed, res, n_cls, in_chans)}
+    row["budget"]["init"] = "scratch"
+    save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
+                                  "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
+                                  "std": list(dm.std), "result": row}, onnx=cfg.onnx)
+    lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+    print(f"green-baselines: {name} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
+
+
 def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Train, test and measure every configured baseline; returns one row per model (as green-finetune)."""
+    """Train, test and measure every configured baseline through the config's launcher; returns one row per
+    model and seed (as green-finetune)."""
     check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
+    launcher_of(cfg).check(cfg, "green-baselines")
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
-    dm = instantiate(cfg.data)
-    dm.setup("fit")
-    n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
-    calib = dm.calib_batches(cfg.calib_images)
+    memo(cfg, _state)
     seeds = int(cfg.get("seeds", 1))
-    rows = []
-    names = list(models)
-    for rep, i, folder, seed in replicates(names, seeds, cfg.seed, out / "models", "model.json", "green-baselines",
-                                           rows):
-        name, source = names[i], models[names[i]]
-        model = build_baseline(source, name, n_cls, in_chans, res)
-        params, macs = count_net(model, res, in_chans)
-        row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": rep,
-               "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
-               "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, out, calib, None, seed, res, n_cls,
-                                               in_chans)}
-        row["budget"]["init"] = "scratch"
-        save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
-                                      "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
-                                      "std": list(dm.std), "result": row}, onnx=cfg.onnx)
-        rows.append(row)
-        lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
-        print(f"green-baselines: {name} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
+    payloads = [{"name": n, "source": src} for n, src in models.items()]
+    rows = train_batch(cfg, list(models), out / "models", "model.json", "green-baselines", baseline_job, payloads,
+                       seeds)
     write_json(out / "baselines.json", {"models": rows, "seeds": seeds})
     write_csv(out / "baselines.csv", rows)
     return rows

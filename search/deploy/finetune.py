@@ -12,53 +12,66 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from search.deploy.export import save_subnet
-from search.deploy.recipe import fit_and_measure, replicates, starting_model
+from search.deploy.recipe import fit_and_measure, starting_model, train_batch
 from search.deploy.winners import held_out_evaluator, pick_winners, search_ckpt
 from search.hardware.cost import count
 from search.hardware.timing import set_threads
+from search.jobs.launch import Job, launcher_of, memo
 from supernet.checkpoint import load_matching
 from supernet.io import write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from supernet.validate import check_options
 
 
+def _state(cfg: DictConfig) -> tuple[str, Any, Any, list, Any]:
+    """The supernet checkpoint, the supernet, the data, the calibration batches and the teacher."""
+    ckpt = cfg.ckpt or search_ckpt(cfg.run)
+    net, _, dm = load_matching(cfg, ckpt)
+    calib = dm.calib_batches(cfg.calib_images)
+    teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
+    return str(ckpt), net, dm, calib, teacher
+
+
+def finetune_job(cfg: DictConfig, job: Job) -> None:
+    """Fine-tune one winner (``job.payload["arch"]``) with the job's seed; its folder holds the result."""
+    ckpt, net, dm, calib, teacher = memo(cfg, _state)
+    pl.seed_everything(job.seed, workers=True)
+    arch, folder = net.space.validate(job.payload["arch"]), Path(job.folder)
+    init = cfg.get("init", "default")
+    model = starting_model(cfg, lambda inherited: extract_subnet(net, arch, calib) if inherited
+                           else GreenNet(net.space, arch, net.num_classes, net.in_chans))
+    params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+    row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
+           "replicate": job.replicate, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
+           "distilled": teacher is not None, "params": params, "macs": macs, **job.payload.get("selection", {}),
+           **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, teacher, job.seed,
+                             arch.resolution, net.num_classes, net.in_chans)}
+    row["budget"]["init"] = row["init"]
+    save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
+                                "std": list(dm.std), "supernet": ckpt}, onnx=cfg.onnx)
+    lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
+    print(f"green-finetune: {arch} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
+
+
 def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
-    (also finetune.json/.csv)."""
+    (also finetune.json/.csv). The fine-tunes run through the config's launcher (``launcher=joblib`` ...)."""
     check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
+    launcher_of(cfg).check(cfg, "green-finetune")
     seeds = int(cfg.get("seeds", 1))
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
-    ckpt = cfg.ckpt or search_ckpt(cfg.run)
-    net, _, dm = load_matching(cfg, ckpt)
+    ckpt, net, dm, _, _ = memo(cfg, _state)
     archs, selection = pick_winners(cfg, net.space, held_out_evaluator(cfg, net, dm))
-    calib = dm.calib_batches(cfg.calib_images)
-    teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
-    init = cfg.get("init", "default")
-    rows = []
     names = [f"{i:02d}_{arch}" for i, arch in enumerate(archs)]
-    for rep, i, folder, seed in replicates(names, seeds, cfg.seed, out / "models", "arch.json", "green-finetune", rows,
-                                           "fine-tuned"):
-        arch = archs[i]
-        model = starting_model(cfg, lambda inherited: extract_subnet(net, arch, calib) if inherited
-                               else GreenNet(net.space, arch, net.num_classes, net.in_chans))
-        params, macs = count(net.space, arch, net.num_classes, net.in_chans)
-        row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
-               "replicate": rep, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
-               "distilled": teacher is not None, "params": params, "macs": macs,
-               **selection.get(str(arch), {}),
-               **fit_and_measure(model, folder.name, dm, cfg, out, calib, teacher, seed, arch.resolution,
-                                 net.num_classes, net.in_chans)}
-        row["budget"]["init"] = row["init"]
-        save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
-                                    "std": list(dm.std), "supernet": str(ckpt)}, onnx=cfg.onnx)
-        rows.append(row)
-        lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
-        print(f"green-finetune: {arch} (seed {seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}")
-    write_json(out / "finetune.json", {"models": rows, "supernet": str(ckpt), "seeds": seeds,
+    payloads = [{"arch": str(a), "selection": selection.get(str(a), {})} for a in archs]
+    rows = train_batch(cfg, names, out / "models", "arch.json", "green-finetune", finetune_job, payloads, seeds,
+                       "fine-tuned")
+    write_json(out / "finetune.json", {"models": rows, "supernet": ckpt, "seeds": seeds,
                                        "num_classes": net.num_classes})
     write_csv(out / "finetune.csv", rows)
     return rows

@@ -12,7 +12,7 @@ names, seeds and resumes the models of a command alike.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -25,13 +25,14 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
 from search.hardware.timing import measure, runner, set_threads
+from search.jobs.launch import Job, finished, launcher_of, replicate_jobs, results
 from supernet.bn import recalibrate_bn
 from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
 from supernet.errors import GreenError, TrainingError
 from supernet.data import class_weights_of
 from supernet.metrics import confusion_figures
 from supernet.module import distill_loss
-from supernet.validate import finite_number, read_json
+from supernet.validate import finite_number
 
 
 class SubnetModule(pl.LightningModule):
@@ -269,25 +270,22 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
             "budget": budget}
 
 
-def replicates(names: Sequence[str], seeds: int, base_seed: int, models: Path, meta_file: str, command: str,
-               rows: list[dict[str, Any]], done: str = "trained") -> Iterator[tuple[int, int, Path, int]]:
-    """``(replicate, index, folder, seed)`` of every model still to train, seed ``base_seed + index + 1000 *
-    replicate``; finished ones (their ``meta_file`` exists) are read back into ``rows`` and skipped.
+def train_batch(cfg: DictConfig, names: Sequence[str], models: Path, meta_file: str, command: str,
+                fn: Callable[[DictConfig, Job], Any], payloads: Sequence[dict[str, Any]] | None = None,
+                seeds: int | None = None, done: str = "trained") -> list[dict[str, Any]]:
+    """Train every model of ``names`` x ``seeds`` (``fn(cfg, job)`` each) through the config's launcher and
+    return every result row in job order; finished ones (their ``meta_file`` exists) are skipped.
 
-    Shared by ``green-finetune`` and ``green-baselines``, so both name, seed and resume replicates alike.
+    Shared by ``green-finetune``, ``green-baselines`` and ``green-table``, so all name, seed, resume and
+    launch replicates alike (:mod:`search.jobs.launch`).
     """
-    for rep in range(seeds):
-        for i, name in enumerate(names):
-            folder = models / (name if rep == 0 else f"{name}_s{rep}")
-            if (folder / meta_file).is_file():
-                done_meta = read_json(folder / meta_file, "finished model's description")
-                if not isinstance(done_meta, dict) or not isinstance(done_meta.get("result"), dict):
-                    raise GreenError(f"{str(folder / meta_file)!r} holds no 'result' record; remove {str(folder)!r} "
-                                     "to train that model again")
-                rows.append(done_meta["result"])
-                print(f"{command}: {folder.name} already {done}, skipped")
-                continue
-            seed = base_seed + i + 1000 * rep
-            pl.seed_everything(seed, workers=True)
-            yield rep, i, folder, seed
-
+    seeds = int(cfg.get("seeds", 1)) if seeds is None else seeds
+    jobs = replicate_jobs(names, seeds, int(cfg.seed), models, payloads)
+    todo = []
+    for job in jobs:
+        if finished(job, meta_file) is not None:
+            print(f"{command}: {job.key} already {done}, skipped")
+        else:
+            todo.append(job)
+    launcher_of(cfg).run(todo, fn, cfg, models.parent / "jobs", command)
+    return results(jobs, meta_file)

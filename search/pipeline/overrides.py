@@ -9,18 +9,21 @@ from omegaconf import OmegaConf
 
 from supernet.errors import GreenError
 
-SHARED = ("experiment", "data", "space", "trainer", "seed")  # command-line overrides every stage receives
+SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
+LAUNCHED = ("finetune", "baselines", "table", "hpo")  # configs whose trainings run through a launcher
 
 
 def shared_overrides(task: Sequence[str]) -> list[str]:
-    """The command-line overrides of green-run that concern every stage (data, space, trainer, seed)."""
+    """The command-line overrides of green-run that concern every stage (data, space, trainer, seed, launcher)."""
     return [o for o in task if _key(o).split(".", 1)[0].split("@", 1)[0] in SHARED]
 
 
 def shared_for(name: str, shared: Sequence[str]) -> list[str]:
-    """The shared overrides the config ``name`` accepts (a config without a trainer takes no trainer override)."""
-    return [o for o in shared if name not in UNTRAINED or not _key(o).startswith("trainer")]
+    """The shared overrides the config ``name`` accepts (a config without a trainer takes no trainer override,
+    one without trainings to launch no launcher override)."""
+    return [o for o in shared if (name not in UNTRAINED or not _key(o).startswith("trainer"))
+            and (name in LAUNCHED or not _key(o).startswith("launcher"))]
 
 
 def stage_overrides(node: Any) -> list[str]:

@@ -20,9 +20,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from search.deploy.recipe import fit_and_measure, init_weights, replicates
+from search.deploy.recipe import fit_and_measure, init_weights, train_batch
 from search.hardware.cost import count
 from search.hardware.timing import set_threads
+from search.jobs.launch import Job, launcher_of, memo
 from search.ranking.table import Table, TableRow, identity, load_table, mismatch
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
@@ -133,16 +134,47 @@ def _table_path(out: Path) -> Path:
     return out / "table.json"
 
 
+def _state(cfg: DictConfig) -> tuple[SearchSpace, Any, list]:
+    """The space, the data and the calibration batches of the table's config."""
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return instantiate(cfg.space), dm, dm.calib_batches(cfg.calib_images)
+
+
+def table_job(cfg: DictConfig, job: Job) -> None:
+    """Train one subnet of the table standalone with the job's seed; ``row.json`` in its folder."""
+    space, dm, calib = memo(cfg, _state)
+    pl.seed_everything(job.seed, workers=True)
+    arch, folder = space.validate(job.payload["arch"]), Path(job.folder)
+    model = init_weights(GreenNet(space, arch, dm.num_classes, dm.in_chans), str(cfg.get("init", "default")))
+    params, macs = count(space, arch, dm.num_classes, dm.in_chans)
+    curve = TestCurve(dm, calib if cfg.recalibrate_bn else None)
+    run_cfg = OmegaConf.merge(cfg, {"measure": {"enabled": False}})  # latency belongs to the lookup table
+    res = fit_and_measure(model, folder.name, dm, run_cfg, Path(cfg.paths.output_dir), calib, None, job.seed,
+                          arch.resolution, dm.num_classes, dm.in_chans, callbacks=[curve])
+    row = TableRow(arch=str(arch), seed=job.seed, replicate=job.replicate, stratum=job.payload["stratum"],
+                   role=job.payload["role"], params=params, macs=macs,
+                   val_acc=curve.val[-1] if curve.val else math.nan, test_acc=float(res["test_acc"]),
+                   test_recall=float(res["test_recall"]), epochs=int(cfg.epochs),
+                   images_seen=int(res["budget"]["images_seen"]), train_kwh=float(res["train_energy_kwh"]),
+                   energy_source=str(res["train_energy_source"]), train_seconds=float(res["train_seconds"]),
+                   test_curve=(*curve.test, float(res["test_acc"])), val_curve=tuple(curve.val))
+    write_json(folder / "row.json", {"result": {**asdict(row), "plateau_points": row.plateau_points}})
+    print(f"green-table: {arch} (seed {job.seed}): test acc {row.test_acc:.4f}, last-epoch change "
+          f"{row.plateau_points:.2f} points", flush=True)
+
+
 def build(cfg: DictConfig) -> Table:
-    """Train (or resume) every subnet and seed of the table ``cfg`` describes; returns the table."""
+    """Train (or resume) every subnet and seed of the table ``cfg`` describes, through the config's launcher;
+    returns the table."""
     if cfg.epochs < 1:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
     if int(cfg.table.seeds) < 1:
         raise GreenError(f"table.seeds must be >= 1, got {cfg.table.seeds}")
+    launcher_of(cfg).check(cfg, "green-table")
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
-    space: SearchSpace = instantiate(cfg.space)
-    dm = instantiate(cfg.data)
+    space, dm, _ = memo(cfg, _state)
     ident = {**identity(cfg, space, dm), "plateau_points": float(cfg.table.plateau_points)}
     old = _table_path(out)
     if old.is_file():
@@ -153,35 +185,11 @@ def build(cfg: DictConfig) -> Table:
     picks = plan(space, int(cfg.table.subnets), int(cfg.table.strata), int(cfg.table.pool),
                  int(cfg.table.pool_seed), dm.num_classes, dm.in_chans)
     names = [f"{i:02d}_{p.arch}" for i, p in enumerate(picks)]
-    done: list[dict[str, Any]] = []
-    run_cfg = OmegaConf.merge(cfg, {"measure": {"enabled": False}})  # latency belongs to the lookup table
-
-    def publish() -> Table:
-        table = Table(ident, tuple(TableRow.from_dict(d) for d in done))
-        write_json(_table_path(out), table.to_dict())
-        return table
-
-    for rep, i, folder, seed in replicates(names, int(cfg.table.seeds), int(cfg.seed), out / "runs", "row.json",
-                                           "green-table", done, "trained"):
-        p = picks[i]
-        model = init_weights(GreenNet(space, p.arch, dm.num_classes, dm.in_chans), str(cfg.get("init", "default")))
-        params, macs = count(space, p.arch, dm.num_classes, dm.in_chans)
-        calib = dm.calib_batches(cfg.calib_images)
-        curve = TestCurve(dm, calib if cfg.recalibrate_bn else None)
-        res = fit_and_measure(model, folder.name, dm, run_cfg, out, calib, None, seed, p.arch.resolution,
-                              dm.num_classes, dm.in_chans, callbacks=[curve])
-        row = TableRow(arch=str(p.arch), seed=seed, replicate=rep, stratum=p.stratum, role=p.role, params=params,
-                       macs=macs, val_acc=curve.val[-1] if curve.val else math.nan, test_acc=float(res["test_acc"]),
-                       test_recall=float(res["test_recall"]), epochs=int(cfg.epochs),
-                       images_seen=int(res["budget"]["images_seen"]), train_kwh=float(res["train_energy_kwh"]),
-                       energy_source=str(res["train_energy_source"]), train_seconds=float(res["train_seconds"]),
-                       test_curve=(*curve.test, float(res["test_acc"])), val_curve=tuple(curve.val))
-        write_json(folder / "row.json", {"result": {**asdict(row), "plateau_points": row.plateau_points}})
-        done.append(asdict(row))
-        publish()
-        print(f"green-table: {p.arch} (seed {seed}): test acc {row.test_acc:.4f}, last-epoch change "
-              f"{row.plateau_points:.2f} points ({len(done)}/{len(picks) * int(cfg.table.seeds)})", flush=True)
-    table = publish()
+    payloads = [{"arch": str(p.arch), "stratum": p.stratum, "role": p.role} for p in picks]
+    done = train_batch(cfg, names, out / "runs", "row.json", "green-table", table_job, payloads,
+                       int(cfg.table.seeds))
+    table = Table(ident, tuple(TableRow.from_dict(d) for d in done))
+    write_json(_table_path(out), table.to_dict())
     s = table.summary()
     nc = s["noise_ceiling_tau"]
     print(f"green-table: {s['rows']} trainings of {s['subnets']} subnets; plateau (< {ident['plateau_points']} "

@@ -42,6 +42,7 @@ from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
 from search.evolution.objectives import check_classes, parse_constraints, parse_objectives
 from search.hardware.timing import set_threads
+from search.jobs.launch import Job, launcher_of, memo, replicate_jobs, results
 from search.tuning.slices import carve, claim
 from search.tuning.space import DIMS, OPTIONAL_DIMS, HyperConfig, HyperSpace
 from search.tuning.trials import Pruner, choose, failed_trial, report_kept, run_trial
@@ -97,10 +98,99 @@ def experiment_yaml(hc: HyperConfig, arch: str, best: dict, default: dict, n_sel
             f"{best['train_kwh']:.3g} kWh ({best['energy_source']}).\n{body}")
 
 
+def _state(cfg: DictConfig) -> tuple[Any, Any, list, list]:
+    """The data, its select/report slices, the winners (arch, make_model) and the calibration batches."""
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    data = carve(cfg, dm)  # bad slice sizes fail here, before anything is built or trained
+    return dm, data, _winners(cfg, dm), dm.calib_batches(cfg.calib_images)
+
+
+def hpo_job(cfg: DictConfig, job: Job) -> None:
+    """The hyperparameter search of one winner (``job.index``); ``winner.json`` in its folder holds the result."""
+    h = cfg.hpo
+    dm, data, winners, calib = memo(cfg, _state)
+    space = HyperSpace(**h.space)
+    bounds_on = parse_constraints(list(h.get("constraints") or ()), HPO_OBJECTIVES)
+    objectives = parse_objectives(list(h.objectives), HPO_OBJECTIVES)
+    info = data.info()
+    i, (arch, make) = job.index, winners[job.index]
+    folder = Path(job.folder)
+    claim(folder, data)
+    default_path = folder / "default.json"
+    default = of_type(read_json(default_path, "default recipe's record"), dict,
+                      f"default recipe's record {str(default_path)!r}") if default_path.is_file() else {}
+    if default.get("slices") != info["digest"]:  # the default recipe: the reference and the energy bound
+        d = cfg.default
+        default = run_trial(HyperConfig(d.optimizer, float(d.lr), float(d.weight_decay), float(d.l1),
+                                        float(d.dropout), float(d.label_smoothing), d.init),
+                            make, data, calib, cfg, folder, "default", cfg.seed, held_out=True)
+        default["slices"] = info["digest"]
+        write_json(default_path, default)
+    bounds = {"train_kwh": h.bound_factor * default["train_kwh"],
+              "train_seconds": h.bound_factor * default["train_seconds"]}
+    kept = folder / "weights"
+    # the default recipe, on the grid, starts random search too: a comparison of the algorithms
+    # measures the search, not the warm start (issue 12)
+    warm = [space.nearest(**cfg.default, balance=cfg.data.get("balance", "none"))] if h.warm_start else []
+    settings = Settings(objectives, bounds_on, algorithm=h.algorithm, population=h.population,
+                        generations=h.generations, budget=h.budget, crossover=h.crossover, mutation=h.mutation,
+                        seed=cfg.seed)
+    evo = Evolution(space, settings, cost_fn=lambda hc: {}, run_dir=folder, bounds=bounds, initial=warm,
+                    label="green-hpo", progress=cfg.progress)
+
+    def history(epoch: int) -> list[float]:
+        """Validation accuracies of the trials so far at rung ``epoch``, for the pruner (resumed ones too)."""
+        rungs = (r.get("rung_acc", {}) for r in evo.records.values())
+        return [acc[str(epoch)] for acc in rungs if str(epoch) in acc]
+
+    def evaluate(hc: HyperConfig) -> dict[str, Any]:
+        pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
+        n = len(evo.records)
+        try:
+            return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
+                             keep=kept / f"{hc}.pt")
+        except TrainingError as err:  # one diverging setting must not end the search of the others
+            print(f"green-hpo: trial {hc} failed: {err}")
+            return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n, dm.classes)
+
+    front = evo.run(evaluate)
+    trials = [r.row() for r in evo.records.values()]
+    best = choose(trials, bounds_on)
+    chosen = space.decode(best["genome"])
+    best = {**best, **report_kept(chosen, make, kept / f"{best['arch']}.pt", data, cfg, folder)}
+    for f in kept.glob("*.pt"):  # only the chosen trial's weights are read again
+        if f.name != f"{best['arch']}.pt":
+            f.unlink()
+    exp = folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"
+    write_atomic(exp, experiment_yaml(chosen, arch, best, default, info["select_images"], int(cfg.epochs)))
+    write_csv(folder / "trials.csv", trials, TRIAL_FIELDS)
+    rows = [{"winner": arch, **{k: r.get(k) for k in TRIAL_FIELDS}} for r in trials]
+    figures = ("select_acc", "select_recall", *REPORT_FIELDS, "train_kwh", "train_seconds")
+    entry = {
+        "arch": arch, "default": {k: default[k] for k in figures},
+        "best": {"arch": best["arch"], **{k: best[k] for k in figures}},
+        "chosen": asdict(chosen), "n_trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
+        "failed": sum(bool(r.get("failed")) for r in trials),
+        "trials": [{k: r.get(k) for k in ("arch", "gen", "select_acc", "train_kwh", "pruned", "epochs_run",
+                                          "failed")}
+                   for r in trials],
+        "front": [r.arch for r in front], "hypervolume": evo.hypervolume(), "experiment": str(exp),
+        "usage": f"green-finetune hydra.searchpath=[file://{(folder / 'configs').resolve()}] "
+                 f"experiment=hpo_{i:02d} ckpt=<supernet checkpoint>"}
+    print(f"green-hpo: {arch}: chose {best['arch']} on {info['select_images']} validation images (accuracy "
+          f"{best['select_acc']:.4f}); held out on {info['report_images']} others: {best['report_acc']:.4f} "
+          f"+- {best['report_se']:.4f} vs default {default['report_acc']:.4f}; {len(trials)} trials, "
+          f"{entry['pruned']} stopped early, {entry['failed']} failed -> {exp}")
+    write_json(folder / "winner.json", {"result": {"winner": entry, "rows": rows}})
+
+
 def hpo(cfg: DictConfig) -> dict[str, Any]:
-    """Search the training hyperparameters of each winner; returns what hpo.json holds."""
+    """Search the training hyperparameters of each winner, one job per winner through the config's launcher;
+    returns what hpo.json holds."""
     h = cfg.hpo
     check_options(cfg)  # epochs, threads, device, the default recipe, before anything is trained
+    launcher_of(cfg).check(cfg, "green-hpo")
     if h.budget is not None and h.budget < 1:
         raise GreenError(f"hpo.budget must be >= 1 trial, got {h.budget}")
     space = HyperSpace(**h.space)
@@ -108,84 +198,16 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
     bounds_on = parse_constraints(list(h.get("constraints") or ()), HPO_OBJECTIVES)
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
-    dm = instantiate(cfg.data)
-    dm.setup("fit")
+    dm, data, winners, _ = memo(cfg, _state)
     check_classes([o.field for o in objectives] + [c.field for c in bounds_on], dm.classes)
-    data = carve(cfg, dm)  # bad slice sizes fail here, before anything is built or trained
-    info = data.info()
-    winners = _winners(cfg, dm)
-    calib = dm.calib_batches(cfg.calib_images)
+    # every winner's job runs again: its search resumes from its own cache (no trial is trained twice) and
+    # re-reads the chosen trial's weights, so a rerun checks them and picks up changed settings
+    jobs = replicate_jobs([f"{i:02d}_{arch}" for i, (arch, _) in enumerate(winners)], 1, int(cfg.seed), out)
+    launcher_of(cfg).run(jobs, hpo_job, cfg, out / "jobs", "green-hpo")
+    done_rows = results(jobs, "winner.json")
     result: dict[str, Any] = {"objectives": [o.name for o in objectives], "space": space.choices,
-                              "epochs": cfg.epochs, "slices": info, "winners": []}
-    rows = []
-    for i, (arch, make) in enumerate(winners):
-        folder = out / f"{i:02d}_{arch}"
-        claim(folder, data)
-        default_path = folder / "default.json"
-        default = of_type(read_json(default_path, "default recipe's record"), dict,
-                          f"default recipe's record {str(default_path)!r}") if default_path.is_file() else {}
-        if default.get("slices") != info["digest"]:  # the default recipe: the reference and the energy bound
-            d = cfg.default
-            default = run_trial(HyperConfig(d.optimizer, float(d.lr), float(d.weight_decay), float(d.l1),
-                                            float(d.dropout), float(d.label_smoothing), d.init),
-                                make, data, calib, cfg, folder, "default", cfg.seed, held_out=True)
-            default["slices"] = info["digest"]
-            write_json(default_path, default)
-        bounds = {"train_kwh": h.bound_factor * default["train_kwh"],
-                  "train_seconds": h.bound_factor * default["train_seconds"]}
-        kept = folder / "weights"
-        # the default recipe, on the grid, starts random search too: a comparison of the algorithms
-        # measures the search, not the warm start (issue 12)
-        warm = [space.nearest(**cfg.default, balance=cfg.data.get("balance", "none"))] if h.warm_start else []
-        settings = Settings(objectives, bounds_on, algorithm=h.algorithm, population=h.population,
-                            generations=h.generations, budget=h.budget, crossover=h.crossover, mutation=h.mutation,
-                            seed=cfg.seed)
-        evo = Evolution(space, settings, cost_fn=lambda hc: {}, run_dir=folder, bounds=bounds, initial=warm,
-                        label="green-hpo", progress=cfg.progress)
-
-        def history(epoch: int) -> list[float]:
-            """Validation accuracies of the trials so far at rung ``epoch``, for the pruner (resumed ones too)."""
-            rungs = (r.get("rung_acc", {}) for r in evo.records.values())
-            return [acc[str(epoch)] for acc in rungs if str(epoch) in acc]
-
-        def evaluate(hc: HyperConfig) -> dict[str, Any]:
-            pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
-            n = len(evo.records)
-            try:
-                return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
-                                 keep=kept / f"{hc}.pt")
-            except TrainingError as err:  # one diverging setting must not end the search of the others
-                print(f"green-hpo: trial {hc} failed: {err}")
-                return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n, dm.classes)
-
-        front = evo.run(evaluate)
-        trials = [r.row() for r in evo.records.values()]
-        best = choose(trials, bounds_on)
-        chosen = space.decode(best["genome"])
-        best = {**best, **report_kept(chosen, make, kept / f"{best['arch']}.pt", data, cfg, folder)}
-        for f in kept.glob("*.pt"):  # only the chosen trial's weights are read again
-            if f.name != f"{best['arch']}.pt":
-                f.unlink()
-        exp = folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"
-        write_atomic(exp, experiment_yaml(chosen, arch, best, default, info["select_images"], int(cfg.epochs)))
-        write_csv(folder / "trials.csv", trials, TRIAL_FIELDS)
-        rows += [{"winner": arch, **{k: r.get(k) for k in TRIAL_FIELDS}} for r in trials]
-        figures = ("select_acc", "select_recall", *REPORT_FIELDS, "train_kwh", "train_seconds")
-        result["winners"].append({
-            "arch": arch, "default": {k: default[k] for k in figures},
-            "best": {"arch": best["arch"], **{k: best[k] for k in figures}},
-            "chosen": asdict(chosen), "n_trials": len(trials), "pruned": sum(bool(r["pruned"]) for r in trials),
-            "failed": sum(bool(r.get("failed")) for r in trials),
-            "trials": [{k: r.get(k) for k in ("arch", "gen", "select_acc", "train_kwh", "pruned", "epochs_run",
-                                              "failed")}
-                       for r in trials],
-            "front": [r.arch for r in front], "hypervolume": evo.hypervolume(), "experiment": str(exp),
-            "usage": f"green-finetune hydra.searchpath=[file://{(folder / 'configs').resolve()}] "
-                     f"experiment=hpo_{i:02d} ckpt=<supernet checkpoint>"})
-        print(f"green-hpo: {arch}: chose {best['arch']} on {info['select_images']} validation images (accuracy "
-              f"{best['select_acc']:.4f}); held out on {info['report_images']} others: {best['report_acc']:.4f} "
-              f"+- {best['report_se']:.4f} vs default {default['report_acc']:.4f}; {len(trials)} trials, "
-              f"{result['winners'][-1]['pruned']} stopped early, {result['winners'][-1]['failed']} failed -> {exp}")
+                              "epochs": cfg.epochs, "slices": data.info(),
+                              "winners": [r["winner"] for r in done_rows]}
     write_json(out / "hpo.json", result)
-    write_csv(out / "hpo.csv", rows, ("winner", *TRIAL_FIELDS))
+    write_csv(out / "hpo.csv", [row for r in done_rows for row in r["rows"]], ("winner", *TRIAL_FIELDS))
     return result

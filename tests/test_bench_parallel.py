@@ -1,0 +1,40 @@
+"""bench/parallel.py: the headline recomputed from raw data (known answers), and "identical" catches one
+changed weight."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_parallel", BENCH / "parallel.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _raw(par_weights="aa"):
+    same = {"rows": [{"test_acc": 0.5}], "weights_sha256": {"00_x": "aa"}}
+    par = {"rows": [{"test_acc": 0.5}], "weights_sha256": {"00_x": par_weights}}
+    return {"raw": {"sequential_s": [100.0, 110.0, 90.0], "parallel_s": [60.0, 77.0, 63.0],
+                    "fingerprints": {"sequential": [same] * 3, "parallel": [par] * 3, "control": par},
+                    "jobs": 2, "launcher": "joblib", "models": 4}}
+
+
+def test_headline_known_answers():
+    h = _load().headline(_raw())
+    assert h["wall_ratios"] == pytest.approx([0.6, 0.7, 0.7])
+    assert h["wall_ratio"] == pytest.approx(0.7) and h["goal"]["wall_ratio_at_most_0.75"]
+    assert h["wall_ratio_ci95"][0] <= 0.7 <= h["wall_ratio_ci95"][1]
+    assert h["identical"] and h["identical_at_equal_threads"]
+    assert h["noise"]["sequential_spread"] == pytest.approx(20 / 100)
+    assert (h["jobs"], h["launcher"], h["models"]) == (2, "joblib", 4)
+
+
+def test_one_changed_weight_is_not_identical():
+    h = _load().headline(_raw(par_weights="ab"))
+    assert not h["identical"] and h["identical_at_equal_threads"]
