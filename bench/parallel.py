@@ -1,7 +1,8 @@
 """Do parallel jobs pay on this machine, and do they change any result?
 
 One small supernet is trained once; then the same batch of fine-tunes (``--archs`` archs x ``--seeds``
-seeds, from the inherited weights) is run, in fresh folders, alternately
+seeds, from the inherited weights; by default two seeded random subnets, so the jobs cost about the
+same, as K winners of a front near one budget do) is run, in fresh folders, alternately
 
 - **sequentially**: ``launcher=serial``, one process, ``threads=<cores>``;
 - **in parallel**: ``launcher=joblib launcher.jobs=<jobs>``, each job on ``cores/jobs`` threads
@@ -25,6 +26,7 @@ import argparse
 import hashlib
 import math
 import os
+import random
 import shutil
 import statistics
 import time
@@ -76,7 +78,8 @@ def main() -> None:
     p.add_argument("--run", default=str(ROOT / "outputs" / "bench" / "parallel_run"), help="work folder")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--archs", default="smallest,largest", help="comma list: smallest, largest or arch strings")
+    p.add_argument("--archs", default="random,random",
+                   help="comma list: random (a seeded draw of the space), smallest, largest or arch strings")
     p.add_argument("--seeds", type=int, default=2, help="fine-tunes per arch (archs x seeds jobs)")
     p.add_argument("--epochs", type=int, default=1, help="supernet epochs (trained once)")
     p.add_argument("--finetune-epochs", type=int, default=1)
@@ -98,8 +101,9 @@ def main() -> None:
     from supernet.checkpoint import load_supernet
 
     space = load_supernet(ckpt)[0].space
-    archs = [str(space.smallest() if a == "smallest" else space.largest() if a == "largest" else space.validate(a))
-             for a in args.archs.split(",")]
+    rng = random.Random(0)  # random archs: typical subnets, not the extremes, so the jobs cost alike
+    archs = [str(space.sample(rng) if a == "random" else space.smallest() if a == "smallest"
+                 else space.largest() if a == "largest" else space.validate(a)) for a in args.archs.split(",")]
     common = [f"ckpt={ckpt}", f"archs=[{','.join(archs)}]", f"seeds={args.seeds}", f"epochs={args.finetune_epochs}",
               "measure.enabled=false", "onnx=false", "trainer.enable_progress_bar=false"]
     modes = {"sequential": ["launcher=serial", f"threads={cores}"],
