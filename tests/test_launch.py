@@ -37,8 +37,8 @@ def probe_job(cfg, job: Job) -> None:
     (folder / "done.json").write_text(json.dumps({"result": {"key": job.key, "seed": job.seed}}))
 
 
-def _probe_jobs(tmp_path, kinds):
-    return replicate_jobs([f"m{i}" for i in range(len(kinds))], 1, 7, tmp_path / "models",
+def _probe_jobs(tmp_path, kinds, names=None):
+    return replicate_jobs(names or [f"m{i}" for i in range(len(kinds))], 1, 7, tmp_path / "models",
                           [{"do": k} for k in kinds])
 
 
@@ -77,6 +77,16 @@ def test_a_failed_job_is_named_the_others_kept_and_only_it_reruns(tmp_path):
     launcher.run(todo, probe_job, cfg, tmp_path / "jobs", "probe")
     assert [r["key"] for r in results(jobs, "done.json")] == ["m0", "m1", "m2"]
     assert sorted(x for x in _runs(tmp_path) if x.startswith("m")) == ["m0", "m1", "m1", "m2"]  # only m1 again
+
+
+def test_keys_with_dots_are_matched_whole(tmp_path):
+    """Arch strings hold widths such as w0.5: a job's markers must not be cut at the last dot."""
+    jobs = _probe_jobs(tmp_path, ["ok", "fail"], names=["00_r24_w0.5-k3e2", "01_r24_w0.75-k3e2"])
+    with pytest.raises(GreenError) as err:
+        Launcher("joblib", jobs=2, exclusive=False).run(jobs, probe_job, OmegaConf.create({"threads": None}),
+                                                      tmp_path / "jobs", "probe")
+    assert "job 01_r24_w0.75-k3e2 failed: ValueError" in str(err.value) and "2 jobs failed" not in str(err.value)
+    assert [r["key"] for r in results(jobs, "done.json")] == ["00_r24_w0.5-k3e2"]
 
 
 def test_a_job_whose_process_dies_is_named_and_finished_ones_are_kept(tmp_path):

@@ -153,8 +153,9 @@ class Launcher:
             env["OMP_NUM_THREADS"] = str(thread_share(self.jobs))
         proc = subprocess.run(self.command(batch, len(jobs)), cwd=PACKAGE_ROOT, env=env, stderr=subprocess.PIPE,
                               text=True)
-        failed = {p.stem: p.read_text().strip() for p in sorted((batch / "failed").glob("*.txt"))}
-        done = {p.stem for p in (batch / "done").glob("*")}
+        # keys hold dots (w0.5): a marker's name is the key itself (+ ".txt"), never cut at its last dot
+        failed = {p.name.removesuffix(".txt"): p.read_text().strip() for p in sorted((batch / "failed").glob("*.txt"))}
+        done = {p.name for p in (batch / "done").glob("*")}
         died = [j.key for j in jobs if j.key not in done and j.key not in failed]
         if died and proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
