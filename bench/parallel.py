@@ -11,7 +11,9 @@ same, as K winners of a front near one budget do) is run, in fresh folders, alte
 ``--rounds`` times each, interleaved (sequential, parallel, sequential, ...) so drift of the shared
 machine hits both alike. Headline: the median of the per-round wall-time ratios parallel/sequential
 with a bootstrap 95% interval (the noise floor: the spread of the ratios over rounds, and the
-sequential runs' own round-to-round spread), and whether the results are identical: every model's
+sequential runs' own round-to-round spread), the bound a 2-core machine sets (each job's fit on its
+share of the cores against on all of them: the ratio with no setup cost at all), and whether the
+results are identical: every model's
 weights (SHA-256 of its safetensors) and test figures, parallel vs sequential. As a control, one more
 sequential run on ``cores/jobs`` threads shows whether a difference comes from the thread count
 rather than from running in parallel.
@@ -50,7 +52,19 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
           else [math.nan, math.nan])
     fingerprint = raw["fingerprints"]
     identical = all(f == fingerprint["sequential"][0] for k in ("sequential", "parallel") for f in fingerprint[k])
+    fit = raw.get("fit_s")  # per round, per job: seconds of training (codecarbon's), without setup
+    bound = None
+    if fit:
+        one = statistics.median(x for r in fit["parallel"] for x in r)    # a job's fit on cores/jobs threads
+        full = statistics.median(x for r in fit["sequential"] for x in r)  # ... on every core
+        # the best a batch can do with no setup cost at all: jobs/parallel rounds of one-thread fits
+        bound = {"fit_s_per_job_sequential": full, "fit_s_per_job_parallel": one, "thread_slowdown": one / full,
+                 "ratio_without_overhead": one / (full * raw["jobs"]),
+                 "overhead_s": {k: statistics.median(w - sum(f) / (raw["jobs"] if k == "parallel" else 1)
+                                                     for w, f in zip(raw[f"{k}_s"], fit[k]))
+                                for k in ("sequential", "parallel")}}
     return {"wall_ratio": statistics.median(ratios), "wall_ratio_ci95": ci, "wall_ratios": ratios,
+            "bound": bound,
             "identical": identical,
             "identical_at_equal_threads": fingerprint["control"] == fingerprint["parallel"][0],
             "jobs": raw["jobs"], "launcher": raw["launcher"], "models": raw["models"],
@@ -111,6 +125,7 @@ def main() -> None:
              "control": ["launcher=serial", f"threads={max(1, cores // args.jobs)}"]}
     wall: dict[str, list[float]] = {"sequential": [], "parallel": []}
     prints: dict[str, Any] = {"sequential": [], "parallel": []}
+    fit: dict[str, list[list[float]]] = {"sequential": [], "parallel": []}
     for r in range(args.rounds):
         for mode in ("sequential", "parallel"):
             out = run / f"{mode}_r{r}"
@@ -120,11 +135,12 @@ def main() -> None:
             rows = finetune(c)
             wall[mode].append(time.perf_counter() - t)
             prints[mode].append(fingerprint(out, rows))
+            fit[mode].append([float(r["train_seconds"]) for r in rows])
             print(f"parallel bench: round {r} {mode}: {wall[mode][-1]:.1f} s", flush=True)
     out = run / "control"
     shutil.rmtree(out, ignore_errors=True)
     prints["control"] = fingerprint(out, finetune(cfg("finetune", *common, *modes["control"], out=out)))
-    raw = {"sequential_s": wall["sequential"], "parallel_s": wall["parallel"], "fingerprints": prints,
+    raw = {"sequential_s": wall["sequential"], "parallel_s": wall["parallel"], "fingerprints": prints, "fit_s": fit,
            "jobs": args.jobs, "launcher": "joblib", "cores": cores, "models": len(archs) * args.seeds,
            "archs": archs, "modes": modes,
            "budgets": {"supernet_epochs": args.epochs, "finetune_epochs": args.finetune_epochs, "rounds": args.rounds}}

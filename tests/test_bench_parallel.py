@@ -22,6 +22,7 @@ def _raw(par_weights="aa"):
     par = {"rows": [{"test_acc": 0.5}], "weights_sha256": {"00_x": par_weights}}
     return {"raw": {"sequential_s": [100.0, 110.0, 90.0], "parallel_s": [60.0, 77.0, 63.0],
                     "fingerprints": {"sequential": [same] * 3, "parallel": [par] * 3, "control": par},
+                    "fit_s": {"sequential": [[20.0] * 4] * 3, "parallel": [[30.0] * 4] * 3},
                     "jobs": 2, "launcher": "joblib", "models": 4}}
 
 
@@ -33,6 +34,9 @@ def test_headline_known_answers():
     assert h["identical"] and h["identical_at_equal_threads"]
     assert h["noise"]["sequential_spread"] == pytest.approx(20 / 100)
     assert (h["jobs"], h["launcher"], h["models"]) == (2, "joblib", 4)
+    b = h["bound"]  # a job fits in 30 s on half the cores, 20 s on all: 4 jobs, 2 at a time -> 60 s vs 80 s
+    assert b["thread_slowdown"] == pytest.approx(1.5) and b["ratio_without_overhead"] == pytest.approx(0.75)
+    assert b["overhead_s"] == {"sequential": pytest.approx(20.0), "parallel": pytest.approx(3.0)}
 
 
 def test_one_changed_weight_is_not_identical():
