@@ -71,7 +71,8 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=8)
     ap.add_argument("--generations", type=int, default=3)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="same_front_", dir=ROOT / "outputs"))
+    (ROOT / "outputs" / "bench").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="same_front_", dir=ROOT / "outputs" / "bench"))
     base = work / "base"
     subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), args.base], cwd=ROOT, check=True,
                    capture_output=True)

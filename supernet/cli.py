@@ -9,8 +9,10 @@ composed once so that a typo'd key or a malformed value is one line too; afterwa
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,6 +22,33 @@ from omegaconf import DictConfig
 from supernet.errors import GreenError, exit_on_error
 from supernet.lock import run_folder
 from supernet.validate import check_options
+
+
+HYDRA_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "--resolve", "-p", "--package", "-r",
+               "--run", "-m", "--multirun", "-sc", "--shell-completion", "-cp", "--config-path", "-cn",
+               "--config-name", "-cd", "--config-dir", "--experimental-rerun", "-i", "--info")
+# what every Lightning training prints unasked: the seed, the accelerators, a logger tip, deprecations
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric")
+LIGHTNING_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r"The number of training batches", r"Found \d+ module\(s\) in eval mode",
+                   r".*does not have many workers", r"The dirpath has changed")
+
+
+def quiet(verbose: bool) -> None:
+    """Silence Lightning's repeated per-training messages unless ``verbose`` (the commands' ``verbose=true``)."""
+    if verbose:
+        return
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in LIGHTNING_NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def flag_problem(args: Sequence[str]) -> str | None:
+    """A command-line flag Hydra does not know (``--hlep``), as one line; None when every flag is known."""
+    for a in args:
+        if a.startswith("-") and a.split("=", 1)[0] not in HYDRA_FLAGS:
+            return f"unknown flag {a!r}: options are key=value; see --help"
+    return None
 
 
 def output_dir_problem(args: Sequence[str]) -> tuple[str, str] | None:
@@ -79,6 +108,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
+            quiet(bool(cfg.get("verbose", False)))
             with exit_on_error(prog), run_folder(prog, cfg):
                 missing = missing_options(cfg)
                 if missing:
@@ -89,18 +119,28 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
 
         @functools.wraps(fn)
         def main() -> None:
-            bad = composition_problem(config_name, sys.argv[1:])
+            bad = flag_problem(sys.argv[1:]) or composition_problem(config_name, sys.argv[1:])
             if bad:
                 print(f"{prog}: error: {bad}", file=sys.stderr)
                 sys.exit(2)
             sys.argv.extend(resume_folder(sys.argv[1:]))
-            problem = output_dir_problem(sys.argv[1:])
+            asks = any(a.startswith("-") for a in sys.argv[1:])  # --help, --cfg: nothing is written
+            parents = [Path("outputs", config_name), Path("outputs")]  # where a timestamped run folder goes
+            new = [p for p in parents if not p.exists()] if not asks else []
+            problem = None if asks else output_dir_problem(sys.argv[1:])
             if problem:
                 print(f"{prog}: error: cannot write output folder {problem[0]!r}: {problem[1]}", file=sys.stderr)
                 sys.exit(2)
             if not any(a.startswith("hydra.job.name=") for a in sys.argv[1:]):
                 sys.argv.append(f"hydra.job.name={config_name}")  # the log file is <config_name>.log
-            app()
+            try:
+                app()
+            except SystemExit as ex:
+                if ex.code:  # a failed run removed its own folder (run_folder); the empty parents it made go too
+                    for p in new:
+                        if p.is_dir() and not any(p.iterdir()):
+                            p.rmdir()
+                raise
 
         return main
     return wrap

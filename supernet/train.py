@@ -146,8 +146,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         stop.restore()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics = {k: v for k, v in sorted(metrics.items())}
+    # TensorBoard's HPARAMS tab: the run's config against its final validation figures
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True),
+                           metrics={f"hp/{k}": v for k, v in metrics.items() if k.startswith("val/")})
     if trainer.is_global_zero:
         write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,
                                           "global_step": trainer.global_step,
                                           "last_ckpt": str(out / "checkpoints" / "last.ckpt")})
+        acc = f", val acc {metrics['val/acc_mean']:.4f} (mean over sampled subnets)" if "val/acc_mean" in metrics else ""
+        print(f"green-train: {trainer.current_epoch} epochs{acc} -> {out / 'checkpoints' / 'last.ckpt'} "
+              f"(TensorBoard: tensorboard --logdir {out})", flush=True)
     return metrics

@@ -173,7 +173,7 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 600
     for line in proc.stdout:
-        if line.startswith("green-run: search ...") or time.time() > deadline:
+        if line.startswith("green-run: [3/9] search ...") or time.time() > deadline:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -181,8 +181,9 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert not (out / "report.md").exists()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "green-run: train: outputs exist, skipped" in r.stdout
-    assert "green-run: lut: outputs exist, skipped" in r.stdout
+    assert "green-run: [1/9] train: outputs exist, skipped" in r.stdout
+    assert "green-run: [2/9] lut: outputs exist, skipped" in r.stdout
+    assert r.stdout.strip().splitlines()[-1].startswith("green-run: done (") and "report.html" in r.stdout
     for f in ("report.md", "report.html", "report.json", "report_latency_ms.png", "search/pareto.json",
               "finetune/finetune.json", "scratch/finetune.json", "baselines/baselines.json"):
         assert (out / f).is_file(), f

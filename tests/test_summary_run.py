@@ -25,7 +25,7 @@ def test_ledger_sums_every_codecarbon_file_of_a_stage(tmp_path):
     f = led["finetune"]
     assert (f["energy_kwh"], f["co2eq_kg"], f["seconds"], f["files"]) == (0.75, 0.1875, 5.0, 2)
     assert f["sources"] == ["codecarbon-estimate", "codecarbon:rapl"]
-    assert led["train"] == {"energy_kwh": 0, "co2eq_kg": 0, "seconds": 0, "files": 0, "sources": []}
+    assert led["train"] == {"energy_kwh": 0, "co2eq_kg": 0, "seconds": 0, "files": 0, "sources": [], "grids": []}
     assert list(led) == ["train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search",
                          "mt_train", "measure"]
 

@@ -13,9 +13,8 @@ from supernet.cli import command
 
 
 def pipeline(cfg: DictConfig) -> None:
-    """Run or resume the pipeline of ``cfg`` and say where its report is."""
-    path = run(cfg, shared_overrides(HydraConfig.get().overrides.task))
-    print(f"green-run: report at {path / 'report.md'} and {path / 'report.html'}")
+    """Run or resume the pipeline of ``cfg``; its last line says where the report is."""
+    run(cfg, shared_overrides(HydraConfig.get().overrides.task))
 
 
 main = command("green-run", "run")(pipeline)

@@ -182,4 +182,6 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
                        seeds)
     write_json(out / "baselines.json", {"models": rows, "seeds": seeds})
     write_csv(out / "baselines.csv", rows)
+    print(f"green-baselines: {len(rows)} models ({len(models)} baselines x {seeds} seeds) -> "
+          f"{out / 'baselines.json'} (models in {out / 'models'})")
     return rows

@@ -74,4 +74,6 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     write_json(out / "finetune.json", {"models": rows, "supernet": ckpt, "seeds": seeds,
                                        "num_classes": net.num_classes})
     write_csv(out / "finetune.csv", rows)
+    print(f"green-finetune: {len(rows)} models ({len(archs)} archs x {seeds} seeds) -> {out / 'finetune.json'} "
+          f"(models in {out / 'models'})")
     return rows

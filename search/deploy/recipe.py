@@ -258,6 +258,9 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
     budget = {**recipe(cfg), "images_seen": module.images_seen, "train_images": len(dm.train_set),
               "distilled": teacher is not None, "train_kwh": energy["energy_kwh"]}
+    if trainer.logger is not None:  # TensorBoard's HPARAMS tab: the recipe against the test figures
+        trainer.logger.log_hyperparams({**budget, "seed": seed, "model": name},
+                                       metrics={"hp/test_acc": test["test/acc"], "hp/test_recall": test["test/recall"]})
     measured = (measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution, device,
                                  list(cfg.measure.batch_sizes), cfg.measure)
                 if cfg.measure.get("enabled", True) else {})

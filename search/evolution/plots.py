@@ -6,6 +6,18 @@ from typing import Any, Sequence
 from search.evolution.objectives import Objective
 from search.evolution.records import Evaluation
 
+# the axis label of each record field: what it is, with its unit (cost-table predictions are at batch 1)
+UNITS = {"acc": "inherited val accuracy", "recall": "inherited macro recall", "recall_min": "worst-class recall",
+         "params": "parameters (count)", "macs": "MACs (multiply-accumulates per image)",
+         "latency_ms": "predicted latency (ms, batch 1)", "energy_mj": "predicted energy (mJ per image, batch 1)"}
+
+
+def axis_label(field: str) -> str:
+    """A field's axis label (``recall:<class>`` too); the raw name for a field without one."""
+    if field.startswith("recall:"):
+        return f"recall of class {field.split(':', 1)[1]}"
+    return UNITS.get(field, field)
+
 
 def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objectives: Sequence[Objective]) -> Any:
     """2-D projections: the first objective against each other one; evaluated points and the front."""
@@ -20,8 +32,8 @@ def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objec
         ax.scatter([r[o.field] for r in history], [r[first.field] for r in history], s=8, c="0.7", label="evaluated")
         pts = sorted((r[o.field], r[first.field]) for r in front)
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=16, c="tab:green", label="Pareto front")
-        ax.set_xlabel(o.field)
-        ax.set_ylabel(first.field)
+        ax.set_xlabel(axis_label(o.field))
+        ax.set_ylabel(axis_label(first.field))
         if o.field in ("params", "macs"):
             ax.set_xscale("log")
     axes[0][0].legend(fontsize=7)

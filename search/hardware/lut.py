@@ -151,7 +151,18 @@ def build_table(cfg: DictConfig) -> Path:
                      for bs in batch_sizes)
     print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']}, "
           f"energy source {table.energy_source}, correction {fits}, {seconds:.0f} s -> {out}")
+    log_scalars(Path(cfg.paths.output_dir), "build", {"ops": len(ops), "seconds": seconds, **{
+        f"b{bs}/correction_{k}": table.fit(bs, "latency_ms")[k] for bs in batch_sizes for k in ("a", "r2")}})
     return out
+
+
+def log_scalars(folder: Path, prefix: str, values: dict[str, float]) -> None:
+    """The cost table's figures in TensorBoard too (``<folder>/tb``), beside the trainings' logs."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder / "tb")) as writer:
+        for k, v in values.items():
+            writer.add_scalar(f"lut/{prefix}/{k}", float(v), 0)
 
 
 def prediction_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
@@ -185,10 +196,14 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
                               "batches": {}}
     meter = find_meter(device) if model.energy_source in MEASURED_SOURCES else None
     idle_w = model.table.energy.get("idle_w", 0.0)
+    bar = tqdm(total=2 * len(model.batch_sizes) * v.trials * len(archs),
+               desc=f"green-lut validate: {len(archs)} subnets x {len(model.batch_sizes)} batch sizes, timed twice")
     for bs in model.batch_sizes:
         calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in archs}
-        first = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs)
-        second = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs + 1)
+        first = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs,
+                        progress=lambda d, t: bar.update(1))
+        second = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs + 1,
+                         progress=lambda d, t: bar.update(1))
         pred = [model.predict(a, bs) for a in archs]
         m1 = [first[str(a)]["median"] for a in archs]
         m2 = [second[str(a)]["median"] for a in archs]
@@ -215,7 +230,13 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
         print(f"green-lut validate b{bs}: MAPE {lat['mape']:.1%} (retest {rt['mape']:.1%}), within 10% "
               f"{lat['within_10pct']:.0%}, Spearman {lat['spearman']:.3f} (retest {rt['spearman']:.3f}), "
               f"Kendall {lat['kendall']:.3f}, bias {lat['bias']:+.1%} over {len(archs)} subnets")
-    write_json(Path(cfg.paths.output_dir) / "lut_validate.json", result)
+    bar.close()
+    path = write_json(Path(cfg.paths.output_dir) / "lut_validate.json", result)
+    log_scalars(Path(cfg.paths.output_dir), "validate", {
+        f"b{bs}/{k}": r[part][k] for bs, r in result["batches"].items() for part, k in
+        (("latency", "mape"), ("latency", "spearman"), ("latency", "bias"), ("retest", "mape"),
+         ("retest", "spearman"))})
+    print(f"green-lut validate: {len(archs)} subnets measured against {cfg.table} -> {path} (and lut_validate_b*.png)")
     return result
 
 

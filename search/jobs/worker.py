@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
 from search.jobs.launch import Job, gpu_count, thread_share
+from supernet.cli import quiet
 from supernet.errors import GreenError
 from supernet.io import write_atomic
 
@@ -71,6 +72,7 @@ def run_job(batch: Path, index: int) -> None:
     spec = OmegaConf.to_container(OmegaConf.load(batch / "batch.json"))
     job = Job.of(spec["jobs"][index])
     cfg = OmegaConf.load(batch / "cfg.yaml")
+    quiet(bool(cfg.get("verbose", False)))
     lock = None
     try:
         if spec["local"]:

@@ -49,14 +49,55 @@ def png(fig) -> bytes:
     return buf.getvalue()
 
 
-def chart(s: dict, cost: str, label: str) -> bytes:
-    """Accuracy (mean over seeds, bars: std) vs ``cost``: winners (front joined), twins, multi-trial, baselines."""
+def labels(s: dict) -> dict[tuple[str, str], str]:
+    """A short label for every model of the report, keyed by (kind, name): W1.. winners, T1.. their twins
+    from scratch, M1.. multi-trial models, and the baselines' own names (the model table repeats them)."""
+    prefix = {"winner": "W", "scratch": "T", "multi-trial": "M"}
+    out, count = {}, defaultdict(int)
+    for ms in s["models"].values():
+        for m in ms:
+            if m["kind"] in prefix:
+                count[m["kind"]] += 1
+                out[(m["kind"], m["name"])] = f"{prefix[m['kind']]}{count[m['kind']]}"
+            else:
+                out[(m["kind"], m["name"])] = m["name"]
+    return out
+
+
+def labels_inside(fig) -> bool:
+    """Whether every text label of the figure's axes lies inside its axes (the report's promise)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # a closed figure keeps no drawing canvas: give it one
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        for t in ax.texts:
+            b = t.get_window_extent(renderer)
+            if b.x0 < box.x0 - 1 or b.x1 > box.x1 + 1 or b.y0 < box.y0 - 1 or b.y1 > box.y1 + 1:
+                return False
+    return True
+
+
+def chart(s: dict, cost: str, label: str, fig_out: list | None = None) -> bytes:
+    """Accuracy (mean over seeds, bars: std) vs ``cost``: winners (front joined), twins, multi-trial, baselines;
+    every point labelled (:func:`labels`, placed by adjustText inside the frame), the legend beside the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from adjustText import adjust_text
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    names = labels(s)
+    fig, ax = plt.subplots(figsize=(7.6, 4.6))
+    texts, xs, ys = [], [], []
+
+    def tag(m: dict, kind: str) -> None:
+        texts.append(ax.text(m[cost], m["test_acc"], names[(kind, m["name"])], fontsize=7))
+        xs.append(m[cost])
+        ys.append(m["test_acc"])
+
     for kind, (marker, colour, name) in STYLE.items():
         ms = [m for ms in s["models"].values() for m in ms if m["kind"] == kind]
         if not ms:
@@ -66,25 +107,34 @@ def chart(s: dict, cost: str, label: str) -> bytes:
         if kind in ("winner", "multi-trial"):
             f = front(ms, cost)
             ax.plot([m[cost] for m in f], [m["test_acc"] for m in f], c=colour, lw=1, zorder=2)
+        for m in ms:
+            tag(m, kind)
     dom = set(s["dominated"]["beyond_noise"].get(cost, []))
     for b in s["baselines"]:
         ax.errorbar(b[cost], b["test_acc"], yerr=b["test_acc_std"], fmt="s", capsize=2, zorder=3,
                     c="tab:orange" if b["name"] in dom else "tab:red")
-        ax.annotate(b["name"], (b[cost], b["test_acc"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    if s["baselines"]:
-        ax.errorbar([], [], fmt="s", c="tab:red", label="baselines")
-        if dom:
-            ax.errorbar([], [], fmt="s", c="tab:orange", label="baselines dominated beyond noise")
+        tag(b, b["kind"])
+    if any(b["name"] not in dom for b in s["baselines"]):
+        ax.errorbar([], [], fmt="s", c="tab:red", label="baselines (not dominated)" if dom else "baselines")
+    if dom:
+        ax.errorbar([], [], fmt="s", c="tab:orange", label="baselines dominated beyond noise")
     if cost in ("params", "total_train_kwh"):
         ax.set_xscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel(f"test accuracy (mean of {s['seeds']} seed{'s' if s['seeds'] > 1 else ''})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.margins(0.12)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if texts:
+        adjust_text(texts, x=xs, y=ys, ax=ax, ensure_inside_axes=True, expand_axes=False, time_lim=2,
+                    arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+    if fig_out is not None:
+        fig_out.append(fig)
     return png(fig)
 
 
 def effects_chart(effects: list[dict]) -> bytes:
+    """Inherited accuracy and predicted energy per choice value, one line per stage; ticks at the choices."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,6 +143,7 @@ def effects_chart(effects: list[dict]) -> bytes:
     fig, axes = plt.subplots(2, 3, figsize=(10, 5.5))
     stages = sorted({e["stage"] for e in effects})
     for j, choice in enumerate(("depth", "kernel", "expand")):
+        values = sorted({e["value"] for e in effects if e["choice"] == choice})
         for s in stages:
             es = [e for e in effects if e["stage"] == s and e["choice"] == choice]
             if len(es) < 2:
@@ -100,10 +151,13 @@ def effects_chart(effects: list[dict]) -> bytes:
             xs = [e["value"] for e in es]
             axes[0, j].plot(xs, [e["acc"] for e in es], marker="o", label=f"stage {s}")
             axes[1, j].plot(xs, [e["energy_mj"] for e in es], marker="o", label=f"stage {s}")
-        axes[0, j].set_title(choice)
-        axes[1, j].set_xlabel(choice)
+        for row in (0, 1):
+            axes[row, j].set_xticks(values)  # the discrete choices, never 1.25 or 2.5
+        axes[0, j].set_title({"depth": "depth (blocks per stage)", "kernel": "kernel size",
+                              "expand": "expand ratio"}[choice])
+        axes[1, j].set_xlabel({"depth": "blocks", "kernel": "kernel size (pixels)", "expand": "expand ratio"}[choice])
     axes[0, 0].set_ylabel("mean inherited val accuracy")
-    axes[1, 0].set_ylabel("mean predicted energy (mJ)")
+    axes[1, 0].set_ylabel("mean predicted energy\n(mJ per image, batch 1)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return png(fig)

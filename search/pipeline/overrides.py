@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from supernet.errors import GreenError
 
-SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher")  # command-line overrides every stage receives
+SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher", "country_iso_code")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
 LAUNCHED = ("finetune", "baselines", "table", "hpo")  # configs whose trainings run through a launcher
 

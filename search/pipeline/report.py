@@ -13,15 +13,25 @@ from typing import Any, Sequence
 
 from markdown_it import MarkdownIt
 
-from search.pipeline.charts import chart, choice_effects, effects_chart
+from search.pipeline.charts import chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.summary import summarise
 from supernet.io import write_atomic, write_json
 
-CHARTS = (("latency_ms", "measured latency (ms, batch 1)"),
-          ("energy_mj_per_image", "energy per image (mJ, serving batch)"),
-          ("params", "parameters"), ("total_train_kwh", "total training energy (kWh; winners incl. their share of "
-                                                          "the supernet route)"))
+CHARTS = (("latency_ms", "measured latency (ms per batch of 1)"),
+          ("energy_mj_per_image", "energy per image (mJ, at the serving batch of {serving})"),
+          ("params", "parameters (count)"), ("total_train_kwh", "total training energy (kWh; winners incl. their share "
+                                                                  "of the supernet route)"))
+READ = {"latency_ms": "time to classify one image on this machine, at batch 1",
+        "energy_mj_per_image": "energy to classify one image when images are served in batches of {serving}",
+        "params": "model size",
+        "total_train_kwh": "energy spent to produce the model, its share of the supernet, cost table and search included"}
+
+
+def chart_labels(s: dict) -> list[tuple[str, str]]:
+    """The charts' (cost, axis label), the serving batch filled in from the measurement session."""
+    serving = ((s.get("session") or {}).get("batch_sizes") or ["the last measured"])[-1]
+    return [(cost, label.format(serving=serving)) for cost, label in CHARTS]
 # documents ------------------------------------------------------------------------------------------
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
@@ -67,10 +77,16 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
              + (f"; without a hardware counter one power figure ({power.get('watts', 0):.3g} W, codecarbon's model: "
                 "an estimate proportional to time) prices every model, so energies share one scale."
                 if power and not power.get("per_model") else "."), ""]
-    lines += ["## Pareto charts", ""]
-    for cost, label in CHARTS:
+    serving = ((s.get("session") or {}).get("batch_sizes") or ["the last measured"])[-1]
+    lines += ["## Pareto charts", "",
+              "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
+              "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
+              "the same archs trained from scratch, M1, ... the multi-trial route's models (the table below names "
+              "them); the line joins the winners that no other winner beats on both axes.", ""]
+    for cost, label in chart_labels(s):
         n_plain, n_noise = len(d["plain"][cost]), len(d["beyond_noise"][cost])
         lines += [f"### Accuracy vs {label}", "", f"![accuracy vs {label}]({images[cost]})", "",
+                  f"The cost axis is the {READ[cost].format(serving=serving)}.",
                   f"Baselines dominated by a winner beyond noise: **{n_noise} of {len(s['baselines'])}**"
                   + (f" ({', '.join(d['beyond_noise'][cost])})" if n_noise else "")
                   + f"; plainly (ignoring noise): {n_plain}.", ""]
@@ -78,18 +94,27 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
               f"{len(s['baselines'])}**. Beyond noise means more accurate by more than the larger seed-to-seed "
               "standard deviation (or the test-set standard error) and cheaper with non-overlapping p10-p90 "
               "measurement ranges.", ""]
-    lines += ["## Every model", ""]
-    head = ["model", "kind", "test acc", "std", "macro recall", "held-out select acc", "params", "MACs",
-            "latency ms (b1)", "latency ms (serving)", "energy mJ/image (serving)", "energy source"]
-    rows = [[m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"], m["select_acc"], m["params"],
-             m["macs"], m["latency_ms"], m["latency_serving_ms"], m["energy_mj_per_image"], m["energy_source"]]
+    names, sb = labels(s), f"b{serving}" if isinstance(serving, int) else "serving batch"
+    lines += ["## Every model", "",
+              f"Latency is measured at batch 1 and at the serving batch of {serving}; energy per image at the serving "
+              "batch (batching shares fixed costs, so it is far below batch 1's; the choice table at the end gives "
+              "batch-1 predictions, which is why its energies are higher).", ""]
+    head = ["label", "model", "kind", "test acc", "std", "macro recall", "held-out select acc", "params", "MACs",
+            "latency ms (b1)", f"latency ms ({sb})", f"energy mJ/image ({sb})", "energy source"]
+    rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"],
+             m["select_acc"], m["params"], m["macs"], m["latency_ms"], m["latency_serving_ms"],
+             m["energy_mj_per_image"], m["energy_source"]]
             for ms in s["models"].values() for m in ms]
     lines += [*_table(rows, head), ""]
     lines += class_lines(s, images)
     lines += ["## Training budgets", "", *_table(_budget_rows(s), [
         "model", "kind", "epochs", "images seen", "optimizer", "lr", "schedule", "start", "distilled", "train kWh",
         "total kWh (with route share)"]), ""]
-    lines += ["## Energy ledger", "", *_table([[k, v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
+    grids = sorted({g for v in led.values() for g in v.get("grids", [])}) or ["unrecorded"]
+    lines += ["## Energy ledger", "",
+              "The energy each stage spent (codecarbon). CO2eq uses the carbon intensity of the grid of "
+              f"**{', '.join(grids)}** (`country_iso_code`; set `country_iso_code=<your ISO 3166 code>`, e.g. FRA, to "
+              "price it on yours).", "", *_table([[k, v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
                                                 ", ".join(v["sources"])] for k, v in led.items() if v["files"]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
     mt = s.get("multi_trial")
@@ -106,7 +131,9 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     lines += ["### Amortisation over training the K winners from scratch", "",
               f"Per seed, producing the K = {a['k']} winners through the supernet took {a['supernet_route_kwh']:.4g} "
               f"kWh; training the same archs from scratch for {a['scratch_epochs']} epochs each took "
-              f"{a['scratch_kwh']:.4g} kWh: ratio {ratio}. ({a['note']}.)", ""]
+              f"{a['scratch_kwh']:.4g} kWh: ratio {ratio}. How to read it: below 1 the supernet route was cheaper "
+              "than training the winners' archs from scratch; above 1 it cost more (the supernet pays off when "
+              f"many subnets are wanted, or a search replaces many trainings). ({a['note']}.)", ""]
     fid = s.get("fidelity")
     if fid:
         lines += fidelity_lines(fid)
@@ -189,7 +216,7 @@ def write_report(root: str | Path) -> dict[str, Any]:
     s = summarise(root)
     history = root / "search" / "history.csv"
     effects = choice_effects(history) if history.is_file() else []
-    pngs = {cost: chart(s, cost, label) for cost, label in CHARTS}
+    pngs = {cost: chart(s, cost, label) for cost, label in chart_labels(s)}
     if effects:
         pngs["effects"] = effects_chart(effects)
     pngs.update(class_pngs(s))

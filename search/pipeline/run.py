@@ -95,17 +95,21 @@ class Pipeline:
         """Run one stage unless it is switched off or its outputs already exist; record its seconds."""
         if name not in self.cfg.stages:
             return
+        todo = [s for s in STAGES if s in self.cfg.stages]
+        at = f"[{todo.index(name) + 1}/{len(todo)}]"
         if done():
-            print(f"green-run: {name}: outputs exist, skipped")
+            print(f"green-run: {at} {name}: outputs exist, skipped")
             return
-        print(f"green-run: {name} ...")
+        print(f"green-run: {at} {name} ...", flush=True)
         t, threads = time.perf_counter(), torch.get_num_threads()
         try:
             fn()
         finally:  # a stage's thread setting (green-lut measures on 1 thread) must not leak into the next stages
             torch.set_num_threads(threads)
-        self.log["stages"][name] = {"seconds": time.perf_counter() - t, "finished": time.time(), "threads": threads}
+        seconds = time.perf_counter() - t
+        self.log["stages"][name] = {"seconds": seconds, "finished": time.time(), "threads": threads}
         write_json(self.log_path, self.log)
+        print(f"green-run: {at} {name} done in {_duration(seconds)}", flush=True)
 
     @property
     def ckpt(self) -> Path:
@@ -154,7 +158,20 @@ class Pipeline:
         self.stage("mt_train", done("mt_train/finetune.json"), partial(stages.mt_train, self))
         self.stage("measure", done("measure/measure.json"), partial(stages.measure, self))
         self.stage("report", lambda: False, partial(stages.report, self))
+        took = ", ".join(f"{k} {_duration(v['seconds'])}" for k, v in self.log["stages"].items()
+                         if k in self.cfg.stages)
+        report = self.root / "report.html"
+        print(f"green-run: done ({took}) -> {report if report.is_file() else self.root}"
+              + (f" (and {self.root / 'report.md'})" if report.is_file() else ""))
         return self.root
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``: a stage's time at a glance."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    return f"{s // 60} min {s % 60:02d} s" if s < 3600 else f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def run(cfg: DictConfig, shared: Sequence[str] = ()) -> Path:

@@ -49,7 +49,8 @@ def ledger(root: Path) -> dict[str, dict[str, Any]]:
         recs = [json.loads(f.read_text()) for f in files]
         out[stage] = {"energy_kwh": sum(r["energy_kwh"] for r in recs), "co2eq_kg": sum(r["co2eq_kg"] for r in recs),
                       "seconds": sum(r["seconds"] for r in recs), "files": len(recs),
-                      "sources": sorted({r["source"] for r in recs})}
+                      "sources": sorted({r["source"] for r in recs}),
+                      "grids": sorted({r["country_iso_code"] for r in recs if r.get("country_iso_code")})}
     return out
 
 

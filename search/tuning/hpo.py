@@ -210,4 +210,6 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
                               "winners": [r["winner"] for r in done_rows]}
     write_json(out / "hpo.json", result)
     write_csv(out / "hpo.csv", [row for r in done_rows for row in r["rows"]], ("winner", *TRIAL_FIELDS))
+    print(f"green-hpo: {len(done_rows)} winners searched -> {out / 'hpo.json'} (each winner's chosen setting: "
+          f"{out}/<i>_<arch>/configs/experiment/)")
     return result

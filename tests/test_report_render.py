@@ -1,0 +1,86 @@
+"""The report reads at a glance: every point labelled inside the frame without overlapping labels, discrete
+ticks on the choice charts, units on pareto.png, and (where a browser is installed) the HTML renders."""
+import shutil
+import subprocess
+
+import pytest
+
+from search.pipeline.charts import chart, effects_chart, labels, labels_inside
+
+
+def _summary(n_base=6):
+    def m(kind, name, acc, lat):
+        return {"kind": kind, "name": name, "test_acc": acc, "test_acc_std": 0.01, "latency_ms": lat,
+                "energy_mj_per_image": lat / 10, "params": 1e5 * lat, "total_train_kwh": 1e-3 * lat}
+    # clustered on purpose: labels placed naively would overlap and run past the frame
+    winners = [m("winner", f"r24_w0.5-k3e2_arch{i}", 0.30 + 0.002 * i, 2.0 + 0.05 * i) for i in range(3)]
+    scratch = [m("scratch", w["name"], w["test_acc"] + 0.05, w["latency_ms"]) for w in winners]
+    base = [m("baseline", f"mobilenetv3_small_05_{i}", 0.31 + 0.001 * i, 2.1 + 0.03 * i) for i in range(n_base)]
+    return {"models": {"finetune": winners, "scratch": scratch, "baselines": base}, "baselines": base, "seeds": 3,
+            "dominated": {"beyond_noise": {"latency_ms": []}}}
+
+
+def test_every_point_is_labelled_inside_the_frame_without_overlap():
+    figs = []
+    s = _summary()
+    png = chart(s, "latency_ms", "measured latency (ms per batch of 1)", fig_out=figs)
+    assert png.startswith(b"\x89PNG")
+    fig = figs[0]
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(labels(s).values())
+    assert labels_inside(fig) and ax.get_xlabel() == "measured latency (ms per batch of 1)"
+    renderer = fig.canvas.get_renderer()  # labels_inside gave the closed figure an Agg canvas
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    overlaps = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert overlaps <= 1  # adjustText's repulsion: at most a near-touching pair among 12 clustered labels
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "baselines" in legend and not any("not dominated" in t for t in legend)  # none is dominated
+
+
+def test_choice_charts_have_the_discrete_choices_as_ticks():
+    import matplotlib.pyplot as plt
+
+    effects = [{"stage": s, "choice": c, "value": v, "n": 3, "acc": 0.5, "energy_mj": 1.0}
+               for s in (0, 1) for c, vs in (("depth", (1, 2, 3)), ("kernel", (3, 5, 7)), ("expand", (2, 3, 4, 6)))
+               for v in vs]
+    shown = []
+    orig = plt.Figure.savefig
+
+    def keep(self, *a, **k):
+        shown.append([list(ax.get_xticks()) for ax in self.axes])
+        return orig(self, *a, **k)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Figure, "savefig", keep)
+        effects_chart(effects)
+    assert shown[0][:3] == [[1, 2, 3], [3, 5, 7], [2, 3, 4, 6]]
+
+
+def test_pareto_axes_have_units():
+    from search.evolution.plots import axis_label
+
+    assert axis_label("energy_mj") == "predicted energy (mJ per image, batch 1)"
+    assert axis_label("recall:cat") == "recall of class cat" and axis_label("acc") == "inherited val accuracy"
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")
+
+
+def test_a_report_renders_in_a_headless_browser(tmp_path):
+    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
+    if browser is None:
+        pytest.skip("no headless Chromium installed")
+    import numpy as np
+    from PIL import Image
+
+    from search.pipeline.report import to_html
+
+    png = chart(_summary(), "latency_ms", "latency (ms)")
+    html = to_html("# Report\n\n![chart](report_latency_ms.png)\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n",
+                   {"latency_ms": "report_latency_ms.png"}, {"latency_ms": png})
+    page, shot = tmp_path / "report.html", tmp_path / "shot.png"
+    page.write_text(html)
+    r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                        "--window-size=1200,900", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), r.stderr[-800:]
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.std() > 10  # the chart and the table were drawn, not a blank page
