@@ -28,10 +28,14 @@ READ = {"latency_ms": "time to classify one image on this machine, at batch 1",
         "total_train_kwh": "energy spent to produce the model, its share of the supernet, cost table and search included"}
 
 
+def serving_batch(s: dict) -> int | str:
+    """The serving batch size of the run's measurement session (the last size it timed)."""
+    return ((s.get("session") or {}).get("batch_sizes") or ["the last measured"])[-1]
+
+
 def chart_labels(s: dict) -> list[tuple[str, str]]:
     """The charts' (cost, axis label), the serving batch filled in from the measurement session."""
-    serving = ((s.get("session") or {}).get("batch_sizes") or ["the last measured"])[-1]
-    return [(cost, label.format(serving=serving)) for cost, label in CHARTS]
+    return [(cost, label.format(serving=serving_batch(s))) for cost, label in CHARTS]
 # documents ------------------------------------------------------------------------------------------
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
@@ -77,7 +81,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
              + (f"; without a hardware counter one power figure ({power.get('watts', 0):.3g} W, codecarbon's model: "
                 "an estimate proportional to time) prices every model, so energies share one scale."
                 if power and not power.get("per_model") else "."), ""]
-    serving = ((s.get("session") or {}).get("batch_sizes") or ["the last measured"])[-1]
+    serving = serving_batch(s)
     lines += ["## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
