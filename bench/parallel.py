@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import os
 import random
 import shutil
 import statistics
@@ -38,6 +37,7 @@ from typing import Any
 from common import ROOT, save
 
 from search.stats import bootstrap_ci
+from supernet.device import available_cores
 
 SAME = ("name", "arch", "replicate", "seed", "test_acc", "test_recall", "test_recall_min", "test_class_recall",
         "test_confusion")
@@ -104,7 +104,7 @@ def main() -> None:
         run = ROOT / "outputs" / "bench" / "parallel_quick"
         over = ["experiment=smoke", *over]
         args.rounds = 2
-    cores = os.cpu_count() or 1
+    cores = available_cores()
 
     def cfg(name: str, *extra: str, out: Path) -> Any:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

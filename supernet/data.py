@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format as memory_format_of, to_memory_format
 from supernet.errors import DataError
 from supernet.splits import SPLITS, BalancedSampler, EpochSampler, long_tail, split_order
 
@@ -77,13 +78,16 @@ class ImageDataModule(pl.LightningDataModule):
         balance: class-aware training: ``loss`` weighs each class's loss by the inverse of its share of the
             training images (:meth:`class_weights`), ``sampler`` draws every class equally often
             (:class:`BalancedSampler`), ``none`` trains on the data as it is.
+        memory_format: layout of every batch after transfer (``channels_last``, or ``contiguous``: NCHW); the
+            networks trained on it are laid out alike (:mod:`supernet.device`).
     """
 
     def __init__(self, image_size: int = 32, channels: int = 3, val_size: float = 0.1,
                  train_subset: int | None = None, batch_size: int = 128, crop_padding: int = 4,
                  hflip: bool = True, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  num_workers: int = 0, seed: int = 0, split: str = "stratified",
-                 imbalance_ratio: float | None = None, balance: str = "none"):
+                 imbalance_ratio: float | None = None, balance: str = "none",
+                 memory_format: str = DEFAULT_MEMORY_FORMAT):
         super().__init__()
         if image_size < 1 or channels not in (1, 3) or batch_size < 1:
             raise DataError(f"need image_size >= 1, channels 1 or 3 and batch_size >= 1 "
@@ -107,6 +111,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.mean, self.std, self.num_workers, self.seed = mean, std, num_workers, seed
         self.split, self.imbalance_ratio = split, None if imbalance_ratio is None else float(imbalance_ratio)
         self.balance = self._checked_balance(balance)
+        memory_format_of(memory_format)  # an unknown layout is one line, before any data is read
+        self.memory_format = memory_format
         self.stream_seed = seed  # training order and augmentation; the splits never follow it
         self.classes: list[str] = []
         self._splits: Splits | None = None
@@ -245,7 +251,7 @@ class ImageDataModule(pl.LightningDataModule):
             x = self._augment(x, generator)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return to_memory_format((x - mean) / std, self.memory_format)
 
     def _augment(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
         n, c, h, w = x.shape

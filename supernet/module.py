@@ -18,6 +18,7 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
+from supernet.device import batch_format, to_memory_format
 from supernet.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
 from supernet.errors import GreenError
@@ -135,6 +136,13 @@ class SupernetModule(pl.LightningModule):
             self._sched.step_update(self.global_step - self._phase_start_step(self.phase_idx))
 
     # ------------------------------------------------------------------ training
+    def setup(self, stage: str) -> None:
+        # the supernet (and a restored teacher) laid out as the data module's batches: channels_last by default
+        fmt = batch_format(self._trainer)
+        to_memory_format(self.net, fmt)
+        if self.teacher is not None:
+            to_memory_format(self.teacher, fmt)
+
     def on_fit_start(self) -> None:
         w = class_weights_of(self.trainer)
         self.class_weight = None if w is None else w.to(self.device)

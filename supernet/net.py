@@ -18,6 +18,7 @@ from torch import nn
 
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
+from supernet.device import format_of, to_memory_format
 from supernet.ops import ElasticInvertedResidual, make_block, sort_outputs
 from supernet.space import SearchSpace
 
@@ -140,7 +141,8 @@ def extract_subnet(net: SuperNet, arch: ArchConfig | str, batches: Iterable[torc
 
     With ``batches`` (training images), its BatchNorm statistics are recalibrated for this subnet;
     without, they are the supernet's sliced running statistics, so in eval mode its logits equal
-    ``net(x, arch)``.
+    ``net(x, arch)`` (exactly in NCHW; to float rounding in channels_last, where a sliced and a
+    contiguous weight may take different kernels). It has the supernet's memory format.
     """
     arch = net.space.validate(arch)
     static = GreenNet(net.space, arch, net.num_classes, net.in_chans, net.drop_rate)
@@ -155,6 +157,7 @@ def extract_subnet(net: SuperNet, arch: ArchConfig | str, batches: Iterable[torc
             spec = next(specs)
             stage[j] = block.to_static(k, e, spec.in_chs, spec.out_chs)
     static.train(net.training)
+    to_memory_format(static, format_of(net))  # laid out as the supernet it comes from (and as its inputs)
     if batches is not None:
         recalibrate_bn(static, batches)
     return static

@@ -21,6 +21,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from supernet.checkpoint import AtomicCheckpointIO, read_checkpoint, refuse_unusable
+from supernet.device import set_threads
 from supernet.errors import CheckpointError, GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.io import write_json
@@ -118,6 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print(f"green-train: nothing to do: the run in {str(out)!r} already finished at this checkpoint "
               f"(metrics.json)", flush=True)
         return done
+    set_threads(cfg.get("threads"))
     pl.seed_everything(cfg.seed, workers=True)
     dm, module = build(cfg)
     logger = TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)

@@ -3,6 +3,8 @@ commands, the shared CIFAR-10 folder and the checks of the bad-input tests."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import random
 from pathlib import Path
@@ -17,6 +19,8 @@ from supernet.errors import exit_on_error
 from supernet.net import SuperNet
 
 SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"
+# decoded-image caches (data.cache_dir=auto) of the tests go to a folder of their own, not the user's ~/.cache
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="green-cnn-tests-cache-")
 
 LUT_FAST = ["protocol.trials=2", "protocol.warmup=1", "protocol.min_call_ms=0.5", "calib.subnets=2",
             "batch_sizes=[1,4]", "energy.power_window_s=1", "validate.subnets=3", "validate.trials=1"]

@@ -142,3 +142,38 @@ def test_reseeded_keeps_the_splits_and_changes_the_training_stream():
     assert dm.stream_seed == 0 and other.stream_seed == 5
     order = lambda d: list(iter(d.train_dataloader().sampler))  # noqa: E731
     assert order(dm) != order(other) and order(dm.reseeded(0)) == order(dm)
+
+
+def test_imagefolder_decodes_once_then_reads_its_cache(tmp_path, monkeypatch):
+    import os
+
+    import supernet.datasets as datasets
+
+    root, cache = _folder(tmp_path / "imgs"), tmp_path / "cache"
+    first = ImageFolderDataModule(root=str(root), image_size=12, val_size=2, cache_dir=str(cache))
+    first.setup()
+    files = sorted(cache.glob("*.npy"))
+    assert len(files) == 2  # train and test, plain .npy arrays (no pickle)
+    calls = []
+    real = datasets._decode
+    monkeypatch.setattr(datasets, "_decode", lambda *a: calls.append(a) or real(*a))
+    again = ImageFolderDataModule(root=str(root), image_size=12, val_size=2, cache_dir=str(cache))
+    again.setup()
+    assert calls == [] and torch.equal(again.test_set.x, first.test_set.x)
+    assert torch.equal(again.train_set.__getitems__([0, 3])[0], first.train_set.__getitems__([0, 3])[0])
+    # another size, a changed image or a damaged cache file: decoded again, never read stale
+    ImageFolderDataModule(root=str(root), image_size=10, val_size=2, cache_dir=str(cache)).setup()
+    assert len(calls) == 24 and len(list(cache.glob("*.npy"))) == 4
+    img = root / "test" / "a" / "0.png"
+    Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(img)
+    os.utime(img, ns=(1, 1))
+    changed = ImageFolderDataModule(root=str(root), image_size=12, val_size=2, cache_dir=str(cache))
+    changed.setup()
+    assert int(changed.test_set.x[0].sum()) == 0 and len(calls) == 36
+    for f in cache.glob("*.npy"):
+        f.write_bytes(b"\x93NUMPY garbage")
+    ImageFolderDataModule(root=str(root), image_size=12, val_size=2, cache_dir=str(cache)).setup()
+    assert len(calls) == 60
+    none = ImageFolderDataModule(root=str(root), image_size=12, val_size=2, cache_dir=None)
+    none.setup()
+    assert len(calls) == 84 and datasets.image_cache(None) is None

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from search.deploy.finetune import finetune
 from search.jobs.launch import Job, Launcher, launcher_of, replicate_jobs, results
 from search.pipeline.overrides import shared_for
+from supernet.device import available_cores, thread_share
 from supernet.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ def test_a_failed_job_is_named_the_others_kept_and_only_it_reruns(tmp_path):
     msg = str(err.value)
     assert "\n" not in msg and "job m1 failed: ValueError: the probe was told to fail" in msg
     assert [r["key"] for r in results(jobs, "done.json")] == ["m0", "m2"]
-    assert f"threads={max(1, (os.cpu_count() or 1) // 2)}" in _runs(tmp_path)  # each of 2 jobs: half the cores
+    assert f"threads={thread_share(2)}" in _runs(tmp_path)  # each of 2 jobs: half the cores
     (tmp_path / "models" / "fixed").touch()
     todo = [j for j in jobs if not (Path(j.folder) / "done.json").exists()]
     launcher.run(todo, probe_job, cfg, tmp_path / "jobs", "probe")
@@ -105,7 +106,7 @@ def test_bad_launcher_settings_are_one_line_errors(compose_cfg):
         Launcher("ray")
     with pytest.raises(GreenError, match=r"launcher.jobs must be a whole number >= 1, got 0"):
         launcher_of(compose_cfg("finetune", "launcher=joblib", "launcher.jobs=0"))
-    many = (os.cpu_count() or 1) + 1
+    many = available_cores() + 1
     cfg = compose_cfg("finetune", "launcher=joblib", f"launcher.jobs={many}", "measure.enabled=false")
     with pytest.raises(GreenError, match=rf"launcher.jobs={many} asks for more parallel jobs than the"):
         launcher_of(cfg).check(cfg, "green-finetune")

@@ -96,7 +96,9 @@ def test_session_figures_known_answer(monkeypatch):
     monkeypatch.setattr(measure, "measure", fake_measure)
     monkeypatch.setattr(measure, "measure_power", fake_power)
     monkeypatch.setattr(measure, "find_meter", lambda device: None)
-    monkeypatch.setattr(measure, "runner", lambda m, shape, device: lambda: ran.append((m, shape)))
+    formats = []
+    monkeypatch.setattr(measure, "runner", lambda m, shape, device, memory_format: formats.append(memory_format)
+                        or (lambda: ran.append((m, shape))))
     monkeypatch.setattr(measure, "device_fingerprint", lambda device: {"device": "cpu", "device_name": "x"})
     a, b = torch.nn.Identity(), torch.nn.Identity()
     threads = torch.get_num_threads()
@@ -106,6 +108,7 @@ def test_session_figures_known_answer(monkeypatch):
     assert seen["timing"] == ([("a", 1), ("a", 4), ("b", 1), ("b", 4)], 5, 1, 7.0, 9)
     assert seen["power"] == (2.5, None, "FRA")
     assert ran == [(a, (4, 1, 8, 8)), (b, (4, 3, 16, 16)), (a, (4, 1, 8, 8))]  # serving batch, each in turn
+    assert formats == ["channels_last"] * 4  # every model timed in the layout it is served in
     row = {"latency_ms_b1": 2.0, "latency_ms_b1_p10": 1.5, "latency_ms_b1_p90": 3.0, "latency_ms_b4": 8.0,
            "latency_ms_b4_p10": 6.0, "latency_ms_b4_p90": 12.0, "latency_ms": 2.0, "power_w": 6.0,
            "energy_mj_per_image": 6.0 * 8.0 / 4, "energy_source": "codecarbon-estimate (one power figure per session)",
@@ -113,7 +116,7 @@ def test_session_figures_known_answer(monkeypatch):
     assert out["models"] == {"a": row, "b": row}
     assert out["session"] == {
         "batch_sizes": [1, 4], "trials": 5, "warmup": 1, "min_call_ms": 7.0, "threads": 1,
-        "order": "all models and batch sizes interleaved, shuffled each trial", "device": "cpu", "device_name": "x",
+        "memory_format": "channels_last", "order": "all models and batch sizes interleaved, shuffled each trial", "device": "cpu", "device_name": "x",
         "power": {"source": "codecarbon-estimate", "watts": 6.0, "per_model": False, "seconds": 2.5,
                   "detail": {"cpu_w": 6.0}}}
 
@@ -160,7 +163,7 @@ def test_session_defaults_and_the_device_reach_every_call(monkeypatch):
         seen["power"] = (seconds, country)
         return PowerReading(1.0, "codecarbon-estimate", seconds, {})
 
-    def fake_runner(m, shape, device):
+    def fake_runner(m, shape, device, memory_format="channels_last"):
         seen.setdefault("runner", []).append(device)
         return lambda: None
     monkeypatch.setattr(measure, "measure", fake_measure)

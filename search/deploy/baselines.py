@@ -26,8 +26,8 @@ from torch import nn
 from search.hardware.cost import count_net
 from search.deploy.export import export_onnx, load_weights, save_weights
 from search.deploy.recipe import fit_and_measure, train_batch
-from search.hardware.timing import set_threads
 from search.jobs.launch import Job, launcher_of, memo
+from supernet.device import set_threads
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
 from supernet.validate import check_options, of_type, read_json, whole_number

@@ -19,8 +19,8 @@ from search.deploy.export import save_subnet
 from search.deploy.recipe import fit_and_measure, starting_model, train_batch
 from search.deploy.winners import held_out_evaluator, pick_winners, search_ckpt
 from search.hardware.cost import count
-from search.hardware.timing import set_threads
 from search.jobs.launch import Job, launcher_of, memo
+from supernet.device import set_threads
 from supernet.checkpoint import load_matching
 from supernet.io import write_csv, write_json
 from supernet.net import GreenNet, extract_subnet

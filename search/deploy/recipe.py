@@ -24,8 +24,9 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
-from search.hardware.timing import measure, runner, set_threads
+from search.hardware.timing import measure, runner
 from search.jobs.launch import Job, finished, launcher_of, replicate_jobs, results
+from supernet.device import DEFAULT_MEMORY_FORMAT, batch_format, set_threads, to_memory_format
 from supernet.bn import recalibrate_bn
 from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
 from supernet.errors import GreenError, TrainingError
@@ -62,6 +63,10 @@ class SubnetModule(pl.LightningModule):
     def configure_optimizers(self):
         wd = getattr(self.optimizer_fn, "keywords", {}).get("weight_decay", 0.0)
         return self.optimizer_fn(param_groups_weight_decay(self.model, wd))
+
+    def setup(self, stage: str) -> None:
+        for m in (self.model, *self._teacher):  # laid out as the data module's batches (channels_last by default)
+            to_memory_format(m, batch_format(self._trainer))
 
     def on_fit_start(self) -> None:
         self.model.train()  # an extracted subnet arrives in eval mode; Lightning keeps modes as found
@@ -131,7 +136,8 @@ class SubnetModule(pl.LightningModule):
 def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
                      batch_sizes: Sequence[int], cfg: DictConfig) -> dict[str, Any]:
     """Measured latency at each batch size and energy per image on ``device`` (source-labelled)."""
-    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device) for bs in batch_sizes}
+    fmt = str(cfg.get("memory_format", DEFAULT_MEMORY_FORMAT))  # measured in the layout it is served in
+    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device, memory_format=fmt) for bs in batch_sizes}
     threads = torch.get_num_threads()
     set_threads(cfg.get("threads"))
     try:  # one batch size at a time, as the lookup table measures them
@@ -150,8 +156,7 @@ def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, dev
     else:
         active_w = power.watts
     out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
-    out["energy_source"] = power.source
-    out["energy_batch_size"] = bs
+    out.update(energy_source=power.source, energy_batch_size=bs, memory_format=fmt)
     return out
 
 

@@ -15,6 +15,7 @@ import torch
 from search.evolution.objectives import check_classes
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
+from supernet.device import to_memory_format
 from supernet.errors import GreenError
 from supernet.metrics import CLASS_PREFIX, scores
 from supernet.net import SuperNet, extract_subnet
@@ -46,7 +47,7 @@ class SubnetEvaluator:
         dm.setup()
         if dm.num_classes != net.num_classes:
             raise GreenError(f"the data has {dm.num_classes} classes, the supernet {net.num_classes}")
-        self.net, self.num_classes = net.eval(), net.num_classes
+        self.net, self.num_classes = to_memory_format(net.eval(), dm.memory_format), net.num_classes
         device = next(net.parameters()).device
         self.calib = [x.to(device) for x in dm.calib_batches(calib_images, batch_size)]
         end = len(dm.val_set) if val_images is None else min(val_offset + val_images, len(dm.val_set))

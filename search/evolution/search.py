@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from search.hardware.cost import CostModel
+from supernet.device import set_threads
 from supernet.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
@@ -28,7 +29,6 @@ from search.evolution.settings import Settings
 from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
-from search.hardware.timing import set_threads
 from supernet.checkpoint import load_matching
 from supernet.errors import GreenError
 from supernet.metrics import CLASS_PREFIX, tracked_classes

@@ -23,6 +23,12 @@ KIND = "green-cnn-lut"
 VERSION = 1
 
 
+def table_format(table: "LookupTable") -> str:
+    """The memory format a table's networks were timed in: recorded since it became a choice; a table of before
+    was timed in NCHW (``contiguous``)."""
+    return str(table.fingerprint.get("memory_format", "contiguous"))
+
+
 class TableError(GreenError):
     """A lookup table that is corrupt, truncated or does not fit the space or device."""
 

@@ -21,10 +21,11 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from search.hardware.cost import CostModel, count_op, fit_line, space_ops
-from search.hardware.lookup import LookupTable
+from search.hardware.lookup import LookupTable, table_format
+from supernet.device import memory_format, set_threads
 from supernet.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
-from search.hardware.timing import device_fingerprint, measure, runner, set_threads
+from search.hardware.timing import device_fingerprint, measure, runner
 from supernet.arch import ArchConfig
 from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
@@ -35,21 +36,31 @@ from supernet.validate import check_device, check_options
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def _setup(cfg: DictConfig) -> tuple[SearchSpace, torch.device, torch.dtype, int, int]:
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """How the priced networks are served: device, dtype and memory format (every timing runs in these)."""
+
+    device: torch.device
+    dtype: torch.dtype
+    memory_format: str
+
+
+def _setup(cfg: DictConfig) -> tuple[SearchSpace, Served, int, int]:
     check_options(cfg)  # device, batch sizes, trials, warm-up calls, threads
     device = check_device(cfg.device)
     if cfg.dtype not in DTYPES:
         raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")
+    memory_format(cfg.memory_format)  # refuses an unknown one in one line
     set_threads(cfg.threads)
     space = instantiate(cfg.space)
     num_classes = cfg.num_classes or instantiate(cfg.data).peek_num_classes()
-    return space, device, DTYPES[cfg.dtype], int(num_classes), int(cfg.in_chans)
+    return space, Served(device, DTYPES[cfg.dtype], str(cfg.memory_format)), int(num_classes), int(cfg.in_chans)
 
 
-def _net_call(space: SearchSpace, arch: ArchConfig, num_classes: int, in_chans: int, bs: int,
-              device: torch.device, dtype: torch.dtype):
+def _net_call(space: SearchSpace, arch: ArchConfig, num_classes: int, in_chans: int, bs: int, served: Served):
     net = GreenNet(space, arch, num_classes, in_chans)
-    return runner(net, (bs, in_chans, arch.resolution, arch.resolution), device, dtype)
+    return runner(net, (bs, in_chans, arch.resolution, arch.resolution), served.device, served.dtype,
+                  served.memory_format)
 
 
 def _energy_per_call(calls: dict, meter: EnergyMeter, idle_w: float, window_s: float, seed: int) -> dict:
@@ -73,7 +84,8 @@ def _energy_per_call(calls: dict, meter: EnergyMeter, idle_w: float, window_s: f
 def build_table(cfg: DictConfig) -> Path:
     """Measure every op of the space (and a few whole subnets for the correction); write the table."""
     t_start = time.perf_counter()
-    space, device, dtype, num_classes, in_chans = _setup(cfg)
+    space, served, num_classes, in_chans = _setup(cfg)
+    device = served.device
     out = Path(cfg.table)
     ops = space_ops(space)
     batch_sizes = [int(b) for b in cfg.batch_sizes]
@@ -89,7 +101,7 @@ def build_table(cfg: DictConfig) -> Path:
                "batch sizes")
     for bs in batch_sizes:
         group = {(op.key, bs): runner(op.module(space, num_classes, in_chans), op.input_shape(space, in_chans, bs),
-                                      device, dtype) for op in ops}
+                                      device, served.dtype, served.memory_format) for op in ops}
         lat.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + bs,
                            progress=lambda d, t: bar.update(1)))
         calls.update(group)
@@ -113,11 +125,12 @@ def build_table(cfg: DictConfig) -> Path:
     calib = [space.smallest(), space.largest()] + [space.sample(rng) for _ in range(cfg.calib.subnets)]
     e2e_calls, e2e = {}, {}
     for bs in batch_sizes:
-        group = {(str(a), bs): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in calib}
+        group = {(str(a), bs): _net_call(space, a, num_classes, in_chans, bs, served) for a in calib}
         e2e.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1 + bs))
         e2e_calls.update(group)
     e2e_energy = _energy_per_call(e2e_calls, meter, idle.watts, e.window_s, p.seed + 1) if meter else None
     fingerprint = {**device_fingerprint(device), "batch_sizes": batch_sizes, "dtype": cfg.dtype,
+                   "memory_format": served.memory_format,
                    "space_name": space.name, "space_digest": space.digest(), "num_classes": num_classes,
                    "in_chans": in_chans}
     protocol = {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
@@ -128,7 +141,7 @@ def build_table(cfg: DictConfig) -> Path:
         energy_scale = {"source": meter.source, "idle_w": idle.watts, "idle_window_s": idle.seconds,
                         "window_s": e.window_s, "note": "energy_mj.median is idle-subtracted; gross kept beside it"}
     else:  # no counter: codecarbon's power model over a representative workload, labelled as an estimate
-        work = _net_call(space, space.largest(), num_classes, in_chans, batch_sizes[-1], device, dtype)
+        work = _net_call(space, space.largest(), num_classes, in_chans, batch_sizes[-1], served)
         power = measure_power(work, e.power_window_s, None, e.country_iso_code)
         energy_scale = {"source": power.source, "power_w": power.watts, "window_s": power.seconds, **power.detail}
     table = LookupTable(fingerprint, entries, energy_scale, protocol=protocol, space=space.to_dict())
@@ -179,11 +192,14 @@ def prediction_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
 
 def validate_table(cfg: DictConfig) -> dict[str, Any]:
     """Compare the table's predictions with two interleaved end-to-end measurements of random subnets."""
-    space, device, dtype, num_classes, in_chans = _setup(cfg)
+    space, served, num_classes, in_chans = _setup(cfg)
+    device = served.device
     v, p = cfg.validate, cfg.protocol
     if v.subnets < 2:
         raise GreenError(f"validate.subnets must be >= 2, got {v.subnets}")
     model = CostModel.load(cfg.table, space, device=device_fingerprint(device), allow_mismatch=v.allow_mismatch)
+    # the subnets are timed as the table was: its memory format (tables of before it was recorded were NCHW)
+    served = dataclasses.replace(served, memory_format=table_format(model.table))
     rng = random.Random(v.seed)
     archs, seen = [], set()
     while len(archs) < v.subnets and len(seen) < 50 * v.subnets:
@@ -192,6 +208,7 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
             archs.append(a)
         seen.add(str(a))
     result: dict[str, Any] = {"table": str(cfg.table), "n_subnets": len(archs), "device": str(device),
+                              "memory_format": served.memory_format,
                               "fingerprint": model.table.fingerprint, "energy_source": model.energy_source,
                               "batches": {}}
     meter = find_meter(device) if model.energy_source in MEASURED_SOURCES else None
@@ -199,7 +216,7 @@ def validate_table(cfg: DictConfig) -> dict[str, Any]:
     bar = tqdm(total=2 * len(model.batch_sizes) * v.trials * len(archs),
                desc=f"green-lut validate: {len(archs)} subnets x {len(model.batch_sizes)} batch sizes, timed twice")
     for bs in model.batch_sizes:
-        calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, device, dtype) for a in archs}
+        calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, served) for a in archs}
         first = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs,
                         progress=lambda d, t: bar.update(1))
         second = measure(calls, device, v.trials, p.warmup, p.min_call_ms, v.seed + 10 * bs + 1,

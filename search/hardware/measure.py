@@ -20,8 +20,9 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format as check_format, set_threads
 from supernet.energy import MEASURED_SOURCES, find_meter, measure_power
-from search.hardware.timing import device_fingerprint, measure, runner, set_threads
+from search.hardware.timing import device_fingerprint, measure, runner
 from supernet.errors import GreenError
 from supernet.validate import check_device
 
@@ -29,13 +30,14 @@ from supernet.validate import check_device
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,
                    batch_sizes: Sequence[int], trials: int = 15, warmup: int = 2, min_call_ms: float = 20.0,
                    power_window_s: float = 5.0, country_iso_code: str = "USA", threads: int | None = 1,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, memory_format: str = DEFAULT_MEMORY_FORMAT) -> dict[str, Any]:
     """Latency (ms) at each batch size and energy per image of every model, in one session.
 
     ``models`` maps a name to ``(model, in_chans, resolution)``. Returns ``{"models": {name: figures},
     "session": {...}}``; each model's figures are ``latency_ms_b<bs>`` (median) with
     ``latency_ms_b<bs>_p10``/``_p90``, ``latency_ms`` (first batch size), ``energy_mj_per_image`` at
-    the last (serving) batch size, ``energy_source`` and ``power_w``.
+    the last (serving) batch size, ``energy_source`` and ``power_w``. Every model runs in ``memory_format``,
+    the layout it is served in.
     """
     if not models:
         raise GreenError("no models to measure")
@@ -44,11 +46,12 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
     if trials < 1:
         raise GreenError(f"measurement trials must be >= 1, got {trials}")
     check_device(str(device), "measure.device")
+    check_format(memory_format)
     batch_sizes = [int(b) for b in batch_sizes]
     before = torch.get_num_threads()
     set_threads(threads)
     try:
-        calls = {(name, bs): runner(m, (bs, c, r, r), device)
+        calls = {(name, bs): runner(m, (bs, c, r, r), device, memory_format=memory_format)
                  for name, (m, c, r) in models.items() for bs in batch_sizes}
         lat = measure(calls, device, trials, warmup, min_call_ms, seed=seed)
         serving = batch_sizes[-1]
@@ -83,6 +86,6 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         row["energy_batch_size"] = serving
         out[name] = row
     session = {"batch_sizes": batch_sizes, "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
-               "threads": threads, "order": "all models and batch sizes interleaved, shuffled each trial",
+               "threads": threads, "memory_format": memory_format, "order": "all models and batch sizes interleaved, shuffled each trial",
                "power": session_power, **device_fingerprint(device)}
     return {"models": out, "session": session}

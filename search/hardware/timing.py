@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from supernet.device import DEFAULT_MEMORY_FORMAT, to_memory_format
 from supernet.errors import GreenError
-from supernet.validate import whole_number
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -36,11 +36,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device,
-           dtype: torch.dtype = torch.float32) -> Callable[[], None]:
-    """A no-argument call running ``module`` once in eval mode on a fixed random input."""
-    module = module.to(device=device, dtype=dtype).eval()
-    x = torch.randn(shape, device=device, dtype=dtype)
+def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype = torch.float32,
+           memory_format: str = DEFAULT_MEMORY_FORMAT) -> Callable[[], None]:
+    """A no-argument call running ``module`` once in eval mode on a fixed random input, both in the dtype and
+    memory format the model is served in (a cost is measured as served)."""
+    module = to_memory_format(module.to(device=device, dtype=dtype), memory_format).eval()
+    x = to_memory_format(torch.randn(shape, device=device, dtype=dtype), memory_format)
 
     def call() -> None:
         with torch.inference_mode():
@@ -103,7 +104,8 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
 
 
 def device_fingerprint(device: torch.device) -> dict[str, object]:
-    """What a timing depends on: device kind and model, thread count, torch version."""
+    """What a timing depends on: device kind and model, thread count, torch version (the dtype and memory
+    format are the caller's, recorded beside it)."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
@@ -122,14 +124,3 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
-
-
-def set_threads(threads: int | None) -> int:
-    """Fix the CPU thread count (None keeps torch's default); returns the count in force.
-
-    Anything but None or a whole number >= 1 is refused: torch would fail on a negative count with a
-    traceback, and 0 would silently mean "the default".
-    """
-    if threads is not None:
-        torch.set_num_threads(whole_number(threads, "threads", 1))
-    return torch.get_num_threads()

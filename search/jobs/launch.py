@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from supernet.device import available_cores, thread_share
 from supernet.errors import GreenError
 from supernet.io import write_json
 from supernet.validate import read_json
@@ -123,7 +124,7 @@ class Launcher:
                              "launcher=serial")
         if self.plugin in LOCAL and self.exclusive:
             gpus = gpu_count(cfg)
-            have, what = (gpus, "GPUs") if gpus else (os.cpu_count() or 1, "CPU cores")
+            have, what = (gpus, "GPUs") if gpus else (available_cores(), "CPU cores")
             if self.jobs > have:
                 raise GreenError(f"launcher.jobs={self.jobs} asks for more parallel jobs than the {have} {what} "
                                  "here (launcher.exclusive=true gives each its own): lower launcher.jobs or set "
@@ -189,11 +190,6 @@ def gpu_count(cfg: DictConfig) -> int:
     if str(trainer.get("accelerator", "cpu")) not in ("gpu", "cuda", "auto"):
         return 0
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def thread_share(jobs: int) -> int:
-    """An even share of this machine's cores for each of ``jobs`` parallel jobs (at least one)."""
-    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def launcher_of(cfg: DictConfig) -> Launcher:

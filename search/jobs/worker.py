@@ -21,8 +21,9 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
-from search.jobs.launch import Job, gpu_count, thread_share
+from search.jobs.launch import Job, gpu_count
 from supernet.cli import quiet
+from supernet.device import thread_share
 from supernet.errors import GreenError
 from supernet.io import write_atomic
 

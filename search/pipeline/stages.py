@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from search.evolution.front import Front
+from supernet.device import DEFAULT_MEMORY_FORMAT
 from supernet.energy import track_energy
 from supernet.errors import GreenError
 from supernet.io import write_json
@@ -171,7 +172,8 @@ def measure(p: Pipeline) -> None:
                 model = load_subnet(folder)
                 models[f"{stage}/{model.arch}"] = (model, model.in_chans, model.arch.resolution)
     result = measure_models(models, torch.device(m.device), list(m.batch_sizes), m.trials, m.warmup,
-                            m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed))
+                            m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed),
+                            str(m.get("memory_format", DEFAULT_MEMORY_FORMAT)))
     write_json(p.root / "measure" / "measure.json", result)
 
 

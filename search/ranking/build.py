@@ -22,9 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from search.deploy.recipe import fit_and_measure, init_weights, train_batch
 from search.hardware.cost import count
-from search.hardware.timing import set_threads
 from search.jobs.launch import Job, launcher_of, memo
 from search.ranking.table import Table, TableRow, identity, load_table, mismatch
+from supernet.device import set_threads
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
 from supernet.errors import GreenError

@@ -41,11 +41,11 @@ from search.deploy.winners import pick_archs, search_ckpt
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
 from search.evolution.objectives import check_classes, parse_constraints, parse_objectives
-from search.hardware.timing import set_threads
 from search.jobs.launch import Job, launcher_of, memo, replicate_jobs, results
 from search.tuning.slices import carve, claim
 from search.tuning.space import DIMS, OPTIONAL_DIMS, HyperConfig, HyperSpace
 from search.tuning.trials import Pruner, choose, failed_trial, report_kept, run_trial
+from supernet.device import set_threads
 from supernet.arch import ArchConfig
 from supernet.checkpoint import check_data, check_space, load_supernet
 from supernet.errors import GreenError, TrainingError

@@ -1,0 +1,151 @@
+"""Memory format and threads (supernet.device): channels_last gives the numbers NCHW gives, and every path
+that trains, extracts, evaluates or measures runs in the configured layout."""
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from supernet import device
+from supernet.device import available_cores, format_of, memory_format, thread_share, to_memory_format
+from supernet.errors import GreenError
+from supernet.net import SuperNet, extract_subnet
+
+
+def _archs(space):
+    import random
+
+    rng = random.Random(0)
+    return [space.smallest(), space.middle(), space.largest()] + [space.sample(rng) for _ in range(4)]
+
+
+def test_unknown_memory_format_is_one_line():
+    with pytest.raises(GreenError, match="unknown memory_format 'nhwc'; choose from channels_last, contiguous"):
+        memory_format("nhwc")
+
+
+def test_to_memory_format_converts_modules_and_4d_tensors_only(tiny_space):
+    net = SuperNet(tiny_space, num_classes=10, in_chans=3)
+    assert format_of(net) == "contiguous"
+    assert to_memory_format(net, "channels_last") is net and format_of(net) == "channels_last"
+    x = to_memory_format(torch.randn(2, 3, 8, 8), "channels_last")
+    assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    v = torch.randn(2, 3)
+    assert to_memory_format(v, "channels_last") is v
+    assert format_of(to_memory_format(net, "contiguous")) == "contiguous"
+    assert format_of(torch.nn.Linear(3, 2)) == "contiguous"
+
+
+@pytest.mark.parametrize("space_name", ["tiny_space", "cifar_space"])
+def test_extraction_is_exact_in_nchw_and_within_1e_5_in_channels_last(space_name, request, scramble):
+    space = request.getfixturevalue(space_name)
+    torch.manual_seed(0)
+    net = scramble(SuperNet(space, num_classes=10, in_chans=3)).eval()
+    x = torch.randn(4, 3, space.resolutions[-1], space.resolutions[-1])
+    for arch in _archs(space):
+        with torch.no_grad():
+            assert torch.equal(extract_subnet(net, arch).eval()(x), net(x, arch)), f"NCHW {arch}"
+    to_memory_format(net, "channels_last")
+    xc = to_memory_format(x, "channels_last")
+    for arch in _archs(space):
+        static = extract_subnet(net, arch).eval()
+        assert format_of(static) == "channels_last"  # extracted in the supernet's layout
+        with torch.no_grad():
+            diff = (static(xc) - net(xc, arch)).abs().max().item()
+        assert diff <= 1e-5, f"channels_last {arch}: {diff}"
+
+
+def test_channels_last_step_gives_nchw_loss_and_gradients(cifar_space, scramble):
+    """Within fp32 tolerance, judged against a float64 reference: in train-mode BN a fp32 gradient can sit a few
+    percent from the exact one in either layout (NCHW's own error reaches 2% on the largest arch), so channels_last
+    must be about as close to float64 as NCHW is, per parameter (within 3x its error, or 2%: oneDNN's
+    channels_last backward sums the BN weight gradients of sliced layers less exactly, up to 0.6% here), and close to NCHW overall (a layout bug, channels
+    mixed up, would be off by 100%)."""
+    torch.manual_seed(0)
+    base = scramble(SuperNet(cifar_space, num_classes=10, in_chans=3)).train()
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    for arch in _archs(cifar_space)[:4]:
+        out = {}
+        for fmt, dtype in (("contiguous", torch.float64), ("contiguous", torch.float32),
+                           ("channels_last", torch.float32)):
+            net = to_memory_format(copy.deepcopy(base).to(dtype), fmt)
+            loss = F.cross_entropy(net(to_memory_format(x.to(dtype), fmt), arch), y)
+            loss.backward()
+            out[fmt, dtype] = (loss.detach().double(),
+                               {n: p.grad.double() for n, p in net.named_parameters() if p.grad is not None})
+        (l64, g64), (l0, g0), (l1, g1) = out.values()
+        assert torch.allclose(l1, l0, rtol=1e-5) and torch.allclose(l1, l64, rtol=1e-5)
+        assert g0.keys() == g1.keys() == g64.keys() and g0
+        flat = [torch.cat([g[n].flatten() for n in sorted(g64)]) for g in (g64, g0, g1)]
+        assert float((flat[2] - flat[1]).norm() / flat[0].norm()) <= 1e-2, arch
+        top = max(float(g.norm()) for g in g64.values())
+        for n, ref in g64.items():
+            if float(ref.norm()) > 1e-4 * top:  # gradients that cancel to ~0 (a BN bias before a BN) have no scale
+                err0, err1 = (float((g[n] - ref).norm() / ref.norm()) for g in (g0, g1))
+                assert err1 <= max(3 * err0, 2e-2), f"{arch} {n}: channels_last {err1:.2e}, NCHW {err0:.2e}"
+
+
+def test_data_module_batches_follow_its_memory_format(compose_cfg):
+    from hydra.utils import instantiate
+
+    for fmt, last in (("channels_last", True), ("contiguous", False)):
+        dm = instantiate(compose_cfg("train", "data.image_size=8", f"data.memory_format={fmt}").data)
+        dm.setup()
+        x = dm.transform(dm.train_set.__getitems__([0, 1])[0], train=True)
+        assert x.shape == (2, 1, 8, 8)
+        assert x.is_contiguous(memory_format=torch.channels_last) == last or x.is_contiguous()
+        assert all(b.is_contiguous(memory_format=torch.channels_last) or not last for b in dm.calib_batches(4))
+    from supernet.datasets import DigitsDataModule
+
+    with pytest.raises(GreenError, match="unknown memory_format 'x'"):
+        DigitsDataModule(memory_format="x")
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "contiguous"])
+def test_green_train_trains_in_the_data_modules_layout(tmp_path, compose_cfg, fmt):
+    from supernet.train import train
+
+    train(compose_cfg("train", "experiment=smoke", "epochs=1", "data.train_subset=128", "data.channels=3",
+                      "module.calib_images=64", "trainer.enable_progress_bar=false", f"data.memory_format={fmt}",
+                      output_dir=tmp_path))
+    stem = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["net.conv_stem.weight"]
+    assert stem.shape[1] == 3  # 3 input channels: the one weight whose two layouts differ in memory
+    assert stem.is_contiguous(memory_format=torch.channels_last) == (fmt == "channels_last")
+    assert stem.is_contiguous() == (fmt == "contiguous")
+
+
+def test_runner_serves_in_the_requested_layout(tiny_space):
+    from search.hardware.timing import runner
+    from supernet.net import GreenNet
+
+    seen = []
+    model = GreenNet(tiny_space, tiny_space.middle(), num_classes=10, in_chans=3)
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    runner(model, (2, 3, 16, 16), torch.device("cpu"), memory_format="channels_last")()
+    assert format_of(model) == "channels_last" and seen == [True]
+    runner(model, (2, 3, 16, 16), torch.device("cpu"), memory_format="contiguous")()
+    assert format_of(model) == "contiguous" and seen == [True, False]
+
+
+def test_threads_follow_affinity_quota_and_env(tmp_path, monkeypatch):
+    assert 1 <= available_cores() <= len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert device._cgroup_cpus(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert device._cgroup_cpus(tmp_path) is None
+    monkeypatch.setattr(device, "available_cores", lambda: 6)
+    assert [thread_share(j) for j in (1, 2, 4, 12)] == [6, 3, 1, 1]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert device.default_threads() == 6
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert device.default_threads() == 2
+    before = torch.get_num_threads()
+    try:
+        assert device.set_threads(None) == 2 and device.set_threads(1) == 1
+        with pytest.raises(GreenError):
+            device.set_threads(0)
+    finally:
+        torch.set_num_threads(before)
