@@ -145,19 +145,20 @@ def extract_subnet(net: SuperNet, arch: ArchConfig | str, batches: Iterable[torc
     contiguous weight may take different kernels). It has the supernet's memory format.
     """
     arch = net.space.validate(arch)
-    static = GreenNet(net.space, arch, net.num_classes, net.in_chans, net.drop_rate)
-    static.to(next(net.parameters()).device)
+    # built without initialising its weights (every tensor is copied below: a search extracts thousands of
+    # subnets, and random initialisation cost as much as the copy), on the supernet's device and layout
+    with torch.device("meta"):
+        static = GreenNet(net.space, arch, net.num_classes, net.in_chans, net.drop_rate)
+    static.to_empty(device=next(net.parameters()).device)
+    to_memory_format(static, format_of(net))  # laid out as the supernet it comes from (and as its inputs)
     for name in ("conv_stem", "bn1", "conv_head", "bn2", "classifier"):  # the head may read fewer channels
         src = getattr(net, name).state_dict()
         getattr(static, name).load_state_dict({k: src[k][tuple(slice(0, n) for n in v.shape)]
                                                for k, v in getattr(static, name).state_dict().items()})
-    specs = iter(net.space.block_specs(arch))
     for stage, blocks, ks, es in zip(static.blocks, net.blocks, arch.kernel_sizes, arch.exp_ratios):
-        for j, (block, k, e) in enumerate(zip(blocks, ks, es)):
-            spec = next(specs)
-            stage[j] = block.to_static(k, e, spec.in_chs, spec.out_chs)
+        for block, target, k, e in zip(blocks, stage, ks, es):
+            block.copy_to(target, k, e)
     static.train(net.training)
-    to_memory_format(static, format_of(net))  # laid out as the supernet it comes from (and as its inputs)
     if batches is not None:
         recalibrate_bn(static, batches)
     return static

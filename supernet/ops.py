@@ -146,7 +146,13 @@ class ElasticInvertedResidual(InvertedResidual):
         ``InvertedResidual`` with the inherited weights."""
         cin, out = in_chs or self.spec.in_chs, out_chs or self.spec.out_chs
         spec = dataclasses.replace(self.spec, kernel_size=kernel_size, exp_ratio=exp_ratio, in_chs=cin, out_chs=out)
-        block = make_block(spec).to(self.conv_pw.weight.device)
+        return self.copy_to(make_block(spec).to(self.conv_pw.weight.device), kernel_size, exp_ratio)
+
+    @torch.no_grad()
+    def copy_to(self, block: InvertedResidual, kernel_size: int, exp_ratio: float) -> InvertedResidual:
+        """Write the inherited weights of the sub-block into ``block``, a static block of its shape (every
+        parameter and buffer, so a block built without initialising its weights is complete); returns it."""
+        cin, out = block.conv_pw.in_channels, block.conv_pwl.out_channels
         mid = self.mid_chs(exp_ratio, cin)
         if mid != block.conv_pw.out_channels:
             raise AssertionError("static and elastic blocks disagree on the hidden width")

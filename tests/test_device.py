@@ -149,3 +149,25 @@ def test_threads_follow_affinity_quota_and_env(tmp_path, monkeypatch):
             device.set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_extraction_writes_every_tensor_of_the_uninitialised_static_net(cifar_space, scramble):
+    """The static net is built on the meta device and filled by copying: any tensor the copy missed would hold
+    uninitialised memory, so every parameter and buffer must equal what the copy into an initialised net gives."""
+    from supernet.net import GreenNet
+
+    torch.manual_seed(0)
+    net = scramble(SuperNet(cifar_space, num_classes=10, in_chans=3)).eval()
+    for arch in _archs(cifar_space)[:4]:
+        ref = GreenNet(cifar_space, arch, 10, 3)
+        ref.load_state_dict({k: v for k, v in extract_subnet(net, arch).state_dict().items()
+                             if k.startswith(("conv_stem", "bn1.", "conv_head", "bn2.", "classifier"))}, strict=False)
+        specs = iter(cifar_space.block_specs(arch))
+        for stage, blocks, ks, es in zip(ref.blocks, net.blocks, arch.kernel_sizes, arch.exp_ratios):
+            for j, (block, k, e) in enumerate(zip(blocks, ks, es)):
+                spec = next(specs)
+                stage[j] = block.to_static(k, e, spec.in_chs, spec.out_chs)  # a fresh, initialised timm block
+        got, want = extract_subnet(net, arch).state_dict(), ref.state_dict()
+        assert got.keys() == want.keys()
+        for key in want:
+            assert torch.equal(got[key], want[key]), f"{arch} {key}"
