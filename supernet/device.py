@@ -16,42 +16,49 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TypeVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, TypeVar
 
 from supernet.errors import GreenError
 
-MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+if TYPE_CHECKING:  # torch loads when a format is used: a launcher's parent process needs only the core count
+    import torch
+    from torch import nn
+
+MEMORY_FORMATS = ("channels_last", "contiguous")
 DEFAULT_MEMORY_FORMAT = "channels_last"
 
-T = TypeVar("T", nn.Module, torch.Tensor)
+T = TypeVar("T", "nn.Module", "torch.Tensor")
 
 
-def memory_format(name: str) -> torch.memory_format:
+def memory_format(name: str) -> "torch.memory_format":
     """The torch memory format called ``name`` (``channels_last`` or ``contiguous``); any other is one line."""
     if name not in MEMORY_FORMATS:
         raise GreenError(f"unknown memory_format {name!r}; choose from {', '.join(MEMORY_FORMATS)}")
-    return MEMORY_FORMATS[name]
+    import torch
+
+    return torch.channels_last if name == "channels_last" else torch.contiguous_format
 
 
 def to_memory_format(obj: T, name: str) -> T:
     """``obj`` in the memory format ``name``: a module's 4-D parameters and buffers (in place, as ``.to``), or a
     4-D tensor (a copy unless it already is; tensors of other ranks have no such layout and pass unchanged)."""
+    from torch import nn
+
     fmt = memory_format(name)
     if isinstance(obj, nn.Module):
         return obj.to(memory_format=fmt)
     return obj.contiguous(memory_format=fmt) if obj.dim() == 4 else obj
 
 
-def format_of(module: nn.Module) -> str:
+def format_of(module: "nn.Module") -> str:
     """The memory format ``module``'s 4-D weights are laid out in (``contiguous`` for a module without any).
 
     A 1x1 kernel or a single input channel (a depthwise kernel, a grayscale stem) is laid out the same in both,
     so only weights where the two differ decide; a network with none runs as fast either way, its activations
     following the layout of its input.
     """
+    import torch
+
     for p in module.parameters():
         if p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) != p.is_contiguous():
             return "channels_last" if p.is_contiguous(memory_format=torch.channels_last) else "contiguous"
@@ -109,6 +116,8 @@ def set_threads(threads: int | None) -> int:
     Anything but None or a whole number >= 1 is refused: torch would fail on a negative count with a
     traceback, and 0 would silently mean "the default".
     """
+    import torch
+
     from supernet.validate import whole_number
 
     torch.set_num_threads(default_threads() if threads is None else whole_number(threads, "threads", 1))

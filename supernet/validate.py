@@ -13,10 +13,14 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.errors import GreenError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def is_number(value: Any) -> bool:
@@ -73,6 +77,8 @@ def read_json(path: str | Path, what: str, error: type[GreenError] = GreenError)
 
 def check_device(name: Any, key: str = "device") -> torch.device:
     """The torch device ``name`` names, refused (one line) when it is malformed or absent on this machine."""
+    import torch
+
     try:
         device = torch.device(str(name))
     except RuntimeError:
