@@ -141,6 +141,32 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def inputs(result: dict[str, Any], results: Path) -> tuple[list[Path], list[str]]:
+    """The committed ground-truth table this result was scored against, and what disagrees with it.
+
+    A table folder under ``results`` (``table.json`` and one ``row.json`` per subnet and seed) whose identity
+    (space, data, recipe) is the result's is its input: every row the result's raw data holds must be a row
+    of ``table.json`` (arch, replicate, test accuracy), and every ``row.json`` one of ``table.json``'s.
+    Returns the files read and the problems found (empty when they agree)."""
+    key = lambda r: (r["arch"], int(r["replicate"]), float(r["test_acc"]))  # noqa: E731
+    for table in sorted(results.rglob("table.json")):
+        if "archive" in table.relative_to(results).parts:
+            continue
+        data = json.loads(table.read_text())
+        if data.get("identity") != result.get("table_identity"):
+            continue
+        rows = {key(r) for r in data["rows"]}
+        problems = [f"{table.relative_to(results)}: no row {k} of the result's raw table"
+                    for k in map(key, result["raw"]["table"]) if k not in rows]
+        files = [table]
+        for row in sorted(table.parent.rglob("row.json")):
+            files.append(row)
+            if key(json.loads(row.read_text())["result"]) not in rows:
+                problems.append(f"{row.relative_to(results)}: a row that table.json does not hold")
+        return files, problems
+    return [], []
+
+
 def versus(scores: dict[str, float], base: dict[str, float], truth: dict[str, float],
            archs: Sequence[str]) -> dict[str, Any]:
     """The paired comparison of a method with the default on the same subnets (``archs``: those without the

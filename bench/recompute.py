@@ -1,14 +1,20 @@
 """Recompute every headline figure of the committed results from their raw data; fail on a mismatch.
 
-Each ``bench/results/<name>.json`` is written by ``bench/<name>.py`` (its ``benchmark`` field),
+Each result ``bench/results/**/<name>.json`` is written by ``bench/<name>.py`` (its ``benchmark`` field),
 which exposes ``headline(result) -> dict``: the headline figures as a pure function of the raw
 per-item data stored in the same JSON. This script calls it on every committed result and compares
 each figure with the stored one (floats to a relative 1e-9), so a figure edited by hand, or raw
 data that does not support its figure, fails here and in CI. A result without provenance
-(``commit``, ``command``, ``config``) fails too. ``bench/results/archive/`` holds results written
-before this protocol; they are kept for the record and not checked.
+(``commit``, ``command``, ``config``) fails too.
 
-    python bench/recompute.py                       # every bench/results/*.json
+Every JSON file under ``bench/results/`` (subfolders included) is accounted for: a **result**
+(recomputed), an **input** of one (a script's ``inputs(result, results_dir)`` names the committed files
+its result was computed from, such as a ground-truth table's rows, and checks that they agree with the
+result's raw data), or **archived** (``bench/results/archive/`` holds results written before this
+protocol; kept for the record, not checked). A file that is none of the three fails, and the counts
+printed add up to the number of JSON files there.
+
+    python bench/recompute.py                       # everything under bench/results/
     python bench/recompute.py bench/results/pipeline.json
 """
 from __future__ import annotations
@@ -27,6 +33,13 @@ PROVENANCE = ("commit", "command", "config")
 
 
 def _headline_fn(name: str):
+    mod = _module(name)
+    if not hasattr(mod, "headline"):
+        raise LookupError(f"bench/{name}.py has no headline(result) function")
+    return mod.headline
+
+
+def _module(name: str):
     path = HERE / f"{name}.py"
     if not path.is_file():
         raise LookupError(f"no script bench/{name}.py")
@@ -35,9 +48,7 @@ def _headline_fn(name: str):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
     spec.loader.exec_module(mod)
-    if not hasattr(mod, "headline"):
-        raise LookupError(f"bench/{name}.py has no headline(result) function")
-    return mod.headline
+    return mod
 
 
 def mismatches(stored: Any, fresh: Any, key: str = "") -> list[str]:
@@ -83,23 +94,63 @@ def check(path: Path) -> list[str]:
     return mismatches(data, fresh)
 
 
+def inputs_of(path: Path) -> tuple[list[Path], list[str]]:
+    """The committed files the result ``path`` was computed from, and their disagreements with it."""
+    data = json.loads(path.read_text())
+    fn = getattr(_module(str(data["benchmark"])), "inputs", None)
+    return fn(data, RESULTS) if fn else ([], [])
+
+
+def is_archived(path: Path) -> bool:
+    return "archive" in path.resolve().relative_to(RESULTS.resolve()).parts
+
+
+def is_result(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "benchmark" in data
+
+
+def _report(f: Path, problems: list[str]) -> int:
+    name = f.relative_to(RESULTS) if f.resolve().is_relative_to(RESULTS.resolve()) else f
+    if problems:
+        print(f"recompute: {f}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+              file=sys.stderr)
+        return 1
+    print(f"recompute: {name}: every headline figure matches its raw data")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("files", nargs="*", type=Path, help="result files (default: bench/results/*.json)")
+    p.add_argument("files", nargs="*", type=Path, help="result files (default: every JSON under bench/results/)")
     args = p.parse_args(argv)
-    files = args.files or sorted(RESULTS.glob("*.json"))
-    if not files:
+    if args.files:
+        return 1 if sum(_report(f, check(f)) for f in args.files) else 0
+    every = sorted(RESULTS.rglob("*.json"))
+    if not every:
         print("recompute: no result files found", file=sys.stderr)
         return 2
-    bad = 0
-    for f in files:
+    archived = [f for f in every if is_archived(f)]
+    results = [f for f in every if not is_archived(f) and is_result(f)]
+    bad, read = 0, set()
+    for f in results:
         problems = check(f)
-        if problems:
+        if not problems:
+            used, problems = inputs_of(f)
+            read |= {u.resolve() for u in used}
+        bad += _report(f, problems)
+    inputs = [f for f in every if f.resolve() in read and f not in results]
+    for f in every:
+        if f not in archived and f not in results and f not in inputs:
             bad += 1
-            print(f"recompute: {f}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+            print(f"recompute: {f}: neither a result, an input a result was computed from, nor archived",
                   file=sys.stderr)
-        else:
-            print(f"recompute: {f.name}: every headline figure matches its raw data")
+    print(f"recompute: {len(results)} results recomputed + {len(inputs)} files read as their inputs + "
+          f"{len(archived)} archived (not checked) = {len(results) + len(inputs) + len(archived)} of "
+          f"{len(every)} JSON files under bench/results/")
     return 1 if bad else 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,18 +14,45 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import recompute  # noqa: E402
 
-RESULTS = sorted((ROOT / "bench" / "results").glob("*.json"))
+EVERY = sorted((ROOT / "bench" / "results").rglob("*.json"))
+RESULTS = [p for p in EVERY if not recompute.is_archived(p) and recompute.is_result(p)]
 
 
-def test_every_committed_result_recomputes():
+def test_every_committed_result_recomputes_and_every_json_is_accounted_for():
     assert RESULTS, "no committed results in bench/results"
+    assert any(p.parent.name != "results" for p in RESULTS)  # the results in subfolders are checked too
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "recompute.py")], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("every headline figure matches") == len(RESULTS)
+    counts = re.search(r"(\d+) results recomputed \+ (\d+) files read as their inputs \+ (\d+) archived "
+                       r"\(not checked\) = (\d+) of (\d+) JSON files", r.stdout)
+    assert counts, r.stdout[-500:]
+    n = [int(x) for x in counts.groups()]
+    assert n[0] == len(RESULTS) and n[0] + n[1] + n[2] == n[3] == n[4] == len(EVERY)
 
 
-@pytest.mark.parametrize("path", RESULTS, ids=[p.stem for p in RESULTS])
+def test_a_stray_json_or_a_disagreeing_input_fails(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "bench" / "results", results)
+    monkeypatch.setattr(recompute, "RESULTS", results)
+    assert recompute.main([]) == 0
+    (results / "cifar_v1" / "notes.json").write_text("{}")
+    assert recompute.main([]) == 1
+    assert "notes.json: neither a result, an input a result was computed from, nor archived" in capsys.readouterr().err
+    (results / "cifar_v1" / "notes.json").unlink()
+    rows = sorted(results.rglob("row.json"))
+    if rows:  # a row of the committed ground-truth table edited: it no longer agrees with the result it fed
+        row = json.loads(rows[0].read_text())
+        row["result"]["test_acc"] += 0.01
+        rows[0].write_text(json.dumps(row))
+        assert recompute.main([]) == 1
+        assert "a row that table.json does not hold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT / "bench" / "results")) for p in RESULTS])
 def test_committed_results_carry_provenance_and_raw_data(path):
     data = json.loads(path.read_text())
     assert data["benchmark"] == path.stem
@@ -45,7 +73,7 @@ def _first_number(d, path=()):
     return None
 
 
-@pytest.mark.parametrize("path", RESULTS, ids=[p.stem for p in RESULTS])
+@pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT / "bench" / "results")) for p in RESULTS])
 def test_a_hand_edited_figure_fails_recomputation(tmp_path, path):
     data = json.loads(path.read_text())
     fresh = recompute._headline_fn(data["benchmark"])(data)
