@@ -71,7 +71,35 @@ def walltime() -> str:
                       "", *rows])
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": walltime}
+def parallel() -> str:
+    """Parallel fine-tunes through the joblib launcher against one after another (``parallel.json``)."""
+    r = _load("parallel.json")
+    b, raw = r["bound"], r["raw"]
+    ratios = ", ".join(f"{x:.3f}" for x in r["wall_ratios"])
+    ci = r["wall_ratio_ci95"]
+    ci_text = (f", bootstrap 95% interval {ci[0]:.3f}-{ci[1]:.3f}" if len(r["wall_ratios"]) >= 5 else
+               f" (per round: {ratios}; too few rounds for an interval)")
+    return "\n".join([
+        f"`{r['command'].split(' ', 1)[1]}` at {r['commit'][:7]}: {r['models']} fine-tunes "
+        f"({raw['budgets']['finetune_epochs']} epoch each, from a {raw['budgets']['supernet_epochs']}-epoch supernet), "
+        f"{r['jobs']} jobs at a time through Hydra's {r['launcher']} launcher against one after another on "
+        f"{raw['cores']} cores, {raw['budgets']['rounds']} interleaved rounds.",
+        "",
+        "| figure | value |", "| --- | ---: |",
+        f"| wall time, parallel / sequential (median) | {r['wall_ratio']:.3f}{ci_text} |",
+        f"| the bound with no setup cost (a fit on its share of the cores / all cores / jobs) | "
+        f"{b['ratio_without_overhead']:.3f} |",
+        f"| within 5% of the bound (ratio <= {1.05 * b['ratio_without_overhead']:.3f}) | "
+        f"{'yes' if r['wall_ratio'] <= 1.05 * b['ratio_without_overhead'] else '**no**'} |",
+        f"| a fit's seconds: all cores / its share | {b['fit_s_per_job_sequential']:.1f} / "
+        f"{b['fit_s_per_job_parallel']:.1f} (slowdown {b['thread_slowdown']:.2f}) |",
+        f"| setup seconds per batch: sequential / parallel | {b['overhead_s']['sequential']:.1f} / "
+        f"{b['overhead_s']['parallel']:.1f} |",
+        f"| same weights as the serial run at equal threads | {'yes' if r['identical_at_equal_threads'] else 'no'} |",
+        f"| same weights as the serial run on all cores | {'yes' if r['identical'] else 'no'} |"])
+
+
+SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": walltime, "parallel": parallel}
 
 
 def render(text: str) -> str:
