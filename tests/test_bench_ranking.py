@@ -146,6 +146,21 @@ def test_table_headline_known_answers(fast_bootstrap):
     assert h["best_method"] == "good"  # better beyond noise: it would replace the default
 
 
+def test_better_beyond_noise_needs_the_whole_interval_above_zero():
+    """A method ahead of the default on these subnets, but by less than the noise (its interval straddles 0),
+    is not better beyond noise: the lower bound decides, not the upper one."""
+    archs = [f"a{i}" for i in range(8)]
+    truth = {a: float(i) for i, a in enumerate(archs)}
+    base = dict(zip(archs, [1.0, 0.0, 3.0, 2.0, 4.0, 6.0, 5.0, 7.0]))    # three swapped pairs
+    method = dict(zip(archs, [1.0, 0.0, 2.0, 3.0, 4.0, 5.0, 7.0, 6.0]))  # two
+    out = ranking.versus(method, base, truth, archs)
+    lo, hi = out["kendall_tau_no_extremes_diff_ci"]
+    assert out["kendall_tau_no_extremes_diff"] > 0 and lo < 0 < hi
+    assert out["better_beyond_noise"] is False
+    ahead = ranking.versus(truth, dict(zip(archs, [7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0])), truth, archs)
+    assert ahead["kendall_tau_no_extremes_diff_ci"][0] > 0 and ahead["better_beyond_noise"] is True
+
+
 def test_best_method_keeps_the_default_within_noise():
     ties = {"method": "a", "methods": {"a": {}, "b": {"vs_default": {"kendall_tau_no_extremes_diff": 0.3,
                                                                       "better_beyond_noise": False}},

@@ -142,3 +142,14 @@ def test_green_run_passes_its_launcher_to_the_training_stages_only():
     shared = ["launcher=joblib", "launcher.jobs=2", "data=digits"]
     assert shared_for("finetune", shared) == shared and shared_for("table", shared) == shared
     assert shared_for("search", shared) == ["data=digits"] and shared_for("lut", shared) == ["data=digits"]
+
+
+def test_results_come_back_in_job_order_not_in_key_order(tmp_path):
+    """Rows are read back in the order of the jobs (a serial run's), whatever their keys sort to."""
+    keys = ["zeta", "alpha", "mid_w0.5", "beta"]
+    jobs = [Job(key=k, folder=str(tmp_path / k), index=i) for i, k in enumerate(keys)]
+    for job in jobs[:3]:  # the last job has not finished: no row, the others keep their places
+        Path(job.folder).mkdir()
+        (Path(job.folder) / "done.json").write_text(json.dumps({"result": {"key": job.key}}))
+    assert [r["key"] for r in results(jobs, "done.json")] == ["zeta", "alpha", "mid_w0.5"]
+    assert [r["key"] for r in results(jobs[::-1], "done.json")] == ["mid_w0.5", "alpha", "zeta"]
