@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import random
 import shutil
 import statistics
@@ -48,8 +47,10 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     raw = result["raw"]
     seq, par = raw["sequential_s"], raw["parallel_s"]
     ratios = [p / s for p, s in zip(par, seq)]
-    ci = (list(bootstrap_ci(statistics.median, ratios, n_boot=2000, level=0.95, seed=0)) if len(ratios) > 1
-          else [math.nan, math.nan])
+    # no interval from fewer than 5 rounds (a bootstrap over 2-3 values looks tight and says nothing): the
+    # per-round ratios stand beside the median instead
+    ci = (list(bootstrap_ci(statistics.median, ratios, n_boot=2000, level=0.95, seed=0)) if len(ratios) >= 5
+          else None)
     fingerprint = raw["fingerprints"]
     identical = all(f == fingerprint["sequential"][0] for k in ("sequential", "parallel") for f in fingerprint[k])
     fit = raw.get("fit_s")  # per round, per job: seconds of training (codecarbon's), without setup

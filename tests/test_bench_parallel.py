@@ -30,7 +30,13 @@ def test_headline_known_answers():
     h = _load().headline(_raw())
     assert h["wall_ratios"] == pytest.approx([0.6, 0.7, 0.7])
     assert h["wall_ratio"] == pytest.approx(0.7) and h["goal"]["wall_ratio_at_most_0.75"]
-    assert h["wall_ratio_ci95"][0] <= 0.7 <= h["wall_ratio_ci95"][1]
+    assert h["wall_ratio_ci95"] is None  # 3 rounds: the values, no interval
+    raw = _raw()["raw"]
+    raw["sequential_s"], raw["parallel_s"] = [100.0] * 5, [60.0, 77.0, 63.0, 70.0, 66.0]
+    for k in ("sequential", "parallel"):
+        raw["fingerprints"][k], raw["fit_s"][k] = raw["fingerprints"][k][:1] * 5, raw["fit_s"][k][:1] * 5
+    five = _load().headline({"raw": raw})
+    assert five["wall_ratio"] == pytest.approx(0.66) and five["wall_ratio_ci95"][0] <= 0.66 <= five["wall_ratio_ci95"][1]
     assert h["identical"] and h["identical_at_equal_threads"]
     assert h["noise"]["sequential_spread"] == pytest.approx(20 / 100)
     assert (h["jobs"], h["launcher"], h["models"]) == (2, "joblib", 4)
