@@ -141,14 +141,13 @@ def mt_search(p: Pipeline) -> None:
 
 
 def mt_train(p: Pipeline) -> None:
-    """The multi-trial route's top_k, trained from scratch for its trial epochs plus the recipe's."""
+    """The multi-trial route's top_k, trained from scratch with the scratch twins' recipe and epochs: every
+    final model of the report gets the same budget (the candidates' short trials are the search's cost)."""
     from search.deploy.finetune import finetune
 
-    trial_epochs = int(Front.read(p.root / "mt_search").multi_trial["epochs"])
     cfg = p.compose("finetune", "mt_train", ["from_scratch=true", "distill=false", "onnx=false", "select_images=0"])
     cfg.run, cfg.ckpt, cfg.top_k = str(p.root / "mt_search"), str(p.ckpt), int(p.cfg.top_k)
-    cfg.epochs = trial_epochs + int(p.compose("finetune", "finetune").epochs)
-    finetune(cfg)
+    finetune(p.equal_budget(cfg, "mt_train", p.cfg.scratch_epochs, p.route_epochs()))
 
 
 def measure(p: Pipeline) -> None:
