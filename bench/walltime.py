@@ -103,7 +103,9 @@ def main() -> None:
     if len(refs) < 2:
         print("walltime: items recorded; pass a before and an after ref to write the result")
         return
-    raw = {f"{r}_{i}": json.loads((args.run / f"{r}_{i}.json").read_text()) for r in refs for i in ITEMS}
+    # paths of this machine (run folders, a warning's file) are stored relative to the repository
+    raw = {f"{r}_{i}": json.loads((args.run / f"{r}_{i}.json").read_text().replace(f"{ROOT}/", ""))
+           for r in refs for i in ITEMS}
     result = {"refs": refs, "raw": raw,
               "protocol": "one run of each item per commit, before then after (not interleaved: a test suite "
                           "takes a quarter of an hour); the 1-minute load average before each run is recorded"}
