@@ -105,11 +105,11 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
 def render(text: str) -> str:
     """``text`` with every figures section rewritten from the results."""
     for name, fn in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(\n<!-- /figures:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- figures:{name} -->\n)(?:.*?\n)?(<!-- /figures:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"readme: README.md has no <!-- figures:{name} --> section")
         body = fn()
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 
