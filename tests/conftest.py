@@ -199,6 +199,24 @@ def write_front():
     return write
 
 
+@pytest.fixture(scope="session")
+def load_bench():
+    """``load_bench(name)``: the script ``bench/<name>.py`` as a module (its helpers import as ``common``)."""
+    import importlib.util
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+
+    def load(name: str):
+        if str(bench) not in sys.path:
+            sys.path.insert(0, str(bench))
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load
+
+
 @pytest.fixture
 def bench_result(tmp_path, monkeypatch):
     """Write a result of ``bench/<name>.py`` from ``raw`` as the script would (provenance, headline, raw),

@@ -1,9 +1,7 @@
 """bench/pipeline.py: the headline's energy figures are known answers of the stage ledger (the one-shot route's
 kWh and the multi-trial route's, the cost table counted in both)."""
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def _load(name):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_route_energies_are_known_answers_of_the_ledger():
+def test_route_energies_are_known_answers_of_the_ledger(load_bench):
     result = copy.deepcopy(json.loads((BENCH / "results" / "pipeline.json").read_text()))
     raw = result["raw"]
     kwh = {"train": 2.0, "lut": 0.5, "search": 0.5, "finetune": 2.0, "scratch": 16.0, "mt_search": 9.0,
@@ -27,7 +17,7 @@ def test_route_energies_are_known_answers_of_the_ledger():
     for stage, v in kwh.items():
         raw["ledger"][stage]["energy_kwh"] = v
     raw["seeds"] = 2
-    h = _load("pipeline").headline(result)
+    h = load_bench("pipeline").headline(result)
     # per seed: one-shot = train 2 + lut 0.5 + search 0.5 + finetune 2/2; multi-trial = lut 0.5 + mt_search 9
     # + mt_train 2/2 (the cost table prices both searches); from scratch: 16/2
     mt = h["multi_trial"]

@@ -1,6 +1,5 @@
 """bench/throughput.py and bench/walltime.py: headlines recomputed from raw data (known answers), and the README's
 figure sections written from the committed results (bench/readme.py)."""
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +10,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
 
-def _load(name):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _rec(path, variant, kind, r, step_s, images=100):
     return {"round": r, "path": path, "variant": variant, "kind": kind, "step_s": step_s, "images": images}
 
 
-def test_throughput_headline_known_answers():
+def test_throughput_headline_known_answers(load_bench):
     cl, nchw, one = "channels_last-fp32-T", "contiguous-fp32-T", "channels_last-fp32-1"
     recs = []
     for r, slow in enumerate((1.0, 1.2)):  # the second round runs 20% slower: every figure of it alike
@@ -35,7 +26,7 @@ def test_throughput_headline_known_answers():
                  _rec("supernet_largest", one, "bare", r, [0.1 * slow]),  # 1 thread: never the bare reference
                  _rec("lut", cl, "project", r, [1.0 * slow]), _rec("lut", cl, "bare", r, [0.5 * slow]),
                  _rec("lut", nchw, "project", r, [1.0 * slow]), _rec("lut", nchw, "bare", r, [0.25 * slow])]
-    h = _load("throughput").headline({"raw": {"rounds": recs}})
+    h = load_bench("throughput").headline({"raw": {"rounds": recs}})
     big = h["paths"]["supernet_largest"]
     assert big["img_s"] == pytest.approx((200 + 200 / 1.2) / 2)
     assert big["bare_img_s"] == pytest.approx((250 + 250 / 1.2) / 2) and big["bare_best_variant"] == cl
@@ -47,20 +38,20 @@ def test_throughput_headline_known_answers():
     assert h["goals"] == {"min_ratio_vs_bare_at_least_0.9": False, "supernet_speedup_at_least_2": True}
 
 
-def test_walltime_headline_known_answers():
+def test_walltime_headline_known_answers(load_bench):
     raw = {f"{ref}_{item}": {"wall_s": s, "returncode": rc, "load_before": [load, 0, 0]}
            for ref, item, s, rc, load in (("a", "quickstart", 200.0, 0, 0.1), ("b", "quickstart", 100.0, 0, 0.2),
                                           ("a", "tests", 900.0, 0, 0.3), ("b", "tests", 1200.0, 1, 0.4))}
-    h = _load("walltime").headline({"refs": ["a", "b"], "raw": raw})["walltimes"]
+    h = load_bench("walltime").headline({"refs": ["a", "b"], "raw": raw})["walltimes"]
     assert h["quickstart"]["ratio"] == pytest.approx(0.5) and h["tests"]["ratio"] == pytest.approx(4 / 3)
     assert h["tests"]["after_ok"] is False and h["quickstart"]["load_1min_before_run"] == [0.1, 0.2]
 
 
-def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch):
+def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch, load_bench):
     r = subprocess.run([sys.executable, str(BENCH / "readme.py"), "--check"], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
-    readme = _load("readme")
+    readme = load_bench("readme")
     text = (ROOT / "README.md").read_text()
     stale = text.replace("<!-- figures:throughput -->\n", "<!-- figures:throughput -->\n| typed by hand |\n")
     assert readme.render(stale) == text  # a hand edit inside a section is overwritten by the results
