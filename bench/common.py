@@ -8,7 +8,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -74,6 +74,33 @@ def provenance(config: dict | None = None) -> dict:
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def portable(obj: Any) -> Any:
+    """``obj`` with this machine's paths made relative to the repository: the checkout's own prefix is dropped
+    and its parent's becomes ``../`` (the shared data sit beside the repository), in every string (a command
+    line holds paths inside it). A result holds no absolute path (``bench/recompute.py`` checks); an input from
+    elsewhere is named by its content hash (:func:`input_ref`)."""
+    if isinstance(obj, dict):
+        return {k: portable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [portable(v) for v in obj]
+    if isinstance(obj, str):
+        return obj.replace(f"{ROOT}/", "").replace(str(ROOT), ".").replace(f"{ROOT.parent}/", "../")
+    return obj
+
+
+def input_ref(path: str | Path) -> dict[str, str]:
+    """An input file as a result records it: its path relative to the repository and its sha256, so a
+    result computed from a file outside the repository (or since changed) still names what it read."""
+    import hashlib
+
+    p = Path(path).resolve()
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"path": portable(str(p)), "sha256": h.hexdigest()}
+
+
 def save(name: str, result: dict, out_dir: Path | None = None, config: dict | None = None,
          compact: bool = False) -> Path:
     """Write ``outputs/bench/<name>.json`` (atomically) with its provenance, and return its path.
@@ -83,7 +110,7 @@ def save(name: str, result: dict, out_dir: Path | None = None, config: dict | No
     recompute every headline figure. ``compact``: without indentation (results of many megabytes).
     """
     path = (out_dir or ROOT / "outputs" / "bench") / f"{name}.json"
-    obj = {"benchmark": name, **provenance(config), **result}
+    obj = portable({"benchmark": name, **provenance(config), **result})
     if compact:  # megabytes of raw figures: one line, no indentation
         write_atomic(path, json.dumps(obj, separators=(",", ":")) + "\n")
     else:

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common import ROOT, save
+from common import ROOT, input_ref, save
 
 from search.stats import bootstrap_ci, kendall, mape, spearman
 
@@ -130,7 +130,7 @@ def main() -> None:
            "bootstrap": {"n_boot": N_BOOT, "level": LEVEL, "seed": SEED}}
     result = {**headline({"raw": raw}), "raw": raw, "device": args.device, "device_name": fp["device_name"],
               "threads": fp["threads"], "energy_source": table.energy_source, "space": fp["space_name"],
-              "n_ops": len(table.entries), "correction": table.correction, "table": str(table_path),
+              "n_ops": len(table.entries), "correction": table.correction, "table": str(table_path), "inputs": {"table": input_ref(table_path)},
               "run_folder": str(out), "quick": args.quick}
     path = save("lut_accuracy", result, config={"bench": vars(args), "lut": OmegaConf.to_container(cfg, resolve=True)})
     lo, hi = result["mape_over_retest_ci"]

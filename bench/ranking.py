@@ -47,7 +47,7 @@ GOAL_TAU, GOAL_CEILING_SHARE, GOAL_REGRET = 0.6, 0.8, 1.0
 
 
 def _ci(stat, *cols: Sequence[float]) -> list[float]:
-    return ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED, min_n=2)
+    return ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED)
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],

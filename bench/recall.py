@@ -28,7 +28,7 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, save
+from common import ROOT, input_ref, save
 
 from search.stats import bootstrap_ci, mean_spread
 
@@ -210,7 +210,7 @@ def main() -> None:
            "budgets": {"supernet_epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
                        "baseline_epochs": route, "population": args.population, "generations": args.generations,
                        "search_val_images": args.val_images, "acc_slack": ACC_SLACK}}
-    result = {**headline({"raw": raw}), "raw": raw, "run": str(run), "table": str(table), "quick": args.quick}
+    result = {**headline({"raw": raw}), "raw": raw, "run": str(run), "table": str(table), "inputs": {"table": input_ref(table)}, "quick": args.quick}
     path = save("recall", result, config={"bench": vars(args), "train": OmegaConf.to_container(train_cfg,
                                                                                                resolve=True)})
     w, a = result["worst_class_recall"], result["test_acc"]

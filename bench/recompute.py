@@ -11,8 +11,10 @@ Every JSON file under ``bench/results/`` (subfolders included) is accounted for:
 (recomputed), an **input** of one (a script's ``inputs(result, results_dir)`` names the committed files
 its result was computed from, such as a ground-truth table's rows, and checks that they agree with the
 result's raw data), or **archived** (``bench/results/archive/`` holds results written before this
-protocol; kept for the record, not checked). A file that is none of the three fails, and the counts
-printed add up to the number of JSON files there.
+protocol, or results whose inputs are gone or whose figures a later fix changed, each with a line in its
+README saying why; kept for the record, not checked). A file that is none of the three fails, and the
+counts printed add up to the number of JSON files there. A result holding an absolute path of the machine
+that ran it fails too: paths are relative to the repository, inputs from elsewhere named by their sha256.
 
     python bench/recompute.py                       # everything under bench/results/
     python bench/recompute.py bench/results/pipeline.json
@@ -23,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,21 @@ def mismatches(stored: Any, fresh: Any, key: str = "") -> list[str]:
     return [f"{key}: stored {stored!r} vs recomputed {fresh!r}"]
 
 
+ABSOLUTE = re.compile(r"(?:^|[\s=,:;(\[\"'])(/(?:[\w.+-]+/)*[\w.+-]+)")
+
+
+def absolute_paths(obj: Any, key: str = "") -> list[str]:
+    """Where ``obj`` holds an absolute path of some machine (a result stores paths relative to the repository,
+    and names an input from elsewhere by its sha256)."""
+    if isinstance(obj, dict):
+        return [m for k, v in obj.items() for m in absolute_paths(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(obj, list):
+        return [m for i, v in enumerate(obj) for m in absolute_paths(v, f"{key}[{i}]")]
+    if isinstance(obj, str):
+        return [f"{key}: absolute path {m.group(1)!r}" for m in ABSOLUTE.finditer(obj) if "/" in m.group(1)[1:]]
+    return []
+
+
 def check(path: Path) -> list[str]:
     """Problems with one result file (empty when every headline figure recomputes)."""
     try:
@@ -85,6 +103,9 @@ def check(path: Path) -> list[str]:
     missing = [k for k in PROVENANCE if k not in data]
     if missing:
         return [f"no provenance ({', '.join(missing)} missing)"]
+    paths = absolute_paths(data)
+    if paths:
+        return paths
     try:
         fresh = _headline_fn(str(data["benchmark"]))(data)
     except LookupError as err:
@@ -114,9 +135,9 @@ def is_result(path: Path) -> bool:
 
 
 def _report(f: Path, problems: list[str]) -> int:
-    name = f.relative_to(RESULTS) if f.resolve().is_relative_to(RESULTS.resolve()) else f
+    name = f.resolve().relative_to(RESULTS.resolve()) if f.resolve().is_relative_to(RESULTS.resolve()) else f
     if problems:
-        print(f"recompute: {f}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+        print(f"recompute: {name}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
               file=sys.stderr)
         return 1
     print(f"recompute: {name}: every headline figure matches its raw data")

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, quick_supernet, save
+from common import ROOT, input_ref, quick_supernet, save
 
 from search.evolution.state import read_cache
 
@@ -105,7 +105,8 @@ def main() -> None:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
     raw = {"runs": runs}
-    result = {**headline({"raw": raw}), "base": args.base, "ckpt": str(ckpt), "table": str(table), "raw": raw,
+    result = {**headline({"raw": raw}), "base": args.base, "ckpt": str(ckpt), "table": str(table),
+              "inputs": {"ckpt": input_ref(ckpt), "table": input_ref(table)}, "raw": raw,
               "budget": {"population": args.population, "generations": args.generations}}
     path = save("same_front", result, config={"bench": vars(args)})
     print(f"same_front: {result['runs_identical']} of {result['runs_compared']} runs identical -> {path}")

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, device_info, quick_supernet, save
+from common import ROOT, device_info, input_ref, quick_supernet, save
 
 from search.evolution.objectives import Normaliser, hypervolume, pareto_front, parse_objectives
 from search.stats import bootstrap_ci, mean_spread
@@ -205,7 +205,8 @@ def main() -> None:
         **headline({"raw": raw}), "raw": raw, "budget": args.budget, "population": args.population,
         "eval_images": len(evaluator.val_y), "calib_images": args.calib_images,
         "distinct_archs_evaluated": len(memo), "search_seconds": search_seconds,
-        "ckpt": str(ckpt), "table": str(table), "energy_source": costs.energy_source, "quick": args.quick,
+        "ckpt": str(ckpt), "table": str(table),
+        "inputs": {"ckpt": input_ref(ckpt), "table": input_ref(table)}, "energy_source": costs.energy_source, "quick": args.quick,
         "run_folder": str(out), **device_info(next(net.parameters()).device),
     }
     config = {"bench": vars(args), "search": OmegaConf.to_container(cfg, resolve=True)}

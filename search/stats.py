@@ -3,7 +3,7 @@
 Spearman's rho comes from scipy (Kendall's tau-b is counted here exactly as scipy counts it, without the
 exact p-value scipy adds), hypervolume from moocore; what is added here is the protocol
 around them: percentile bootstrap confidence intervals (resampling the items a figure is computed
-over), the binomial standard error of an accuracy on ``n`` images (the noise floor of any single
+over; none from fewer than 5 values; seeds then items for models trained with several seeds), the binomial standard error of an accuracy on ``n`` images (the noise floor of any single
 accuracy), the mean and spread of a figure over seeds, and the prediction error of a cost model.
 """
 from __future__ import annotations
@@ -90,6 +90,42 @@ def bootstrap_ci(stat: Callable[..., float], *columns: Sequence[float], n_boot: 
         return (math.nan, math.nan)
     lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+MIN_VALUES = 5  # no interval from fewer values: a bootstrap over 2-4 values looks tight and says nothing
+
+
+def interval(stat: Callable[..., float], *columns: Sequence[float], n_boot: int = 2000, level: float = 0.95,
+             seed: int = 0) -> list[float] | None:
+    """:func:`bootstrap_ci` as a list, or None below :data:`MIN_VALUES` items: the caller prints the values."""
+    if not columns or len(columns[0]) < MIN_VALUES:
+        return None
+    return list(bootstrap_ci(stat, *columns, n_boot=n_boot, level=level, seed=seed))
+
+
+def two_level_ci(groups: Sequence[Sequence[float]], n_boot: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> list[float] | None:
+    """Interval of a mean over several seeds of per-item values (e.g. each seed's per-image correctness, or a
+    paired per-image difference of two models of that seed) that carries the seed-to-seed variance.
+
+    Two levels: resample the seeds with replacement, then within each drawn seed its items; the statistic
+    is the mean over drawn seeds of each one's item mean. An item-only bootstrap ignores that another
+    seed trains another model and flatters "beyond noise". None below :data:`MIN_VALUES` seeds.
+    """
+    if len(groups) < MIN_VALUES:
+        return None
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    if any(a.size == 0 for a in arrays):
+        raise ValueError("two_level_ci needs at least one item per seed")
+    rng = np.random.default_rng(seed)
+    vals = np.empty(n_boot)
+    for b in range(n_boot):
+        seeds = rng.integers(0, len(arrays), len(arrays))
+        vals[b] = np.mean([arrays[s][rng.integers(0, arrays[s].size, arrays[s].size)].mean() for s in seeds])
+    lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return [float(lo), float(hi)]
 
 
 def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, float]) -> float:

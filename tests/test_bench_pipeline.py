@@ -10,7 +10,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 def test_route_energies_are_known_answers_of_the_ledger(load_bench):
-    result = copy.deepcopy(json.loads((BENCH / "results" / "pipeline.json").read_text()))
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
     raw = result["raw"]
     kwh = {"train": 2.0, "lut": 0.5, "search": 0.5, "finetune": 2.0, "scratch": 16.0, "mt_search": 9.0,
            "mt_train": 2.0}

@@ -86,8 +86,9 @@ def test_front_and_dominated_counts():
     a, b, c = _m(0.9, 3.0), _m(0.8, 1.0), _m(0.7, 2.0)
     assert front([a, b, c], "latency_ms") == [b, a]
     base = [{**_m(0.6, 5.0), "name": "slow"}, {**_m(0.85, 0.5), "name": "fast"}]
-    d = dominated_counts([a, b], base)
+    d = dominated_counts([a, b], base, 10)
     assert d["plain"]["latency_ms"] == ["slow"] and d["plain"]["total"] == ["slow"]
+    assert d["failed"] == [] and d["of"] == 2
     assert d["beyond_noise"]["energy_mj_per_image"] == ["slow"] and d["beyond_noise"]["total"] == ["slow"]
     assert set(d["plain"]) == {"latency_ms", "latency_serving_ms", "energy_mj_per_image", "params",
                                "total_train_kwh", "total"}
@@ -103,19 +104,35 @@ def test_test_hypervolume_and_its_ratio():
     assert r["reference"] == [0.1, pytest.approx(1.1)] and r["seeds"] == 2
     assert r["one_shot_hv"] == pytest.approx(0.33) and r["multi_trial_hv"] == pytest.approx(0.07)
     assert r["ratio"] == pytest.approx(0.33 / 0.07)
-    assert r["ratio_ci95"] == [pytest.approx(0.33 / 0.07)] * 2  # identical seeds: no spread
+    assert r["ratio_per_seed"] == [pytest.approx(0.33 / 0.07)] * 2
+    assert r["ratio_ci95"] is None and r["interval"] == "none: fewer than 5 seeds"  # 2 seeds: the values only
+    five = hv_ratio([_m(0.9, 1.0, seeds=5), _m(0.6, 0.5, seeds=5)], [_m(0.8, 1.0, seeds=5)], 10)
+    assert five["ratio_ci95"] == [pytest.approx(0.33 / 0.07)] * 2  # identical seeds: no spread
+    assert five["interval"] == "bootstrap over seeds"
     single = hv_ratio([_m(0.9, 1.0)], [_m(0.8, 1.0)], 10)
-    assert single["seeds"] == 1 and all(math.isnan(x) for x in single["ratio_ci95"])
+    assert single["seeds"] == 1 and single["ratio_ci95"] is None
     assert hv_ratio(one, [_m(0.05, 1.0, seeds=2)], 10)["ratio"] is None  # below chance: nothing to compare
 
 
 def test_hv_ratio_resamples_the_seeds_of_every_model_together():
-    one = [{**_m(0.9, 1.0), "test_acc_per_seed": [0.8, 1.0]}]
-    multi = [{**_m(0.5, 1.0), "test_acc_per_seed": [0.4, 0.6]}]
+    one = [{**_m(0.9, 1.0), "test_acc_per_seed": [0.8, 1.0, 0.8, 1.0, 0.8]}]
+    multi = [{**_m(0.5, 1.0), "test_acc_per_seed": [0.4, 0.6, 0.4, 0.6, 0.4]}]
     r = hv_ratio(one, multi, 10)
-    # (acc - 0.1) / (acc - 0.1): both seeds 1 -> 0.9/0.5, mixed -> 0.8/0.4, both seeds 0 -> 0.7/0.3
-    assert r["ratio"] == pytest.approx(0.8 / 0.4)
-    assert r["ratio_ci95"] == [pytest.approx(0.9 / 0.5), pytest.approx(0.7 / 0.3)]
+    # (acc - 0.1) / (acc - 0.1) per seed: 0.7/0.3 for seeds 0, 2, 4 and 0.9/0.5 for seeds 1, 3
+    assert r["ratio_per_seed"] == [pytest.approx(x) for x in (7 / 3, 1.8, 7 / 3, 1.8, 7 / 3)]
+    # resampled together, a model pair's seeds move together: every resample lies between the two per-seed
+    # ratios (resampled apart, 0.9/0.3 = 3 would be reachable)
+    lo, hi = r["ratio_ci95"]
+    assert 1.8 - 1e-9 <= lo < hi <= 7 / 3 + 1e-9
+
+
+def test_a_baseline_at_chance_is_a_failed_training_never_counted_as_dominated():
+    w = _m(0.9, 1.0)
+    base = [{**_m(0.149, 5.0), "name": "chance"}, {**_m(0.16, 5.0), "name": "weak"}]
+    d = dominated_counts([w], base, 10)  # chance 0.1: within 5 points is a failed training
+    assert d["failed"] == ["chance"] and d["of"] == 1
+    assert d["plain"]["latency_ms"] == ["weak"] and d["beyond_noise"]["total"] == ["weak"]
+    assert dominated_counts([w], base, 100)["failed"] == []  # chance 0.01: both trained
 
 
 AGGREGATE_KEYS = {"name", "kind", "stage", "arch", "params", "macs", "seeds", "test_acc_per_seed", "test_acc",
@@ -156,7 +173,7 @@ def test_dominance_beyond_noise_needs_more_than_the_noise():
 def test_dominated_total_needs_both_latency_and_energy():
     w = {**_m(0.9, 1.0), "energy_mj_per_image": 5.0, "energy_mj_per_image_p10": 5.0, "energy_mj_per_image_p90": 5.0}
     base = [{**_m(0.5, 2.0), "name": "slow"}]  # slower than the winner, but cheaper in energy (2 < 5)
-    d = dominated_counts([w], base)
+    d = dominated_counts([w], base, 10)
     assert d["plain"]["latency_ms"] == ["slow"] and d["plain"]["energy_mj_per_image"] == []
     assert d["plain"]["total"] == [] and d["beyond_noise"]["total"] == []
 

@@ -85,7 +85,8 @@ def test_summarise_known_answer(tmp_path, write_front):
     mt = dict(s["multi_trial"])
     assert mt.pop("test_hv_ratio") == pytest.approx(0.5 / 0.075)
     assert mt.pop("test_hv_one_shot_hv") == pytest.approx(0.5) and mt.pop("test_hv_multi_trial_hv") == pytest.approx(0.075)
-    assert mt.pop("test_hv_ratio_ci95") == [pytest.approx(0.5 / 0.075)] * 2
+    assert mt.pop("test_hv_ratio_ci95") is None and mt.pop("test_hv_interval") == "none: fewer than 5 seeds"
+    assert mt.pop("test_hv_ratio_per_seed") == [pytest.approx(0.5 / 0.075)] * 2
     assert mt.pop("test_hv_reference") == [0.1, pytest.approx(1.1)]
     assert mt.pop("energy_ratio") == pytest.approx(4.0 / 11.5) and mt.pop("multi_trial_kwh") == pytest.approx(11.5)
     assert mt == {"candidates": {"one_shot": 30, "multi_trial": 31}, "one_shot_kwh": 4.0,

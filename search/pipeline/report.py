@@ -91,13 +91,17 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
         n_plain, n_noise = len(d["plain"][cost]), len(d["beyond_noise"][cost])
         lines += [f"### Accuracy vs {label}", "", f"![accuracy vs {label}]({images[cost]})", "",
                   f"The cost axis is the {READ[cost].format(serving=serving)}.",
-                  f"Baselines dominated by a winner beyond noise: **{n_noise} of {len(s['baselines'])}**"
+                  f"Baselines dominated by a winner beyond noise: **{n_noise} of {d['of']}**"
                   + (f" ({', '.join(d['beyond_noise'][cost])})" if n_noise else "")
                   + f"; plainly (ignoring noise): {n_plain}.", ""]
     lines += [f"Dominated beyond noise on both latency and energy: **{len(d['beyond_noise']['total'])} of "
-              f"{len(s['baselines'])}**. Beyond noise means more accurate by more than the larger seed-to-seed "
+              f"{d['of']}**. Beyond noise means more accurate by more than the larger seed-to-seed "
               "standard deviation (or the test-set standard error) and cheaper with non-overlapping p10-p90 "
               "measurement ranges.", ""]
+    if d["failed"]:
+        lines += [f"Failed trainings, not counted: {', '.join(d['failed'])} ended within 5 points of chance accuracy "
+                  "(1 / classes), so beating them says nothing; give them their own stated learning rate or epochs.",
+                  ""]
     names, sb = labels(s), f"b{serving}" if isinstance(serving, int) else "serving batch"
     lines += ["## Every model", "",
               f"Latency is measured at batch 1 and at the serving batch of {serving}; energy per image at the serving "
@@ -129,8 +133,11 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                   f"one-shot route took {mt['one_shot_kwh']:.4g} kWh and the multi-trial route "
                   f"{mt['multi_trial_kwh']:.4g} kWh: energy ratio **{mt['energy_ratio']:.3f}** (below 1 the supernet "
                   f"saves energy). Test hypervolume (accuracy vs energy) of the one-shot final front over the "
-                  f"multi-trial one: **{mt['test_hv_ratio']:.3f}** (95% bootstrap CI over seeds "
-                  f"{ci[0]:.3f}-{ci[1]:.3f}). Trial budget: {mt['trial_budget']}.", ""]
+                  f"multi-trial one: **{mt['test_hv_ratio']:.3f}** ("
+                  + (f"95% bootstrap CI over seeds {ci[0]:.3f}-{ci[1]:.3f}" if ci else
+                     "per seed " + ", ".join(f"{x:.3f}" for x in mt["test_hv_ratio_per_seed"]) + "; no interval "
+                     "below 5 seeds")
+                  + f"). Trial budget: {mt['trial_budget']}.", ""]
     ratio = "n/a (no scratch stage)" if a["ratio"] is None else f"**{a['ratio']:.3f}**"
     lines += ["### Amortisation over training the K winners from scratch", "",
               f"Per seed, producing the K = {a['k']} winners through the supernet took {a['supernet_route_kwh']:.4g} "
@@ -180,6 +187,13 @@ def _num(x: Any, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _ci_text(ci: Any, n: int) -> str:
+    """A bootstrap interval, or why there is none (fewer than 5 values give no interval)."""
+    if ci is None or any(x is None or (isinstance(x, float) and math.isnan(x)) for x in ci):
+        return f"{n} values: no interval below 5"
+    return f"95% bootstrap CI {_num(ci[0])} to {_num(ci[1])}"
+
+
 def fidelity_lines(f: dict[str, Any]) -> list[str]:
     """The report's section on how far the front can be trusted: the run's own standalone checks."""
     ci, ci_mid = f["kendall_tau_ci"], f["kendall_tau_no_extremes_ci"]
@@ -191,9 +205,9 @@ def fidelity_lines(f: dict[str, Any]) -> list[str]:
             f"({rec['epochs']} epochs, {rec['optimizer']} lr {rec['lr']}, {tab['rows']} trainings, "
             f"{tab['build_kwh']:.3g} kWh) and compared with their inherited accuracy on {f['val_images']} validation "
             "images the search did not select on.", "",
-            f"Kendall tau **{_num(f['kendall_tau'])}** (95% bootstrap CI {_num(ci[0])} to {_num(ci[1])}), "
-            f"{_num(f['kendall_tau_no_extremes'])} without the smallest and largest subnets (CI {_num(ci_mid[0])} to "
-            f"{_num(ci_mid[1])}); Spearman {_num(f['spearman'])}. Standalone accuracy lost by trusting the supernet's "
+            f"Kendall tau **{_num(f['kendall_tau'])}** ({_ci_text(ci, f['n_subnets'])}), "
+            f"{_num(f['kendall_tau_no_extremes'])} without the smallest and largest subnets "
+            f"({_ci_text(ci_mid, f['n_subnets'] - 2)}); Spearman {_num(f['spearman'])}. Standalone accuracy lost by trusting the supernet's "
             f"best subnet under a MAC budget (top-1 regret, points): {regret}. With so few checks the intervals "
             "are wide: a tau near 0 without the extremes means the front's order among ordinary subnets is noise.",
             ""]

@@ -23,7 +23,7 @@ import moocore
 import numpy as np
 
 from search.evolution.front import Front
-from search.stats import accuracy_se, bootstrap_ci, hypervolume_2d, mean_spread
+from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from supernet.errors import GreenError
 
 KINDS = {"finetune": "winner", "scratch": "scratch", "baselines": "baseline", "mt_train": "multi-trial"}
@@ -138,9 +138,22 @@ def front(models: Sequence[dict], cost: str) -> list[dict]:
     return sorted([m for m, k in zip(models, keep) if k], key=lambda r: r[cost])
 
 
-def dominated_counts(winners: Sequence[dict], base: Sequence[dict]) -> dict[str, Any]:
-    """Baselines some winner dominates, plainly and beyond noise, per cost; ``total``: on latency and energy."""
-    out: dict[str, Any] = {}
+CHANCE_MARGIN = 0.05  # a final model within 5 points of chance accuracy did not train
+
+
+def failed_trainings(models: Sequence[dict], num_classes: int) -> list[str]:
+    """Models whose test accuracy ends within 5 points of chance (1 / classes): failed trainings, listed apart."""
+    return sorted(m["name"] for m in models if m["test_acc"] < 1.0 / num_classes + CHANCE_MARGIN)
+
+
+def dominated_counts(winners: Sequence[dict], base: Sequence[dict], num_classes: int) -> dict[str, Any]:
+    """Baselines some winner dominates, plainly and beyond noise, per cost; ``total``: on latency and energy.
+
+    A baseline that failed to train (:func:`failed_trainings`) is listed under ``failed`` and never counted
+    as dominated: beating an untrained network says nothing about the search. ``of``: the baselines counted."""
+    failed = failed_trainings(base, num_classes)
+    base = [b for b in base if b["name"] not in failed]
+    out: dict[str, Any] = {"failed": failed, "of": len(base)}
     for noise in (False, True):
         key = "beyond_noise" if noise else "plain"
         out[key] = {c: sorted(b["name"] for b in base if any(dominates(w, b, c, noise) for w in winners))
@@ -155,24 +168,25 @@ def test_hypervolume(models: Sequence[dict], ref: tuple[float, float], acc_key: 
 
 
 def hv_ratio(one_shot: Sequence[dict], multi: Sequence[dict], num_classes: int) -> dict[str, Any]:
-    """Test hypervolume of the one-shot route's final front over the multi-trial route's, with a
-    bootstrap CI over seeds (the seeds of every model are resampled together)."""
+    """Test hypervolume of the one-shot route's final front over the multi-trial route's: the ratio per seed
+    and, from 5 seeds, a bootstrap CI over seeds (the seeds of every model are resampled together; fewer give
+    no interval, only the per-seed ratios)."""
     worst = 1.1 * max(m["energy_mj_per_image"] for m in [*one_shot, *multi])
     ref = (1.0 / num_classes, worst)  # chance accuracy, 10% beyond the costliest model: shared by both
     hv1, hv2 = test_hypervolume(one_shot, ref), test_hypervolume(multi, ref)
     n = min(len(m["test_acc_per_seed"]) for m in [*one_shot, *multi])
-    ci = (math.nan, math.nan)
-    if n >= 2:
-        def stat(idx):
-            pick = [int(i) for i in idx]
 
-            def at(ms):
-                return [{**m, "boot": sum(m["test_acc_per_seed"][i] for i in pick) / len(pick)} for m in ms]
-            b2 = test_hypervolume(at(multi), ref, "boot")
-            return test_hypervolume(at(one_shot), ref, "boot") / b2 if b2 > 0 else math.nan
-        ci = bootstrap_ci(stat, list(range(n)))
+    def stat(idx):
+        pick = [int(i) for i in idx]
+
+        def at(ms):
+            return [{**m, "boot": sum(m["test_acc_per_seed"][i] for i in pick) / len(pick)} for m in ms]
+        b2 = test_hypervolume(at(multi), ref, "boot")
+        return test_hypervolume(at(one_shot), ref, "boot") / b2 if b2 > 0 else math.nan
     return {"one_shot_hv": hv1, "multi_trial_hv": hv2, "ratio": hv1 / hv2 if hv2 > 0 else None,
-            "ratio_ci95": list(ci), "reference": list(ref), "seeds": n}
+            "ratio_per_seed": [stat([i]) for i in range(n)], "ratio_ci95": interval(stat, list(range(n))),
+            "interval": "bootstrap over seeds" if n >= MIN_VALUES else "none: fewer than 5 seeds",
+            "reference": list(ref), "seeds": n}
 
 
 def summarise(root: str | Path) -> dict[str, Any]:
@@ -202,18 +216,18 @@ def summarise(root: str | Path) -> dict[str, Any]:
              "note": "per seed: supernet + cost table + search + fine-tuning of the K winners, over the same K archs "
                      "trained from scratch for the winners' total epochs (codecarbon, both); above 1 the supernet "
                      "route cost more"}
+    n_cls = int(_read(root / "finetune" / "finetune.json").get("num_classes") or 10)
     multi = None
     if models.get("mt_train"):
         one, mt = _front(root / "search"), _front(root / "mt_search")
         mt_kwh = led["lut"]["energy_kwh"] + led["mt_search"]["energy_kwh"] + led["mt_train"]["energy_kwh"] / seeds
-        n_cls = int(_read(root / "finetune" / "finetune.json").get("num_classes") or 10)
         multi = {"candidates": {"one_shot": one and one.unique_evals, "multi_trial": mt and mt.unique_evals},
                  "one_shot_kwh": route, "multi_trial_kwh": mt_kwh, "energy_ratio": route / mt_kwh if mt_kwh else None,
                  "trial_budget": mt and mt.multi_trial, **{f"test_hv_{k2}": v for k2, v in
                                                            hv_ratio(winners, models["mt_train"], n_cls).items()}}
     sources = sorted({s for v in led.values() for s in v["sources"]})
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,
-            "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base),
+            "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
             "session": session.get("session"), "seeds": seeds,
             "fidelity": _read(root / "fidelity" / "fidelity.json") or None,

@@ -17,14 +17,15 @@ import math
 import statistics
 from typing import Any, Sequence
 
-from search.stats import bootstrap_ci, kendall, spearman
+from search.stats import MIN_VALUES, bootstrap_ci, kendall, spearman
 
 TOP_K = (1, 5)
 
 
-def ci(stat, *cols: Sequence[float], n_boot: int, level: float, seed: int, min_n: int = 3) -> list[float]:
-    """Bootstrap interval of ``stat`` over paired ``cols`` (nan, nan with fewer than ``min_n`` items)."""
-    if len(cols[0]) < min_n:
+def ci(stat, *cols: Sequence[float], n_boot: int, level: float, seed: int) -> list[float]:
+    """Bootstrap interval of ``stat`` over paired ``cols`` (nan, nan with fewer than ``MIN_VALUES`` items: the
+    caller shows the values)."""
+    if len(cols[0]) < MIN_VALUES:
         return [math.nan, math.nan]
     return list(bootstrap_ci(stat, *cols, n_boot=n_boot, level=level, seed=seed))
 
