@@ -98,7 +98,8 @@ def input_ref(path: str | Path) -> dict[str, str]:
     with open(p, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return {"path": portable(str(p)), "sha256": h.hexdigest()}
+    rel = portable(str(p))
+    return {"path": p.name if rel.startswith("/") else rel, "sha256": h.hexdigest()}
 
 
 def save(name: str, result: dict, out_dir: Path | None = None, config: dict | None = None,

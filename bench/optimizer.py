@@ -128,6 +128,13 @@ PYMOO_CONFIGS: dict[str, dict[str, Any]] = {
                    "mutation": {"name": "PM", "prob": 1.0, "eta": 3, "vtype": "float", "repair": "RoundingRepair"}},
 }
 PYMOO = PYMOO_CONFIGS[PYMOO_NAME]
+# Plain rejection sampling, on the constrained problems only (unconstrained it is random search): uniform
+# genomes, each checked on the cost model; an infeasible one is rejected unevaluated, a feasible unseen one is
+# evaluated. It may make as many cost-model checks as the engine made in the same (problem, seed) run: the
+# engine's feasibility repair also checks costs, so at equal checks the two differ only in how they propose.
+REJECTION = "rejection"
+REJECTION_CONFIG = {"sampling": "uniform over the grid", "checks": "the engine's cost-model calls in the same run",
+                    "evaluated": "feasible genomes not seen before"}
 
 
 # -- indicators and statistics (numpy, scipy, moocore only: headline() recomputes with them) ---------
@@ -333,6 +340,9 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     for peer in peers:
         out[f"vs_{peer}"] = vs[peer]
     share = feasible_share(ENGINE)
+    # the feasibility repair against plain rejection sampling at equal cost checks, at the largest budget
+    against_rejection = [c["vs"][REJECTION]["verdict"] for c in cells
+                         if c["constrained"] and c["budget"] == top and REJECTION in c["vs"]]
     out.update({
         "mean_rank": mean_ranks(cells),
         "constrained_feasible_share": share, "constrained_feasible_share_pymoo": feasible_share(PYMOO_NAME),
@@ -341,7 +351,9 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         "overhead_ms_pymoo": overhead("pymoo"),
         "reference_front_sizes": {pid: len(f[0]) for pid, f in refs.items()},
         "goals": {"no_cell_worse_than_pymoo": out["cells_worse"] == 0,
-                  "constrained_whole_budget_feasible": share == 1.0},
+                  "constrained_whole_budget_feasible": share == 1.0,
+                  "constrained_better_than_rejection_sampling":
+                      bool(against_rejection) and all(v == "better" for v in against_rejection)},
         "cells": cells,
     })
     return out
@@ -423,10 +435,15 @@ def run_engine(problem: P.Problem, variant: str, seed: int, budget: int, run_dir
     settings = engine_settings(problem, variant, seed, budget)
     _, nadir = problem.bounds()
     timer = Timer()
-    ev = Evolution(problem.space(), settings, timer.wrap(problem.cost_fn), run_dir=run_dir,
+    checks = [0]
+
+    def cost_fn(x: Any) -> dict[str, float]:
+        checks[0] += 1
+        return problem.cost_fn(x)
+    ev = Evolution(problem.space(), settings, timer.wrap(cost_fn), run_dir=run_dir,
                    bounds=dict(zip(problem.objectives, nadir)), label=f"{problem.name} {variant} {seed}",
                    progress=False)
-    timer.seconds, timer.calls = 0.0, 0
+    timer.seconds, timer.calls, checks[0] = 0.0, 0, 0
     t = time.perf_counter()
     ev.run(timer.wrap(problem.eval_fn))
     wall = time.perf_counter() - t
@@ -436,7 +453,33 @@ def run_engine(problem: P.Problem, variant: str, seed: int, budget: int, run_dir
             "feasible": [bool(thr is None or r[thr[0]] <= thr[1]) for r in recs],
             "unique_evals": len(recs), "duplicate_genomes": len(recs) - len({tuple(r.genome) for r in recs}),
             "cache_hits": ev.cache_hits, "generations": len(ev.logbook) - 1, "wall_s": wall, "eval_s": timer.seconds,
-            "fn_calls": timer.calls, "settings": settings_record(settings)}
+            "fn_calls": timer.calls, "cost_checks": checks[0], "n_obj": len(problem.objectives),
+            "settings": settings_record(settings)}
+
+
+def run_rejection(problem: P.Problem, seed: int, budget: int, max_checks: int) -> dict:
+    """Plain rejection sampling: uniform genomes checked on the cost model, the feasible unseen ones evaluated,
+    until ``budget`` evaluations or ``max_checks`` cost checks."""
+    if problem.constraint is None:
+        raise ValueError(f"rejection sampling runs on a constrained problem, not {problem.name}")
+    rng = np.random.default_rng(seed)
+    field, threshold = problem.constraint
+    seen: set[tuple[int, ...]] = set()
+    F: list[list[float]] = []
+    t = time.perf_counter()
+    checks = 0
+    while len(F) < budget and checks < max_checks:
+        genome = tuple(int(rng.integers(0, n)) for n in problem.sizes)
+        checks += 1
+        vals = problem.one(genome)
+        if vals[field] <= threshold and genome not in seen:
+            seen.add(genome)
+            F.append([float(vals[f]) for f in problem.objectives])
+    wall = time.perf_counter() - t
+    return {"F": F, "gen": [0] * len(F), "feasible": [True] * len(F), "unique_evals": len(F), "duplicate_genomes": 0,
+            "cache_hits": 0, "generations": 0, "wall_s": wall, "eval_s": wall, "fn_calls": checks,
+            "cost_checks": checks, "max_checks": max_checks, "n_obj": len(problem.objectives),
+            "settings": REJECTION_CONFIG}
 
 
 def run_pymoo(problem: P.Problem, seed: int, budget: int, name: str = PYMOO_NAME) -> dict:
@@ -513,7 +556,8 @@ def run_pymoo(problem: P.Problem, seed: int, budget: int, name: str = PYMOO_NAME
 def run_key(problem: P.Problem, algorithm: str, seed: int, budget: int) -> str:
     """The run's file name: what it ran and with which code, so a stale run is never reused."""
     what = {"problem": problem.describe(), "algorithm": algorithm, "budget": budget, "population": POPULATION,
-            "settings": PYMOO_CONFIGS[algorithm] if algorithm in PYMOO_CONFIGS else VARIANTS[algorithm],
+            "settings": (PYMOO_CONFIGS[algorithm] if algorithm in PYMOO_CONFIGS else
+                         REJECTION_CONFIG if algorithm == REJECTION else VARIANTS[algorithm]),
             "code": f"pymoo {pymoo_version()}" if algorithm in PYMOO_CONFIGS else engine_digest()}
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{problem.name}__{algorithm}__s{seed}__{digest}"
@@ -527,6 +571,9 @@ def do_run(spec: dict) -> dict:
         return json.loads(path.read_text())
     if spec["algorithm"] in PYMOO_CONFIGS:
         data = run_pymoo(problem, spec["seed"], spec["budget"], spec["algorithm"])
+    elif spec["algorithm"] == REJECTION:  # as many cost checks as the engine's run of this problem and seed made
+        engine = do_run({**spec, "algorithm": ENGINE})
+        data = run_rejection(problem, spec["seed"], spec["budget"], int(engine["cost_checks"]))
     else:
         data = run_engine(problem, spec["algorithm"], spec["seed"], spec["budget"])
     data = {"problem": problem.name, "algorithm": spec["algorithm"], "seed": spec["seed"], "budget": spec["budget"],
@@ -540,7 +587,7 @@ def do_run(spec: dict) -> dict:
 
 def at_budgets(run: dict, budgets: Sequence[int]) -> dict[str, dict]:
     """The run's front (feasible points only) and counts after its first ``b`` unique evaluations."""
-    F = np.asarray(run["F"], dtype=float).reshape(-1, len(run["F"][0]) if run["F"] else 1)
+    F = np.asarray(run["F"], dtype=float).reshape(-1, run.get("n_obj") or (len(run["F"][0]) if run["F"] else 1))
     feas = np.asarray(run["feasible"], dtype=bool)
     out = {}
     for b in budgets:
@@ -557,6 +604,7 @@ def raw_run(run: dict, budgets: Sequence[int]) -> dict:
     return {"problem": run["problem"], "algorithm": run["algorithm"], "seed": run["seed"],
             "run_budget": run["budget"], "unique_evals": run["unique_evals"],
             "stopped_early": run["unique_evals"] < run["budget"], "duplicate_genomes": run["duplicate_genomes"],
+            "cost_checks": run.get("cost_checks"), "n_obj": run.get("n_obj"),
             "wall_s": run["wall_s"], "eval_s": run["eval_s"], "key": run["key"], "budgets": at_budgets(run, budgets)}
 
 
@@ -660,7 +708,7 @@ def main(argv: list[str] | None = None) -> None:
         VARIANTS[name] = {"algorithm": "nsga2", **kw}
     variants = available_variants()  # imports the engine
     engine_digest()
-    algorithms = list(variants) + (list(PYMOO_CONFIGS) if pymoo_version() else [])
+    algorithms = list(variants) + (list(PYMOO_CONFIGS) if pymoo_version() else []) + [REJECTION]
     if not pymoo_version():
         print("optimizer: pymoo is not installed (pip install pymoo): its runs are left out", file=sys.stderr)
     if args.algorithms:
@@ -697,15 +745,20 @@ def main(argv: list[str] | None = None) -> None:
 
     specs = [{"problem": n, "threshold": None if threshold is None else threshold["threshold"], "algorithm": a,
               "seed": s, "budget": run_budget, "work": str(work)} for n in names for a in algorithms
-             for s in range(args.first_seed, args.first_seed + args.seeds)]
+             for s in range(args.first_seed, args.first_seed + args.seeds)
+             if a != REJECTION or P.make(n, 1.0).constraint is not None]
+    # rejection sampling reads the engine's run of its problem and seed (its cost checks): after the others
+    specs.sort(key=lambda s: s["algorithm"] == REJECTION)
     print(f"optimizer: {len(specs)} runs ({len(names)} problems x {len(algorithms)} algorithms x {args.seeds} seeds) "
           f"to {run_budget} unique evaluations, work folder {work}", flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
+        first = [s for s in specs if s["algorithm"] != REJECTION]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            runs = list(pool.map(do_run, specs))
+            runs = list(pool.map(do_run, first))
+        runs += [do_run(s) for s in specs[len(first):]]
     else:
         runs = [do_run(s) for s in specs]
     runs_seconds = time.perf_counter() - t0
@@ -725,7 +778,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {**fig, "raw": raw, "runs_seconds": runs_seconds, "stopped_early": stopped,
               "duplicate_genomes": dups, "quick": args.quick,
               "seconds_per_run": {a: statistics.fmean(r["wall_s"] for r in raw["runs"] if r["algorithm"] == a)
-                                  for a in algorithms}}
+                                  for a in algorithms if any(r["algorithm"] == a for r in raw["runs"])}}
     config = {"problems": names, "budgets": budgets, "seeds": list(range(args.first_seed, args.first_seed + args.seeds)), "population": POPULATION,
               "run_budget": run_budget, "algorithms": algorithms,
               "engine_variants": {a: VARIANTS[a] for a in algorithms if a in VARIANTS},

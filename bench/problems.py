@@ -295,29 +295,36 @@ class NASLike(Problem):
     """A synthetic once-for-all-like search: ``error``, ``macs``, ``latency`` of 20 ordinal genes.
 
     Genes: resolution (3), width multiplier (3), then per stage of six a depth (3), a kernel size (3) and
-    an expansion ratio (4). ``constraint``: a threshold on ``macs`` (the constrained variant).
+    an expansion ratio (4). ``constraint``: a threshold on ``macs`` (the constrained variant). ``stages``
+    below six makes another instance of the same family (``nas-<stages>``: that many of the six stages,
+    spread over the network, 2 + 3 x stages genes) on which the engine's defaults are tuned, so the
+    benchmark's own ``nas`` cells stay held out.
     """
 
     objectives = ("error", "macs", "latency")
     cost_fields = ("macs", "latency")
     reference = "union"
 
-    def __init__(self, macs_threshold: float | None = None):
-        sizes = [len(RES), len(WIDTH)] + [len(DEPTH)] * STAGES + [len(KERNEL)] * STAGES + [len(EXPAND)] * STAGES
+    def __init__(self, macs_threshold: float | None = None, stages: int = STAGES):
+        if not 2 <= stages <= STAGES:
+            raise ValueError(f"the NAS-like problem has 2 to {STAGES} stages, got {stages}")
+        self.stages = stages
+        self.pick = np.round(np.linspace(0, STAGES - 1, stages)).astype(np.int64)  # which of the six stages
+        sizes = [len(RES), len(WIDTH)] + [len(DEPTH)] * stages + [len(KERNEL)] * stages + [len(EXPAND)] * stages
         super().__init__(sizes)
-        self.name = "nas" if macs_threshold is None else "nas-constrained"
+        self.name = ("nas" if stages == STAGES else f"nas-{stages}") + ("" if macs_threshold is None else "-constrained")
         self.constraint = None if macs_threshold is None else ("macs", float(macs_threshold))
         top = self._raw(np.asarray([[n - 1 for n in sizes]], dtype=np.int64))
         self.macs_top, self.latency_top = float(top["macs"][0]), float(top["latency"][0])
 
-    @staticmethod
-    def _raw(G: np.ndarray) -> dict[str, np.ndarray]:
+    def _raw(self, G: np.ndarray) -> dict[str, np.ndarray]:
+        n = self.stages
         r, w = RES[G[:, 0]][:, None], WIDTH[G[:, 1]][:, None]
-        d = DEPTH[G[:, 2:2 + STAGES]]
-        k = KERNEL[G[:, 2 + STAGES:2 + 2 * STAGES]]
-        e = EXPAND[G[:, 2 + 2 * STAGES:2 + 3 * STAGES]]
-        hw = (r / STRIDE) ** 2  # feature-map pixels per stage
-        c = w * CHANNELS  # channels per stage
+        d = DEPTH[G[:, 2:2 + n]]
+        k = KERNEL[G[:, 2 + n:2 + 2 * n]]
+        e = EXPAND[G[:, 2 + 2 * n:2 + 3 * n]]
+        hw = (r / STRIDE[self.pick]) ** 2  # feature-map pixels per stage
+        c = w * CHANNELS[self.pick]  # channels per stage
         # an inverted-residual block: 1x1 expansion and projection, k x k depthwise convolution
         macs = (d * hw * (2.0 * c * c * e + c * e * k * k)).sum(axis=1)
         # a fixed cost per block (kernel launches) and a sublinear term in the work: depth weighs more than width
@@ -385,9 +392,12 @@ ALL = UNCONSTRAINED + ("nas-constrained",)
 
 
 def make(name: str, threshold: float | None = None) -> Problem:
-    """The problem called ``name`` (``zdt1-16``, ``dtlz2-8``, ``nas``, ``nas-constrained``)."""
+    """The problem called ``name`` (``zdt1-16``, ``dtlz2-8``, ``nas``, ``nas-constrained``; ``nas-4``: the
+    NAS-like family with 4 stages, the tuning instance)."""
     if name == "nas":
         return NASLike()
+    if name.startswith("nas-") and name[4:].isdigit():
+        return NASLike(stages=int(name[4:]))
     if name == "nas-constrained":
         if threshold is None:
             raise ValueError("nas-constrained needs its macs threshold (macs_threshold())")

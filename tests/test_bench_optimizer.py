@@ -287,3 +287,39 @@ def test_main_end_to_end_recomputes(tmp_path, monkeypatch):
     optimizer.main(args)  # resumed: every run is read back, none rerun
     assert files[0].stat().st_mtime_ns == stamp
     assert json.loads((tmp_path / "optimizer.json").read_text())["raw"]["runs"] == data["raw"]["runs"]
+
+
+def test_nas_like_instances_of_other_sizes_for_tuning():
+    four = problems.make("nas-4")
+    assert four.name == "nas-4" and len(four.sizes) == 2 + 3 * 4 and list(four.pick) == [0, 2, 3, 5]
+    assert four.digest() != problems.NASLike().digest()
+    assert four.one([n - 1 for n in four.sizes])["macs"] == 1.0
+    assert problems.make("nas").name == "nas" and len(problems.make("nas").sizes) == 20
+    with pytest.raises(ValueError, match="2 to 6 stages"):
+        problems.make("nas-7")
+    assert optimizer.parse_problems("nas-4,nas") == ["nas-4", "nas"]
+
+
+def test_rejection_sampling_evaluates_only_feasible_unseen_genomes_within_its_checks():
+    nas = problems.NASLike()
+    loose = problems.NASLike(float(np.quantile(nas.sample_fields(2000, 0)["macs"], 0.5)))
+    run = optimizer.run_rejection(loose, seed=0, budget=30, max_checks=10_000)
+    assert run["unique_evals"] == len(run["F"]) == 30 and run["feasible"] == [True] * 30
+    assert all(f[1] <= loose.constraint[1] for f in run["F"])  # macs is the second objective
+    assert len({tuple(f) for f in run["F"]}) == 30 and run["cost_checks"] > 30  # about half were rejected
+    tight = problems.NASLike(1e-9)  # nothing meets it: every check is a rejection
+    none = optimizer.run_rejection(tight, seed=0, budget=30, max_checks=500)
+    assert none["F"] == [] and none["cost_checks"] == 500 and none["n_obj"] == 3
+    b = optimizer.at_budgets({**none, "budget": 30}, [30])["30"]
+    assert b["evaluated"] == 0 and b["feasible"] == 0 and b["front"] == []
+    with pytest.raises(ValueError, match="constrained problem"):
+        optimizer.run_rejection(nas, seed=0, budget=3, max_checks=10)
+
+
+def test_rejection_gets_the_engines_cost_checks(tmp_path):
+    thr = problems.macs_threshold(n=20000)["threshold"]
+    spec = {"problem": "nas-constrained", "threshold": thr, "seed": 0, "budget": 40, "work": str(tmp_path)}
+    engine = optimizer.do_run({**spec, "algorithm": "engine"})
+    rej = optimizer.do_run({**spec, "algorithm": "rejection"})
+    assert engine["cost_checks"] > 0 and rej["max_checks"] == engine["cost_checks"]
+    assert rej["cost_checks"] <= engine["cost_checks"] and rej["unique_evals"] < engine["unique_evals"]

@@ -100,3 +100,27 @@ def test_mismatches_compares_nested_figures():
     assert recompute.mismatches({"a": {"b": 1.0}}, {"a": {"b": 1.1}}) == ["a.b: stored 1.0 vs recomputed 1.1"]
     assert recompute.mismatches({"a": [1, 2]}, {"a": [1, 3]}) == ["a[1]: stored 2 vs recomputed 3"]
     assert recompute.mismatches({}, {"x": 0.5}) == ["x: stored '<missing>' vs recomputed 0.5"]
+
+
+def test_absolute_paths_are_found_in_every_string_and_relative_ones_pass():
+    found = recompute.absolute_paths({"command": "python bench/x.py --table /work/lut.json", "config": {
+        "out": "outputs/bench/x", "data": "../shared/data/cifar10", "url": "https://github.com/a/b",
+        "rate": "img/s", "list": ["a=/tmp/run/x", "ok"]}})
+    assert found == ["command: absolute path '/work/lut.json'", "config.list[0]: absolute path '/tmp/run/x'"]
+    assert recompute.absolute_paths({"x": "/"}) == [] and recompute.absolute_paths({"x": 1.0}) == []
+
+
+def test_save_makes_this_machines_paths_relative_and_names_inputs_by_hash(tmp_path, monkeypatch):
+    import hashlib
+
+    import common
+
+    monkeypatch.setattr(sys, "argv", ["bench/x.py", f"--run={common.ROOT}/outputs/bench/x"])
+    f = tmp_path / "in.json"
+    f.write_text("{}")
+    path = common.save("x", {"run": str(common.ROOT / "outputs" / "r"), "data": str(common.ROOT.parent / "d"),
+                             "root": str(common.ROOT), "inputs": {"t": common.input_ref(f)}}, out_dir=tmp_path)
+    d = json.loads(path.read_text())
+    assert d["run"] == "outputs/r" and d["data"] == "../d" and d["root"] == "."
+    assert d["command"].endswith("--run=outputs/bench/x")
+    assert d["inputs"]["t"]["sha256"] == hashlib.sha256(b"{}").hexdigest()

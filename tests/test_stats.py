@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from search.stats import accuracy_se, bootstrap_ci, hypervolume_2d, kendall, mape, mean_spread, spearman
+from search.stats import (MIN_VALUES, accuracy_se, bootstrap_ci, hypervolume_2d, interval, kendall, mape, mean_spread,
+                          spearman, two_level_ci)
 
 
 # --- mape -------------------------------------------------------------------------------------------------------
@@ -221,3 +222,37 @@ def test_kendall_is_bit_identical_to_scipy_with_ties_and_degenerate_columns():
         assert (math.isnan(want) and math.isnan(got)) or got == want
     assert math.isnan(kendall([1, 1, 1], [1, 2, 3])) and math.isnan(kendall([0.5], [0.5]))
     assert kendall([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+
+
+def test_interval_gives_none_below_five_values_and_the_bootstrap_from_five():
+    four, five = [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert MIN_VALUES == 5
+    assert interval(np.mean, four) is None
+    assert interval(np.mean, five) == list(bootstrap_ci(np.mean, five))
+    assert interval(np.mean, five, n_boot=50, seed=3) == list(bootstrap_ci(np.mean, five, n_boot=50, seed=3))
+
+
+def test_two_level_ci_needs_five_seeds_and_carries_the_seed_to_seed_variance():
+    assert two_level_ci([[1, 0, 1]] * 4) is None
+    # identical seeds with identical items: no spread at either level
+    assert two_level_ci([[1.0, 1.0]] * 5) == [1.0, 1.0]
+    # each seed's items all equal but the seeds differ: an item-only bootstrap would be a point, the two-level
+    # interval spans the seed means; its bounds are means of 5 drawn seeds, so they lie within [0, 1]
+    lo, hi = two_level_ci([[0.0] * 50, [1.0] * 50, [0.0] * 50, [1.0] * 50, [1.0] * 50], n_boot=4000)
+    assert 0.0 <= lo <= 0.2 and 0.8 <= hi <= 1.0 + 1e-12
+    # one seed, items varying, the others constant: the items of a drawn seed are resampled too
+    mixed = [[0.5] * 10] * 4 + [[0.0] * 5 + [1.0] * 5]
+    lo, hi = two_level_ci(mixed, n_boot=2000, seed=1)
+    assert lo < 0.5 < hi and hi - lo < 0.5
+    assert two_level_ci([[0.2, 0.4]] * 5, seed=7) == two_level_ci([[0.2, 0.4]] * 5, seed=7)  # seeded
+
+
+@pytest.mark.parametrize("groups", [[[1.0]] * 4 + [[]], ])
+def test_two_level_ci_rejects_a_seed_without_items(groups):
+    with pytest.raises(ValueError, match="at least one item per seed"):
+        two_level_ci(groups)
+
+
+def test_two_level_ci_rejects_a_level_outside_0_1():
+    with pytest.raises(ValueError, match="level"):
+        two_level_ci([[1.0]] * 5, level=1.0)
