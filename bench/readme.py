@@ -99,7 +99,201 @@ def parallel() -> str:
         f"| same weights as the serial run on all cores | {'yes' if r['identical'] else 'no'} |"])
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": walltime, "parallel": parallel}
+def _pct(x: float | None, signed: bool = False) -> str:
+    return "n/a" if x is None else (f"{x:+.1%}" if signed else f"{x:.1%}")
+
+
+def _ci(ci: list[float] | None, fmt: str = ".3f", values: list[float] | None = None) -> str:
+    """An interval, or (below 5 values) the values themselves: no interval from fewer."""
+    if ci is None or any(x is None or x != x for x in ci):
+        return "no interval (fewer than 5 values" + (": " + ", ".join(format(v, fmt) for v in values) if values
+                                                     else "") + ")"
+    return f"[{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
+def _met(flag: bool | None) -> str:
+    return "n/a" if flag is None else ("met" if flag else "**not met**")
+
+
+def _ran(r: dict[str, Any]) -> str:
+    """How a result was made: its command (paths relative to the repository) and commit."""
+    return f"`{r['command']}` at {r['commit'][:7]}" + (" (**quick run**: reduced budget, not judged)"
+                                                        if r.get("quick") else "")
+
+
+def results() -> str:
+    """Every committed result, the script and commit that wrote it, and the archived ones apart."""
+    rows = ["| result | written by | commit | written | quick |", "| --- | --- | --- | --- | --- |"]
+    archived = []
+    for f in sorted(RESULTS.rglob("*.json")):
+        rel = f.relative_to(RESULTS)
+        if rel.parts[0] == "archive":
+            if len(rel.parts) > 2 and rel.parts[1] not in archived:
+                archived.append(rel.parts[1])
+            continue
+        try:
+            r = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(r, dict) or "benchmark" not in r:
+            continue  # an input of a result (a table's rows)
+        rows.append(f"| `{rel}` | `bench/{r['benchmark']}.py` | {r['commit'][:7]} | {r['written'][:10]} | "
+                    f"{'yes' if r.get('quick') else 'no'} |")
+    return "\n".join([*rows, "", "Archived (kept for the record, not evidence; each folder's reason is in "
+                      "`bench/results/archive/README.md`): `archive/` itself and "
+                      + ", ".join(f"`archive/{a}/`" for a in archived) + "."])
+
+
+def cost_range() -> str:
+    """The space's smallest, middle and largest subnet against the baselines (``cost_range.json``)."""
+    r = _load("cost_range.json")
+    rows = ["| model | M MACs | k params | ms, batch 1 | ms, serving batch |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, m in [*((k, r[k]) for k in ("smallest", "middle", "largest")), *r["baselines"].items()]:
+        rows.append(f"| {name} | {m['macs'] / 1e6:.2f} | {m['params'] / 1e3:.1f} | {m['latency_ms_b1']:.2f} | "
+                    f"{m['latency_ms_serving']:.2f} |")
+    g = r["goals"]
+    return "\n".join([f"{_ran(r)}: MACs and parameters counted, latency timed in one interleaved session "
+                      f"(random weights). The space spans {r['macs_range']:.1f}x in MACs.", "", *rows, "",
+                      f"Goals: smallest below the cheapest baseline in MACs {_met(g['smallest_below_cheapest_baseline_macs'])}, "
+                      f"at batch 1 {_met(g['smallest_below_cheapest_baseline_latency_ms_b1'])}, at the serving batch "
+                      f"{_met(g['smallest_below_cheapest_baseline_latency_ms_serving'])}; largest above MobileNetV2 "
+                      f"0.5 in MACs {_met(g['largest_above_mobilenetv2_050_macs'])}."])
+
+
+def lut_accuracy() -> str:
+    """The cost table against end-to-end measurement, per batch size and round (``lut_accuracy.json``)."""
+    r = _load("lut_accuracy.json")
+    rows = ["| batch | MAPE (per round) | signed bias (per round) | retest MAPE | tables apart | drift between rounds "
+            "| round 1's table vs round 2's machine |", "| ---: | --- | --- | ---: | ---: | ---: | ---: |"]
+    for bs, b in r["by_batch"].items():
+        rows.append(f"| {bs} | {_pct(b['mape'])} ({', '.join(_pct(x) for x in b['mape_per_round'])}) | "
+                    f"{_pct(b['bias'], True)} ({', '.join(_pct(x, True) for x in b['bias_per_round'])}) | "
+                    f"{_pct(b['retest_mape'])} | {_pct(b.get('table_retest_mape'))} | "
+                    + (f"{b['drift_between_rounds']:.3f}x" if "drift_between_rounds" in b else "n/a")
+                    + f" | {_pct(b.get('cross_round_mape'))} |")
+    builds = ", ".join(f"{x['build_seconds']:.0f} s" for x in r["raw"]["rounds"])
+    g = r["goals"]
+    return "\n".join([f"{_ran(r)}: the `{r['space']}` space's table ({r['n_ops']} ops, built in {builds}, "
+                      f"{r['threads']} thread(s)) against {r['n_subnets']} random subnets, in {r['rounds']} rounds of "
+                      "(build the table, validate it), each subnet timed twice per validation, interleaved trial by "
+                      "trial.", "", *rows, "",
+                      f"Batch {r['batch_size']}: MAPE over the retest's {r['mape_over_retest']:.2f} "
+                      f"{_ci(r['mape_over_retest_ci'], '.2f')} (goal <= 1.1 {_met(g['lut_mape_le_1.1x_retest'])}), "
+                      f"Spearman {r['lut_spearman']:.3f} {_ci(r['lut_spearman_ci'])} (retest {r['retest_spearman']:.3f}; "
+                      f"goal >= 0.9 {_met(g['lut_spearman_ge_0.9'])}), bias {_pct(r['bias'], True)} "
+                      f"{_ci(r['bias_ci'], '+.3f')}, build under 10 minutes {_met(g['build_under_10_min'])}. "
+                      "Bootstrap 95% intervals over subnets."])
+
+
+def _optimizer_common(r: dict[str, Any]) -> list[str]:
+    ranks = ", ".join(f"{k} {v:.2f}" for k, v in r["mean_rank"].items())
+    return [f"Mean rank over hypervolume and IGD in the unconstrained cells (1 = best of {len(r['mean_rank'])}): "
+            f"{ranks}."]
+
+
+def optimizer() -> str:
+    """The engine against pymoo, random search and rejection sampling (``optimizer.json``)."""
+    r = _load("optimizer.json")
+    c = r["config"]
+    rows = ["| against | cells worse | better | of | worse after Holm | better after Holm |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for k, v in r.items():
+        if k.startswith("vs_") and v["cells_total"]:
+            rows.append(f"| {k[3:]} | {v['cells_worse']} | {v['cells_better']} | {v['cells_total']} | "
+                        f"{v['cells_worse_holm']} | {v['cells_better_holm']} |")
+    shares = ", ".join(f"{k} {v:.3f}" for k, v in r["constrained_feasible_share_peers"].items() if v is not None)
+    oh = ", ".join(f"{b}: {v:.2f}" for b, v in r["overhead_ms"].items())
+    g = r["goals"]
+    return "\n".join([f"{_ran(r)}: population {c['population']}, seeds {c['seeds'][0]}-{c['seeds'][-1]}, budgets "
+                      f"{', '.join(map(str, c['budgets']))} unique evaluations, problems {', '.join(c['problems'])}; "
+                      "two-sided Mann-Whitney per cell (alpha 0.05).", "", *rows, "", *_optimizer_common(r), "",
+                      f"Constrained NAS-like problem, feasible share of the budget (worst seed): engine "
+                      f"{r['constrained_feasible_share']:.3f}; {shares}. Rejection sampling gets as many cost-model "
+                      "checks as the engine made in the same run. Goals: never worse than pymoo in a cell "
+                      f"{_met(g['no_cell_worse_than_pymoo'])}; whole budget feasible "
+                      f"{_met(g['constrained_whole_budget_feasible'])}; better than rejection sampling beyond noise "
+                      f"{_met(g.get('constrained_better_than_rejection_sampling'))}.", "",
+                      f"Engine overhead per unique evaluation with a run folder (ms, median of repeats): {oh}."])
+
+
+def optimizer_tuning() -> str:
+    """How the engine's defaults were chosen, on instances the benchmark does not score."""
+    r = _load("optimizer_tuning/optimizer.json")
+    c = r["config"]
+    return "\n".join([f"{_ran(r)}: problems {', '.join(c['problems'])} (none of them a benchmark cell), seeds "
+                      f"{c['seeds'][0]}-{c['seeds'][-1]} (the benchmark's are 0-9), budgets "
+                      f"{', '.join(map(str, c['budgets']))}.", "", *_optimizer_common(r)])
+
+
+def supernet_overhead() -> str:
+    """The supernet's step with an arch active against the extracted static net (``supernet_overhead.json``)."""
+    r = _load("supernet_overhead.json")
+    sp = r["step_ratio_spread"]
+    return (f"{_ran(r)}: {sp['n']} random archs of the `{r['space']}` space, a training step (batch {r['batch']}) "
+            f"interleaved, {r['repeats']} repeats: median step ratio supernet / static **{r['median_step_ratio']:.3f}** "
+            f"{_ci(r['median_step_ratio_ci'])} (per arch {sp['min']:.2f}-{sp['max']:.2f}; goal <= "
+            f"{r['goal']['median_step_ratio_max']} {_met(r['goal']['met'])}); largest logit difference "
+            f"{r['max_abs_logit_diff']:.3g}. Run in NCHW, before channels_last became the default.")
+
+
+def bad_input() -> str:
+    """The hostile-user list against the console scripts (``bad_input.json``)."""
+    r = _load("bad_input.json")
+    n = r["passed"] + len(r["failed"])
+    return (f"{_ran(r)}: **{r['passed']} of {n}** faults and bad inputs keep the promise (one line, exit status, "
+            "nothing lost or half-written)" + (f"; failing: {', '.join(r['failed'])}." if r["failed"] else "."))
+
+
+def ranking() -> str:
+    """Ranking methods against the standalone ground-truth table (``ranking.json``)."""
+    r = _load("ranking.json")
+    rows = ["| method | Kendall tau without extremes [95% CI] | top-5 / top-1 regret (points) | supernet kWh | "
+            "tau difference from the default [95% CI] |", "| --- | --- | --- | ---: | --- |"]
+    for name, m in r["methods"].items():
+        if "kendall_tau_no_extremes_ci" not in m:
+            continue
+        vs, splits = m.get("vs_default"), m.get("splits")
+        diff = (f"{vs['kendall_tau_no_extremes_diff']:+.3f} {_ci(vs['kendall_tau_no_extremes_diff_ci'], '+.3f')}"
+                + (" beyond noise" if vs["better_beyond_noise"] else "") if vs else
+                "-" if splits else "(the default)")
+        tau_ci = (f"(mean over {len(splits) if isinstance(splits, list) else splits} splits of held-out subnets)"
+                  if splits else _ci(m["kendall_tau_no_extremes_ci"]))
+        kwh = m.get("training_kwh")
+        rows.append(f"| {name} | {m['kendall_tau_no_extremes']:.3f} {tau_ci} | "
+                    f"{m['top5_regret_points']:.2f} / {m['top1_regret_points']:.2f} | "
+                    f"{'-' if kwh is None else f'{kwh:.2g}'} | {diff} |")
+    t, g = r["table_summary"], r["goal"]
+    return "\n".join([f"{_ran(r).split(' --method')[0]}` ... at {r['commit'][:7]} (the full command is in the JSON): "
+                      f"{r['n_subnets']} subnets x {r['n_rows'] // r['n_subnets']} seeds of the `{r['table_identity']['space_name']}` "
+                      f"space at {r['table_identity']['data']['image_size']} px. Noise ceiling (seed-to-seed tau of the "
+                      f"table): **{r['noise_ceiling_tau']:.3f}** {_ci(r['noise_ceiling_tau_ci'])}, "
+                      f"{r['noise_ceiling_tau_no_extremes']:.3f} without the extremes.", "", *rows, "",
+                      f"Method kept: `{r['best_method']}` (another replaces the default only beyond noise). Goals for "
+                      f"the default: tau >= 0.6 {_met(g['kendall_tau_no_extremes_ge_0.6'])}, >= 0.8 x ceiling "
+                      f"{_met(g['kendall_tau_no_extremes_ge_0.8_noise_ceiling'])}, top-5 regret <= 1 point "
+                      f"{_met(g['top5_regret_le_1.0_point'])} (a random ranking meets it too: this goal is replaced "
+                      f"by one against chance in the reference-scale issue)."])
+
+
+def mutation() -> str:
+    """Mutants killed, surviving and equivalent in the figure code (``mutation.json``)."""
+    if not (RESULTS / "mutation.json").is_file():
+        return "No mutation run is committed yet."
+    r = _load("mutation.json")
+    eq = "; ".join(f"`{e['mutant']}`: {e['reason']}" for e in r["equivalent"]) or "none"
+    surv = ", ".join(f"`{s}`" for s in r["survivors"]) or "none"
+    return (f"{_ran(r)} with {r['tool']} {r['version']}: **{r['killed']} killed of {r['mutants_run']}** mutants "
+            f"run over {len(r['modules'])} modules ({len(r['raw']['traced_functions'])} traced bench functions; "
+            f"{r['not_run']} mutants outside the scope not run). Survivors: {surv} (goal none: "
+            f"{_met(r['goal']['no_survivor'])}). Equivalent: {eq}.")
+
+
+SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": walltime, "parallel": parallel,
+                                          "results": results, "cost_range": cost_range,
+                                          "lut_accuracy": lut_accuracy, "optimizer": optimizer,
+                                          "optimizer_tuning": optimizer_tuning,
+                                          "supernet_overhead": supernet_overhead, "bad_input": bad_input,
+                                          "ranking": ranking, "mutation": mutation}
 
 
 def render(text: str) -> str:

@@ -47,7 +47,7 @@ def _module(name: str):
     if not path.is_file():
         raise LookupError(f"no script bench/{name}.py")
     sys.path.insert(0, str(HERE))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    spec = importlib.util.spec_from_file_location(f"bench.{name}", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
     spec.loader.exec_module(mod)

@@ -199,6 +199,28 @@ def write_front():
     return write
 
 
+def _bench_helpers() -> None:
+    """Load the scripts' shared helpers (``common``, ``problems``) once under their package names
+    (``bench.common``), also reachable as the plain names the scripts import: a function's module is then
+    ``bench.<file>``, as the mutation tool names its mutants (bench/mutation.py)."""
+    import importlib.util
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    for name in ("common", "problems"):
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+
+
+_bench_helpers()
+
+
 @pytest.fixture(scope="session")
 def load_bench():
     """``load_bench(name)``: the script ``bench/<name>.py`` as a module (its helpers import as ``common``)."""
@@ -210,8 +232,9 @@ def load_bench():
     def load(name: str):
         if str(bench) not in sys.path:
             sys.path.insert(0, str(bench))
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
         spec.loader.exec_module(mod)
         return mod
     return load

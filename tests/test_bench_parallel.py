@@ -11,7 +11,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 def _load():
     sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_parallel", BENCH / "parallel.py")
+    spec = importlib.util.spec_from_file_location("bench.parallel", BENCH / "parallel.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
