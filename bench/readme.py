@@ -181,7 +181,7 @@ def lut_accuracy() -> str:
                       f"{_ci(r['mape_over_retest_ci'], '.2f')} (goal <= 1.1 {_met(g['lut_mape_le_1.1x_retest'])}), "
                       f"Spearman {r['lut_spearman']:.3f} {_ci(r['lut_spearman_ci'])} (retest {r['retest_spearman']:.3f}; "
                       f"goal >= 0.9 {_met(g['lut_spearman_ge_0.9'])}), bias {_pct(r['bias'], True)} "
-                      f"{_ci(r['bias_ci'], '+.3f')}, build under 10 minutes {_met(g['build_under_10_min'])}. "
+                      f"{_ci(r['bias_ci'], '+.1%')}, build under 10 minutes {_met(g['build_under_10_min'])}. "
                       "Bootstrap 95% intervals over subnets."])
 
 
@@ -204,12 +204,16 @@ def optimizer() -> str:
     shares = ", ".join(f"{k} {v:.3f}" for k, v in r["constrained_feasible_share_peers"].items() if v is not None)
     oh = ", ".join(f"{b}: {v:.2f}" for b, v in r["overhead_ms"].items())
     g = r["goals"]
+    top = max(c["budget"] for c in r["cells"])
+    con = [c for c in r["cells"] if c["constrained"] and c["budget"] == top]
+    hv = "; ".join(", ".join(f"{a} {v['hv']['mean']:.3f}" for a, v in c["algorithms"].items()) for c in con)
     return "\n".join([f"{_ran(r)}: population {c['population']}, seeds {c['seeds'][0]}-{c['seeds'][-1]}, budgets "
                       f"{', '.join(map(str, c['budgets']))} unique evaluations, problems {', '.join(c['problems'])}; "
                       "two-sided Mann-Whitney per cell (alpha 0.05).", "", *rows, "", *_optimizer_common(r), "",
                       f"Constrained NAS-like problem, feasible share of the budget (worst seed): engine "
-                      f"{r['constrained_feasible_share']:.3f}; {shares}. Rejection sampling gets as many cost-model "
-                      "checks as the engine made in the same run. Goals: never worse than pymoo in a cell "
+                      f"{r['constrained_feasible_share']:.3f}; {shares}; normalised hypervolume at {top} evaluations "
+                      f"(mean over seeds): {hv}. Rejection sampling gets as many cost-model checks as the engine made "
+                      "in the same run (the project's random search repairs infeasible draws as the engine does). Goals: never worse than pymoo in a cell "
                       f"{_met(g['no_cell_worse_than_pymoo'])}; whole budget feasible "
                       f"{_met(g['constrained_whole_budget_feasible'])}; better than rejection sampling beyond noise "
                       f"{_met(g.get('constrained_better_than_rejection_sampling'))}.", "",
@@ -218,11 +222,15 @@ def optimizer() -> str:
 
 def optimizer_tuning() -> str:
     """How the engine's defaults were chosen, on instances the benchmark does not score."""
-    r = _load("optimizer_tuning/optimizer.json")
-    c = r["config"]
-    return "\n".join([f"{_ran(r)}: problems {', '.join(c['problems'])} (none of them a benchmark cell), seeds "
-                      f"{c['seeds'][0]}-{c['seeds'][-1]} (the benchmark's are 0-9), budgets "
-                      f"{', '.join(map(str, c['budgets']))}.", "", *_optimizer_common(r)])
+    r, bench = _load("optimizer_tuning/optimizer.json"), _load("optimizer.json")
+    c, seeds = r["config"], bench["config"]["seeds"]
+    e = c["engine_settings"]["engine"]
+    overlap = sorted(set(c["problems"]) & set(bench["config"]["problems"]))
+    return "\n".join([f"{_ran(r)}: problems {', '.join(c['problems'])} ("
+                      + (f"shared with the benchmark: {', '.join(overlap)}" if overlap else "none of them a benchmark cell")
+                      + f"), seeds {c['seeds'][0]}-{c['seeds'][-1]} (the benchmark's are {seeds[0]}-{seeds[-1]}), budgets "
+                      f"{', '.join(map(str, c['budgets']))}. `engine` is the default set-up ({e['crossover']} crossover, "
+                      f"{e['mutation']} mutation at eta {e['eta_mut']}).", "", *_optimizer_common(r)])
 
 
 def supernet_overhead() -> str:

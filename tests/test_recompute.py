@@ -39,10 +39,10 @@ def test_a_stray_json_or_a_disagreeing_input_fails(tmp_path, monkeypatch, capsys
     shutil.copytree(ROOT / "bench" / "results", results)
     monkeypatch.setattr(recompute, "RESULTS", results)
     assert recompute.main([]) == 0
-    (results / "cifar_v1" / "notes.json").write_text("{}")
+    (results / "table_c10_small" / "notes.json").write_text("{}")
     assert recompute.main([]) == 1
     assert "notes.json: neither a result, an input a result was computed from, nor archived" in capsys.readouterr().err
-    (results / "cifar_v1" / "notes.json").unlink()
+    (results / "table_c10_small" / "notes.json").unlink()
     rows = sorted(results.rglob("row.json"))
     if rows:  # a row of the committed ground-truth table edited: it no longer agrees with the result it fed
         row = json.loads(rows[0].read_text())
