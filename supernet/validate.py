@@ -136,9 +136,24 @@ OPTIONS: dict[str, Callable[[Any, str], None]] = {
 _ABSENT = object()
 
 
+def non_finite(node: Any, key: str = "") -> list[tuple[str, float]]:
+    """Every (dotted key, value) of ``node`` (a plain container) that is a NaN or infinite float."""
+    if isinstance(node, dict):
+        return [b for k, v in node.items() for b in non_finite(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(node, list):
+        return [b for i, v in enumerate(node) for b in non_finite(v, f"{key}[{i}]")]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [(key, node)]
+    return []
+
+
 def check_options(cfg: DictConfig) -> None:
     """Refuse, before any work, a value of a shared option that is of the wrong type or out of range
     (``epochs=abc``, a learning rate <= 0, label smoothing outside [0, 1), an empty batch-size list, ...)."""
+    bad = non_finite(OmegaConf.to_container(cfg, resolve=False))
+    if bad:  # a NaN compares false both ways and inf passes every bound: refuse every such number at once
+        key, value = bad[0]
+        raise GreenError(f"{key}={value}: not a finite number" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
     for key, check in OPTIONS.items():
         value = OmegaConf.select(cfg, key, default=_ABSENT)
         if value is _ABSENT:

@@ -60,6 +60,11 @@ def test_epochs_abc_on_the_command_line_is_one_line(tmp_path):
     ("hpo", ["hpo.space.label_smoothing=[0.0,1.5]", "model=x"], "hpo.space.label_smoothing must lie in [0, 1)"),
     ("baselines", ["measure.batch_sizes=[]"], "measure.batch_sizes must be a non-empty list"),
     ("baselines", ["label_smoothing=-0.1"], "label_smoothing must lie in [0, 1), got -0.1"),
+    # a NaN compares false both ways and inf passes every bound: any non-finite number is refused at the start
+    ("lut", ["protocol.min_call_ms=inf"], "protocol.min_call_ms=inf: not a finite number"),
+    ("hpo", ["default.lr=nan", "model=x"], "default.lr=nan: not a finite number"),
+    ("baselines", ["label_smoothing=-inf", "measure.power_window_s=nan"],
+     "label_smoothing=-inf: not a finite number (and 1 more)"),
 ])
 def test_other_commands_check_options_at_start(tmp_path, capsys, compose_cfg, one_line, command, overrides, message):
     from search.deploy.baselines import baselines

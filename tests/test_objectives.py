@@ -48,6 +48,10 @@ def test_constraints_parse_and_check():
                           r"energy_mj\) or a score \(acc, recall, recall_min, recall:<class>\)$"),
     ("recall: >= 0.5", "malformed constraint|is not computed"),
     ("params <= 1.2.3", "'1.2.3' is not a number"),
+    ("recall_min >= 1e999", "the bound 1e999 is not a finite number"),  # would be 'met' by a NaN comparison
+    ("latency_ms <= -1e999", "the bound -1e999 is not a finite number"),
+    ("recall_min >= 1.5", "recall_min is a fraction in \\[0, 1\\], so the bound 1.5 can never be met"),
+    ("acc <= -0.1", "acc is a fraction in \\[0, 1\\]"),
 ])
 def test_bad_constraints(text, message):
     with pytest.raises(GreenError, match=message):

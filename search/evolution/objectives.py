@@ -15,6 +15,7 @@ non-dominated filter are moocore's (the library DEAP's own hypervolume calls).
 """
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -117,6 +118,11 @@ def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, st
             value = float(m.group(3))
         except ValueError:
             raise GreenError(f"malformed constraint {text!r}: {m.group(3)!r} is not a number") from None
+        if not math.isfinite(value):  # a NaN bound compares false both ways, an infinite one is met or missed by all
+            raise GreenError(f"constraint {text!r}: the bound {m.group(3)} is not a finite number")
+        if known and known[1] == "max" and not 0.0 <= value <= 1.0:  # scores are fractions: refuse before a search
+            raise GreenError(f"constraint {text!r}: {m.group(1)} is a fraction in [0, 1], so the bound {value:g} "
+                             "can never be met or is always met")
         out.append(Constraint(field, m.group(2), value))
     return out
 
