@@ -103,13 +103,22 @@ def resume_folder(args: Sequence[str]) -> list[str]:
     return []
 
 
+def output_folder(cfg: DictConfig) -> Path:
+    """The run's folder: Hydra's output dir (``paths.output_dir`` outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.paths.output_dir)
+
+
 def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
     """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
+            from supernet.signals import interruptible  # Lightning: imported once a command runs, not for --help
+
             quiet(bool(cfg.get("verbose", False)))
-            with exit_on_error(prog), run_folder(prog, cfg):
+            with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):
                 missing = missing_options(cfg)
                 if missing:
                     raise GreenError(f"missing mandatory option {missing[0]}= (e.g. {prog} {missing[0]}=<...>; "

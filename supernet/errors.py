@@ -50,6 +50,16 @@ class Interrupted(GreenError):
         self.exit_code = 128 + int(signum)
 
 
+class SignalStop(BaseException):
+    """A signal that stopped a command wherever it landed (:func:`supernet.signals.interruptible`): a
+    ``BaseException``, so no ``except Exception`` on the way (an energy tracker's, a measurement's) swallows it
+    and lets the run carry on; :func:`exit_on_error` reports its :class:`Interrupted` as one line."""
+
+    def __init__(self, interrupted: Interrupted):
+        super().__init__(str(interrupted))
+        self.interrupted = interrupted
+
+
 def disk_full(err: BaseException) -> bool:
     """Whether ``err`` is the operating system's "no space left" (or "quota exceeded")."""
     return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -61,6 +71,9 @@ def exit_on_error(prog: str) -> Iterator[None]:
     128 + the signal) instead of raising it."""
     try:
         yield
+    except SignalStop as stop:
+        print(f"{prog}: error: {' '.join(str(stop.interrupted).split())}", file=sys.stderr)
+        sys.exit(stop.interrupted.exit_code)
     except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError or a full disk
         cause: BaseException | None = err
         while cause is not None and not isinstance(cause, GreenError) and not disk_full(cause):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytorch_lightning as pl
 
-from supernet.errors import Interrupted
+from supernet.errors import Interrupted, SignalStop
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -76,3 +77,33 @@ class StopOnSignal(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         self.check(trainer)
+
+
+@contextmanager
+def interruptible(prog: str, folder: Path) -> Iterator[None]:
+    """SIGTERM or SIGINT anywhere in a command: stop with one line and exit 128 + the signal, keeping what finished.
+
+    Every command outside ``green-train``'s own fit (a run's stages, fine-tunes, baselines, a ground-truth
+    table, HPO trials, measurements) records what finished as it goes and writes every artefact atomically,
+    so the handler can raise :class:`Interrupted` wherever the signal lands: a half-done item is simply not
+    recorded, and the same command on the same folder skips what finished. ``green-train``'s fit installs
+    :class:`StopOnSignal` over this one, to stop at a batch boundary with its own message.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signum, signal.SIG_DFL)  # a second signal of the same kind ends the process at once
+        raise SignalStop(Interrupted(f"stopped by {signal.Signals(signum).name}; what finished is kept in "
+                                     f"{str(folder)!r}: rerun the same {prog} command on that folder to continue",
+                                     signum))
+
+    old = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)

@@ -225,3 +225,32 @@ def test_sweep_removes_only_dead_writers_temporaries(tmp_path):
     gone = sweep_temp(tmp_path)
     assert sorted(p.name for p in gone) == [".01_r16.abc123.tmp", ".lut.json.x1y2.tmp"]
     assert all(p.exists() for p in keep)
+
+
+@pytest.mark.slow
+def test_sigterm_during_finetune_exits_143_and_the_rerun_does_only_what_is_missing(tmp_path, tiny_ckpt):
+    """Outside green-train's fit too (here green-finetune, between and inside its models' trainings): one line,
+    exit 143, the finished models kept; the same command on the same folder skips them and completes."""
+    run = tmp_path / "ft"
+    args = [f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", "seeds=3", "epochs=2", "data.train_subset=256",
+            "calib_images=64", "trainer.enable_progress_bar=false", "measure.enabled=false", "onnx=false",
+            f"hydra.run.dir={run}"]
+    proc = subprocess.Popen([sys.executable, "-m", "search.commands.finetune", *args], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t = time.time()
+    while not list((run / "models").glob("*/arch.json")):  # the first model finished
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() - t < 300
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ": error:" in ln]
+    assert len(lines) == 1 and lines[0].startswith("green-finetune: error: stopped by SIGTERM"), err[-2000:]
+    assert "rerun the same green-finetune command" in lines[0]
+    kept = sorted(p.parent.name for p in (run / "models").glob("*/arch.json"))
+    assert 1 <= len(kept) < 3 and not (run / "finetune.json").exists()
+    again = _run("search.commands.finetune", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert all(f"{k} already" in again.stdout for k in kept), again.stdout[-2000:]
+    assert len(json.loads((run / "finetune.json").read_text())["models"]) == 3
