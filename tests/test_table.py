@@ -185,3 +185,23 @@ def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].startswith("green-table: error: table.subnets must be >= 3")
     assert not (tmp_path / "o" / "table.json").exists()
+
+
+def test_a_killed_table_refuses_to_resume_with_another_recipe(built, tmp_path, table_cfg, monkeypatch):
+    """Killed before table.json was written and rerun with other epochs: refused, naming the key, instead of
+    appending rows of the new recipe to rows of the old; force_new=true discards the old rows."""
+    import shutil
+
+    out, t = built
+    part = tmp_path / "t"
+    shutil.copytree(out, part)
+    (part / "table.json").unlink()  # killed before the end: only identity.json and the finished rows
+    shutil.rmtree(part / "runs" / f"02_{t.rows[2].arch}_s1")
+    assert (part / "identity.json").is_file()
+    monkeypatch.setattr(table_mod, "fit_and_measure", lambda *a, **k: pytest.fail("trained under a mixed recipe"))
+    with pytest.raises(GreenError, match=r"another recipe \(epochs: 2 vs 3\).*force_new=true"):
+        build(table_cfg(part, "epochs=3"))
+    monkeypatch.undo()
+    fresh = build(table_cfg(part, "table.seeds=1", "epochs=1", "force_new=true"))
+    assert {r.epochs for r in fresh.rows} == {1} and len(fresh.rows) == len(t.rows) // 2
+    assert json.loads((part / "identity.json").read_text())["recipe"]["epochs"] == 1

@@ -9,8 +9,10 @@ stopped and a partial table is already usable.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
@@ -130,6 +132,9 @@ class TestCurve(pl.Callback):
         self.test.append(right / max(total, 1))
 
 
+IDENTITY = "identity.json"  # what the table is, written before its first training
+
+
 def _table_path(out: Path) -> Path:
     return out / "table.json"
 
@@ -164,6 +169,33 @@ def table_job(cfg: DictConfig, job: Job) -> None:
           f"{row.plateau_points:.2f} points", flush=True)
 
 
+def check_identity(out: Path, ident: dict[str, Any], force_new: bool) -> None:
+    """Record what the table is (space, data, recipe, plan) before its first training, and refuse to resume a
+    folder whose rows were trained for another: a kill and a rerun with other epochs would otherwise mix two
+    recipes in one table. ``force_new``: remove the old rows and start over."""
+    have = None
+    if _table_path(out).is_file():
+        have = load_table(_table_path(out)).identity
+    elif (out / IDENTITY).is_file():
+        try:
+            have = json.loads((out / IDENTITY).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise GreenError(f"cannot read {str(out / IDENTITY)!r} ({err}): force_new=true to start over") from None
+    if have is not None:
+        diff = mismatch(have, ident, ("space", "data", "recipe", "plan"))
+        if diff and not force_new:
+            raise GreenError(f"{str(out)!r} holds a table of another {diff}: rerun with its settings to resume it, "
+                             "force_new=true to discard its rows and start over, or use a new output folder")
+        if diff:
+            for stale in (out / "runs", _table_path(out)):
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                elif stale.exists():
+                    stale.unlink()
+            print(f"green-table: force_new=true: the rows of another {diff.split(' (')[0]} were removed", flush=True)
+    write_json(out / IDENTITY, ident)
+
+
 def build(cfg: DictConfig) -> Table:
     """Train (or resume) every subnet and seed of the table ``cfg`` describes, through the config's launcher;
     returns the table."""
@@ -176,12 +208,7 @@ def build(cfg: DictConfig) -> Table:
     out = Path(cfg.paths.output_dir)
     space, dm, _ = memo(cfg, _state)
     ident = {**identity(cfg, space, dm), "plateau_points": float(cfg.table.plateau_points)}
-    old = _table_path(out)
-    if old.is_file():
-        have = load_table(old)
-        diff = mismatch(have.identity, ident, ("space", "data", "recipe", "plan"))
-        if diff:
-            raise GreenError(f"{str(out)!r} holds a table of another {diff}; use a new output folder")
+    check_identity(out, ident, bool(cfg.get("force_new", False)))
     picks = plan(space, int(cfg.table.subnets), int(cfg.table.strata), int(cfg.table.pool),
                  int(cfg.table.pool_seed), dm.num_classes, dm.in_chans)
     names = [f"{i:02d}_{p.arch}" for i, p in enumerate(picks)]
