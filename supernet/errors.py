@@ -60,6 +60,21 @@ class SignalStop(BaseException):
         self.interrupted = interrupted
 
 
+def bad_option(err: BaseException) -> str | None:
+    """Hydra's instantiation error for an option the target does not take (``+data.batchsize=3``, a typo), as
+    one line naming the option; None for any other error."""
+    if type(err).__name__ != "InstantiationException" or not isinstance(err.__cause__, TypeError):
+        return None
+    import re
+
+    m = re.search(r"unexpected keyword argument '(\w+)'", str(err.__cause__))
+    where = re.search(r"full_key: (\S+)", str(err))
+    if not m:
+        return None
+    key = f"{where.group(1)}.{m.group(1)}" if where else m.group(1)
+    return f"unknown option {key}: {str(err.__cause__).split('(')[0].removesuffix('.__init__')} takes no {m.group(1)!r} (a typo?); see --help"
+
+
 def disk_full(err: BaseException) -> bool:
     """Whether ``err`` is the operating system's "no space left" (or "quota exceeded")."""
     return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -75,6 +90,10 @@ def exit_on_error(prog: str) -> Iterator[None]:
         print(f"{prog}: error: {' '.join(str(stop.interrupted).split())}", file=sys.stderr)
         sys.exit(stop.interrupted.exit_code)
     except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError or a full disk
+        bad = bad_option(err)
+        if bad and os.environ.get("HYDRA_FULL_ERROR") != "1":
+            print(f"{prog}: error: {bad}", file=sys.stderr)
+            sys.exit(2)
         cause: BaseException | None = err
         while cause is not None and not isinstance(cause, GreenError) and not disk_full(cause):
             cause = cause.__cause__  # Hydra's instantiate wraps errors raised by constructors

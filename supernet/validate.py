@@ -121,6 +121,17 @@ def _device(value: Any, key: str) -> None:
     check_device(value, key)
 
 
+def _country(value: Any, key: str) -> None:
+    """An ISO 3166 alpha-3 code codecarbon knows: an unknown one falls back silently to a world average."""
+    import codecarbon
+
+    mix = Path(codecarbon.__file__).parent / "data" / "private_infra" / "global_energy_mix.json"
+    known = set(json.loads(mix.read_text())) if mix.is_file() else set()
+    if not isinstance(value, str) or (known and value not in known):
+        raise GreenError(f"{key}={value!r} is not a country codecarbon knows (an ISO 3166 alpha-3 code such as USA, "
+                         "FRA or DEU); its grid's carbon intensity prices the CO2eq")
+
+
 # option (as written on the command line) -> its check; a config is checked on the options it has
 OPTIONS: dict[str, Callable[[Any, str], None]] = {
     "epochs": _whole(1), "seeds": _whole(1), "threads": _whole(1, optional=True), "top_k": _whole(1),
@@ -132,6 +143,7 @@ OPTIONS: dict[str, Callable[[Any, str], None]] = {
     "protocol.trials": _whole(1), "validate.trials": _whole(1), "measure.trials": _whole(1),
     "protocol.warmup": _whole(0), "measure.warmup": _whole(0), "measure.threads": _whole(1, optional=True),
     "device": _device, "measure.device": _device,
+    "country_iso_code": _country, "measure.country_iso_code": _country,
 }
 _ABSENT = object()
 

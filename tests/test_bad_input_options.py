@@ -124,3 +124,19 @@ def test_non_finite_fine_tune_loss_is_a_training_error():
     module = SubnetModule(model, lambda p: None, num_classes=2, name="toy")
     with pytest.raises(TrainingError, match="non-finite loss nan at step 0 training toy"):
         module.training_step((torch.ones(3, 1, 2, 2), torch.tensor([0, 1, 0])), 0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("+data.batchsize=3", "green-train: error: unknown option data.batchsize: ImageDataModule takes no 'batchsize' "
+                          "(a typo?); see --help"),
+    ("country_iso_code=XXX", "green-train: error: country_iso_code='XXX' is not a country codecarbon knows"),
+])
+def test_a_typo_d_option_or_an_unknown_country_is_one_line(tmp_path, override, message):
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "supernet.commands.train", "experiment=smoke", "epochs=1", override,
+                        f"hydra.run.dir={run}"], cwd=ROOT, capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"})
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), r.stderr[-2000:]
+    assert not run.exists()  # nothing half-written: the failed run's new folder is gone
