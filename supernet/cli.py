@@ -77,7 +77,8 @@ def composition_problem(config_name: str, args: Sequence[str]) -> str | None:
         with initialize_config_module(config_module="conf", version_base="1.3"):
             compose(config_name, overrides=list(args), return_hydra_config=True)
     except Exception as err:  # noqa: BLE001 - any composition failure is the user's input
-        return " ".join(str(err).replace("\n", " ").split())
+        why = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ is not None and str(err.__cause__) else ""
+        return " ".join((str(err) + why).replace("\n", " ").split())
     finally:
         GlobalHydra.instance().clear()
     return None

@@ -140,3 +140,19 @@ def test_a_typo_d_option_or_an_unknown_country_is_one_line(tmp_path, override, m
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), r.stderr[-2000:]
     assert not run.exists()  # nothing half-written: the failed run's new folder is gone
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("search.commands.finetune", ["ckpt=x", "select=foo", "run=somewhere"], "unknown select 'foo': use spread or top"),
+    ("search.commands.finetune", ["ckpt=x"], "no subnets to fine-tune: pass archs=[<arch>,...] or run=<"),
+    ("search.commands.hpo", ["model=x", f"archs=[{ARCH}]"], "model= names one extraction folder to tune; it cannot "
+                                                             "be combined with archs=:"),
+])
+def test_conflicting_or_unknown_choices_are_refused_before_any_work(tmp_path, module, args, message):
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", module, *args, f"hydra.run.dir={run}"], cwd=ROOT, capture_output=True,
+                       text=True, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"})
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr[-2000:]
+    assert not run.exists()

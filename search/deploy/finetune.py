@@ -22,6 +22,7 @@ from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo
 from supernet.device import set_threads
 from supernet.checkpoint import load_matching
+from supernet.errors import GreenError
 from supernet.io import write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from supernet.validate import check_options
@@ -61,6 +62,10 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
     (also finetune.json/.csv). The fine-tunes run through the config's launcher (``launcher=joblib`` ...)."""
     check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
+    if not cfg.archs and not cfg.run:
+        raise GreenError("no subnets to fine-tune: pass archs=[<arch>,...] or run=<a green-search run folder>")
+    if not cfg.archs and cfg.select not in ("spread", "top"):  # checked before the supernet and data load
+        raise GreenError(f"unknown select {cfg.select!r}: use spread or top")
     launcher_of(cfg).check(cfg, "green-finetune")
     seeds = int(cfg.get("seeds", 1))
     set_threads(cfg.threads)

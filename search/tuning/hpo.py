@@ -65,6 +65,10 @@ REPORT_FIELDS = ("report_acc", "report_recall", "report_recall_min", "report_ima
 
 def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Callable[[bool], torch.nn.Module]]]:
     """(arch, make_model(inherited)) for each winner: an extraction folder, or archs of a supernet."""
+    given = [k for k in ("archs", "ckpt", "run") if cfg.get(k)]
+    if cfg.model and given:  # one would be silently ignored
+        raise GreenError(f"model= names one extraction folder to tune; it cannot be combined with {', '.join(given)}=: "
+                         "pass model=<folder> alone, or ckpt=<supernet> with archs=[...], or run=<search run>")
     if cfg.model:
         folder = Path(cfg.model)
         ref = load_subnet(folder)
