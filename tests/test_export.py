@@ -121,3 +121,33 @@ def test_without_onnx_the_export_is_skipped_with_a_note(tmp_path, monkeypatch, t
     out = save_subnet(GreenNet(tiny_space, tiny_space.smallest(), 10, 1), tmp_path / "m", onnx=True)
     meta = json.loads((out / "arch.json").read_text())
     assert not (out / "model.onnx").exists() and "onnx not installed" in meta["onnx"]["note"]
+
+
+def test_a_tampered_arch_json_or_non_finite_weights_are_refused(tmp_path, tiny_space):
+    """The weights carry the digest of the arch they were saved with: an arch.json edited (or swapped) after the
+    save is refused, as are weights holding NaN; a folder saved before the digest existed still loads."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from search.deploy.export import arch_digest, save_subnet, weights_metadata
+    from supernet.net import GreenNet
+
+    net = GreenNet(tiny_space, tiny_space.smallest(), 10, 1)
+    out = save_subnet(net, tmp_path / "m", onnx=False)
+    assert weights_metadata(out / "model.safetensors") == {"arch_sha256": arch_digest(net.arch.to_dict())}
+    assert str(load_subnet(out).arch) == str(net.arch)
+    meta = json.loads((out / "arch.json").read_text())
+    other = GreenNet(tiny_space, tiny_space.largest(), 10, 1)
+    (out / "arch.json").write_text(json.dumps({**meta, "arch": other.arch.to_dict()}))
+    with pytest.raises(GreenError, match="describes another arch than the weights beside it were saved with"):
+        load_subnet(out)
+    (out / "arch.json").write_text(json.dumps(meta))
+    state = load_file(str(out / "model.safetensors"))
+    first = next(k for k, v in state.items() if v.is_floating_point())
+    state[first] = torch.full_like(state[first], float("nan"))
+    save_file(state, str(out / "model.safetensors"))  # no metadata: as a folder from before the digest
+    with pytest.raises(GreenError, match=f"holds non-finite values \\(NaN or inf\\) in {first}"):
+        load_subnet(out)
+    state[first] = torch.zeros_like(state[first])
+    save_file(state, str(out / "model.safetensors"))
+    assert str(load_subnet(out).arch) == str(net.arch)  # no digest stored: accepted as before

@@ -10,6 +10,7 @@ a partial folder.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from supernet.arch import ArchConfig
@@ -32,10 +33,27 @@ FOLDER_FORMAT = "green-cnn-subnet"  # arch.json's marker: overwrite=true replace
 FOLDER_FILES = frozenset({"arch.json", "model.safetensors", "model.onnx", "card.md"})
 
 
+def arch_digest(arch: dict[str, Any]) -> str:
+    """sha256 of an arch's canonical JSON: stored with the weights, so an arch.json edited or swapped after the
+    save no longer matches the weights it sits beside."""
+    return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()
+
+
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """``model``'s weights as a safetensors file, with the mode an ordinary file gets (safetensors makes it 0600)."""
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    """``model``'s weights as a safetensors file, with the mode an ordinary file gets (safetensors makes it 0600);
+    a GreenNet's arch digest goes into the file's metadata."""
+    meta = {"arch_sha256": arch_digest(model.arch.to_dict())} if isinstance(model, GreenNet) else None
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
     publish_mode(path)
+
+
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The safetensors file's metadata (empty for files saved before it was written)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (OSError, SafetensorError):
+        return {}
 
 
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -148,7 +166,16 @@ def load_subnet(folder: str | Path, map_location: str | torch.device = "cpu") ->
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise GreenError(f"{str(path)!r} is incomplete or malformed ({type(err).__name__}: {err})") from None
-    state = load_weights(folder / "model.safetensors", map_location)
+    weights = folder / "model.safetensors"
+    state = load_weights(weights, map_location)
+    saved = weights_metadata(weights).get("arch_sha256")
+    if saved is not None and saved != arch_digest(meta["arch"]):
+        raise GreenError(f"{str(path)!r} describes another arch than the weights beside it were saved with (edited "
+                         "or swapped after the save): extract the model again")
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        raise GreenError(f"weights file {str(weights)!r} holds non-finite values (NaN or inf) in {bad[0]}"
+                         + (f" and {len(bad) - 1} more tensors" if len(bad) > 1 else "") + ": a diverged training")
     try:
         model.load_state_dict(state)
     except RuntimeError as err:  # weights of another arch
