@@ -55,8 +55,7 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
         raise CheckpointError(f"checkpoint {str(path)!r}: its search space does not match its recorded digest")
     net = SuperNet(space, int(meta["num_classes"]), int(meta["in_chans"]))
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    bad = next((k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()
-                and not bool(torch.isfinite(v).all())), None)
+    bad = non_finite(state)
     if bad is not None:  # a diverged run: every subnet would score as chance, silently
         raise CheckpointError(f"checkpoint {str(path)!r} has non-finite weights (first: {bad}); it cannot be "
                               "searched or extracted")
@@ -107,12 +106,21 @@ def load_matching(cfg: DictConfig, ckpt: str | Path,
     return net, meta, dm
 
 
+def non_finite(state: dict[str, Any]) -> str | None:
+    """The first tensor of ``state`` holding a NaN or an infinity (a diverged run), or None."""
+    return next((k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()
+                 and not bool(torch.isfinite(v).all())), None)
+
+
 def checkpoint_problem(path: str | Path) -> str | None:
-    """Why ``path`` cannot be resumed from (missing, truncated, unsafe, foreign), or None if it can."""
+    """Why ``path`` cannot be resumed from (missing, truncated, unsafe, foreign, diverged), or None if it can."""
     try:
-        read_checkpoint(path)
+        ckpt = read_checkpoint(path)
     except CheckpointError as err:
         return str(err)
+    bad = non_finite(ckpt["state_dict"])
+    if bad is not None:  # resuming would train on from NaN: every later epoch is lost too
+        return f"checkpoint {str(path)!r} has non-finite weights (first: {bad}): the run diverged before it was saved"
     return None
 
 

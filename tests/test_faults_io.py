@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,6 +212,16 @@ def test_non_finite_weights_are_refused(tmp_path, tiny_ckpt):
     torch.save(ckpt, tmp_path / "nan.ckpt")
     with pytest.raises(CheckpointError, match=f"non-finite weights \\(first: {key[4:]}\\)"):
         load_supernet(tmp_path / "nan.ckpt")
+    # and on resume: one line naming a good checkpoint of the folder instead of training on from NaN
+    run = tmp_path / "run" / "checkpoints"
+    run.mkdir(parents=True)
+    (tmp_path / "nan.ckpt").rename(run / "last.ckpt")
+    shutil.copy(tiny_ckpt, run / "best.ckpt")
+    r = _run("supernet.commands.train", *TRAIN, "epochs=3", f"resume={run / 'last.ckpt'}")
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = _lines(r)
+    assert len(lines) == 1 and f"has non-finite weights (first: {key})" in lines[0], r.stderr[-2000:]
+    assert f"resume={run / 'best.ckpt'}" in lines[0]
 
 
 def test_sweep_removes_only_dead_writers_temporaries(tmp_path):
