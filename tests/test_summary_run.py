@@ -173,3 +173,22 @@ def test_summarise_without_multi_trial_energy_or_a_session(tmp_path):
 def test_summarise_names_the_folder_without_winners(tmp_path):
     with pytest.raises(GreenError, match=f"'{tmp_path}' has no fine-tuned winners"):
         summarise(tmp_path)
+
+
+def test_a_nan_figure_or_a_damaged_stage_file_is_one_line_naming_the_file(tmp_path):
+    _stage_models(tmp_path, "finetune", {"w1": (0.9, 0.25)})
+    path = tmp_path / "finetune" / "finetune.json"
+    path.write_text(path.read_text().replace('"test_acc": 0.9', '"test_acc": NaN'))
+    with pytest.raises(GreenError, match=r"finetune\.json' holds NaN where a figure should be: the stage that wrote "
+                                         r"it failed; rerun that stage"):
+        summarise(tmp_path)
+    path.write_text('{"models": [')
+    with pytest.raises(GreenError, match=r"cannot read .*finetune\.json' \(JSONDecodeError\)"):
+        summarise(tmp_path)
+    _energy(tmp_path, "train", "energy_train.json", 1.0)
+    (tmp_path / "train" / "energy_train.json").write_text('{"energy_kwh": Infinity}')
+    with pytest.raises(GreenError, match="energy_train.json' holds Infinity"):
+        ledger(tmp_path)
+    (tmp_path / "train" / "energy_train.json").write_text('{"energy_kwh": 1.0}')
+    with pytest.raises(GreenError, match="energy_train.json' has no co2eq_kg: rerun the train stage"):
+        ledger(tmp_path)

@@ -33,7 +33,21 @@ LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelit
 
 
 def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """A stage's JSON ({} when the stage left none); a damaged one, or one holding NaN or an infinity where a
+    figure should be, is one line naming the file instead of a traceback or a report that prints nan."""
+    if not path.is_file():
+        return {}
+
+    def refuse(constant: str) -> None:
+        raise GreenError(f"{str(path)!r} holds {constant} where a figure should be: the stage that wrote it "
+                         "failed; rerun that stage")
+    try:
+        data = json.loads(path.read_text(), parse_constant=refuse)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise GreenError(f"cannot read {str(path)!r} ({type(err).__name__}): rerun the stage that wrote it") from None
+    if not isinstance(data, dict):
+        raise GreenError(f"{str(path)!r} is not a JSON object: rerun the stage that wrote it")
+    return data
 
 
 def _front(folder: Path) -> Front | None:
@@ -46,7 +60,11 @@ def ledger(root: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for stage in LEDGER:
         files = sorted((root / stage).rglob("energy_*.json"))  # nothing for a stage that did not run
-        recs = [json.loads(f.read_text()) for f in files]
+        recs = [_read(f) for f in files]
+        for f, r in zip(files, recs):
+            missing = [k for k in ("energy_kwh", "co2eq_kg", "seconds", "source") if k not in r]
+            if missing:
+                raise GreenError(f"{str(f)!r} has no {missing[0]}: rerun the {stage} stage")
         out[stage] = {"energy_kwh": sum(r["energy_kwh"] for r in recs), "co2eq_kg": sum(r["co2eq_kg"] for r in recs),
                       "seconds": sum(r["seconds"] for r in recs), "files": len(recs),
                       "sources": sorted({r["source"] for r in recs}),
