@@ -156,11 +156,13 @@ def read_state(folder: Path, settings: dict[str, Any], nobj: int, sizes: Sequenc
         state["evaluated"] = len(order)
     else:
         logbook = read_log(folder / GENERATIONS) if (folder / GENERATIONS).is_file() else []
-    _check(folder, state, cache, nobj, sizes, fields, CACHE if version == VERSION else LEGACY_CACHE)
-    if saved_settings != settings:
+    if saved_settings != settings:  # before the files are checked against today's objectives: name the change
         diff = {k: (saved_settings.get(k), v) for k, v in settings.items() if saved_settings.get(k) != v}
-        raise GreenError(f"run folder {str(folder)!r} holds a search with other settings "
-                         f"(saved vs now: {diff}); use a new run folder")
+        what = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        lead = "the objectives changed" if "objectives" in diff or "constraints" in diff else "the settings changed"
+        raise GreenError(f"run folder {str(folder)!r} holds a search of other settings: {lead} ({what}); rerun with "
+                         "the saved ones to resume it, or use a new run folder")
+    _check(folder, state, cache, nobj, sizes, fields, CACHE if version == VERSION else LEGACY_CACHE)
     try:
         rng.setstate(_state_from_json(state["random_state"]))
     except (TypeError, ValueError, IndexError):
