@@ -27,8 +27,12 @@ _WIDTH_RE = re.compile(r"^w(\d*(?:\.\d+)?)$")
 
 
 def fmt_ratio(e: float) -> str:
-    """An expand ratio as arch strings and messages write it: ``6`` for 6.0, ``4.5`` for 4.5."""
-    return str(int(e)) if float(e).is_integer() else f"{e:g}"
+    """An expand ratio or width as arch strings and messages write it: ``6`` for 6.0, ``4.5`` for 4.5; exactly
+    (``0.5000001``) where the short form would round it to a value that looks valid."""
+    if float(e).is_integer():
+        return str(int(e))
+    short = f"{e:g}"
+    return short if float(short) == float(e) else repr(float(e))
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,10 @@ def test_a_partial_space_given_to_a_command_that_reads_the_checkpoints_is_one_er
 
     with pytest.raises(GreenError, match="is not a whole search space: choose one with space=<name>"):
         search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "+space.stages.1.widths=[0.5,1.0]"))
+
+
+def test_a_width_off_the_grid_is_printed_exactly_not_rounded_to_a_valid_looking_value():
+    from supernet.arch import fmt_ratio
+
+    assert fmt_ratio(0.5) == "0.5" and fmt_ratio(6.0) == "6" and fmt_ratio(4.5) == "4.5"
+    assert fmt_ratio(0.5000001) == "0.5000001"  # f"{x:g}" would print 0.5, a valid choice
