@@ -146,6 +146,11 @@ class ImageDataModule(pl.LightningDataModule):
         if self.split == "stratified":
             missing = [c for i, c in enumerate(self.classes) if not (labels[val_idx] == i).any()]
             if missing:
+                kept = int((labels[pool] == self.classes.index(missing[0])).sum())
+                if self.imbalance_ratio is not None and kept < 2:  # more validation images would not help
+                    raise DataError(f"class {missing[0]!r} keeps {kept} image under data.imbalance_ratio="
+                                    f"{self.imbalance_ratio:g}, too few for one validation and one training image: "
+                                    "lower data.imbalance_ratio")
                 raise DataError(f"class {missing[0]!r} has no validation image after stratification "
                                 f"({n_val} validation images for {len(self.classes)} classes); raise data.val_size")
         self.train_set = Subset(splits.train, train_idx.tolist())

@@ -57,6 +57,13 @@ def test_a_class_without_validation_images_is_named():
         dm.setup()
 
 
+def test_an_extreme_imbalance_names_the_ratio_not_the_validation_size():
+    dm = DigitsDataModule(image_size=8, val_size=0.2, imbalance_ratio=1e9)  # the tail classes keep 1 image each
+    with pytest.raises(DataError, match=r"keeps 1 image under data.imbalance_ratio=1e\+09, too few .*: lower "
+                                        r"data.imbalance_ratio$"):
+        dm.setup("fit")
+
+
 def test_a_long_tailed_digits_split_keeps_its_profile_and_a_balanced_test_split():
     dm = DigitsDataModule(image_size=8, val_size=0.2, imbalance_ratio=10)
     dm.setup()
