@@ -75,6 +75,22 @@ def bad_option(err: BaseException) -> str | None:
     return f"unknown option {key}: {str(err.__cause__).split('(')[0].removesuffix('.__init__')} takes no {m.group(1)!r} (a typo?); see --help"
 
 
+def out_of_memory(err: BaseException) -> str | None:
+    """A failed allocation (huge channel counts, a batch too large for the device), as one line; else None."""
+    cause: BaseException | None = err
+    while cause is not None:
+        text = str(cause)
+        if isinstance(cause, (RuntimeError, MemoryError)) and ("allocate" in text or isinstance(cause, MemoryError)):
+            import re
+
+            size = re.search(r"allocate (?:memory: you tried to allocate )?(\d+) bytes", text)
+            what = f" ({int(size.group(1)) / 2 ** 30:.1f} GiB asked)" if size else ""
+            return (f"out of memory{what}: the networks, batch or images are too large for this device; use a "
+                    "smaller space (channels, depths), batch size or image size")
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def disk_full(err: BaseException) -> bool:
     """Whether ``err`` is the operating system's "no space left" (or "quota exceeded")."""
     return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -90,7 +106,7 @@ def exit_on_error(prog: str) -> Iterator[None]:
         print(f"{prog}: error: {' '.join(str(stop.interrupted).split())}", file=sys.stderr)
         sys.exit(stop.interrupted.exit_code)
     except Exception as err:  # noqa: BLE001 - re-raised unless it is (or wraps) a GreenError or a full disk
-        bad = bad_option(err)
+        bad = bad_option(err) or out_of_memory(err)
         if bad and os.environ.get("HYDRA_FULL_ERROR") != "1":
             print(f"{prog}: error: {bad}", file=sys.stderr)
             sys.exit(2)
