@@ -265,3 +265,36 @@ def test_sigterm_during_finetune_exits_143_and_the_rerun_does_only_what_is_missi
     assert again.returncode == 0, again.stderr[-2000:]
     assert all(f"{k} already" in again.stdout for k in kept), again.stdout[-2000:]
     assert len(json.loads((run / "finetune.json").read_text())["models"]) == 3
+
+
+@pytest.mark.slow
+def test_a_killed_joblib_worker_loses_no_finished_job_and_the_rerun_does_only_what_is_missing(tmp_path, tiny_ckpt):
+    """One loky worker of a joblib batch killed mid-job: the batch fails in one line naming the job(s) that died,
+    the jobs that finished keep their results, and the same command on the same folder trains only the others."""
+    import psutil
+
+    run = tmp_path / "ft"
+    args = [f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", "seeds=4", "epochs=3", "data.train_subset=256",
+            "calib_images=64", "trainer.enable_progress_bar=false", "measure.enabled=false", "onnx=false",
+            "launcher=joblib", "launcher.jobs=2", "launcher.exclusive=false", f"hydra.run.dir={run}"]
+    proc = subprocess.Popen([sys.executable, "-m", "search.commands.finetune", *args], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t = time.time()
+    while not list((run / "jobs" / "done").glob("*")):  # a job finished: kill a worker busy with another
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() - t < 300
+        time.sleep(0.1)
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if "loky" in " ".join(p.cmdline()) or "joblib" in " ".join(p.cmdline())]
+    assert workers, [p.cmdline() for p in psutil.Process(proc.pid).children(recursive=True)]
+    workers[-1].kill()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ": error:" in ln]
+    assert len(lines) == 1 and "failed" in lines[0] and "the finished jobs are kept" in lines[0], err[-2000:]
+    kept = sorted(p.parent.name for p in (run / "models").glob("*/arch.json"))
+    assert 1 <= len(kept) < 4
+    again = _run("search.commands.finetune", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert all(f"{k} already" in again.stdout for k in kept), again.stdout[-2000:]
+    assert len(json.loads((run / "finetune.json").read_text())["models"]) == 4
