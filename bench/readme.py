@@ -289,10 +289,18 @@ def mutation() -> str:
         return "No mutation run is committed yet."
     r = _load("mutation.json")
     eq = "; ".join(f"`{e['mutant']}`: {e['reason']}" for e in r["equivalent"]) or "none"
-    surv = ", ".join(f"`{s}`" for s in r["survivors"]) or "none"
+    pending = sum(v == "not checked" for v in r["raw"]["mutants"].values())
+    by = ", ".join(f"{k} {v}" for k, v in r["by_status"].items())
+    per_module: dict[str, int] = {}
+    for s in r["survivors"]:
+        mod = s.split(".x", 1)[0]
+        per_module[mod] = per_module.get(mod, 0) + 1
+    surv = ", ".join(f"{m} {n}" for m, n in sorted(per_module.items(), key=lambda x: -x[1])) or "none"
     return (f"{_ran(r)} with {r['tool']} {r['version']}: **{r['killed']} killed of {r['mutants_run']}** mutants "
-            f"run over {len(r['modules'])} modules ({len(r['raw']['traced_functions'])} traced bench functions; "
-            f"{r['not_run']} mutants outside the scope not run). Survivors: {surv} (goal none: "
+            f"run ({by}) over {len(r['modules'])} modules ({len(r['raw']['traced_functions'])} traced bench "
+            f"functions; {r['not_run']} mutants outside the scope not run"
+            + (f"; **{pending} in-scope mutants not yet run**: the run was stopped, so the figures are partial"
+               if pending else "") + f"). Survivors by module (the list is in the JSON): {surv} (goal none: "
             f"{_met(r['goal']['no_survivor'])}). Equivalent: {eq}.")
 
 
