@@ -97,8 +97,8 @@ def test_green_search_on_worst_class_recall_with_a_named_class_bound(tmp_path, t
 def test_a_search_whose_every_candidate_misses_a_score_bound_says_so(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     from search.evolution.search import search
 
-    with pytest.raises(GreenError, match=r"none of the 24 evaluated subnets met recall_min >= 1.01 \(their scores"):
-        search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['recall_min >= 1.01']"))
+    with pytest.raises(GreenError, match=r"none of the 24 evaluated subnets met recall_min >= 1 \(their scores"):
+        search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['recall_min >= 1.0']"))
     assert (tmp_path / "history.csv").is_file()
 
 

@@ -32,13 +32,15 @@ NOISY = ("latency_ms", "latency_serving_ms", "energy_mj_per_image")  # measured:
 LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure")
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, allow_nan: bool = False) -> dict[str, Any]:
     """A stage's JSON ({} when the stage left none); a damaged one, or one holding NaN or an infinity where a
     figure should be, is one line naming the file instead of a traceback or a report that prints nan."""
     if not path.is_file():
         return {}
 
-    def refuse(constant: str) -> None:
+    def refuse(constant: str) -> float:
+        if allow_nan and constant == "NaN":  # an undefined figure (a tau over too few subnets), shown as n/a
+            return float("nan")
         raise GreenError(f"{str(path)!r} holds {constant} where a figure should be: the stage that wrote it "
                          "failed; rerun that stage")
     try:
@@ -248,5 +250,5 @@ def summarise(root: str | Path) -> dict[str, Any]:
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
             "session": session.get("session"), "seeds": seeds,
-            "fidelity": _read(root / "fidelity" / "fidelity.json") or None,
+            "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
             "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()}}
