@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 from common import ROOT, input_ref, save
 
-from search.stats import bootstrap_ci, kendall, mape, spearman
+from search.stats import interval, kendall, mape, spearman
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 
@@ -71,9 +71,8 @@ def _over_retest(*cols) -> float:
 
 
 def _ci(stat: Callable[..., float], *cols: Sequence[float]) -> list[float] | None:
-    if len(cols[0]) < 5:  # no interval from fewer than 5 subnets
-        return None
-    return list(bootstrap_ci(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED))
+    """The module's bootstrap protocol over subnets; none from fewer than 5 (search.stats.interval)."""
+    return interval(stat, *cols, n_boot=N_BOOT, level=LEVEL, seed=SEED)
 
 
 def _columns(rounds: list[dict], bs: str) -> list[list[float]]:
