@@ -111,6 +111,25 @@ def output_folder(cfg: DictConfig) -> Path:
     return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.paths.output_dir)
 
 
+def save_records(cfg: DictConfig) -> None:
+    """Hydra's three records of the run (``.hydra/config.yaml``, ``hydra.yaml``, ``overrides.yaml``), written here
+    instead of by Hydra (``hydra.output_subdir: null``): after the folder's lock is taken, so a second command
+    refused on a busy folder does not overwrite the first one's records, and atomically, so a full disk is one line
+    naming the file instead of Hydra's traceback."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from supernet.io import write_atomic
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.instance().cfg
+    records = output_folder(cfg) / ".hydra"
+    records.mkdir(parents=True, exist_ok=True)
+    for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg), ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
+        write_atomic(records / name, OmegaConf.to_yaml(node))
+
+
 def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
     """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
@@ -120,6 +139,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
 
             quiet(bool(cfg.get("verbose", False)))
             with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):
+                save_records(cfg)
                 missing = missing_options(cfg)
                 if missing:
                     raise GreenError(f"missing mandatory option {missing[0]}= (e.g. {prog} {missing[0]}=<...>; "

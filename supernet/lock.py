@@ -36,6 +36,8 @@ def bookkeeping_only(folder: Path) -> bool:
     """Whether ``folder`` holds nothing a user would want back: Hydra's records, logs, the lock, TensorBoard
     events and energy records of a run that produced no result."""
     for p in folder.iterdir():
+        if p.is_dir() and not any(p.iterdir()):
+            continue  # a folder made for a result that never came (checkpoints/ before the first epoch)
         if not (p.name in BOOKKEEPING or p.suffix == ".log" or (p.name.startswith("energy_") and p.suffix == ".json")):
             return False
     return True
@@ -55,7 +57,10 @@ def locked(folder: str | os.PathLike, prog: str) -> Iterator[None]:
             raise GreenError(f"{str(folder)!r} is in use by {holder}: wait for it to end, or write to another "
                              "folder (hydra.run.dir=...)") from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{prog} (pid {os.getpid()})\n".encode(), 0)
+        try:
+            os.pwrite(fd, f"{prog} (pid {os.getpid()})\n".encode(), 0)
+        except OSError as err:  # a full disk: name the lock file (the one-line message names what was written)
+            raise OSError(err.errno, err.strerror, str(folder / LOCK)) from None
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -71,7 +76,13 @@ def run_folder(prog: str, cfg: Any) -> Iterator[None]:
         yield
         return
     folder = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.paths.output_dir)
-    with locked(folder, prog):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(locked(folder, prog))
+        except OSError:  # the lock could not be recorded (a full disk): a folder of bookkeeping only goes
+            if folder.is_dir() and bookkeeping_only(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         fresh = bookkeeping_only(folder)
         sweep_temp(folder)
         try:

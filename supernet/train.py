@@ -114,17 +114,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise GreenError(f"epochs must be >= 1, got {cfg.epochs}")
     out = Path(cfg.paths.output_dir)
     resume = resume_path(cfg, out)
-    done = finished(out, resume, sum(p.epochs for p in instantiate(cfg.strategy).phases(cfg.epochs)))
+    total = sum(p.epochs for p in instantiate(cfg.strategy).phases(cfg.epochs))
+    done = finished(out, resume, total)
     if done is not None:
         print(f"green-train: nothing to do: the run in {str(out)!r} already finished at this checkpoint "
               f"(metrics.json)", flush=True)
         return done
+    if resume and Path(resume).resolve().parent.parent != out.resolve():
+        # a branch (another run's checkpoint, this folder) with no epoch left would train nothing and publish
+        # a metrics.json naming a last.ckpt that was never written
+        have = int(read_checkpoint(resume).get("epoch", -1)) + 1
+        if have >= total:
+            raise GreenError(f"nothing to train: {resume!r} has trained {have} epochs and this run asks for {total} "
+                             f"in all; ask for more (epochs=...) to continue it into {str(out)!r}")
     set_threads(cfg.get("threads"))
     pl.seed_everything(cfg.seed, workers=True)
     dm, module = build(cfg)
     logger = TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
+    # no version counter: a best.ckpt left by an attempt that stopped early (a full disk before last.ckpt) is
+    # replaced by this run's, not kept beside a best-v1.ckpt
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/acc_mean", mode="max",
-                           auto_insert_metric_name=False)
+                           auto_insert_metric_name=False, enable_version_counter=False)
     # Lightning's save_last only copies a checkpoint when a top-k one is saved, so an epoch without a
     # new best would never reach last.ckpt; this one (no monitor) rewrites it after every epoch
     last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1,

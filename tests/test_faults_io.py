@@ -106,6 +106,49 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, small_fs)
     assert not list(run.rglob("*.tmp"))
 
 
+def test_a_disk_too_full_for_the_lock_is_one_line_and_leaves_no_folder(small_fs):
+    """Less than a block free: the first write of the run (its lock record) fails; the line names that file, and
+    the folder the command made for the run goes again instead of looking like a run."""
+    st = os.statvfs(small_fs)
+    (small_fs / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 2000))
+    run = small_fs / "run"
+    r = _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}")
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines() == [f"green-train: error: no space left on device writing '{run / '.lock'}'; "
+                                             "free some space and rerun (finished artefacts are intact)"]
+    assert not run.exists()
+
+
+def test_a_fresh_run_replaces_a_stale_best_checkpoint(tmp_path):
+    """An attempt stopped by a full disk after best.ckpt and before last.ckpt leaves a best.ckpt behind; the next
+    run in that folder replaces it instead of writing best-v1.ckpt beside it."""
+    old, run = tmp_path / "old", tmp_path / "run"
+    assert _run("supernet.commands.train", *TRAIN, "epochs=1", "seed=1", f"hydra.run.dir={old}").returncode == 0
+    (run / "checkpoints").mkdir(parents=True)
+    stale = (old / "checkpoints" / "best.ckpt").read_bytes()
+    (run / "checkpoints" / "best.ckpt").write_bytes(stale)
+    r = _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert (run / "checkpoints" / "best.ckpt").read_bytes() != stale
+
+
+def test_branching_from_a_finished_run_with_no_epoch_left_is_refused(tmp_path):
+    """resume=<another run's last.ckpt> into a new folder with no epoch left would train nothing and publish a
+    metrics.json naming a last.ckpt never written: one line, no folder; with more epochs the branch trains."""
+    base, branch = tmp_path / "base", tmp_path / "branch"
+    assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={base}").returncode == 0
+    ckpt = base / "checkpoints" / "last.ckpt"
+    r = _run("supernet.commands.train", *TRAIN, "epochs=1", f"resume={ckpt}", f"hydra.run.dir={branch}")
+    assert r.returncode == 2
+    assert _lines(r) == [f"green-train: error: nothing to train: '{ckpt}' has trained 1 epochs and this run asks "
+                         f"for 1 in all; ask for more (epochs=...) to continue it into '{branch}'"]
+    assert not branch.exists()
+    r = _run("supernet.commands.train", *TRAIN, "epochs=2", f"resume={ckpt}", f"hydra.run.dir={branch}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _epoch(branch / "checkpoints" / "last.ckpt") == 1
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
     t = time.time()
     while not path.exists():
@@ -144,6 +187,7 @@ def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
     lines = _lines(r)
     assert len(lines) == 1 and "is in use by green-search (pid 1)" in lines[0], r.stderr[-2000:]
     assert not (run / "cache.jsonl").exists()
+    assert not (run / ".hydra").exists()  # the records are the holder's: written only once the lock is taken
 
 
 def test_truncated_checkpoint_names_the_good_one(tmp_path):

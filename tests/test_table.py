@@ -184,7 +184,7 @@ def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].startswith("green-table: error: table.subnets must be >= 3")
-    assert not (tmp_path / "o" / "table.json").exists()
+    assert not (tmp_path / "o").exists()  # refused before identity.json: no folder that looks like a table
 
 
 def test_a_killed_table_refuses_to_resume_with_another_recipe(built, tmp_path, table_cfg, monkeypatch):

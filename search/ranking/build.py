@@ -208,9 +208,9 @@ def build(cfg: DictConfig) -> Table:
     out = Path(cfg.paths.output_dir)
     space, dm, _ = memo(cfg, _state)
     ident = {**identity(cfg, space, dm), "plateau_points": float(cfg.table.plateau_points)}
+    picks = plan(space, int(cfg.table.subnets), int(cfg.table.strata), int(cfg.table.pool),  # checks the plan first:
+                 int(cfg.table.pool_seed), dm.num_classes, dm.in_chans)  # a refused one leaves no identity.json
     check_identity(out, ident, bool(cfg.get("force_new", False)))
-    picks = plan(space, int(cfg.table.subnets), int(cfg.table.strata), int(cfg.table.pool),
-                 int(cfg.table.pool_seed), dm.num_classes, dm.in_chans)
     names = [f"{i:02d}_{p.arch}" for i, p in enumerate(picks)]
     payloads = [{"arch": str(p.arch), "stratum": p.stratum, "role": p.role} for p in picks]
     done = train_batch(cfg, names, out / "runs", "row.json", "green-table", table_job, payloads,
