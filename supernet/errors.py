@@ -41,6 +41,14 @@ class DiskFullError(GreenError):
     """A write that found no space left; the file it would have replaced is intact."""
 
 
+class Infeasible(GreenError):
+    """A search that ran to its end without one candidate meeting its constraints. Its outputs are written
+    (``pareto.json`` says ``feasible: false``) and the command exits 3: neither a result (0) nor bad input (2),
+    so a script or a pipeline cannot take an empty front for a finished search."""
+
+    exit_code = 3
+
+
 class Interrupted(GreenError):
     """A run stopped at a safe point by a signal (SIGTERM from a scheduler, SIGINT from Ctrl-C); it exits
     with the shell's convention for that signal, 128 + its number, so a scheduler sees it was not a success."""

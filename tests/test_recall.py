@@ -95,11 +95,31 @@ def test_green_search_on_worst_class_recall_with_a_named_class_bound(tmp_path, t
 
 
 def test_a_search_whose_every_candidate_misses_a_score_bound_says_so(tmp_path, tiny_ckpt, tiny_table, search_cfg):
-    from search.evolution.search import search
+    """No feasible point is not a finished search: a distinct error (exit 3 from the command, neither success nor
+    bad input), its outputs written, and pareto.json saying feasible: false with an empty front."""
+    import json
+    import subprocess
+    import sys
 
-    with pytest.raises(GreenError, match=r"none of the 24 evaluated subnets met recall_min >= 1 \(their scores"):
+    from search.evolution.front import Front
+    from search.evolution.search import search
+    from supernet.errors import Infeasible
+
+    with pytest.raises(Infeasible, match=r"none of the 24 evaluated subnets met recall_min >= 1 \(pareto.json says"):
         search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['recall_min >= 1.0']"))
     assert (tmp_path / "history.csv").is_file()
+    data = json.loads((tmp_path / "pareto.json").read_text())
+    assert (data["feasible"], data["status"], data["front"]) == (False, "infeasible", [])
+    assert not Front.read(tmp_path).feasible
+    from tests.conftest import SEARCH_FAST
+
+    r = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
+                        *SEARCH_FAST, "search.constraints=['recall_min >= 1.0']", f"hydra.run.dir={tmp_path / 'cli'}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 3, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("green-search: error: none of the") and "feasible: false" in lines[0]
+    assert json.loads((tmp_path / "cli" / "pareto.json").read_text())["feasible"] is False
 
 
 def test_green_train_logs_worst_class_and_per_class_recall(tiny_ckpt):

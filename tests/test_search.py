@@ -223,7 +223,8 @@ def test_a_pareto_json_of_an_earlier_version_reads_as_a_one_shot_front(tmp_path,
     assert front.archs() == [arch] and front.members[0].genome == (1, 2) and front.members[0]["energy_mj"] == 2.0
     assert front.objectives[1].field == "params" and not front.objectives[1].maximise
     new = front.to_json()
-    assert {**old, "val_images": None, "mode": "one_shot", "multi_trial": None} == new
+    assert {**old, "val_images": None, "mode": "one_shot", "multi_trial": None, "algorithm_why": "",
+            "status": "finished", "feasible": True} == new  # an older file's search ran to its end
     with pytest.raises(GreenError, match="comes from search space"):
         Front.read(tmp_path, cifar_space)
     (tmp_path / "pareto.json").write_text(json.dumps({**old, "front": [{"arch": arch}]}))
@@ -286,3 +287,24 @@ def test_settings_are_a_value():
     assert a != Settings(["acc", "latency"], population=8)
     assert a.budget == 8 * (10 + 1) and [o.field for o in a.objectives] == ["acc", "latency_ms"]
     assert str(a.constraints[0]) == "params <= 5000" and "nsga2" in repr(a)
+
+
+@pytest.mark.parametrize("objectives, ran", [(["acc", "params"], "nsga2"), (["acc", "params", "latency"], "nsga3"),
+                                             (["acc", "recall_min", "params", "energy"], "nsga3")])
+def test_auto_runs_nsga2_on_two_objectives_and_nsga3_on_more(objectives, ran):
+    """The default algorithm follows the number of objectives (NSGA-III was never worse than NSGA-II on the
+    3-objective problems of bench/optimizer.py); the settings say which ran and why, an explicit choice stands."""
+    s = Settings(objectives)
+    assert s.algorithm == ran and s.algorithm_why.startswith(f"auto for {len(objectives)} objective(s): ")
+    assert ("NSGA-III" if ran == "nsga3" else "NSGA-II,") in s.algorithm_why
+    forced = Settings(objectives, algorithm="nsga2")
+    assert forced.algorithm == "nsga2" and forced.algorithm_why == "nsga2: asked for (search.algorithm)"
+
+
+def test_a_search_records_its_status_algorithm_and_why(tiny_space, tmp_path):
+    e, score, _ = evo(tiny_space, tmp_path, population=8, generations=1)
+    e.run(score)
+    assert e.status == "finished"
+    impossible = Settings(["acc", "params"], constraints=["acc >= 0.9"], population=4, generations=1)
+    e2 = Evolution(tiny_space, impossible, lambda a: {"params": 1.0, "macs": 1.0}, progress=False)
+    assert e2.run(lambda a: {"acc": 0.5}) == [] and e2.status == "infeasible"

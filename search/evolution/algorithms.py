@@ -269,4 +269,4 @@ def make_algorithm(name: str, nobj: int, nsga3_divisions: int = 4) -> Algorithm:
         return NSGA3(nobj, nsga3_divisions)
     if name == "random":
         return RandomSearch()
-    raise GreenError(f"unknown algorithm {name!r}; choose from {ALGORITHMS}")
+    raise GreenError(f"unknown algorithm {name!r}; choose from {('auto', *ALGORITHMS)}")

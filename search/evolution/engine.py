@@ -89,6 +89,7 @@ class Evolution:
         self.logbook: list[dict] = []
         self.cache_hits = 0
         self._costs: dict[str, dict] = {}
+        self.status = "running"  # after run(): "finished", "stopped" (no unseen feasible candidate) or "infeasible"
 
     def state_settings(self) -> dict[str, Any]:
         """What a resumed run must share with the run that wrote the folder."""
@@ -250,9 +251,14 @@ class Evolution:
             on_generation: Callable[[int, dict], None] | None = None) -> list[Evaluation]:
         """Evolve until ``generations`` or the budget is reached; returns the final front.
 
+        :attr:`status` then says how it ended: ``finished`` (the generations or the budget were spent),
+        ``stopped`` (no unseen candidate meeting the cost bounds was left: the budget was not spent) or
+        ``infeasible`` (no evaluated candidate met the score bounds: the front is empty).
+
         ``eval_fn`` scores a candidate (arch -> acc, recall, eval_seconds, ...; expensive);
         ``on_generation`` is called with (gen, logbook row) after each generation (TensorBoard, plots).
         """
+        self.status = "finished"
         loaded = self._resume()
         bar = tqdm(total=self.budget, initial=len(self.records), desc=f"{self.label} {self.algorithm}",
                    disable=not self.progress)
@@ -273,6 +279,7 @@ class Evolution:
             if not children:  # said, not silent: the budget was not spent
                 print(f"{self.label}: stopped at generation {gen} after {len(self.records)} of {self.budget} unique "
                       "evaluations: no unseen candidate that meets the constraints was found", flush=True)
+                self.status = "stopped"
                 break
             pop = self.method.survivors(pop + children, min(self.settings.population, len(pop) + len(children)),
                                         self.rng)
@@ -281,4 +288,6 @@ class Evolution:
                 on_generation(gen, row)
             self._save(gen, pop)
         bar.close()
+        if self.archive.records and not self.archive.front():
+            self.status = "infeasible"
         return self.archive.front()

@@ -91,6 +91,13 @@ class Front:
     multi_trial: Mapping[str, Any] | None = None  # the stated budget of every candidate in multi-trial mode
     predictor: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys of newer writers, kept on a rewrite
+    algorithm_why: str = ""  # which algorithm ran and why (auto: by the number of objectives)
+    status: str = "finished"  # how the search ended (Evolution.status): finished, stopped or infeasible
+
+    @property
+    def feasible(self) -> bool:
+        """Whether any evaluated candidate met the constraints (an infeasible search's front is empty)."""
+        return self.status != "infeasible"
 
     def to_json(self) -> dict[str, Any]:
         """The file's layout: settings, inputs, then ``front`` (the members as flat rows)."""
@@ -100,7 +107,8 @@ class Front:
             "space_digest": self.space_digest, "energy_source": self.energy_source,
             "latency_batch_size": self.latency_batch_size, "unique_evals": self.unique_evals,
             "hypervolume": self.hypervolume, "ckpt": self.ckpt, "table": self.table, "val_images": self.val_images,
-            "mode": self.mode, "multi_trial": self.multi_trial}
+            "mode": self.mode, "multi_trial": self.multi_trial, "algorithm_why": self.algorithm_why,
+            "status": self.status, "feasible": self.feasible}
         if self.predictor is not None:
             out["predictor"] = self.predictor
         out.update(self.extra)
@@ -119,13 +127,14 @@ class Front:
         try:
             members = tuple(Member.of(r) for r in data["front"])
             objectives = tuple(Objective(o["name"], o["field"], bool(o["maximise"])) for o in data["objectives"])
-            known = {f.name for f in fields(cls)} | {"front"}
+            known = {f.name for f in fields(cls)} | {"front", "feasible"}
             return cls(objectives, tuple(data.get("constraints") or ()), str(data["algorithm"]), int(data["seed"]),
                        str(data["space_digest"]), str(data["energy_source"]), int(data["latency_batch_size"]),
                        int(data["unique_evals"]), float(data["hypervolume"]), members, data.get("ckpt"),
                        data.get("table"), data.get("val_images"), data.get("mode") or "one_shot",
                        data.get("multi_trial"), data.get("predictor"),
-                       {k: v for k, v in data.items() if k not in known})
+                       {k: v for k, v in data.items() if k not in known}, str(data.get("algorithm_why") or ""),
+                       str(data.get("status") or "finished"))
         except (KeyError, TypeError, ValueError) as err:
             raise GreenError(f"{where!r} is not a green-search {FILE} ({type(err).__name__}: {err})") from None
 

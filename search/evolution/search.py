@@ -30,7 +30,7 @@ from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from supernet.checkpoint import load_matching
-from supernet.errors import GreenError
+from supernet.errors import GreenError, Infeasible
 from supernet.metrics import CLASS_PREFIX, tracked_classes
 from supernet.io import write_atomic, write_csv, write_json
 
@@ -150,10 +150,11 @@ def search(cfg: DictConfig) -> Front:
     front = write_outputs(out, evo, costs, energy.result, ckpt=str(Path(cfg.ckpt).resolve()),
                           table=str(Path(cfg.table).resolve()), val_images=getattr(evaluator, "val_images", None),
                           **scoring)
-    if not front.members and evo.archive.missed:
+    if evo.status == "infeasible":
         bounds = ", ".join(str(c) for c in evo.score_bounds)
-        raise GreenError(f"none of the {len(evo.records)} evaluated subnets met {bounds} (their scores are in "
-                         f"{out / 'history.csv'}); relax the bound, train the supernet longer or search more")
+        raise Infeasible(f"none of the {len(evo.records)} evaluated subnets met {bounds} (pareto.json says feasible: "
+                         f"false; their scores are in {out / 'history.csv'}); relax the bound, train the supernet "
+                         "longer or search more")
     print(f"green-search {evo.algorithm} ({evo.settings.mode}): {len(front.members)} subnets on the front, "
           f"hypervolume {front.hypervolume:.4f}, {len(evo.records)} unique evaluations ({evo.cache_hits} from cache) "
           f"-> {out / 'pareto.json'}")
@@ -168,7 +169,7 @@ def write_outputs(out: Path, evo: Evolution, costs: CostModel, energy: dict | No
     members = tuple(Member.of(r.row()) for r in records)
     front = Front(tuple(evo.objectives), tuple(str(c) for c in evo.constraints), evo.algorithm, evo.seed,
                   evo.space.digest(), costs.energy_source, costs.batch_sizes[0], len(evo.records), evo.hypervolume(),
-                  members, **inputs)
+                  members, **inputs, algorithm_why=evo.settings.algorithm_why, status=evo.status)
     front.write(out)
     history = [r.row() for r in evo.records.values()]
     tracked = [k for k in dict.fromkeys(k for r in history for k in r) if k.startswith(CLASS_PREFIX)]

@@ -6,7 +6,7 @@ runs it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from search.evolution.algorithms import CROSSOVER, ETA_CX, ETA_MUT, MUTATION, Variation, make_algorithm
@@ -21,7 +21,9 @@ class Settings:
     """A search's objectives, constraints, algorithm and budget, validated on construction.
 
     ``objectives`` and ``constraints`` may be given as names and strings (``"latency_ms <= 5"``);
-    ``budget`` counts unique evaluations (None: ``population * (generations + 1)``). ``crossover``,
+    ``budget`` counts unique evaluations (None: ``population * (generations + 1)``). ``algorithm``
+    ``auto`` (the default) runs NSGA-II on 2 objectives and NSGA-III on 3 or more (never worse than NSGA-II on the
+    3-objective problems of ``bench/optimizer.py``); :attr:`algorithm_why` says which ran and why. ``crossover``,
     ``mutation``, ``eta_cx`` and ``eta_mut`` choose the operators (:class:`Variation`). ``mode`` (how
     ``green-search`` scores candidates) and ``batch_size`` (the table's batch size of the costs)
     belong to the same config node and are read by the command, not by the evolution.
@@ -29,7 +31,7 @@ class Settings:
 
     objectives: Sequence[Any] = ("acc", "params")
     constraints: Sequence[Any] = ()
-    algorithm: str = "nsga2"
+    algorithm: str = "auto"
     population: int = 16
     generations: int = 10
     budget: int | None = None
@@ -44,6 +46,7 @@ class Settings:
     seed: int = 0
     mode: str = "one_shot"
     batch_size: int | None = None
+    algorithm_why: str = field(init=False, default="")  # which algorithm ran and why (reports state it)
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -58,6 +61,15 @@ class Settings:
             raise GreenError(f"unknown search.mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.population < 2:
             raise GreenError(f"population must be >= 2, got {self.population}")
+        put("algorithm", str(self.algorithm))
+        if self.algorithm == "auto":
+            many = len(self.objectives) >= 3
+            put("algorithm", "nsga3" if many else "nsga2")
+            put("algorithm_why", f"auto for {len(self.objectives)} objective(s): " + (
+                "NSGA-III, whose reference directions keep a front of 3 or more objectives spread where NSGA-II's "
+                "crowding distance loses selection pressure" if many else "NSGA-II, crowding distance on a 2-D front"))
+        else:
+            put("algorithm_why", f"{self.algorithm}: asked for (search.algorithm)")
         make_algorithm(self.algorithm, len(self.objectives))
         self.variation((2,), ("ordinal",))  # refuses unknown operators and negative distribution indices
         if self.generations < 0:
