@@ -21,6 +21,7 @@ and reason).
 
     python bench/mutation.py                # generate, run the in-scope mutants, write the result
     python bench/mutation.py --max-children 2
+    python bench/mutation.py --rerun-survivors  # after adding tests: only what the last run left alive
 """
 from __future__ import annotations
 
@@ -44,7 +45,72 @@ BENCH_MODULES = ("bench/ranking.py", "bench/pipeline.py", "bench/lut_accuracy.py
                  "bench/optimizer.py", "bench/hpo.py", "bench/recall.py", "bench/bad_input.py",
                  "bench/search_quality.py", "bench/recompute.py", "bench/mutation.py")
 # mutant name -> why it cannot change behaviour (checked: a listed mutant that is killed is reported stale)
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    'bench.optimizer.x_holm__mutmut_11':
+        'out initialised to [1.0]*m instead of [0.0]*m: the loop visits a permutation of range(m) and overwrites every slot',
+    'bench.optimizer.x_hypervolume__mutmut_6':
+        'np.asarray(front, dtype=None): objectives.hypervolume checks len() and converts with np.asarray(points, dtype=float) itself',
+    'bench.optimizer.x_hypervolume__mutmut_8':
+        'np.asarray(front) without dtype: objectives.hypervolume converts with dtype=float itself',
+    'bench.optimizer.x_igd__mutmut_18':
+        'empty front filled as 2 identical (e, ..., e) points instead of 1: the nearest distance of every reference point is unchanged',
+    'bench.optimizer.x_mann_whitney__mutmut_10':
+        'alternative omitted: scipy.stats.mannwhitneyu\'s default alternative is "two-sided"',
+    'bench.optimizer.x_mann_whitney__mutmut_12':
+        'alternative="TWO-SIDED": scipy lower-cases `alternative` before validating it (checked: identical p-values)',
+    'bench.optimizer.x_nondominated__mutmut_3':
+        'np.asarray(F, dtype=None): problems.nondominated converts with np.asarray(F, dtype=float) itself, same array for every input',
+    'bench.optimizer.x_nondominated__mutmut_5':
+        'np.asarray(F) without dtype: problems.nondominated converts with np.asarray(F, dtype=float) itself',
+    'bench.optimizer.x_normalise__mutmut_20':
+        'reshape(-2, n): numpy (2.4, installed) treats any negative size as the one unknown dimension, same shape as reshape(-1, n)',
+    'bench.optimizer.x_reference_fronts__mutmut_38':
+        'np.asarray(f, dtype=None) before vstack: nondominated() then converts the stacked array to float (problems.nondominated too)',
+    'bench.optimizer.x_reference_fronts__mutmut_40':
+        'np.asarray(f) without dtype before vstack: nondominated() converts the stacked array to float',
+    'bench.parallel.x_headline__mutmut_26':
+        "drops n_boot=2000 from bootstrap_ci(...): search.stats.bootstrap_ci's default n_boot is 2000, same call",
+    'bench.parallel.x_headline__mutmut_27':
+        "drops level=0.95 from bootstrap_ci(...): bootstrap_ci's default level is 0.95, same call",
+    'bench.parallel.x_headline__mutmut_28':
+        "drops seed=0 from bootstrap_ci(...): bootstrap_ci's default seed is 0, same call",
+    'bench.ranking.x_headline__mutmut_53':
+        'noise_ceiling_tau computed even with < 2 subnets: search.stats.kendall returns nan for 0 or 1 items (no untied pair), as the else branch',
+    'bench.ranking.x_headline__mutmut_71':
+        'noise_ceiling_tau_no_extremes computed with < 2 mid subnets: kendall returns nan for 0 or 1 items, as the else branch',
+    'bench.ranking.x_versus__mutmut_25':
+        'diff computed with < 2 subnets: kendall(a, t) - kendall(b, t) is nan - nan = nan for 0 or 1 items, as the else branch',
+    'bench.recompute.x_absolute_paths__mutmut_21':
+        'm.group(1)[2:] vs [1:]: ABSOLUTE\'s group is \'/\' then [\\w.+-]+, so index 1 is never \'/\' and the test "/" in ... is the same',
+    'bench.recompute.x_mismatches__mutmut_47':
+        'drops rel_tol=1e-9 from math.isclose: its default rel_tol is 1e-09, same call',
+    'search.evolution.objectives.x_hypervolume__mutmut_7':
+        'np.asarray(points, dtype=None): pts.shape is the same and moocore.hypervolume converts pts with np.asarray(dtype=float) itself',
+    'search.evolution.objectives.x_hypervolume__mutmut_9':
+        'np.asarray(points) without dtype: as _7',
+    'search.evolution.objectives.x_pareto_front__mutmut_10':
+        'np.array(...) without dtype: as _8',
+    'search.evolution.objectives.x_pareto_front__mutmut_4':
+        "keep_weakly=None instead of False: moocore passes ffi.cast('bool', bool(keep_weakly)), and bool(None) is False",
+    'search.evolution.objectives.x_pareto_front__mutmut_6':
+        "keep_weakly argument dropped: moocore.is_nondominated's default is keep_weakly=False, the value passed",
+    'search.evolution.objectives.x_pareto_front__mutmut_8':
+        'np.array(..., dtype=None): Normaliser returns lists of Python floats (float64 array either way) and is_nondominated re-converts with np.asarray(dtype=float)',
+    'search.pipeline.summary.x__read__mutmut_10':
+        "float('NAN') instead of float('nan'): Python parses the string case-insensitively, both are the same nan",
+    'search.pipeline.summary.x_front__mutmut_4':
+        'np.array(..., dtype=None): moocore.is_nondominated converts points with np.asarray(points, dtype=float) before use',
+    'search.pipeline.summary.x_front__mutmut_6':
+        'np.array(...) without dtype: as _4',
+    'search.ranking.fidelity.x_figures__mutmut_58':
+        "'len(mid) >= 2 or True': below 2 sampled subnets kendall(mx, my) has no pair (untied counts 0) and returns nan, the else value",
+    'search.ranking.fidelity.x_figures__mutmut_76':
+        "'len(mid) >= 2 or True': scipy's spearmanr of 0 or 1 items returns nan (no warning, no error), the else value",
+    'search.stats.x_hypervolume_2d__mutmut_18':
+        'np.asarray(points, dtype=None) instead of dtype=float: moocore.hypervolume itself converts with np.asarray(points, dtype=float) (asarray_maybe_copy) before use, so the values reaching the C code are identical for every input',
+    'search.stats.x_hypervolume_2d__mutmut_20':
+        'np.asarray(points) without dtype: same as _18, moocore.hypervolume re-converts with dtype=float',
+}
 STATUS = re.compile(r"^\s+(\S+): (.+)$")
 
 
@@ -128,16 +194,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max-children", type=int, default=2)
     p.add_argument("--reuse", action="store_true", help="read the outcomes of the last run instead of running")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="run again only the in-scope mutants the last run did not kill (sound when tests were only "
+                        "added and the mutated modules are unchanged since: a killed mutant stays killed)")
     args = p.parse_args(argv)
     functions = traced(committed_results())
     t = time.perf_counter()
-    if not args.reuse:
+    if args.rerun_survivors:
+        last = {k: v for k, v in outcomes().items() if in_scope(k, functions)}
+        patterns = sorted(k for k, v in last.items() if v != "killed")
+        print(f"mutation: {len(patterns)} of {len(last)} in-scope mutants were not killed last time: running them again")
+    else:
         patterns = [f"{module_name(m)}.*" for m in STATS_MODULES] + [f"{f}__mutmut_*" for f in functions]
+    for _ in range(2 if args.rerun_survivors else 1):
+        if args.reuse or not patterns:
+            break
         r = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
                             *patterns], cwd=ROOT)
         if r.returncode not in (0, 1):
             print(f"mutation: mutmut run exited {r.returncode}", file=sys.stderr)
             return 1
+        # a function edited since the last run has its mutants made anew and unchecked: run those too
+        patterns = sorted(k for k, v in outcomes().items() if in_scope(k, functions) and v == "not checked")
     seconds = time.perf_counter() - t
     every = outcomes()
     mutants = {k: v for k, v in every.items() if in_scope(k, functions)}
@@ -154,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
               "scope": "every function of the statistics modules; in the bench scripts, the functions "
                        "bench/recompute.py runs on the committed results (traced)"}
     config = {"stats_modules": STATS_MODULES, "bench_modules": BENCH_MODULES, "max_children": args.max_children,
+              "rerun_survivors": args.rerun_survivors,
               "mutmut": {"pyproject": "[tool.mutmut] of pyproject.toml"}}
     path = save("mutation", result, config=config)
     print(f"mutation: {result['killed']} killed, {len(result['survivors'])} survivors, "

@@ -41,8 +41,10 @@ figure exceeds the peer's, ties counting half). A cell is "worse" when the engin
 worse on either indicator, "better" when significantly better on at least one and worse on neither;
 the ``_holm`` counts use Holm-corrected p-values over all tests of one comparison (every
 unconstrained cell, both indicators). The constrained problem's cells are reported in ``cells`` but
-not counted. With fewer than 4 seeds no difference can be significant (n = 3 per side: the least
-two-sided p is 0.1). Headline (top level of the result, recomputed by
+not counted. The p-values are scipy's default method: exact without ties and fewer than 8 seeds a side
+(n = 3 per side: the least two-sided p is 0.1, so nothing is significant), the tie-corrected normal
+approximation otherwise (with ties, 3 seeds a side can reach p = 0.047: identical figures of every seed,
+e.g. no feasible point at all, are such ties). Headline (top level of the result, recomputed by
 :func:`headline` from ``raw`` with numpy, scipy and moocore alone): ``cells_worse``,
 ``cells_better``, ``cells_total``, ``cells_worse_holm``, ``cells_better_holm`` (unconstrained cells
 where the engine is worse than either pymoo set-up, or better than both), each comparison's counts

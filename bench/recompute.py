@@ -108,10 +108,12 @@ def check(path: Path) -> list[str]:
     if paths:
         return paths
     try:
-        fresh = _headline_fn(str(data["benchmark"]))(data)
-    except LookupError as err:
+        fn = _headline_fn(str(data["benchmark"]))
+    except LookupError as err:  # no script, or a script without a headline
         return [str(err)]
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
+    try:  # apart from the lookup: a KeyError or IndexError (LookupErrors) in the raw data is the data's fault
+        fresh = fn(data)
+    except (LookupError, TypeError, ValueError, ZeroDivisionError) as err:
         return [f"raw data cannot give the headline figures ({type(err).__name__}: {err})"]
     return mismatches(data, fresh)
 

@@ -18,7 +18,6 @@ over archs, their spread, and the largest logit difference.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 from typing import Any, Sequence
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from common import ROOT, device_info, save, spread, timed
 
-from search.stats import bootstrap_ci
+from search.stats import interval
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL = 1.10  # the supernet step may cost at most 10% more than the static network's (median over archs)
@@ -48,8 +47,8 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     ratio = _median(medians)
     return {
         "median_step_ratio": ratio,
-        "median_step_ratio_ci": list(bootstrap_ci(_median, medians, n_boot=N_BOOT, level=LEVEL, seed=SEED))
-        if len(medians) >= 2 else [math.nan, math.nan],
+        # none from fewer than 5 archs (search.stats.MIN_VALUES): the per-arch ratios are printed instead
+        "median_step_ratio_ci": interval(_median, medians, n_boot=N_BOOT, level=LEVEL, seed=SEED),
         "step_ratio_spread": spread(medians),
         "max_abs_logit_diff": max(a["max_abs_logit_diff"] for a in per_arch),
         "goal": {"median_step_ratio_max": GOAL, "met": ratio <= GOAL},
@@ -122,9 +121,10 @@ def main() -> None:
               "steps_per_call": args.steps, "space": args.space, "quick": args.quick, **device_info(device)}
     config = {"bench": vars(args), "space": OmegaConf.to_container(space_cfg, resolve=True)}
     path = save("supernet_overhead", result, config=config)
-    lo, hi = result["median_step_ratio_ci"]
+    ci = result["median_step_ratio_ci"]
     ratios = result["step_ratio_spread"]
-    print(f"median supernet/static step ratio {result['median_step_ratio']:.3f} [{lo:.3f}, {hi:.3f}] over "
+    shown = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "(no interval below 5 archs)"
+    print(f"median supernet/static step ratio {result['median_step_ratio']:.3f} {shown} over "
           f"{len(archs)} archs (range {ratios['min']:.3f}-{ratios['max']:.3f}), max logit diff "
           f"{result['max_abs_logit_diff']:.1e} -> {path}")
 

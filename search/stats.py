@@ -24,7 +24,8 @@ def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
 
 
 def kendall(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's tau-b (ties handled) between ``x`` and ``y``; nan when either is constant.
+    """Kendall's tau-b (ties handled) between ``x`` and ``y``; nan when either is constant or holds a nan (as
+    scipy's default ``nan_policy='propagate'``).
 
     The statistic alone, computed as scipy's ``kendalltau`` computes it (the same integer counts and the same
     order of division, so the same bits): scipy also works out an exact p-value for small samples, which
@@ -33,6 +34,8 @@ def kendall(x: Sequence[float], y: Sequence[float]) -> float:
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError("kendall needs two equally long 1-D sequences")
+    if np.isnan(a).any() or np.isnan(b).any():
+        return math.nan
     i, j = np.triu_indices(len(a), k=1)
     sx, sy = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
     untied_x, untied_y = int(np.count_nonzero(sx)), int(np.count_nonzero(sy))
