@@ -235,3 +235,29 @@ def test_a_strict_bound_met_with_equality_is_a_violation():
     assert evo.violation("222") > 0 and not evo.feasible("222") and evo.violation("221") == 0
     evo.run(score)
     assert all(r["cost"] < 6 for r in evo.records.values())
+
+
+@pytest.mark.parametrize("how", ["reset", "step"])
+def test_mutation_by_cardinality(how):
+    """reset and step treat a gene of at most 4 choices by itself (another choice uniformly; the next choice up or
+    down, inward at an end) and a wider ordinal gene polynomially; every mutated gene changes."""
+    from search.evolution.algorithms import FEW_CHOICES
+
+    v = Variation((2, 3, 4, 9), mut_indpb=1.0, mutation=how)
+    rng = random.Random(0)
+    moves: dict[int, set[int]] = {i: set() for i in range(4)}
+    for _ in range(400):
+        start = [1, 0, 3, 4] if rng.random() < 0.5 else [0, 1, 1, 4]
+        ind = Individual(start, 2)
+        v.mutate(ind, rng)
+        assert all(a != b for a, b in zip(ind, start)) and all(0 <= g < n for g, n in zip(ind, (2, 3, 4, 9)))
+        for i in range(3):
+            moves[i].add(ind[i] - start[i])
+        moves[3].add(ind[3] - start[3])
+    assert FEW_CHOICES == 4
+    if how == "step":  # few-choice genes move by exactly one choice
+        assert all(m <= {-1, 1} for m in (moves[0], moves[1], moves[2]))
+    else:  # reset reaches non-adjacent choices of the 4-choice gene (3 -> 0 or 3 -> 1, 1 -> 3)
+        assert moves[2] - {-1, 1}
+    assert len(moves[3]) > 2  # the 9-choice gene: polynomial steps of several sizes
+    assert how in v.describe()

@@ -83,7 +83,8 @@ def drawing_from(rng: random.Random, numpy: bool = False) -> Iterator[None]:
 
 
 KINDS = ("ordinal", "categorical")
-CROSSOVERS, MUTATIONS = ("sbx", "uniform"), ("polynomial", "uniform")
+CROSSOVERS, MUTATIONS = ("sbx", "uniform"), ("polynomial", "uniform", "reset", "step")
+FEW_CHOICES = 4  # a gene of at most this many choices is "few-choice" for mutation reset and step
 # the default operators (chosen on held-out problems, see the module docstring); Settings defaults to them too
 CROSSOVER, MUTATION, ETA_CX, ETA_MUT = "uniform", "polynomial", 15.0, 3.0
 
@@ -94,7 +95,9 @@ class Variation:
 
     ``crossover``: ``uniform`` or ``sbx`` (simulated binary on ordinal genes' indices, uniform on
     categorical ones); ``mutation``: ``polynomial`` (on ordinal genes' indices, reset on categorical
-    ones) or ``uniform`` (every gene redrawn uniformly). ``eta_cx`` and ``eta_mut`` are the
+    ones) or ``uniform`` (every gene redrawn uniformly); by the gene's cardinality, ``reset`` (a gene of at
+    most :data:`FEW_CHOICES` choices to another choice, uniformly) and ``step`` (such a gene one choice up or
+    down, inward at an end), a wider ordinal gene polynomially either way. ``eta_cx`` and ``eta_mut`` are the
     distribution indices (larger: children closer to their parents).
     """
 
@@ -128,7 +131,9 @@ class Variation:
     def describe(self) -> str:
         """The operators in a few words (a resumed search must vary as the run that wrote its folder)."""
         cx = f"sbx eta {self.eta_cx:g}" if self.crossover == "sbx" else "uniform"
-        mut = f"polynomial eta {self.eta_mut:g}" if self.mutation == "polynomial" else "uniform"
+        mut = {"polynomial": f"polynomial eta {self.eta_mut:g}", "uniform": "uniform",
+               "reset": f"reset (<= {FEW_CHOICES} choices) / polynomial eta {self.eta_mut:g}",
+               "step": f"step (<= {FEW_CHOICES} choices) / polynomial eta {self.eta_mut:g}"}[self.mutation]
         return f"{cx} + {mut}"
 
     @functools.cached_property
@@ -170,8 +175,12 @@ class Variation:
             if n < 2 or random.random() >= indpb:
                 continue
             g = ind[i]
-            if i not in ords:
+            few = n <= FEW_CHOICES and self.mutation in ("reset", "step")
+            if i not in ords or (few and self.mutation == "reset"):
                 ind[i] = (g + 1 + random.randrange(n - 1)) % n  # another choice, uniformly
+                continue
+            if few:  # one choice up or down; inward at an end
+                ind[i] = g - 1 if g == n - 1 or (g > 0 and random.random() < 0.5) else g + 1
                 continue
             x = [float(g)]
             tools.mutPolynomialBounded(x, self.eta_mut, -0.5, n - 0.5, 1.0)
