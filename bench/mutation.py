@@ -74,6 +74,18 @@ EQUIVALENT: dict[str, str] = {
         "drops level=0.95 from bootstrap_ci(...): bootstrap_ci's default level is 0.95, same call",
     'bench.parallel.x_headline__mutmut_28':
         "drops seed=0 from bootstrap_ci(...): bootstrap_ci's default seed is 0, same call",
+    'bench.ranking.x_cross_validated__mutmut_12':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): intervals=None (falsy, as False) gives the same output, only slower",
+    'bench.ranking.x_cross_validated__mutmut_17':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): figures' default intervals=True gives the same output, only slower",
+    'bench.ranking.x_cross_validated__mutmut_20':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): intervals=True gives the same output, only slower",
+    'bench.ranking.x_cross_validated__mutmut_26':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): intervals=None (falsy, as False) gives the same output, only slower",
+    'bench.ranking.x_cross_validated__mutmut_31':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): figures' default intervals=True gives the same output, only slower",
+    'bench.ranking.x_cross_validated__mutmut_32':
+        "figures' intervals only fill the *_ci keys, which cross_validated never reads (it averages the point figures CV_FIGURES and the top-5 regret): intervals=True gives the same output, only slower",
     'bench.ranking.x_headline__mutmut_53':
         'noise_ceiling_tau computed even with < 2 subnets: search.stats.kendall returns nan for 0 or 1 items (no untied pair), as the else branch',
     'bench.ranking.x_headline__mutmut_71':

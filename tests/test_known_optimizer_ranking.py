@@ -598,6 +598,15 @@ def test_versus_is_the_paired_tau_difference_with_its_interval(protocol):
     same = ranking.versus(method, dict(method), truth, archs)
     assert same == {"kendall_tau_no_extremes_diff": 0.0, "kendall_tau_no_extremes_diff_ci": [0.0, 0.0],
                     "better_beyond_noise": False}
+    # a small lead: adjacent pairs swapped in the default only (tau 1 vs 7/9, diff 2/9); the interval's lower end
+    # lies between 0 and 1, so the lead counts (a test of "above 0", not of "above 1")
+    t10 = [f"b{i}" for i in range(10)]
+    truth10 = {x: i / 10 for i, x in enumerate(t10)}
+    swapped = {x: truth10[t10[j]] for x, j in zip(t10, (1, 0, 3, 2, 5, 4, 7, 6, 9, 8))}
+    small = ranking.versus(dict(truth10), swapped, truth10, t10)
+    lo10, hi10 = small["kendall_tau_no_extremes_diff_ci"]
+    assert small["kendall_tau_no_extremes_diff"] == approx(2 / 9) and 0 < lo10 < 1 and hi10 < 1
+    assert small["better_beyond_noise"] is True
     # two subnets: a difference, no interval; one subnet: no difference either
     two = ranking.versus(method, base, truth, archs[:2])
     assert two["kendall_tau_no_extremes_diff"] == 2.0 and two["better_beyond_noise"] is False
@@ -813,3 +822,43 @@ def test_inputs_finds_the_committed_table_and_what_disagrees(tmp_path):
     assert problems == ["good/table.json: no row ('z', 0, 0.125) of the result's raw table",
                         "good/r2/row.json: a row that table.json does not hold"]
     assert ranking.inputs({**result, "table_identity": {"space": "W"}}, tmp_path) == ([], [])
+
+
+def _one_cell_raw(alpha):
+    """One unconstrained cell, budget 10, the engine against pymoo over 5 seeds, one-point fronts against the exact
+    reference {(0, 0)}: every seed of the engine at (0.1, 0.1), of pymoo at (0, 1.1 - 1/1.1). Both have
+    hypervolume (1.1 - x)(1.1 - y) = 1.0 (tied: p = 1); the engine's IGD, hypot(0.1, 0.1) = 0.1414, is below
+    pymoo's 0.1909."""
+    y = 1.1 - 1 / 1.1
+    pts = {"engine": (0.1, 0.1), "pymoo": (0.0, y)}
+    runs = [{"problem": "t", "algorithm": a, "seed": s,
+             "budgets": {"10": {"front": [list(pts[a])], "generations": 2, "evaluated": 10, "feasible": 10}}}
+            for a in ("engine", "pymoo") for s in range(5)]
+    return {"budgets": [10], "alpha": alpha, "hv_ref": 1.1, "runs": runs,
+            "problems": {"t": {"reference": "exact", "reference_front": [[0.0, 0.0]], "constrained": False}}}
+
+
+def test_holm_verdict_reads_the_corrected_igd_p_its_a12_and_the_runs_alpha():
+    """The Holm verdict of a cell decided by IGD alone: hypervolumes tied (p = 1), IGD separated with every value
+    tied inside each sample (normal approximation: p = 0.0040, Holm over the 2 tests 0.0080). The engine's IGD
+    is below pymoo's (A12 = P(engine > peer) = 0): better at alpha 0.05; at alpha 0.005 the corrected p is not
+    significant: same (the run's alpha, not the default 0.05)."""
+    y = 1.1 - 1 / 1.1
+    ie, ip = math.hypot(0.1, 0.1), y
+    assert ie < ip
+    for alpha, want in ((0.05, "better"), (0.005, "same")):
+        vs = optimizer.headline({"raw": _one_cell_raw(alpha)})["cells"][0]["vs"]["pymoo"]
+        p = normal_mw_p([ie] * 5, [ip] * 5)
+        assert vs["igd_p"] == approx(p) and vs["igd_a12"] == 0.0 and vs["hv_p"] == approx(1.0)
+        assert vs["igd_p_holm"] == approx(min(1.0, 2 * p)) and 0.005 < 2 * p < 0.05
+        assert vs["verdict_holm"] == want and vs["verdict"] == "better"
+
+
+def test_holm_verdict_worse_on_igd_alone():
+    """The mirror case (pymoo's points given to the engine): worse on IGD alone, uncorrected and corrected: the
+    verdict reads the corrected IGD p-value and the IGD A12 (P(engine > peer) = 1), each in its place."""
+    raw = _one_cell_raw(0.05)
+    for r in raw["runs"]:
+        r["algorithm"] = {"engine": "pymoo", "pymoo": "engine"}[r["algorithm"]]
+    vs = optimizer.headline({"raw": raw})["cells"][0]["vs"]["pymoo"]
+    assert vs["igd_a12"] == 1.0 and (vs["verdict"], vs["verdict_holm"]) == ("worse", "worse")
