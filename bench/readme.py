@@ -288,7 +288,12 @@ def mutation() -> str:
     if not (RESULTS / "mutation.json").is_file():
         return "No mutation run is committed yet."
     r = _load("mutation.json")
-    eq = "; ".join(f"`{e['mutant']}`: {e['reason']}" for e in r["equivalent"]) or "none"
+    eq_modules: dict[str, int] = {}
+    for e in r["equivalent"]:
+        mod = e["mutant"].split(".x", 1)[0]
+        eq_modules[mod] = eq_modules.get(mod, 0) + 1
+    eq = (f"{len(r['equivalent'])} (" + ", ".join(f"{m} {n}" for m, n in sorted(eq_modules.items(), key=lambda x: -x[1]))
+          + "), each with its one-line reason in the JSON and in `bench/mutation.py`") if r["equivalent"] else "none"
     pending = sum(v == "not checked" for v in r["raw"]["mutants"].values())
     by = ", ".join(f"{k} {v}" for k, v in r["by_status"].items())
     per_module: dict[str, int] = {}
@@ -296,8 +301,11 @@ def mutation() -> str:
         mod = s.split(".x", 1)[0]
         per_module[mod] = per_module.get(mod, 0) + 1
     surv = ", ".join(f"{m} {n}" for m, n in sorted(per_module.items(), key=lambda x: -x[1])) or "none"
-    return (f"{_ran(r)} with {r['tool']} {r['version']}: **{r['killed']} killed of {r['mutants_run']}** mutants "
-            f"run ({by}) over {len(r['modules'])} modules ({len(r['raw']['traced_functions'])} traced bench "
+    rerun = (" (it ran again only the in-scope mutants the previous full run had not killed, after known-answer "
+             "tests were added; the mutated code was unchanged)") if r["config"].get("rerun_survivors") else ""
+    return (f"{_ran(r)}{rerun} with {r['tool']} {r['version']}: **{r['killed']} killed of {r['mutants_run']}** "
+            f"mutants run (mutmut's statuses: {by}; an equivalent mutant is one mutmut calls survived) over "
+            f"{len(r['modules'])} modules ({len(r['raw']['traced_functions'])} traced bench "
             f"functions; {r['not_run']} mutants outside the scope not run"
             + (f"; **{pending} in-scope mutants not yet run**: the run was stopped, so the figures are partial"
                if pending else "") + f"). Survivors by module (the list is in the JSON): {surv} (goal none: "
