@@ -221,23 +221,26 @@ def _bench_helpers() -> None:
 _bench_helpers()
 
 
-@pytest.fixture(scope="session")
-def load_bench():
-    """``load_bench(name)``: the script ``bench/<name>.py`` as a module (its helpers import as ``common``)."""
+def bench_module(name: str):
+    """The script ``bench/<name>.py`` as the module ``bench.<name>`` (its helpers import as ``common``), for tests
+    that need it at import time; :func:`load_bench` is the same as a fixture."""
     import importlib.util
     import sys
 
     bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
+    spec.loader.exec_module(mod)
+    return mod
 
-    def load(name: str):
-        if str(bench) not in sys.path:
-            sys.path.insert(0, str(bench))
-        spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
-        spec.loader.exec_module(mod)
-        return mod
-    return load
+
+@pytest.fixture(scope="session")
+def load_bench():
+    """``load_bench(name)``: the script ``bench/<name>.py`` as a module (its helpers import as ``common``)."""
+    return bench_module
 
 
 @pytest.fixture

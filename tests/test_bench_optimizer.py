@@ -5,26 +5,14 @@ problem's ranges and constraint, IGD and hypervolume, Holm's correction, A12 and
 verdicts on constructed data, ``bench/recompute.py`` catching an edited figure, and small end-to-end
 runs of our engine (pymoo's run only where pymoo is installed: CI does not install it).
 """
-import importlib.util
 import json
 import math
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`, `problems`
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
 
 
 optimizer, recompute, problems = _load("optimizer"), _load("recompute"), _load("problems")

@@ -5,27 +5,15 @@ distribution of Mann-Whitney's U by enumeration, closed-form hypervolume and IGD
 Kendall tau as an oracle for search.stats.kendall); none is copied from the code's output. No search runs,
 training or timing: the whole file takes a few seconds.
 """
-import importlib.util
 import itertools
 import math
 import statistics
-import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`, `problems`
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
 
 
 optimizer, ranking = _load("optimizer"), _load("ranking")
