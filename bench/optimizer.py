@@ -91,6 +91,7 @@ import numpy as np
 from common import ROOT, save
 
 import problems as P  # noqa: E402
+from deap_loop import DEAP_CONFIGS, deap_version, run_deap  # noqa: E402
 
 import search.evolution.objectives as objectives  # noqa: E402
 from search.stats import mean_spread  # noqa: E402
@@ -399,6 +400,12 @@ def engine_digest() -> str:
     return h.hexdigest()[:12]
 
 
+@functools.lru_cache(maxsize=None)
+def deap_digest() -> str:
+    """A digest of ``bench/deap_loop.py``: a run of another version of the DEAP peer is not reused."""
+    return hashlib.sha256((ROOT / "bench" / "deap_loop.py").read_bytes()).hexdigest()[:12]
+
+
 def pymoo_version() -> str | None:
     try:
         import pymoo
@@ -407,14 +414,25 @@ def pymoo_version() -> str | None:
     return pymoo.__version__
 
 
+# per-gene mutation rates that depend on the genome's length, for --variant (``mut_indpb=1/n``): the engine's own
+# rule and the one of earlier versions, so a tuning run can compare them on problems of several sizes
+RATE_RULES: dict[str, Callable[[int], float]] = {"1/n": lambda n: 1.0 / n, "1/n>=0.05": lambda n: max(0.05, 1.0 / n)}
+
+
 def engine_settings(problem: P.Problem, variant: str, seed: int, budget: int):
     from search.evolution.settings import Settings
     from search.evolution.objectives import Constraint, Objective
 
+    kw = dict(VARIANTS[variant])
+    if isinstance(kw.get("mut_indpb"), str):
+        if kw["mut_indpb"] not in RATE_RULES:
+            raise ValueError(f"variant {variant}: mut_indpb {kw['mut_indpb']!r} is no number nor one of {list(RATE_RULES)}")
+        kw["mut_indpb"] = RATE_RULES[kw["mut_indpb"]](len(problem.sizes))
+
     objectives = [Objective(f, f, False) for f in problem.objectives]
     constraints = [] if problem.constraint is None else [Constraint(problem.constraint[0], "<=", problem.constraint[1])]
     return Settings(objectives=objectives, constraints=constraints, population=POPULATION, generations=GENERATIONS,
-                    budget=budget, seed=seed, **VARIANTS[variant])
+                    budget=budget, seed=seed, **kw)
 
 
 def settings_record(settings: Any) -> dict[str, Any]:
@@ -559,8 +577,10 @@ def run_key(problem: P.Problem, algorithm: str, seed: int, budget: int) -> str:
     """The run's file name: what it ran and with which code, so a stale run is never reused."""
     what = {"problem": problem.describe(), "algorithm": algorithm, "budget": budget, "population": POPULATION,
             "settings": (PYMOO_CONFIGS[algorithm] if algorithm in PYMOO_CONFIGS else
+                         DEAP_CONFIGS[algorithm] if algorithm in DEAP_CONFIGS else
                          REJECTION_CONFIG if algorithm == REJECTION else VARIANTS[algorithm]),
-            "code": f"pymoo {pymoo_version()}" if algorithm in PYMOO_CONFIGS else engine_digest()}
+            "code": (f"pymoo {pymoo_version()}" if algorithm in PYMOO_CONFIGS else
+                     f"deap {deap_version()} {deap_digest()}" if algorithm in DEAP_CONFIGS else engine_digest())}
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{problem.name}__{algorithm}__s{seed}__{digest}"
 
@@ -573,6 +593,8 @@ def do_run(spec: dict) -> dict:
         return json.loads(path.read_text())
     if spec["algorithm"] in PYMOO_CONFIGS:
         data = run_pymoo(problem, spec["seed"], spec["budget"], spec["algorithm"])
+    elif spec["algorithm"] in DEAP_CONFIGS:
+        data = run_deap(problem, spec["seed"], spec["budget"], POPULATION, spec["algorithm"])
     elif spec["algorithm"] == REJECTION:  # as many cost checks as the engine's run of this problem and seed made
         engine = do_run({**spec, "algorithm": ENGINE})
         data = run_rejection(problem, spec["seed"], spec["budget"], int(engine["cost_checks"]))
@@ -681,8 +703,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="unique evaluations scored, e.g. 200,500,1000")
     p.add_argument("--problems", default="all", help="e.g. zdt1-16,dtlz2,nas,nas-constrained (a family: every grid)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE,...",
-                   help="another engine set-up to run, e.g. cx3:eta_cx=3,crossover=sbx (Settings fields; repeatable)")
-    p.add_argument("--algorithms", default=None, help="subset of engine,engine-uniform,random,pymoo (default: all)")
+                   help="another engine set-up to run, e.g. cx3:eta_cx=3,crossover=sbx (Settings fields; repeatable; "
+                        "mut_indpb=1/n or 1/n>=0.05: a rate by the genome's length)")
+    p.add_argument("--algorithms", default=None,
+                   help="subset of engine,engine-uniform,random,pymoo,pymoo-eta3,deap,deap-int (default: all)")
     p.add_argument("--overhead-budgets", default=",".join(map(str, OVERHEAD_BUDGETS)))
     p.add_argument("--overhead-repeats", type=int, default=OVERHEAD_REPEATS)
     p.add_argument("--no-overhead", action="store_true", help="skip the overhead measurement")
@@ -707,10 +731,12 @@ def main(argv: list[str] | None = None) -> None:
             kw = {k: _value(v) for k, v in (f.split("=", 1) for f in fields.split(",") if f)}
         except ValueError:
             p.error(f"--variant {text!r}: expected NAME:FIELD=VALUE,...")
+        if isinstance(kw.get("mut_indpb"), str) and kw["mut_indpb"] not in RATE_RULES:
+            p.error(f"--variant {text!r}: mut_indpb must be a number or one of {', '.join(RATE_RULES)}")
         VARIANTS[name] = {"algorithm": "nsga2", **kw}
     variants = available_variants()  # imports the engine
     engine_digest()
-    algorithms = list(variants) + (list(PYMOO_CONFIGS) if pymoo_version() else []) + [REJECTION]
+    algorithms = list(variants) + (list(PYMOO_CONFIGS) if pymoo_version() else []) + list(DEAP_CONFIGS) + [REJECTION]
     if not pymoo_version():
         print("optimizer: pymoo is not installed (pip install pymoo): its runs are left out", file=sys.stderr)
     if args.algorithms:
@@ -790,6 +816,7 @@ def main(argv: list[str] | None = None) -> None:
               "engine_objectives": "each problem's objectives (raw.problems), minimised, normaliser bounds = nadir; "
                                    "the constrained problem's constraint as Constraint(field, '<=', threshold)",
               "engine_code_digest": engine_digest(), "pymoo": PYMOO_CONFIGS, "pymoo_version": pymoo_version(),
+              "deap": DEAP_CONFIGS, "deap_version": deap_version(), "deap_loop_digest": deap_digest(),
               "alpha": ALPHA, "hv_ref": HV_REF, "overhead": {"budgets": overhead_budgets,
                                                              "repeats": args.overhead_repeats,
                                                              "problem": OVERHEAD_PROBLEM},
