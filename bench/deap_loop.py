@@ -79,7 +79,7 @@ def run_deap(problem: Any, seed: int, budget: int, population: int, name: str = 
     state = {"gen": 0, "hits": 0, "eval_s": 0.0, "calls": 0}
 
     def lookup(ind: Individual) -> tuple[list[float], float]:
-        key = tuple(min(max(int(round(v)), 0), n - 1) for v, n in zip(ind, sizes))
+        key = tuple(min(max(round(v), 0), n - 1) for v, n in zip(ind, sizes))
         if key in cache:
             state["hits"] += 1
             return cache[key]

@@ -445,6 +445,11 @@ class FewChoice(Problem):
         return {**super().describe(), "k": self.k, "seed": self.seed, "alpha": self.alpha}
 
 
+def is_few_choice(name: str) -> bool:
+    """Whether ``name`` names a few-choice problem (``cifar-...``, ``few-...``)."""
+    return name.startswith(("cifar-", "few-"))
+
+
 def few_choice(name: str) -> FewChoice:
     """``cifar-k<K>[-s<seed>]``: the ``cifar`` layout; ``few-<genes>-k<K>[-s<seed>]``: ``genes`` genes of 2 to 4
     choices drawn from numpy's generator ``seed + 1000`` (other instances of the family, for tuning)."""
@@ -460,14 +465,17 @@ def few_choice(name: str) -> FewChoice:
 
 FAMILIES = ("zdt1", "zdt2", "zdt3", "dtlz2")
 GRIDS = (8, 16, 32)
-UNCONSTRAINED = tuple(f"{f}-{n}" for f in FAMILIES for n in GRIDS) + ("nas",)
+# the architecture-like cells: this project's layout and a 20- and a 40-gene instance of few-choice genes, with
+# 1 to 4 interacting neighbours per gene (tuning uses other instances: other seeds and sizes)
+FEW_CELLS = ("cifar-k1", "cifar-k3", "few-20-k2", "few-40-k4")
+UNCONSTRAINED = tuple(f"{f}-{n}" for f in FAMILIES for n in GRIDS) + ("nas",) + FEW_CELLS
 ALL = UNCONSTRAINED + ("nas-constrained",)
 
 
 def make(name: str, threshold: float | None = None) -> Problem:
     """The problem called ``name`` (``zdt1-16``, ``dtlz2-8``, ``nas``, ``nas-constrained``; ``nas-4``: the
     NAS-like family with 4 stages, the tuning instance)."""
-    if name.startswith(("cifar-", "few-")):
+    if is_few_choice(name):
         return few_choice(name)
     if name == "nas":
         return NASLike()

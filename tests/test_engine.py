@@ -218,7 +218,7 @@ def test_a_folder_of_the_previous_version_resumes_with_the_operators_it_was_run_
     engine(Grid(), tmp_path / "old", budget=30, **uniform).run(score)
     _as_version_1(tmp_path / "old")
     with pytest.raises(GreenError, match="other settings: the settings changed \\(variation 'uniform \\+ uniform' -> "
-                                         "'uniform \\+ polynomial eta 3"):
+                                         "'uniform \\+ reset \\(<= 4 choices\\) / polynomial eta 3"):
         engine(Grid(), tmp_path / "old", budget=50, population=10).run(score)
     resumed = engine(Grid(), tmp_path / "old", budget=50, **uniform)
     resumed.run(score)

@@ -457,22 +457,68 @@ def test_headline_counts_cells_holm_pymoo_setups_shares_overheads_and_goals():
                                       "cells_worse_holm": wh, "cells_better_holm": bh}
     expected = {
         "cells_worse": 1, "cells_better": 1, "cells_total": 2, "cells_worse_holm": 1, "cells_better_holm": 1,
-        "pymoo_setups": ["pymoo", "pymoo-eta3"],
+        "reference_peers": ["pymoo", "pymoo-eta3"],
         "vs_pymoo": counts(0, 2, 2, 0, 2), "vs_pymoo-eta3": counts(1, 1, 2, 1, 1),
         "vs_random": counts(1, 1, 2, 1, 0), "vs_rejection": counts(0, 0, 0, 0, 0),
         "mean_rank": {"random": 1.5, "engine": 2.0, "pymoo-eta3": 3.0, "pymoo": 3.5},
+        "mean_rank_few_choice": {},
         "constrained_feasible_share": 1.0, "constrained_feasible_share_pymoo": 0.0,
         "constrained_feasible_share_peers": {"pymoo": 0.0, "pymoo-eta3": 0.75, "random": None, "rejection": 0.5},
         # medians of 1000 (wall - eval) / unique: [2, 4, 16] -> 4; [2]; [1]; [10, 20] -> 15
         "overhead_ms": {"500": approx(4.0), "1000": approx(2.0)}, "overhead_ms_no_run_dir": {"500": approx(1.0)},
         "overhead_ms_pymoo": {"500": approx(15.0)},
+        "overhead_growth": approx(0.5),  # 1000 evaluations' 2 ms over 500's 4 ms
         "reference_front_sizes": {"toy": 1, "con": 1},
-        "goals": {"no_cell_worse_than_pymoo": False, "constrained_whole_budget_feasible": True,
+        # worse after Holm in 1 cell; better in 1 of 2 (a quarter is met); 4 ms is above 0.3 ms
+        "goals": {"no_cell_worse_than_peers_holm": False, "better_in_a_quarter_of_cells_holm": True,
+                  "overhead_flat_at_most_0_3_ms": False, "constrained_whole_budget_feasible": True,
                   "constrained_better_than_rejection_sampling": True},
         "cells": cells,
     }
     assert h == expected
     assert list(h["mean_rank"]) == ["random", "engine", "pymoo-eta3", "pymoo"]  # best first
+
+
+def test_deap_set_ups_are_reference_peers_and_others_are_not():
+    """The same benchmark with pymoo-eta3's runs relabelled: as DEAP's integer loop it is still a reference peer
+    (the engine is worse than it at budget 20: 1 worse, 1 better), as the engine-uniform ablation it is not (then
+    only pymoo counts, which the engine beats in both cells)."""
+    def relabel(name):
+        raw = _opt_raw()
+        for r in raw["runs"]:
+            if r["algorithm"] == "pymoo-eta3":
+                r["algorithm"] = name
+        return optimizer.headline({"raw": raw})
+
+    h = relabel("deap-int")
+    assert h["reference_peers"] == ["deap-int", "pymoo"]
+    assert (h["cells_worse"], h["cells_better"], h["cells_total"], h["cells_worse_holm"]) == (1, 1, 2, 1)
+    h = relabel("engine-uniform")
+    assert h["reference_peers"] == ["pymoo"] and "vs_engine-uniform" in h
+    assert (h["cells_worse"], h["cells_better"], h["cells_total"], h["cells_better_holm"]) == (0, 2, 2, 2)
+    assert h["goals"]["no_cell_worse_than_peers_holm"] and h["goals"]["better_in_a_quarter_of_cells_holm"]
+
+
+def test_few_choice_ranks_count_only_few_choice_cells():
+    raw = _opt_raw()
+    for r in raw["runs"]:
+        if r["problem"] == "toy":
+            r["problem"] = "few-2-k1"
+    raw["problems"]["few-2-k1"] = raw["problems"].pop("toy")
+    h = optimizer.headline({"raw": raw})
+    assert h["mean_rank_few_choice"] == h["mean_rank"] == {"random": 1.5, "engine": 2.0, "pymoo-eta3": 3.0, "pymoo": 3.5}
+
+
+def test_overhead_goal_is_met_when_flat_and_small():
+    raw = _opt_raw()
+    rep = lambda ms: {"wall_s": ms / 1000 * 100, "eval_s": 0.0, "unique_evals": 100}  # noqa: E731
+    raw["overhead"]["engine_run_dir"] = {"1000": [rep(0.2)], "5000": [rep(0.25)], "10000": [rep(0.29)]}
+    h = optimizer.headline({"raw": raw})
+    assert h["overhead_growth"] == approx(1.45) and h["goals"]["overhead_flat_at_most_0_3_ms"]
+    raw["overhead"]["engine_run_dir"]["10000"] = [rep(0.31)]  # above 0.3 ms
+    assert not optimizer.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
+    raw["overhead"]["engine_run_dir"] = {"1000": [rep(0.1)], "10000": [rep(0.16)]}  # small but growing 1.6x
+    assert not optimizer.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
 
 
 def test_headline_without_pymoo_constraints_or_overheads():
@@ -496,15 +542,17 @@ def test_headline_without_pymoo_constraints_or_overheads():
             "igd_p_holm": 1.0, "verdict_holm": "same"}
     zero = {"cells_worse": 0, "cells_better": 0, "cells_total": 0}
     assert optimizer.headline({"raw": raw}) == {
-        **zero, "cells_worse_holm": 0, "cells_better_holm": 0, "pymoo_setups": [],
+        **zero, "cells_worse_holm": 0, "cells_better_holm": 0, "reference_peers": [],
         "vs_random": {"cells_worse": 0, "cells_better": 0, "cells_total": 1, "cells_worse_holm": 0,
                       "cells_better_holm": 0},
-        "mean_rank": {"engine": 1.5, "random": 1.5},
+        "mean_rank": {"engine": 1.5, "random": 1.5}, "mean_rank_few_choice": {},
         "constrained_feasible_share": None, "constrained_feasible_share_pymoo": None,
         "constrained_feasible_share_peers": {"random": None},
-        "overhead_ms": {}, "overhead_ms_no_run_dir": {}, "overhead_ms_pymoo": {},
+        "overhead_ms": {}, "overhead_ms_no_run_dir": {}, "overhead_ms_pymoo": {}, "overhead_growth": None,
         "reference_front_sizes": {"flat": 3},
-        "goals": {"no_cell_worse_than_pymoo": True, "constrained_whole_budget_feasible": False,
+        # no reference peer ran: a goal about them is not met by default
+        "goals": {"no_cell_worse_than_peers_holm": False, "better_in_a_quarter_of_cells_holm": False,
+                  "overhead_flat_at_most_0_3_ms": False, "constrained_whole_budget_feasible": False,
                   "constrained_better_than_rejection_sampling": False},
         "cells": [{"problem": "flat", "budget": 8, "constrained": False,
                    "algorithms": {"engine": entry, "random": entry}, "vs": {"random": same}}]}
