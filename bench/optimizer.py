@@ -122,11 +122,12 @@ GENERATIONS = 10 ** 6  # the budget stops every run
 ENGINE, PYMOO_NAME = "engine", "pymoo"
 WORK = ROOT / "outputs" / "bench" / "optimizer_runs"
 
-# The engine's algorithms compared here: name -> the Settings fields that make it. A variant needing a
+# The engine's algorithms compared here: name -> the Settings fields that make it ("auto": the default, NSGA-II for 2
+# objectives and NSGA-III for 3, as green-search runs; --variant set-ups too). A variant needing a
 # field this engine's Settings lacks is left out (engine-uniform before the operators became settings).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "engine": {"algorithm": "nsga2"},
-    "engine-uniform": {"algorithm": "nsga2", "crossover": "uniform", "mutation": "uniform"},
+    "engine": {"algorithm": "auto"},
+    "engine-uniform": {"algorithm": "auto", "crossover": "uniform", "mutation": "uniform"},
     "random": {"algorithm": "random"},
 }
 # pymoo's NSGA-II in two set-ups, both with rounding to the integer grid: ``pymoo`` with NSGA2's own operator
@@ -765,7 +766,7 @@ def main(argv: list[str] | None = None) -> None:
             p.error(f"--variant {text!r}: expected NAME:FIELD=VALUE,...")
         if isinstance(kw.get("mut_indpb"), str) and kw["mut_indpb"] not in RATE_RULES:
             p.error(f"--variant {text!r}: mut_indpb must be a number or one of {', '.join(RATE_RULES)}")
-        VARIANTS[name] = {"algorithm": "nsga2", **kw}
+        VARIANTS[name] = {"algorithm": "auto", **kw}
     variants = available_variants()  # imports the engine
     engine_digest()
     algorithms = list(variants) + (list(PYMOO_CONFIGS) if pymoo_version() else []) + list(DEAP_CONFIGS) + [REJECTION]
