@@ -117,6 +117,18 @@ def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path, wri
     mt = s["multi_trial"]
     assert mt["one_shot_kwh"] == pytest.approx(4.0) and mt["multi_trial_kwh"] == pytest.approx(0.5 + 9.0 + 1.0)
     assert mt["energy_ratio"] == pytest.approx(4.0 / 10.5)
+    # break-even: supernet 2 kWh; per candidate, scoring 0.5 / 12 and a trial 9 / 12; per deployed model (2 winners
+    # x 2 seeds), fine-tune 2 / 4 and scratch 16 / 4
+    b = mt["breakeven"]
+    assert b["breakeven_candidates"] == pytest.approx(2.0 / (9 / 12 - 0.5 / 12))
+    assert b["energy_ratio"] == pytest.approx((2.0 + 0.5) / 9.0)
+    assert b["breakeven_deployments"] == pytest.approx(2.0 / (4.0 - 0.5)) and len(b["curves"]["candidates"]) == 50
+    from search.pipeline.report import write_report
+
+    write_report(tmp_path)  # the report states the break-even and charts it
+    md = (tmp_path / "report.md").read_text()
+    assert "the one-shot route is cheaper beyond **3** candidates" in md and "after **0.6** deployed models" in md
+    assert (tmp_path / "report_breakeven.png").stat().st_size > 10_000
     # the one-shot front (0.9 @ 1.0 and 0.8 @ 0.4) covers more than the multi-trial one (0.9 @ 1.0)
     assert mt["test_hv_ratio"] > 1.0
     w1 = next(m for m in s["winners"] if m["name"] == "w1")

@@ -133,6 +133,42 @@ def chart(s: dict, cost: str, label: str, fig_out: list | None = None) -> bytes:
     return png(fig)
 
 
+def breakeven_chart(b: dict, source: str) -> bytes:
+    """Cumulative energy of both routes against evaluated candidates and, where known, against deployed models,
+    with the break-even counts marked (``b``: :meth:`search.pipeline.breakeven.BreakEven.to_json` + ``curves``;
+    ``source``: where the energies come from, on every axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = b["curves"]
+    two = "deployments" in c
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(10 if two else 5.5, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(c["candidates"], c["one_shot_kwh"], label="one-shot (supernet + scoring)")
+    ax.plot(c["candidates"], c["multi_trial_kwh"], label="multi-trial (a short training each)")
+    ax.axvline(b["candidates"], color="grey", ls=":", lw=1, label=f"this search: {b['candidates']}")
+    if b["breakeven_candidates"] is not None:
+        ax.axvline(b["breakeven_candidates"], color="black", ls="--", lw=1,
+                   label=f"break-even N* = {b['breakeven_candidates']:.0f}")
+    ax.set_xlabel("evaluated candidates")
+    ax.set_ylabel(f"cumulative energy (kWh, {source})")
+    ax.legend(fontsize=7)
+    if two:
+        ax = axes[0, 1]
+        ax.plot(c["deployments"], c["via_supernet_kwh"], label="supernet + a fine-tune each")
+        ax.plot(c["deployments"], c["from_scratch_kwh"], label="each trained from scratch")
+        if b["breakeven_deployments"] is not None:
+            ax.axvline(b["breakeven_deployments"], color="black", ls="--", lw=1,
+                       label=f"paid back at K* = {b['breakeven_deployments']:.1f}")
+        ax.set_xlabel("deployed models")
+        ax.set_ylabel(f"cumulative energy (kWh, {source})")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return png(fig)
+
+
 def effects_chart(effects: list[dict]) -> bytes:
     """Inherited accuracy and predicted energy per choice value, one line per stage; ticks at the choices."""
     import matplotlib

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from markdown_it import MarkdownIt
 
-from search.pipeline.charts import chart, choice_effects, effects_chart, labels
+from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.summary import summarise
 from supernet.io import write_atomic, write_json
@@ -138,6 +138,18 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                      "per seed " + ", ".join(f"{x:.3f}" for x in mt["test_hv_ratio_per_seed"]) + "; no interval "
                      "below 5 seeds")
                   + f"). Trial budget: {mt['trial_budget']}.", ""]
+        b = mt.get("breakeven")
+        if b:
+            n_star = "never (a trial costs no more than scoring)" if b["breakeven_candidates"] is None else \
+                f"**{b['breakeven_candidates']:.0f}** candidates"
+            k_star = "never, or unknown" if b["breakeven_deployments"] is None else \
+                f"**{b['breakeven_deployments']:.1f}** deployed models"
+            lines += [f"Break-even: the supernet's training ({b['supernet_kwh']:.4g} kWh) against {b['trial_kwh']:.3g} "
+                      f"kWh per multi-trial candidate and {b['scoring_kwh']:.3g} kWh per one-shot one: the one-shot "
+                      f"route is cheaper beyond {n_star}; at this search's {b['candidates']} the energy ratio is "
+                      f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is paid "
+                      f"back after {k_star}. The cost table serves both routes and is left out.", "",
+                      f"![break-even]({images['breakeven']})", ""]
     ratio = "n/a (no scratch stage)" if a["ratio"] is None else f"**{a['ratio']:.3f}**"
     lines += ["### Amortisation over training the K winners from scratch", "",
               f"Per seed, producing the K = {a['k']} winners through the supernet took {a['supernet_route_kwh']:.4g} "
@@ -237,6 +249,8 @@ def write_report(root: str | Path) -> dict[str, Any]:
     pngs = {cost: chart(s, cost, label) for cost, label in chart_labels(s)}
     if effects:
         pngs["effects"] = effects_chart(effects)
+    if (s.get("multi_trial") or {}).get("breakeven"):
+        pngs["breakeven"] = breakeven_chart(s["multi_trial"]["breakeven"], ", ".join(s["energy_sources"]) or "unknown")
     pngs.update(class_pngs(s))
     images = {k: f"report_{k}.png" for k in pngs}
     for k, data in pngs.items():

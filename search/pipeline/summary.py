@@ -23,6 +23,7 @@ import moocore
 import numpy as np
 
 from search.evolution.front import Front
+from search.pipeline.breakeven import from_ledger
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from supernet.errors import GreenError
 
@@ -245,6 +246,8 @@ def summarise(root: str | Path) -> dict[str, Any]:
                  "one_shot_kwh": route, "multi_trial_kwh": mt_kwh, "energy_ratio": route / mt_kwh if mt_kwh else None,
                  "trial_budget": mt and mt.multi_trial, **{f"test_hv_{k2}": v for k2, v in
                                                            hv_ratio(winners, models["mt_train"], n_cls).items()}}
+        even = from_ledger(led, one.unique_evals, mt.unique_evals, k, seeds) if one and mt else None
+        multi["breakeven"] = even and {**even.to_json(), "curves": even.curves()}
     sources = sorted({s for v in led.values() for s in v["sources"]})
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
