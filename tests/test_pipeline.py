@@ -294,3 +294,25 @@ def test_a_stage_does_not_leak_its_thread_count(tmp_path, compose_cfg):
     finally:
         torch.set_num_threads(before)
     assert json.loads((tmp_path / "run.json").read_text())["stages"]["lut"]["threads"] == 2
+
+
+def test_one_stage_table_the_runner_walks_and_stages_never_import_the_runner(tmp_path):
+    """The stage table is the one list of stages (issue 33): names, order, done-checks; stages.py reads no runner."""
+    import ast
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from search.pipeline import stages
+
+    assert stages.STAGES == tuple(s.name for s in stages.STAGE_TABLE)
+    assert stages.STAGES[0] == "train" and stages.STAGES[-1] == "report" and set(stages.TRAINED) < set(stages.STAGES)
+    run = SimpleNamespace(root=tmp_path, cfg=OmegaConf.create({"ckpt": None, "lut_validate": False}))
+    assert not any(s.done(run) for s in stages.STAGE_TABLE)  # an empty folder: nothing is done
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "pareto.json").write_text("{}")
+    run.cfg.ckpt = "given.ckpt"  # a given supernet: nothing to train
+    assert [s.name for s in stages.STAGE_TABLE if s.done(run)] == ["train", "search"]
+    tree = ast.parse(Path(stages.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "search.pipeline.run" not in imported

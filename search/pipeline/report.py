@@ -167,8 +167,12 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                   *_table([[e["stage"], e["choice"], e["value"], e["n"], e["acc"], e["energy_mj"]] for e in effects],
                           ["stage", "choice", "value", "n", "mean acc", "mean energy mJ (b1)"]), ""]
     if s["stage_seconds"]:
-        lines += ["## Stage times", "", *_table([[k, v] for k, v in s["stage_seconds"].items()],
-                                                 ["stage", "seconds"]), ""]
+        from search.pipeline.stages import STAGE_TABLE
+
+        what = {st.name: st.what for st in STAGE_TABLE}  # in run order, whatever order run.json holds
+        rows = [[st.name, what[st.name], s["stage_seconds"][st.name]] for st in STAGE_TABLE
+                if st.name in s["stage_seconds"]]
+        lines += ["## Stage times", "", *_table(rows, ["stage", "what", "seconds"]), ""]
     return "\n".join(lines)
 
 

@@ -2,28 +2,9 @@
 
 Stages, each the library function behind its own command, composed from that command's config
 with the run's shared overrides (``experiment``, ``data``, ``space``, ``trainer``, ``seed``) plus
-the stage's entry of ``pipeline``:
-
-========== ======================================= ==========================================
-stage      what                                    done when (then skipped on a rerun)
-========== ======================================= ==========================================
-train      green-train: the supernet               ``train/metrics.json`` (else resumes last.ckpt)
-lut        green-lut build + validate              ``lut/lut.json``, ``lut/lut_validate.json``
-search     green-search on the table               ``search/pareto.json`` (else resumes itself)
-finetune   green-finetune of the top_k winners,    ``finetune/finetune.json`` (else per model)
-           picked on held-out validation images
-scratch    the same winners trained from scratch   ``scratch/finetune.json`` (else per model)
-baselines  green-baselines                         ``baselines/baselines.json`` (else per model)
-fidelity   a few cost-stratified subnets trained   ``fidelity/fidelity.json`` (else per training)
-           standalone (green-table), against their
-           inherited accuracy: the run's own tau
-           and regret
-mt_search  optional: the multi-trial search the    ``mt_search/pareto.json``
-           supernet replaces (same candidates)
-mt_train   optional: its top_k trained             ``mt_train/finetune.json``
-measure    every final model timed in one session  ``measure/measure.json``
-report     report.md + report.html                 always rewritten (cheap)
-========== ======================================= ==========================================
+the stage's entry of ``pipeline``. The stage table, in run order with what each stage does and when it is
+done (then skipped on a rerun), is :data:`search.pipeline.stages.STAGE_TABLE`: ``python -c "from
+search.pipeline.stages import STAGE_TABLE as T; [print(s.name, '-', s.what) for s in T]"``.
 
 **Equal budgets.** A winner's route is the supernet's epochs plus its fine-tuning epochs; by
 default the scratch twins and the baselines are trained with the same recipe for that many
@@ -48,9 +29,8 @@ import torch
 from hydra import compose
 from omegaconf import DictConfig
 
-from search.pipeline import stages
 from search.pipeline.overrides import shared_for, stage_overrides
-from search.pipeline.stages import STAGES, TRAINED
+from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
 from supernet.errors import GreenError
 from supernet.io import write_json
 
@@ -146,18 +126,8 @@ class Pipeline:
 
     def run(self) -> Path:
         """Every stage in order, each unless switched off or done; returns the run folder."""
-        done = lambda rel: (lambda: (self.root / rel).is_file())  # noqa: E731
-        self.stage("train", lambda: bool(self.cfg.ckpt) or done("train/metrics.json")(), partial(stages.train, self))
-        self.stage("lut", partial(stages.lut_done, self), partial(stages.lut, self))
-        self.stage("search", done("search/pareto.json"), partial(stages.search, self))
-        self.stage("finetune", done("finetune/finetune.json"), partial(stages.finetune, self))
-        self.stage("scratch", done("scratch/finetune.json"), partial(stages.scratch, self))
-        self.stage("baselines", done("baselines/baselines.json"), partial(stages.baselines, self))
-        self.stage("fidelity", done("fidelity/fidelity.json"), partial(stages.fidelity, self))
-        self.stage("mt_search", done("mt_search/pareto.json"), partial(stages.mt_search, self))
-        self.stage("mt_train", done("mt_train/finetune.json"), partial(stages.mt_train, self))
-        self.stage("measure", done("measure/measure.json"), partial(stages.measure, self))
-        self.stage("report", lambda: False, partial(stages.report, self))
+        for st in STAGE_TABLE:
+            self.stage(st.name, partial(st.done, self), partial(st.run, self))
         took = ", ".join(f"{k} {_duration(v['seconds'])}" for k, v in self.log["stages"].items()
                          if k in self.cfg.stages)
         report = self.root / "report.html"

@@ -1,14 +1,20 @@
-"""What each ``green-run`` stage does: a function of the :class:`~search.pipeline.run.Pipeline`, which
-composes the stage's config, skips a stage that is done and times it (see that module for the stage table).
-Every stage is the library function behind its own command; the imports are local so that a run loads only
-what its stages need."""
+"""What each ``green-run`` stage does, and the stage table (:data:`STAGE_TABLE`): one list, in run order, of
+each stage's name, what it does, when it is done and its function. The runner
+(:class:`~search.pipeline.run.Pipeline`) walks it, and the report lists stage times in its order.
+
+A stage is a function of the run (:class:`Run`: the few fields and helpers of the runner it needs, so this
+module never imports the runner). Every stage is the library function behind its own command; the imports are
+local so that a run loads only what its stages need."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from search.evolution.front import Front
 from supernet.device import DEFAULT_MEMORY_FORMAT
@@ -16,15 +22,26 @@ from supernet.energy import track_energy
 from supernet.errors import GreenError
 from supernet.io import write_json
 
-if TYPE_CHECKING:
-    from search.pipeline.run import Pipeline
-
-STAGES = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure",
-          "report")
 TRAINED = ("finetune", "scratch", "baselines", "mt_train")  # final models: the shared recipe, seeds, one session
 
 
-def train(p: Pipeline) -> None:
+class Run(Protocol):
+    """What a stage needs of its run (the runner, :class:`search.pipeline.run.Pipeline`, provides it)."""
+
+    cfg: DictConfig
+    root: Path
+
+    @property
+    def ckpt(self) -> Path: ...
+
+    def compose(self, name: str, stage: str, extra: Sequence[str] = ()) -> DictConfig: ...
+
+    def route_epochs(self) -> int: ...
+
+    def equal_budget(self, cfg: DictConfig, stage: str, epochs: int | None, default: int) -> DictConfig: ...
+
+
+def train(p: Run) -> None:
     """The supernet (green-train), resumed from its last checkpoint when one exists."""
     from supernet.train import train
 
@@ -36,7 +53,7 @@ def train(p: Pipeline) -> None:
     train(cfg)
 
 
-def lut(p: Pipeline) -> None:
+def lut(p: Run) -> None:
     """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``."""
     from search.hardware.lut import build_table, validate_table
 
@@ -52,13 +69,13 @@ def lut(p: Pipeline) -> None:
             validate_table(cfg)
 
 
-def lut_done(p: Pipeline) -> bool:
+def lut_done(p: Run) -> bool:
     """Whether the table (and its validation, when asked for) exists."""
     out = p.root / "lut"
     return (out / "lut.json").is_file() and (not p.cfg.lut_validate or (out / "lut_validate.json").is_file())
 
 
-def search(p: Pipeline, stage: str = "search", extra: Sequence[str] = ()) -> None:
+def search(p: Run, stage: str = "search", extra: Sequence[str] = ()) -> None:
     """The evolutionary search on the table, scoring on the part of the validation split winners are not picked on."""
     from search.evolution.search import search
 
@@ -72,7 +89,7 @@ def search(p: Pipeline, stage: str = "search", extra: Sequence[str] = ()) -> Non
     search(cfg)
 
 
-def finetune(p: Pipeline) -> None:
+def finetune(p: Run) -> None:
     """The ``top_k`` winners fine-tuned from the supernet's weights, picked on the held-out validation images."""
     from search.deploy.finetune import finetune
 
@@ -83,7 +100,7 @@ def finetune(p: Pipeline) -> None:
     finetune(cfg)
 
 
-def scratch(p: Pipeline) -> None:
+def scratch(p: Run) -> None:
     """The winners' archs trained from scratch with the winners' budget (their twins)."""
     from search.deploy.finetune import finetune
 
@@ -93,7 +110,7 @@ def scratch(p: Pipeline) -> None:
     finetune(p.equal_budget(cfg, "scratch", p.cfg.scratch_epochs, p.route_epochs()))
 
 
-def baselines(p: Pipeline) -> None:
+def baselines(p: Run) -> None:
     """The hand-designed baselines, trained with the winners' budget."""
     from search.deploy.baselines import baselines
 
@@ -101,7 +118,7 @@ def baselines(p: Pipeline) -> None:
     baselines(p.equal_budget(cfg, "baselines", p.cfg.baseline_epochs, p.route_epochs()))
 
 
-def fidelity(p: Pipeline) -> None:
+def fidelity(p: Run) -> None:
     """A small ground-truth table trained with the twins' recipe and route epochs, scored with inherited
     weights on the validation images the search did not select on: how far this run's front can be
     trusted (:mod:`search.ranking.fidelity`)."""
@@ -135,12 +152,12 @@ def fidelity(p: Pipeline) -> None:
         "recipe": table.identity["recipe"], "table": table.summary()})
 
 
-def mt_search(p: Pipeline) -> None:
+def mt_search(p: Run) -> None:
     """The multi-trial search: the same NSGA-II over the same number of candidates, each trained."""
     search(p, "mt_search", ["search.mode=multi_trial"])
 
 
-def mt_train(p: Pipeline) -> None:
+def mt_train(p: Run) -> None:
     """The multi-trial route's top_k, trained from scratch with the scratch twins' recipe and epochs: every
     final model of the report gets the same budget (the candidates' short trials are the search's cost)."""
     from search.deploy.finetune import finetune
@@ -150,7 +167,7 @@ def mt_train(p: Pipeline) -> None:
     finetune(p.equal_budget(cfg, "mt_train", p.cfg.scratch_epochs, p.route_epochs()))
 
 
-def measure(p: Pipeline) -> None:
+def measure(p: Run) -> None:
     """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`."""
     from search.deploy.baselines import load_baseline
     from search.deploy.export import load_subnet
@@ -176,8 +193,43 @@ def measure(p: Pipeline) -> None:
     write_json(p.root / "measure" / "measure.json", result)
 
 
-def report(p: Pipeline) -> None:
+def report(p: Run) -> None:
     """report.md and report.html from what the stages wrote (:mod:`search.pipeline.report`)."""
     from search.pipeline.report import write_report
 
     write_report(p.root)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the stage table: ``done(run)`` says its outputs exist (then a rerun skips it)."""
+
+    name: str
+    what: str
+    done: Callable[[Run], bool]
+    run: Callable[[Run], None]
+
+
+def _wrote(rel: str) -> Callable[[Run], bool]:
+    return lambda p: (p.root / rel).is_file()
+
+
+STAGE_TABLE: tuple[Stage, ...] = (
+    Stage("train", "green-train: the supernet (resumes its last.ckpt)",
+          lambda p: bool(p.cfg.ckpt) or (p.root / "train" / "metrics.json").is_file(), train),
+    Stage("lut", "green-lut build + validate: the cost table", lut_done, lut),
+    Stage("search", "green-search on the table (resumes itself)", _wrote("search/pareto.json"), search),
+    Stage("finetune", "green-finetune of the top_k winners, picked on held-out validation images",
+          _wrote("finetune/finetune.json"), finetune),
+    Stage("scratch", "the same winners trained from scratch (their twins)", _wrote("scratch/finetune.json"), scratch),
+    Stage("baselines", "green-baselines: the hand-designed compact CNNs", _wrote("baselines/baselines.json"),
+          baselines),
+    Stage("fidelity", "a few cost-stratified subnets trained standalone against their inherited accuracy",
+          _wrote("fidelity/fidelity.json"), fidelity),
+    Stage("mt_search", "optional: the multi-trial search the supernet replaces (same candidates)",
+          _wrote("mt_search/pareto.json"), mt_search),
+    Stage("mt_train", "optional: its top_k trained", _wrote("mt_train/finetune.json"), mt_train),
+    Stage("measure", "every final model timed in one session", _wrote("measure/measure.json"), measure),
+    Stage("report", "report.md + report.html (always rewritten: cheap)", lambda p: False, report),
+)
+STAGES = tuple(s.name for s in STAGE_TABLE)
