@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from supernet.metrics import unpack_correct
+
 from search.deploy.export import load_subnet
 from search.deploy.finetune import finetune
 from supernet.errors import GreenError
@@ -25,11 +27,14 @@ def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys, ft_cfg):
         assert r["init"] == "inherited" and r["test_acc"] > 0.3 and 0 < r["test_recall"] <= 1
         assert r["latency_ms"] > 0 and r["latency_ms_b8"] > 0 and r["energy_mj_per_image"] > 0
         assert r["train_energy_kwh"] > 0 and r["train_energy_source"].startswith("codecarbon")
+        correct = unpack_correct(r["test_correct"], r["test_images"])  # each test image, in order
+        assert correct.mean() == pytest.approx(r["test_acc"], abs=1e-6)
     folders = sorted((tmp_path / "models").iterdir())
     assert len(folders) == 2 and load_subnet(folders[0]).arch.resolution == 16
     saved = json.loads((tmp_path / "finetune.json").read_text())["models"]
     assert saved == json.loads(json.dumps(rows))
     assert (tmp_path / "finetune.csv").read_text().startswith("name,arch,kind,")
+    assert "test_correct" not in (tmp_path / "finetune.csv").read_text()
     assert list((tmp_path / "tb").rglob("events.out.tfevents*"))
     # a rerun on the same folder trains nothing again
     mtime = (folders[0] / "model.safetensors").stat().st_mtime

@@ -5,7 +5,6 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import search.deploy.recipe as finetune
 import search.hardware.measure as measure
 from supernet.energy import PowerReading
 from supernet.errors import GreenError
@@ -67,13 +66,13 @@ def test_measure_models_bad_input():
 def test_finetune_deployed_energy_is_power_times_latency_over_batch(monkeypatch):
     def fake_measure(calls, device, trials=7, warmup=3, min_call_ms=20.0, seed=0, progress=None):
         return {bs: {"median": {1: 3.0, 16: 12.0}[bs], "p10": 0, "p90": 0, "n": 1} for bs in calls}
-    monkeypatch.setattr(finetune, "measure", fake_measure)
-    monkeypatch.setattr(finetune, "find_meter", lambda device: None)
-    monkeypatch.setattr(finetune, "measure_power",
+    monkeypatch.setattr(measure, "measure", fake_measure)
+    monkeypatch.setattr(measure, "find_meter", lambda device: None)
+    monkeypatch.setattr(measure, "measure_power",
                         lambda fn, s, meter, country="USA": PowerReading(5.0, "codecarbon-estimate", s, {}))
     cfg = OmegaConf.create({"threads": 1, "trials": 1, "warmup": 0, "min_call_ms": 1, "power_window_s": 0.1,
                             "country_iso_code": "USA"})
-    out = finetune.measure_deployed(torch.nn.Conv2d(1, 2, 3), 1, 8, torch.device("cpu"), [1, 16], cfg)
+    out = measure.measure_deployed(torch.nn.Conv2d(1, 2, 3), 1, 8, torch.device("cpu"), [1, 16], cfg)
     assert out["latency_ms"] == 3.0 and out["latency_ms_b16"] == 12.0
     assert out["energy_mj_per_image"] == pytest.approx(5.0 * 12.0 / 16)
     assert out["energy_batch_size"] == 16 and out["energy_source"] == "codecarbon-estimate"
@@ -200,3 +199,18 @@ def test_timing_runs_with_the_garbage_collector_off_and_gives_it_back():
         assert not gc.isenabled()  # a caller's choice is left as it was
     finally:
         gc.enable()
+
+
+def test_per_image_correctness_packs_and_unpacks():
+    import numpy as np
+
+    from supernet.metrics import pack_correct, unpack_correct
+
+    bits = np.random.default_rng(0).random(10_001) < 0.7
+    text = pack_correct(torch.as_tensor(bits))
+    assert len(text) == 4 * (((10_001 + 7) // 8 + 2) // 3) == 1668  # base64 of 1,251 bytes
+    assert (unpack_correct(text, 10_001) == bits).all() and (unpack_correct(pack_correct([True]), 1) == [True]).all()
+    with pytest.raises(ValueError, match="holds 10008 bits, not 9992 images"):
+        unpack_correct(text, 10_000 - 8)
+    with pytest.raises(ValueError, match="not base64"):
+        unpack_correct("not base64!", 8)

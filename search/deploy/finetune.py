@@ -78,7 +78,7 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
                        "fine-tuned")
     write_json(out / "finetune.json", {"models": rows, "supernet": ckpt, "seeds": seeds,
                                        "num_classes": net.num_classes})
-    write_csv(out / "finetune.csv", rows)
+    write_csv(out / "finetune.csv", [{k: v for k, v in r.items() if k != "test_correct"} for r in rows])  # bits: JSON only
     print(f"green-finetune: {len(rows)} models ({len(archs)} archs x {seeds} seeds) -> {out / 'finetune.json'} "
           f"(models in {out / 'models'})")
     return rows

@@ -24,14 +24,14 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
-from search.hardware.timing import measure, runner
+from search.hardware.measure import measure_deployed
 from search.jobs.launch import Job, finished, launcher_of, replicate_jobs, results
-from supernet.device import DEFAULT_MEMORY_FORMAT, batch_format, set_threads, to_memory_format
+from supernet.device import batch_format, to_memory_format
 from supernet.bn import recalibrate_bn
-from supernet.energy import MEASURED_SOURCES, find_meter, measure_power, track_energy
+from supernet.energy import track_energy
 from supernet.errors import GreenError, TrainingError
 from supernet.data import class_weights_of
-from supernet.metrics import confusion_figures
+from supernet.metrics import confusion_figures, pack_correct
 from supernet.module import distill_loss
 from supernet.validate import finite_number
 
@@ -56,6 +56,7 @@ class SubnetModule(pl.LightningModule):
                                      "recall": MulticlassRecall(n, average="macro"),
                                      "confusion": MulticlassConfusionMatrix(n)}) for split in ("val", "test")})
         self.class_figures: dict[str, dict[str, Any]] = {}  # split -> confusion_figures of the last evaluation
+        self.test_correct: list[torch.Tensor] = []  # the last test's, batch by batch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -104,7 +105,10 @@ class SubnetModule(pl.LightningModule):
 
     def _eval_step(self, batch, split: str) -> None:
         x, y = batch
-        self.metrics[split].update(self.model(x), y)
+        logits = self.model(x)
+        self.metrics[split].update(logits, y)
+        if split == "test":  # per image, in the test set's order: what paired bootstraps over images need
+            self.test_correct.append((logits.argmax(1) == y).cpu())
 
     def validation_step(self, batch, batch_idx):
         self._eval_step(batch, "val")
@@ -129,35 +133,11 @@ class SubnetModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._eval_end("val")
 
+    def on_test_epoch_start(self) -> None:
+        self.test_correct = []
+
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
-
-
-def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
-                     batch_sizes: Sequence[int], cfg: DictConfig) -> dict[str, Any]:
-    """Measured latency at each batch size and energy per image on ``device`` (source-labelled)."""
-    fmt = str(cfg.get("memory_format", DEFAULT_MEMORY_FORMAT))  # measured in the layout it is served in
-    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device, memory_format=fmt) for bs in batch_sizes}
-    threads = torch.get_num_threads()
-    set_threads(cfg.get("threads"))
-    try:  # one batch size at a time, as the lookup table measures them
-        lat = {bs: measure({bs: calls[bs]}, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)[bs]
-               for bs in batch_sizes}
-    finally:
-        torch.set_num_threads(threads)
-    out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
-    out["latency_ms"] = lat[batch_sizes[0]]["median"]
-    bs = batch_sizes[-1]
-    meter = find_meter(device)
-    power = measure_power(calls[bs], cfg.power_window_s, meter, cfg.country_iso_code)
-    if power.source in MEASURED_SOURCES:  # counters: subtract idle power over the same window
-        idle = measure_power(None, cfg.power_window_s, meter)
-        active_w = max(0.0, power.watts - idle.watts)
-    else:
-        active_w = power.watts
-    out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
-    out.update(energy_source=power.source, energy_batch_size=bs, memory_format=fmt)
-    return out
 
 
 OPTIMIZERS = ("sgd", "momentum", "adamw", "adam", "rmsprop", "rmsproptf", "lamb", "lion", "nadamw")
@@ -248,11 +228,11 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
                     num_classes: int, in_chans: int, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
     """Train one standalone network with the config's recipe, test it, measure it on the device.
 
-    Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed
-    networks are trained and measured exactly the same way. ``seed`` drives the initialisation, the
-    training order and the augmentation (never the splits), so replicates are independent runs. The
-    row states the budget the model
-    really got (``budget``: recipe, images seen, training kWh). ``measure.enabled=false`` skips the
+    Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed networks are trained
+    and measured exactly the same way. ``seed`` drives the initialisation, the training order and the
+    augmentation (never the splits), so replicates are independent runs. The row states the budget the model
+    really got (``budget``: recipe, images seen, training kWh) and each test image's correctness
+    (``test_correct``, :func:`supernet.metrics.pack_correct`). ``measure.enabled=false`` skips the
     latency/energy measurement (``green-run`` times every final model in one session instead).
     ``callbacks`` join the trainer (``green-table`` records its accuracy curves with one).
     """
@@ -273,6 +253,7 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     return {"epochs": cfg.epochs, "seed": seed, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
             "test_recall_min": per_class["recall_min"], "test_class_recall": per_class["class_recall"],
             "test_confusion": per_class["confusion"], "test_images": len(dm.test_set), **measured,
+            "test_correct": pack_correct(torch.cat(module.test_correct)) if module.test_correct else None,
             "train_energy_kwh": energy["energy_kwh"], "train_co2eq_kg": energy["co2eq_kg"],
             "train_energy_source": energy["source"], "train_seconds": energy["seconds"],
             "budget": budget}

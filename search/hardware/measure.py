@@ -89,3 +89,31 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
                "threads": threads, "memory_format": memory_format, "order": "all models and batch sizes interleaved, shuffled each trial",
                "power": session_power, **device_fingerprint(device)}
     return {"models": out, "session": session}
+
+
+def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
+                     batch_sizes: Sequence[int], cfg: Any) -> dict[str, Any]:
+    """One model's latency at each batch size and energy per image on ``device`` (source-labelled): what
+    ``green-finetune`` and ``green-baselines`` measure of a model they trained (``measure`` of their config)."""
+    fmt = str(cfg.get("memory_format", DEFAULT_MEMORY_FORMAT))  # measured in the layout it is served in
+    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device, memory_format=fmt) for bs in batch_sizes}
+    threads = torch.get_num_threads()
+    set_threads(cfg.get("threads"))
+    try:  # one batch size at a time, as the lookup table measures them
+        lat = {bs: measure({bs: calls[bs]}, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)[bs]
+               for bs in batch_sizes}
+    finally:
+        torch.set_num_threads(threads)
+    out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
+    out["latency_ms"] = lat[batch_sizes[0]]["median"]
+    bs = batch_sizes[-1]
+    meter = find_meter(device)
+    power = measure_power(calls[bs], cfg.power_window_s, meter, cfg.country_iso_code)
+    if power.source in MEASURED_SOURCES:  # counters: subtract idle power over the same window
+        idle = measure_power(None, cfg.power_window_s, meter)
+        active_w = max(0.0, power.watts - idle.watts)
+    else:
+        active_w = power.watts
+    out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
+    out.update(energy_source=power.source, energy_batch_size=bs, memory_format=fmt)
+    return out
