@@ -96,10 +96,14 @@ def _stage(root, stage, rows, kwh, seeds=1):
 
 
 def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path, write_front):
+    from supernet.metrics import pack_correct
+
     w = [_row("w1", 0.9, 1.0, 1.0, 10, "winner", accs=[0.9, 0.9]), _row("w2", 0.8, 0.5, 0.4, 5, "winner",
                                                                           accs=[0.8, 0.8])]
+    w[0].update(test_correct=pack_correct([1, 1, 0, 1]), test_images=4)  # per image: the twins' paired comparison
     _stage(tmp_path, "finetune", w, 2.0, seeds=2)
-    _stage(tmp_path, "scratch", [_row("w1", 0.7, 1.0, 1.0, 10, accs=[0.7, 0.7])], 16.0, seeds=2)
+    _stage(tmp_path, "scratch", [{**_row("w1", 0.7, 1.0, 1.0, 10, accs=[0.7, 0.7]),
+                                  "test_correct": pack_correct([1, 0, 0, 1]), "test_images": 4}], 16.0, seeds=2)
     _stage(tmp_path, "baselines", [_row("b1", 0.85, 2.0, 0.3, 50, accs=[0.85, 0.85]),
                                    _row("b2", 0.95, 3.0, 3.0, 80, accs=[0.95, 0.95])], 1.0, seeds=2)
     _stage(tmp_path, "mt_train", [_row("m1", 0.9, 1.0, 1.0, 10, accs=[0.9, 0.9])], 2.0, seeds=2)
@@ -125,8 +129,11 @@ def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path, wri
     assert b["breakeven_deployments"] == pytest.approx(2.0 / (4.0 - 0.5)) and len(b["curves"]["candidates"]) == 50
     from search.pipeline.report import write_report
 
+    tw = s["twins"]["scratch"]  # w1 only (w2 has no twin); per seed and image: winner - twin = [0, 1, 0, 0]
+    assert tw["archs"] == ["w1"] and tw["all"]["per_seed_points"] == pytest.approx([25.0, 25.0])
     write_report(tmp_path)  # the report states the break-even and charts it
     md = (tmp_path / "report.md").read_text()
+    assert "Winners against their scratch twins" in md and "**+25.00 points**" in md
     assert "the one-shot route is cheaper beyond **3** candidates" in md and "after **0.6** deployed models" in md
     assert (tmp_path / "report_breakeven.png").stat().st_size > 10_000
     # the one-shot front (0.9 @ 1.0 and 0.8 @ 0.4) covers more than the multi-trial one (0.9 @ 1.0)

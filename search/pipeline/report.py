@@ -150,6 +150,14 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                       f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is paid "
                       f"back after {k_star}. The cost table serves both routes and is left out.", "",
                       f"![break-even]({images['breakeven']})", ""]
+    tw = (s.get("twins") or {}).get("scratch")
+    if tw and tw["all"]:
+        d, ci = tw["all"], tw["all"]["diff_ci"]
+        lines += ["### Winners against their scratch twins", "",
+                  f"Test accuracy of the winners minus their twins (the same archs from scratch), paired by seed and "
+                  f"by image, over {len(tw['archs'])} arch(s) and {d['seeds']} seed(s): **{d['diff_points']:+.2f} "
+                  f"points** (95% CI {ci[0]:+.2f} to {ci[1]:+.2f}; {d['interval']}). Per arch: "
+                  + ", ".join(f"{a} {v['diff_points']:+.2f}" for a, v in tw["per_arch"].items()) + ".", ""]
     ratio = "n/a (no scratch stage)" if a["ratio"] is None else f"**{a['ratio']:.3f}**"
     lines += ["### Amortisation over training the K winners from scratch", "",
               f"Per seed, producing the K = {a['k']} winners through the supernet took {a['supernet_route_kwh']:.4g} "

@@ -24,6 +24,7 @@ import numpy as np
 
 from search.evolution.front import Front
 from search.pipeline.breakeven import from_ledger
+from search.pipeline.twins import compare
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from supernet.errors import GreenError
 
@@ -252,6 +253,7 @@ def summarise(root: str | Path) -> dict[str, Any]:
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
+            "twins": {"scratch": compare(raw["finetune"], raw["scratch"]) if raw["scratch"] else None},
             "session": session.get("session"), "seeds": seeds,
             "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
             "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()}}
