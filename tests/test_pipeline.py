@@ -133,7 +133,7 @@ def test_summary_counts_dominated_baselines_and_both_amortisations(tmp_path, wri
     assert tw["archs"] == ["w1"] and tw["all"]["per_seed_points"] == pytest.approx([25.0, 25.0])
     write_report(tmp_path)  # the report states the break-even and charts it
     md = (tmp_path / "report.md").read_text()
-    assert "Winners against their scratch twins" in md and "**+25.00 points**" in md
+    assert "Winners against their scratch twins (with the scratch recipe)" in md and "**+25.00 points**" in md
     assert "the one-shot route is cheaper beyond **3** candidates" in md and "after **0.6** deployed models" in md
     assert (tmp_path / "report_breakeven.png").stat().st_size > 10_000
     # the one-shot front (0.9 @ 1.0 and 0.8 @ 0.4) covers more than the multi-trial one (0.9 @ 1.0)
@@ -323,3 +323,33 @@ def test_one_stage_table_the_runner_walks_and_stages_never_import_the_runner(tmp
     tree = ast.parse(Path(stages.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "search.pipeline.run" not in imported
+
+
+def test_scratch_ft_twins_train_for_the_fine_tunes_epochs_from_scratch(tmp_path, monkeypatch):
+    """The twins at equal fine-tune epochs: the winners' archs, from scratch, no teacher, the fine-tune's epochs
+    (not the route's), in their own stage folder."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    import search.deploy.finetune as ft
+    from search.pipeline import stages
+
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune" / "finetune.json").write_text(json.dumps(
+        {"models": [{"arch": "a1"}, {"arch": "a2"}, {"arch": "a1"}]}))
+    composed = []
+
+    def compose(name, stage, extra=()):
+        composed.append((name, stage, list(extra)))
+        return OmegaConf.create({"epochs": 4, "ckpt": None, "archs": None, "stage": stage, "extra": list(extra)})
+
+    run = SimpleNamespace(root=tmp_path, ckpt=tmp_path / "s.ckpt", compose=compose,
+                          route_epochs=lambda: 99, equal_budget=None)
+    seen = {}
+    monkeypatch.setattr(ft, "finetune", lambda cfg: seen.update(cfg=cfg))
+    stages.scratch_ft(run)
+    cfg = seen["cfg"]
+    assert cfg.stage == "scratch_ft" and cfg.epochs == 4 and list(cfg.archs) == ["a1", "a2"]
+    assert {"from_scratch=true", "distill=false"} <= set(cfg.extra) and cfg.ckpt == str(tmp_path / "s.ckpt")
+    assert "scratch_ft" in stages.TRAINED and "scratch_ft" in stages.STAGES

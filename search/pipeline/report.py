@@ -150,10 +150,12 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                       f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is paid "
                       f"back after {k_star}. The cost table serves both routes and is left out.", "",
                       f"![break-even]({images['breakeven']})", ""]
-    tw = (s.get("twins") or {}).get("scratch")
-    if tw and tw["all"]:
+    for stage, tw in (s.get("twins") or {}).items():
+        if not (tw and tw["all"]):
+            continue
         d, ci = tw["all"], tw["all"]["diff_ci"]
-        lines += ["### Winners against their scratch twins", "",
+        how = "for the fine-tune's epochs alone" if stage == "scratch_ft" else "with the scratch recipe"
+        lines += [f"### Winners against their scratch twins ({how})", "",
                   f"Test accuracy of the winners minus their twins (the same archs from scratch), paired by seed and "
                   f"by image, over {len(tw['archs'])} arch(s) and {d['seeds']} seed(s): **{d['diff_points']:+.2f} "
                   f"points** (95% CI {ci[0]:+.2f} to {ci[1]:+.2f}; {d['interval']}). Per arch: "

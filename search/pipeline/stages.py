@@ -22,7 +22,7 @@ from supernet.energy import track_energy
 from supernet.errors import GreenError
 from supernet.io import write_json
 
-TRAINED = ("finetune", "scratch", "baselines", "mt_train")  # final models: the shared recipe, seeds, one session
+TRAINED = ("finetune", "scratch", "scratch_ft", "baselines", "mt_train")  # final models: seeds, one session
 
 
 class Run(Protocol):
@@ -108,6 +108,19 @@ def scratch(p: Run) -> None:
     cfg = p.compose("finetune", "scratch", ["from_scratch=true", "distill=false", "onnx=false"])
     cfg.ckpt, cfg.archs = str(p.ckpt), list(dict.fromkeys(w["arch"] for w in winners))
     finetune(p.equal_budget(cfg, "scratch", p.cfg.scratch_epochs, p.route_epochs()))
+
+
+def scratch_ft(p: Run) -> None:
+    """The winners' archs from scratch for the fine-tune's epochs alone, with its recipe otherwise (twins at equal
+    fine-tune epochs): what the supernet's weights give a fine-tune of that length. Their budget is unequal to
+    the winners' route by design, and each row states it."""
+    from search.deploy.finetune import finetune
+
+    winners = json.loads((p.root / "finetune" / "finetune.json").read_text())["models"]
+    cfg = p.compose("finetune", "scratch_ft", ["from_scratch=true", "distill=false", "onnx=false"])
+    cfg.ckpt, cfg.archs = str(p.ckpt), list(dict.fromkeys(w["arch"] for w in winners))
+    cfg.epochs = int(p.compose("finetune", "finetune").epochs)
+    finetune(cfg)
 
 
 def baselines(p: Run) -> None:
@@ -222,6 +235,8 @@ STAGE_TABLE: tuple[Stage, ...] = (
     Stage("finetune", "green-finetune of the top_k winners, picked on held-out validation images",
           _wrote("finetune/finetune.json"), finetune),
     Stage("scratch", "the same winners trained from scratch (their twins)", _wrote("scratch/finetune.json"), scratch),
+    Stage("scratch_ft", "optional: the same winners from scratch for the fine-tune's epochs alone",
+          _wrote("scratch_ft/finetune.json"), scratch_ft),
     Stage("baselines", "green-baselines: the hand-designed compact CNNs", _wrote("baselines/baselines.json"),
           baselines),
     Stage("fidelity", "a few cost-stratified subnets trained standalone against their inherited accuracy",

@@ -28,10 +28,12 @@ from search.pipeline.twins import compare
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from supernet.errors import GreenError
 
-KINDS = {"finetune": "winner", "scratch": "scratch", "baselines": "baseline", "mt_train": "multi-trial"}
+KINDS = {"finetune": "winner", "scratch": "scratch", "scratch_ft": "scratch-ft", "baselines": "baseline",
+         "mt_train": "multi-trial"}
 COSTS = ("latency_ms", "latency_serving_ms", "energy_mj_per_image", "params", "total_train_kwh")
 NOISY = ("latency_ms", "latency_serving_ms", "energy_mj_per_image")  # measured: judged with their p10-p90
-LEDGER = ("train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search", "mt_train", "measure")
+LEDGER = ("train", "lut", "search", "finetune", "scratch", "scratch_ft", "baselines", "fidelity", "mt_search", "mt_train",
+          "measure")
 
 
 def _read(path: Path, allow_nan: bool = False) -> dict[str, Any]:
@@ -253,7 +255,7 @@ def summarise(root: str | Path) -> dict[str, Any]:
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
-            "twins": {"scratch": compare(raw["finetune"], raw["scratch"]) if raw["scratch"] else None},
+            "twins": {t: compare(raw["finetune"], raw[t]) if raw[t] else None for t in ("scratch", "scratch_ft")},
             "session": session.get("session"), "seeds": seeds,
             "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
             "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()}}
