@@ -12,7 +12,13 @@ ledger, and the headline figures computed from them by :func:`headline` (which
   vs energy, and on both (``total``);
 - ``multi_trial``: energy of the one-shot route over the multi-trial route at the same number of
   evaluated candidates, and the test hypervolume ratio of their final fronts (bootstrap CI);
-- ``amortisation_ratio``: the supernet route over training the K winners from scratch.
+- ``amortisation_ratio``: the supernet route over training the K winners from scratch;
+- ``twins``: the winners' test accuracy minus their twins', in points, paired by seed and image
+  (:mod:`search.pipeline.twins`): ``full_recipe`` (the scratch stage) and ``equal_epochs`` (``scratch_ft``:
+  the fine-tune's epochs alone), each with ``diff_ci``; from ``raw.rows`` (each trained model's per-image
+  correctness);
+- ``breakeven`` (:mod:`search.pipeline.breakeven`): ``candidates`` (N*), ``energy_ratio`` at the search's
+  ``search_candidates``, ``deployments`` (K*); ``train_images`` and ``seeds`` state the budget.
 
     python bench/pipeline.py --run outputs/bench/pipeline_cifar10 experiment=cifar10_cpu data=imagefolder \
         data.root=../shared/data/cifar10
@@ -30,9 +36,12 @@ from typing import Any
 from common import ROOT, save
 
 from search.stats import mean_spread
+from search.pipeline.breakeven import from_ledger
 from search.pipeline.summary import dominated_counts, hv_ratio
+from search.pipeline.twins import compare
 
-STAGES = "[train,lut,search,finetune,scratch,baselines,mt_search,mt_train,measure,report]"
+STAGES = "[train,lut,search,finetune,scratch,scratch_ft,baselines,mt_search,mt_train,measure,report]"
+ROW_FIELDS = ("arch", "replicate", "test_images", "test_correct")  # per trained model and seed: the paired bootstraps
 MODEL_FIELDS = ("name", "kind", "arch", "params", "macs", "seeds", "test_acc_per_seed", "test_images", "select_acc",
                 "latency_ms", "latency_ms_p10", "latency_ms_p90", "latency_serving_ms", "latency_serving_ms_p10",
                 "latency_serving_ms_p90", "energy_mj_per_image", "energy_mj_per_image_p10",
@@ -68,6 +77,17 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         "failed_trainings": d["failed"],
         "amortisation_ratio": route / scratch if scratch > 0 else None,
     }
+    rows = raw.get("rows", {})
+    twins = {name: compare(rows.get("finetune", []), rows.get(stage, [])) for name, stage in
+             (("full_recipe", "scratch"), ("equal_epochs", "scratch_ft"))}
+    out["twins"] = {name: t and {**t["all"], "archs": t["archs"]} for name, t in twins.items()}
+    even = from_ledger(led, raw["candidates"]["one_shot"], raw["candidates"].get("multi_trial"), len(winners), seeds) \
+        if raw.get("candidates") else None
+    out["search_candidates"] = raw.get("candidates", {}).get("one_shot")
+    # the names last: ``candidates`` is N* here (the search's own count is ``search_candidates``)
+    out["breakeven"] = even and {**even.to_json(), "candidates": even.breakeven_candidates,
+                                 "deployments": even.breakeven_deployments}
+    out["train_images"] = raw.get("train_images")
     mt = raw["models"].get("mt_train")
     if mt:
         mt_kwh = kwh["lut"] + kwh["mt_search"] + kwh["mt_train"] / seeds
@@ -80,7 +100,14 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("quick"):  # a quick run's counts and intervals are labelled and never judged against a goal
         out["goal"] = "not judged: quick run (reduced budget)"
         return out
+    full, equal = out["twins"]["full_recipe"], out["twins"]["equal_epochs"]
     out["goal"] = {
+        "train_images_ge_20000_and_seeds_ge_3": (out["train_images"] or 0) >= 20000 and seeds >= 3,
+        "beats_equal_epoch_twins_beyond_noise": bool(equal and equal["diff_ci"] and equal["diff_ci"][0] > 0),
+        "within_noise_of_full_recipe_twins": bool(full and full["diff_ci"] and full["diff_ci"][1] >= 0
+                                                   and full["diff_ci"][1] - full["diff_ci"][0] <= 3.0),
+        "search_candidates_gt_5_breakeven": bool(even and even.breakeven_candidates is not None
+                                                 and out["search_candidates"] > 5 * even.breakeven_candidates),
         "winner_dominates_5_of_6_on_latency_and_energy_beyond_noise":
             len(d["beyond_noise"]["latency_ms"]) >= 5 and len(d["beyond_noise"]["energy_mj_per_image"]) >= 5,
         "one_shot_energy_le_0.2_of_multi_trial_with_hv_ge_0.98":
@@ -127,7 +154,12 @@ def main() -> None:
                 "ledger": s["ledger"], "seeds": s["seeds"],
                 "num_classes": json.loads((run / "finetune" / "finetune.json").read_text()).get("num_classes", 10),
                 "candidates": {"one_shot": one["unique_evals"], "multi_trial": mt["unique_evals"]},
-                "trial_budget": mt.get("multi_trial"), "session": s["session"], "stage_seconds": s["stage_seconds"]},
+                "trial_budget": mt.get("multi_trial"), "session": s["session"], "stage_seconds": s["stage_seconds"],
+                "rows": {st: [{f: r.get(f) for f in ROW_FIELDS} for r in
+                              json.loads((run / st / "finetune.json").read_text())["models"]]
+                         for st in ("finetune", "scratch", "scratch_ft") if (run / st / "finetune.json").is_file()},
+                "train_images": json.loads((run / "finetune" / "finetune.json").read_text())["models"][0]
+                ["budget"].get("train_images")},
         "run": str(run), "quick": args.quick, "energy_sources": s["energy_sources"],
     }
     result.update(headline(result))

@@ -23,3 +23,30 @@ def test_route_energies_are_known_answers_of_the_ledger(load_bench):
     mt = h["multi_trial"]
     assert mt["one_shot_kwh"] == pytest.approx(4.0) and mt["multi_trial_kwh"] == pytest.approx(10.5)
     assert mt["energy_ratio"] == pytest.approx(4.0 / 10.5) and h["amortisation_ratio"] == pytest.approx(0.5)
+
+
+def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger(load_bench):
+    """The issue-32 figures on a constructed run: winners right on 3 of 4 images where their equal-epoch twins are
+    right on 1 and their full-recipe twins on 3 (2 seeds: paired image bootstraps), the break-even from the
+    ledger (the test above's), the stated budget."""
+    from supernet.metrics import pack_correct
+
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
+    raw = result["raw"]
+    for stage, v in {"train": 2.0, "search": 0.5, "finetune": 2.0, "scratch": 16.0, "mt_search": 9.0}.items():
+        raw["ledger"][stage]["energy_kwh"] = v
+    raw["seeds"], raw["train_images"] = 2, 45000
+    raw["candidates"] = {"one_shot": 12, "multi_trial": 12}
+    row = lambda st, rep, bits: {"arch": "a", "replicate": rep, "test_images": 4, "test_correct": pack_correct(bits)}  # noqa: E731
+    raw["rows"] = {"finetune": [row("f", i, [1, 1, 1, 0]) for i in (0, 1)],
+                   "scratch": [row("s", i, [1, 1, 0, 1]) for i in (0, 1)],
+                   "scratch_ft": [row("e", i, [1, 0, 0, 0]) for i in (0, 1)]}
+    h = load_bench("pipeline").headline(result)
+    assert h["twins"]["equal_epochs"]["diff_points"] == pytest.approx(50.0)
+    assert h["twins"]["full_recipe"]["diff_points"] == pytest.approx(0.0) and h["twins"]["full_recipe"]["seeds"] == 2
+    k = len(raw["models"]["finetune"])  # the winners of the archived run, each per seed
+    assert h["breakeven"]["candidates"] == pytest.approx(2.0 / (9 / 12 - 0.5 / 12))
+    assert h["breakeven"]["deployments"] == pytest.approx(2.0 / (16.0 / (2 * k) - 2.0 / (2 * k)))
+    assert h["search_candidates"] == 12 and h["train_images"] == 45000
+    assert h["goal"]["train_images_ge_20000_and_seeds_ge_3"] is False  # 2 seeds
+    assert h["goal"]["search_candidates_gt_5_breakeven"] is False  # 12 < 5 x 2.8
