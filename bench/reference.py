@@ -1,0 +1,107 @@
+"""Publish the reference supernet (issue 32): its weights, config, validation curves, training energy and wall time.
+
+Reads a ``green-train`` run folder (``outputs/reference/supernet`` by default) and writes to ``--out``
+(``bench/results/reference/``): ``supernet.ckpt`` (the last checkpoint without its optimizer state: a plain-data
+torch file that :func:`supernet.checkpoint.load_supernet` and every benchmark load as they load a checkpoint),
+``config.yaml`` (the run's composed config) and ``reference.json``: the provenance, the raw per-epoch
+validation accuracy of the largest, middle and smallest subnet (from the run's TensorBoard logs), the booked
+training energy and the checkpoint's sha256, and the headline figures :func:`headline` recomputes from them:
+
+- ``plateau_points``: per subnet, how far validation accuracy moved over the last ``PLATEAU_EPOCHS`` (3)
+  epochs (max minus min, in points), and ``plateau_reached``: both the largest's and the smallest's below
+  ``PLATEAU_POINTS`` (0.5) *and* the schedule ended (every planned epoch trained);
+- ``final_val_acc`` per subnet, ``epochs_done`` of ``epochs_planned``, ``train_kwh`` and ``train_seconds``
+  (codecarbon's estimate, summed over the sessions that trained it; the wall time includes any time the
+  process was paused, so both are upper bounds), ``energy_source``.
+
+    python bench/reference.py                       # outputs/reference/supernet -> bench/results/reference
+    python bench/reference.py --run <folder> --out outputs/bench/reference
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from common import ROOT, save
+
+from supernet.checkpoint import read_checkpoint
+from supernet.io import write_atomic
+
+PLATEAU_EPOCHS, PLATEAU_POINTS = 3, 0.5
+SUBNETS = ("largest", "middle", "smallest")
+
+
+def curves(run: Path) -> dict[str, list[float]]:
+    """Per subnet, validation accuracy after each epoch, in order (the last value logged at each step)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    by_step: dict[str, dict[int, float]] = {s: {} for s in SUBNETS}
+    for f in sorted((run / "tb").rglob("events.out.tfevents*")):
+        ea = EventAccumulator(str(f), size_guidance={"scalars": 0})
+        ea.Reload()
+        tags = set(ea.Tags()["scalars"])
+        for s in SUBNETS:
+            if f"val/acc_{s}" in tags:
+                for e in ea.Scalars(f"val/acc_{s}"):
+                    by_step[s][int(e.step)] = float(e.value)
+    return {s: [v for _, v in sorted(by_step[s].items())] for s in SUBNETS}
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    raw = result["raw"]
+    c = raw["curves"]
+    plateau = {s: (100 * (max(c[s][-PLATEAU_EPOCHS:]) - min(c[s][-PLATEAU_EPOCHS:]))
+                   if len(c[s]) >= PLATEAU_EPOCHS else None) for s in SUBNETS}
+    done = min(len(c[s]) for s in SUBNETS)
+    ended = done >= raw["epochs_planned"]
+    flat = all(plateau[s] is not None and plateau[s] < PLATEAU_POINTS for s in ("largest", "smallest"))
+    return {"epochs_done": done, "epochs_planned": raw["epochs_planned"], "schedule_ended": ended,
+            "plateau_points": plateau, "plateau_reached": ended and flat,
+            "final_val_acc": {s: (c[s][-1] if c[s] else None) for s in SUBNETS},
+            "train_kwh": raw["energy"]["energy_kwh"], "train_seconds": raw["energy"]["seconds"],
+            "energy_source": raw["energy"]["source"], "train_sessions": raw["energy"].get("sessions")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", type=Path, default=ROOT / "outputs" / "reference" / "supernet", help="green-train folder")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reference")
+    args = p.parse_args(argv)
+    ckpt_path, energy_path = args.run / "checkpoints" / "last.ckpt", args.run / "energy_train.json"
+    config_path = args.run / ".hydra" / "config.yaml"
+    for f in (ckpt_path, energy_path, config_path):
+        if not f.is_file():
+            p.error(f"{f}: missing (is {args.run} a green-train run folder?)")
+    from omegaconf import OmegaConf
+
+    ckpt = read_checkpoint(ckpt_path)  # plain data only: refused otherwise
+    cfg = OmegaConf.load(config_path)
+    slim = {k: ckpt[k] for k in ("green", "state_dict", "epoch", "global_step") if k in ckpt}
+    buf = io.BytesIO()
+    torch.save(slim, buf)
+    data = buf.getvalue()
+    write_atomic(args.out / "supernet.ckpt", data)
+    write_atomic(args.out / "config.yaml", OmegaConf.to_yaml(cfg))
+    raw = {"curves": curves(args.run), "epochs_planned": int(cfg.epochs),
+           "energy": json.loads(energy_path.read_text()), "checkpoint_sha256": hashlib.sha256(data).hexdigest(),
+           "checkpoint_epoch": int(ckpt.get("epoch", -1)), "checkpoint_global_step": int(ckpt.get("global_step", -1)),
+           "space_digest": ckpt["green"].get("space_digest"),
+           "plateau_rule": f"max - min of the last {PLATEAU_EPOCHS} epochs' validation accuracy < {PLATEAU_POINTS} "
+                           "points for the largest and the smallest subnet, after the schedule ended"}
+    result = {**headline({"raw": raw}), "raw": raw}
+    path = save("reference", result, out_dir=args.out, config=OmegaConf.to_container(cfg, resolve=False))
+    h = result
+    print(f"reference: {h['epochs_done']}/{h['epochs_planned']} epochs, final val acc {h['final_val_acc']}, plateau "
+          f"points {h['plateau_points']} (reached: {h['plateau_reached']}), {h['train_kwh']:.4f} kWh "
+          f"({h['energy_source']}) -> {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
