@@ -120,21 +120,23 @@ def table_command(recipe: dict, data_root: str, quick: bool, threads: int | None
 
 
 def read_rows(recipe: dict, quick: bool) -> tuple[list[dict], int, dict]:
-    """The finished rows of a recipe's table, its planned trainings and its identity (empty if not started)."""
+    """The finished rows of a recipe's table (each training's ``runs/*/row.json``: a build still under way counts
+    what it has finished), its planned trainings and its identity (nothing yet: no rows, the default plan)."""
     import json
 
-    path = ROOT / "outputs" / ("pilot_quick" if quick else "pilot") / recipe["name"] / "table.json"
-    if not path.is_file():
+    folder = ROOT / "outputs" / ("pilot_quick" if quick else "pilot") / recipe["name"]
+    if not (folder / "identity.json").is_file():
         return [], (5 if quick else SUBNETS) * SEEDS, {}
-    d = json.loads(path.read_text())
+    ident = json.loads((folder / "identity.json").read_text())
     keep = ("arch", "replicate", "stratum", "role", "macs", "params", "test_acc", "val_acc", "train_seconds",
             "train_kwh", "energy_source", "plateau_points", "epochs", "images_seen")
-    rows = [{k: r.get(k) for k in keep} for r in d["rows"]]
+    rows = [{k: r.get(k) for k in keep} for r in
+            (json.loads(f.read_text())["result"] for f in sorted((folder / "runs").glob("*/row.json")))]
     for r in rows:  # nan (a one-epoch recipe) is not JSON
         if r["plateau_points"] is not None and r["plateau_points"] != r["plateau_points"]:
             r["plateau_points"] = None
-    plan = d["identity"]["plan"]
-    return rows, plan["subnets"] * plan["seeds"], {k: d["identity"][k] for k in ("data", "recipe", "plan")}
+    plan = ident["plan"]
+    return rows, plan["subnets"] * plan["seeds"], {k: ident[k] for k in ("data", "recipe", "plan")}
 
 
 def plot(result: dict, path: Path) -> None:

@@ -85,3 +85,23 @@ def test_run_without_data_is_refused(pilot, tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         pilot.main(["--data-root", str(tmp_path), "--recipe", "a=10:1"])
     assert err.value.code == 2 and "not a CIFAR-10 ImageFolder" in capsys.readouterr().err
+
+
+def test_rows_are_read_from_each_finished_training_of_a_build_under_way(pilot, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(pilot, "ROOT", tmp_path)
+    recipe = {"name": "r", "train_images": 10, "epochs": 1}
+    assert pilot.read_rows(recipe, False) == ([], pilot.SUBNETS * pilot.SEEDS, {})  # not started
+    folder = tmp_path / "outputs" / "pilot" / "r"
+    (folder / "runs" / "00_a").mkdir(parents=True)
+    (folder / "runs" / "01_b").mkdir(parents=True)  # a training under way: no row yet
+    (folder / "identity.json").write_text(json.dumps(
+        {"data": {"d": 1}, "recipe": {"epochs": 1}, "plan": {"subnets": 3, "seeds": 2}, "space": {}}))
+    row = {"arch": "a", "replicate": 0, "role": "smallest", "test_acc": 0.4, "plateau_points": float("nan"),
+           "train_seconds": 3.0, "extra": "dropped"}
+    (folder / "runs" / "00_a" / "row.json").write_text(json.dumps({"result": row}))
+    rows, planned, ident = pilot.read_rows(recipe, False)
+    assert planned == 6 and ident == {"data": {"d": 1}, "recipe": {"epochs": 1}, "plan": {"subnets": 3, "seeds": 2}}
+    assert len(rows) == 1 and rows[0]["plateau_points"] is None and "extra" not in rows[0]
+    assert rows[0]["test_acc"] == 0.4 and rows[0]["stratum"] is None
