@@ -569,7 +569,7 @@ def test_ledger_whole_output(tmp_path):
                   "sources": ["codecarbon-estimate", "codecarbon:rapl"], "grids": ["FRA"]},
         "lut": empty, "search": {"energy_kwh": 2.0, "co2eq_kg": 1.0, "seconds": 4.0, "files": 2,
                                  "sources": ["codecarbon:rapl"], "grids": ["DEU", "USA"]},
-        "finetune": empty, "scratch": empty, "baselines": empty, "fidelity": empty, "mt_search": empty,
+        "finetune": empty, "scratch": empty, "scratch_ft": empty, "baselines": empty, "fidelity": empty, "mt_search": empty,
         "mt_train": empty, "measure": empty}
 
 

@@ -26,7 +26,7 @@ def test_ledger_sums_every_codecarbon_file_of_a_stage(tmp_path):
     assert (f["energy_kwh"], f["co2eq_kg"], f["seconds"], f["files"]) == (0.75, 0.1875, 5.0, 2)
     assert f["sources"] == ["codecarbon-estimate", "codecarbon:rapl"]
     assert led["train"] == {"energy_kwh": 0, "co2eq_kg": 0, "seconds": 0, "files": 0, "sources": [], "grids": []}
-    assert list(led) == ["train", "lut", "search", "finetune", "scratch", "baselines", "fidelity", "mt_search",
+    assert list(led) == ["train", "lut", "search", "finetune", "scratch", "scratch_ft", "baselines", "fidelity", "mt_search",
                          "mt_train", "measure"]
 
 
@@ -89,6 +89,11 @@ def test_summarise_known_answer(tmp_path, write_front):
     assert mt.pop("test_hv_ratio_per_seed") == [pytest.approx(0.5 / 0.075)] * 2
     assert mt.pop("test_hv_reference") == [0.1, pytest.approx(1.1)]
     assert mt.pop("energy_ratio") == pytest.approx(4.0 / 11.5) and mt.pop("multi_trial_kwh") == pytest.approx(11.5)
+    # break-even: supernet 2 kWh; per candidate scoring 0.5 / 30, a trial 9 / 31; per deployed model (2 x 2 seeds)
+    # fine-tune 2 / 4, scratch 16 / 4
+    b = mt.pop("breakeven")
+    assert b["breakeven_candidates"] == pytest.approx(2.0 / (9 / 31 - 0.5 / 30))
+    assert b["breakeven_deployments"] == pytest.approx(2.0 / (4.0 - 0.5)) and b["candidates"] == 30
     assert mt == {"candidates": {"one_shot": 30, "multi_trial": 31}, "one_shot_kwh": 4.0,
                   "trial_budget": {"epochs": 1}, "test_hv_seeds": 2}
     # each winner carries half of supernet, table and search (3 kWh); the multi-trial model the whole of its route
@@ -102,7 +107,8 @@ def test_summarise_known_answer(tmp_path, write_front):
     assert s["dominated"]["beyond_noise"]["params"] == []  # as many parameters: not cheaper
     assert set(s) == {"models", "winners", "scratch", "baselines", "multi_trial_models", "dominated", "ledger",
                       "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds",
-                      "fidelity"}
+                      "fidelity", "twins"}
+    assert s["twins"] == {"scratch": None, "scratch_ft": None}  # no per-image correctness in these rows
 
 
 def test_summarise_without_the_optional_stages(tmp_path):
