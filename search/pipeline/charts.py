@@ -144,26 +144,23 @@ def breakeven_chart(b: dict, source: str) -> bytes:
     import matplotlib.pyplot as plt
 
     c = b["curves"]
-    two = "deployments" in c
-    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(10 if two else 5.5, 3.8), squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(c["candidates"], c["one_shot_kwh"], label="one-shot (supernet + scoring)")
-    ax.plot(c["candidates"], c["multi_trial_kwh"], label="multi-trial (a short training each)")
-    ax.axvline(b["candidates"], color="grey", ls=":", lw=1, label=f"this search: {b['candidates']}")
-    if b["breakeven_candidates"] is not None:
-        ax.axvline(b["breakeven_candidates"], color="black", ls="--", lw=1,
-                   label=f"break-even N* = {b['breakeven_candidates']:.0f}")
-    ax.set_xlabel("evaluated candidates")
-    ax.set_ylabel(f"cumulative energy (kWh, {source})")
-    ax.legend(fontsize=7)
-    if two:
-        ax = axes[0, 1]
-        ax.plot(c["deployments"], c["via_supernet_kwh"], label="supernet + a fine-tune each")
-        ax.plot(c["deployments"], c["from_scratch_kwh"], label="each trained from scratch")
-        if b["breakeven_deployments"] is not None:
-            ax.axvline(b["breakeven_deployments"], color="black", ls="--", lw=1,
-                       label=f"paid back at K* = {b['breakeven_deployments']:.1f}")
-        ax.set_xlabel("deployed models")
+    n_star, k_star = b["breakeven_candidates"], b["breakeven_deployments"]
+    panels = [("candidates", "evaluated candidates", ("one_shot_kwh", "one-shot (supernet + scoring)"),
+               ("multi_trial_kwh", "multi-trial (a short training each)"),
+               None if n_star is None else (n_star, f"break-even N* = {n_star:.0f}"))]
+    if "deployments" in c:
+        panels.append(("deployments", "deployed models", ("via_supernet_kwh", "supernet + a fine-tune each"),
+                       ("from_scratch_kwh", "each trained from scratch"),
+                       None if k_star is None else (k_star, f"paid back at K* = {k_star:.1f}")))
+    fig, axes = plt.subplots(1, len(panels), figsize=(10 if len(panels) == 2 else 5.5, 3.8), squeeze=False)
+    for ax, (x, xlabel, first, second, cross) in zip(axes[0], panels):
+        for key, label in (first, second):
+            ax.plot(c[x], c[key], label=label)
+        if x == "candidates":
+            ax.axvline(b["candidates"], color="grey", ls=":", lw=1, label=f"this search: {b['candidates']}")
+        if cross is not None:
+            ax.axvline(cross[0], color="black", ls="--", lw=1, label=cross[1])
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(f"cumulative energy (kWh, {source})")
         ax.legend(fontsize=7)
     fig.tight_layout()
