@@ -9,7 +9,8 @@ says how far its own front can be trusted). The figures:
   ranking look easy);
 * top-k regret at three MAC budgets (the thirds of the sample's cost range): the standalone
   accuracy lost, in points, by training the method's k best-ranked subnets under the budget and
-  keeping the best of them instead of the truly best one.
+  keeping the best of them instead of the truly best one; beside it, the regret a random ranking
+  is expected to have on the same subnets (:func:`random_regret`), the chance level it is judged by.
 """
 from __future__ import annotations
 
@@ -45,6 +46,20 @@ def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, fl
         return math.nan
     ranked = sorted(pool, key=lambda a: (-scores[a], macs[a], a))
     return (max(truth[a] for a in pool) - max(truth[a] for a in ranked[:k])) * 100
+
+
+def random_regret(truth: dict[str, float], macs: dict[str, float], budget: float, k: int) -> float:
+    """The expected :func:`regret` of a uniformly random ranking: the best standalone accuracy under
+    ``budget`` less the expected best of ``k`` subnets drawn at random without replacement from the pool
+    (exact: the i-th smallest of n is the best of the k drawn with probability C(i-1, k-1) / C(n, k)).
+    A method's regret means something only well below this chance level."""
+    vals = sorted(truth[a] for a in truth if macs[a] <= budget)
+    n = len(vals)
+    if not n:
+        return math.nan
+    k = min(k, n)
+    expected_best = sum(v * math.comb(i, k - 1) for i, v in enumerate(vals)) / math.comb(n, k)
+    return (vals[-1] - expected_best) * 100
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str], macs: dict[str, float],
