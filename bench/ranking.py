@@ -40,7 +40,7 @@ from common import ROOT, quick_supernet, save
 
 from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: F401  (re-exported for the tests)
 from search.ranking.fidelity import figures as rank_figures
-from search.stats import accuracy_se, kendall, spearman
+from search.stats import accuracy_se, kendall
 from search.ranking.build import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below

@@ -296,7 +296,7 @@ def ranking() -> str:
         rows.append(f"| {name} | {m['kendall_tau_no_extremes']:.3f} {tau_ci} | "
                     f"{m['top5_regret_points']:.2f} / {m['top1_regret_points']:.2f} | "
                     f"{'-' if kwh is None else f'{kwh:.2g}'} | {diff} |")
-    t, g = r["table_summary"], r["goal"]
+    g = r["goal"]
     return "\n".join([f"{_ran(r).split(' --method')[0]}` ... at {r['commit'][:7]} (the full command is in the JSON): "
                       f"{r['n_subnets']} subnets x {r['n_rows'] // r['n_subnets']} seeds of the `{r['table_identity']['space_name']}` "
                       f"space at {r['table_identity']['data']['image_size']} px. Noise ceiling (seed-to-seed tau of the "

@@ -7,7 +7,7 @@ tensors doing the same arithmetic and (b) the **project's path**:
   with the strategy's subnets per step (sandwich: largest, smallest, 2 random, in-place distillation);
   the bare loop runs the same subnets of the same steps with the same distillation and optimizer;
 - ``supernet_largest`` / ``supernet_middle``: the same step with one arch active (a one-arch strategy);
-- ``fit``: the standalone fit of baselines, scratch twins and fine-tunes (:func:`search.deploy.recipe.fit`)
+- ``fit``: the standalone fit of baselines, scratch twins and fine-tunes (:func:`search.training.fit.fit`)
   on the middle arch's static network; bare: forward, label-smoothed loss, backward, step;
 - ``evaluation``: scoring a subnet with inherited weights (:class:`SubnetEvaluator`: extraction, BN
   recalibration, validation); bare: BN recalibration and inference of the static net over the same images;
@@ -198,7 +198,7 @@ def run_round(ctx: dict[str, Any], variant: str, r: int) -> list[dict[str, Any]]
     """Every path of one variant, project then bare for each; the round's records."""
     from hydra.utils import instantiate
 
-    from search.deploy.recipe import fit
+    from search.training.fit import fit
     from search.evolution.evaluate import SubnetEvaluator
     from search.hardware.timing import measure, runner
     from supernet.module import SupernetModule

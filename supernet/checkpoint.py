@@ -17,6 +17,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.errors import CheckpointError, GreenError
+from supernet.identity import data_differences
 from supernet.io import write_atomic
 from supernet.validate import check_device
 from supernet.net import SuperNet
@@ -72,11 +73,7 @@ def check_data(dm: Any, meta: dict) -> None:
     trained = meta.get("data") or {}
     if not trained:
         return  # checkpoints of early versions carry no data summary
-    dm.setup()
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "split": "random",
-           "imbalance_ratio": None, **dm.split_key()}
-    was = {"split": "random", "imbalance_ratio": None, **trained}  # no key: the random split of all images
-    diff = [f"{k}: trained {was.get(k)!r} vs now {v!r}" for k, v in now.items() if was.get(k) != v]
+    diff = data_differences(dm, trained)
     if diff:
         raise GreenError("the data differs from the supernet's training data, so validation images may have been "
                          f"trained on ({'; '.join(diff)}); pass the same data settings")

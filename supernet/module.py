@@ -23,6 +23,7 @@ from supernet.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
 from supernet.errors import GreenError
 from supernet.data import class_weights_of
+from supernet.identity import data_identity
 from supernet.metrics import confusion_figures
 from supernet.strategy import Phase, Strategy, step_rng
 
@@ -253,8 +254,7 @@ class SupernetModule(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None:
             return {}
-        return {"class": type(dm).__name__, "classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size,
-                "image_size": dm.image_size, "channels": dm.channels, **dm.split_key()}
+        return {"class": type(dm).__name__, **data_identity(dm)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("green")

@@ -113,7 +113,8 @@ def test_zero_std_is_named_not_blamed_on_the_learning_rate(tmp_path, capsys, com
 
 
 def test_non_finite_fine_tune_loss_is_a_training_error():
-    from search.deploy.recipe import SubnetModule, make_optimizer
+    from search.training.fit import make_optimizer
+    from search.training.module import SubnetModule
     from supernet.errors import TrainingError
 
     with pytest.raises(GreenError, match="learning rate must be a finite number, got nan"):

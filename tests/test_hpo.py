@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from search.deploy.recipe import init_weights, make_optimizer
+from search.training.fit import init_weights, make_optimizer
 from search.tuning.hpo import hpo
 from search.tuning.slices import carve, slice_indices
 from search.tuning.space import HyperSpace

@@ -3,6 +3,8 @@
 - ``supernet/`` never imports ``search/`` (the supernet is trained and used without the search side);
 - a command module (``supernet/commands/*``, ``search/commands/*``: the console scripts' thin
   wrappers) is a leaf: no module imports one, so shared code lives in shared modules;
+- inside ``search/`` imports point down one declared order of layers (``SEARCH_LAYERS``): a
+  package imports only itself and the layers below it, never up the stack or sideways;
 - no module of the two packages is over 300 lines (split by concept, STYLE.md);
 - every console script of pyproject.toml points at a ``main`` of a command module.
 """
@@ -52,6 +54,39 @@ def test_no_module_imports_a_command_module():
     for test in (ROOT / "tests").glob("*.py"):  # tests run commands as processes, never import them
         users[f"tests.{test.stem}"] = sorted(imported(test) & commands)
     assert {k: v for k, v in users.items() if v} == {}
+
+
+# search/'s layers, bottom first: each may import the ones before it (and supernet/), none after it or beside it
+SEARCH_LAYERS = ("stats", "jobs", "hardware", "training", "ranking", "evolution", "deploy", "tuning", "pipeline",
+                 "commands")
+
+
+def layer(name: str) -> str | None:
+    """The layer of a ``search.*`` module name (``search.stats`` is its own); None outside ``search``."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "search" and len(parts) > 1 else None
+
+
+def test_search_imports_point_down_the_layers():
+    search_modules = [p for p in MODULES if module_name(p).startswith("search.")]
+    assert {layer(module_name(p)) for p in search_modules} == set(SEARCH_LAYERS)  # every package is placed
+    bad = {}
+    for p in search_modules:
+        own = SEARCH_LAYERS.index(layer(module_name(p)))
+        wrong = sorted(n for n in imported(p) if layer(n) in SEARCH_LAYERS and SEARCH_LAYERS.index(layer(n)) > own
+                       or (layer(n) is not None and layer(n) not in SEARCH_LAYERS))
+        if wrong:
+            bad[module_name(p)] = wrong
+    assert bad == {}
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path):
+    """The walk sees a lazy import inside a function, and an import of a higher layer fails the rule."""
+    f = tmp_path / "m.py"
+    f.write_text("def g():\n    from search.pipeline.run import Pipeline\n")
+    names = imported(f)
+    assert "search.pipeline.run" in names
+    assert SEARCH_LAYERS.index(layer("search.pipeline.run")) > SEARCH_LAYERS.index(layer("search.training.fit"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))

@@ -118,7 +118,7 @@ def test_training_uses_the_class_aware_option(balance, compose_cfg, tmp_path):
     """green-finetune's recipe trains with the weighted loss or the balanced sampler the data asks for."""
     from hydra.utils import instantiate
 
-    from search.deploy.recipe import fit
+    from search.training.fit import fit
     from supernet.net import GreenNet
 
     cfg = compose_cfg("finetune", "epochs=1", f"data.balance={balance}", "data.imbalance_ratio=10",

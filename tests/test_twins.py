@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from pytest import approx
 
 from search.pipeline.twins import compare, correctness, paired_difference

@@ -4,7 +4,7 @@ Each baseline comes from timm or torchvision (random initialisation: nothing is 
 adapted to the data: input channels and classes, and for small images (at most
 ``SMALL_INPUT`` pixels, e.g. 32x32 CIFAR) a stride-1 stem without its max-pool, the usual CIFAR
 adaptation that keeps ImageNet networks from shrinking a 32x32 image to 1x1 in the stem. Training,
-testing and measuring go through :func:`search.deploy.recipe.fit_and_measure`, the very code of
+testing and measuring go through :func:`search.training.fit.fit_and_measure`, the very code of
 ``green-finetune``, so winners and baselines land on one chart. Rows go to ``baselines.json`` /
 ``.csv``; each model is saved as ``models/<name>/`` (``model.safetensors`` + ``model.json``), and a
 finished model is skipped when the command is run again on the same folder.
@@ -25,7 +25,7 @@ from torch import nn
 
 from search.hardware.cost import count_net
 from search.deploy.export import export_onnx, load_weights, save_weights
-from search.deploy.recipe import fit_and_measure, train_batch
+from search.training.fit import fit_and_measure, train_batch
 from search.jobs.launch import Job, launcher_of, memo
 from supernet.device import set_threads
 from supernet.errors import GreenError

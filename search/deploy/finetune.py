@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from search.deploy.export import save_subnet
-from search.deploy.recipe import fit_and_measure, starting_model, train_batch
+from search.training.fit import fit_and_measure, starting_model, train_batch
 from search.deploy.winners import held_out_evaluator, pick_winners, search_ckpt
 from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo

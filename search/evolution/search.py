@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from search.hardware.cost import CostModel
+from search.ranking.table import load_table
 from supernet.device import set_threads
 from supernet.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
@@ -31,6 +32,7 @@ from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from supernet.checkpoint import load_matching
 from supernet.errors import GreenError, Infeasible
+from supernet.identity import SPLIT_KEYS, data_differences
 from supernet.metrics import CLASS_PREFIX, tracked_classes
 from supernet.io import write_atomic, write_csv, write_json
 
@@ -83,20 +85,14 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
 def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator) -> Any:
     """``inner`` with its accuracy replaced by a predictor fitted on a ``green-table`` table of this space and
     data split: the table's standalone validation accuracies against ``inner``'s inherited ones."""
-    from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator
-    from search.ranking.table import load_table
+    from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator  # scikit-learn: only when asked
 
     table = load_table(p.table)
     if table.identity.get("space") != net.space.digest():
         raise GreenError(f"predictor.table {str(p.table)!r} is a table of another search space "
                          f"({table.identity.get('space_name')!r}, {table.identity.get('space')}; the supernet's is "
                          f"{net.space.digest()})")
-    dm.setup()
-    data = table.identity.get("data") or {}
-    now = {"classes": list(dm.classes), "seed": dm.seed, "val_size": dm.val_size, "image_size": dm.image_size,
-           "split": "random", "imbalance_ratio": None, **dm.split_key()}
-    data = {"split": "random", "imbalance_ratio": None, **data}  # no key: the random split of all images
-    diff = [f"{k}: table {data.get(k)!r} vs now {v!r}" for k, v in now.items() if data.get(k) != v]
+    diff = data_differences(dm, table.identity.get("data") or {}, (*SPLIT_KEYS, "image_size"), was="table")
     if diff:
         raise GreenError(f"predictor.table {str(p.table)!r} was trained on other data ({'; '.join(diff)})")
     by = table.by_arch()

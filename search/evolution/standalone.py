@@ -23,7 +23,8 @@ import torch
 from torch.utils.data import Subset
 
 from search.evolution.evaluate import SubnetEvaluator
-from search.deploy.recipe import INITS, SubnetModule, init_weights
+from search.training.fit import INITS, init_weights
+from search.training.module import SubnetModule
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
 from supernet.errors import GreenError
@@ -57,7 +58,7 @@ class StandaloneEvaluator:
             score the trained candidates, so both modes rank on the same images.
         dm: the data module (its training split is trained on, with its augmentation).
         space, num_classes, in_chans: what the candidates are built for.
-        optimizer: ``params -> Optimizer`` (``search.deploy.recipe.make_optimizer`` partial).
+        optimizer: ``params -> Optimizer`` (``search.training.fit.make_optimizer`` partial).
         scheduler: ``(optimizer, t_initial) -> scheduler`` stepped per batch (timm), or None.
         trainer: ``**kwargs -> pl.Trainer`` (a partial of the trainer config).
         epochs: training epochs per candidate.

@@ -112,7 +112,7 @@ class Pipeline:
     def equal_budget(self, cfg: DictConfig, stage: str, epochs: int | None, default: int) -> DictConfig:
         """``cfg`` trained for ``epochs`` (None: ``default``), refused if that or its recipe differs from
         the winners' without ``allow_unequal_budget``."""
-        from search.deploy.recipe import recipe
+        from search.training.fit import recipe
 
         cfg.epochs = int(default if epochs is None else epochs)
         if not self.cfg.allow_unequal_budget:

@@ -2,7 +2,7 @@
 
 ``table.subnets`` subnets stratified by MACs over the whole space (always with the smallest and
 the largest) are each trained standalone from scratch with the shared recipe
-(:func:`search.deploy.recipe.fit_and_measure`), ``table.seeds`` times, and tested; the result is a
+(:func:`search.training.fit.fit_and_measure`), ``table.seeds`` times, and tested; the result is a
 :class:`~search.ranking.table.Table`. Each training lands in its own folder with an atomic
 ``row.json``, and ``table.json`` is rewritten after every row, so a killed build resumes where it
 stopped and a partial table is already usable.
@@ -22,7 +22,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from search.deploy.recipe import fit_and_measure, init_weights, train_batch
+from search.training.fit import fit_and_measure, init_weights, train_batch
 from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo
 from search.ranking.table import Table, TableRow, identity, load_table, mismatch

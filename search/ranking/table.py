@@ -19,9 +19,10 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig
 
-from search.deploy.recipe import recipe
+from search.training.fit import recipe
 from search.stats import bootstrap_ci, kendall
 from supernet.errors import GreenError
+from supernet.identity import data_identity
 from supernet.space import SearchSpace
 
 VERSION = 1
@@ -33,11 +34,8 @@ def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> dict[str, Any]:
     Two tables (or a table and a benchmark) are comparable only when these are equal; paths are
     left out, so a copy of the same data elsewhere is the same data.
     """
-    dm.setup()
-    data = {"classes": list(dm.classes), "image_size": int(dm.image_size), "channels": int(dm.channels),
-            "val_size": dm.val_size, "train_subset": dm.train_subset, "seed": int(dm.seed),
-            "train_images": len(dm.train_set), "val_images": len(dm.val_set), "test_images": len(dm.test_set),
-            **dm.split_key()}
+    data = {**data_identity(dm), "train_subset": dm.train_subset, "train_images": len(dm.train_set),
+            "val_images": len(dm.val_set), "test_images": len(dm.test_set)}
     t = cfg.table
     return {"space": space.digest(), "space_name": space.name, "data": data,
             "recipe": {**recipe(cfg), "init": str(cfg.get("init", "default")), "from_scratch": True,

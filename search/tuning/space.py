@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from omegaconf import OmegaConf
 
-from search.deploy.recipe import INITS, OPTIMIZERS
+from search.training.fit import INITS, OPTIMIZERS
 from supernet.data import BALANCES
 from supernet.errors import GreenError
 

@@ -1,6 +1,6 @@
 """One ``green-hpo`` trial: a short fine-tune with one setting, stopped early when hopeless, then scored.
 
-A trial trains through the shared recipe (:func:`search.deploy.recipe.fit`) with its setting merged
+A trial trains through the shared recipe (:func:`search.training.fit.fit`) with its setting merged
 into the config (:func:`trial_cfg`), exactly as ``green-finetune`` would train with the experiment
 ``green-hpo`` writes for it. :class:`Pruner` is asynchronous successive halving; :func:`choose`
 picks the best trial on the select slice, :func:`report` scores it on the report slice.
@@ -20,7 +20,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from search.deploy.recipe import SubnetModule, fit, starting_model
+from search.training.fit import fit, starting_model
+from search.training.module import SubnetModule
 from search.evolution.objectives import Constraint
 from search.stats import accuracy_se
 from search.tuning.slices import Slices

@@ -1,0 +1,1 @@
+"""Standalone training: the module every static network trains with, and the recipe that fits it."""
