@@ -53,3 +53,17 @@ def test_a_mistyped_flag_is_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["green-finetune: error: unknown flag '--hlep': options are key=value; "
                                              "see --help"]
+
+
+def test_run_help_lists_the_stage_table_in_run_order(tmp_path):
+    """``green-run --help`` prints the runner's own stage table (name and what it does), not a copy of it."""
+    from search.pipeline.stages import STAGE_TABLE
+
+    r = subprocess.run([sys.executable, "-m", COMMANDS["green-run"], "--help"], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr[-800:]
+    listed = [line.split()[0] for line in r.stdout.splitlines()
+              if line.startswith("  ") and line.split()[0] in {s.name for s in STAGE_TABLE}]
+    assert listed == [s.name for s in STAGE_TABLE]
+    for s in STAGE_TABLE:
+        assert s.what in r.stdout

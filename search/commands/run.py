@@ -5,11 +5,22 @@ command line's shared overrides (data, space, trainer, seed) for every stage. A 
 leaf: nothing imports it.
 """
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from search.pipeline.overrides import shared_overrides
 from search.pipeline.run import run
+from search.pipeline.stages import STAGE_TABLE
 from supernet.cli import command
+
+
+def stage_lines() -> str:
+    """The stage table as ``--help`` prints it (``${green_stages:}`` in conf/run.yaml's help header): the same
+    list, in the same order, that the runner walks and the report times."""
+    width = max(len(s.name) for s in STAGE_TABLE)
+    return "\n".join(f"  {s.name:<{width}}  {s.what}" for s in STAGE_TABLE)
+
+
+OmegaConf.register_new_resolver("green_stages", stage_lines, replace=True)
 
 
 def pipeline(cfg: DictConfig) -> None:
