@@ -65,7 +65,7 @@ def test_measure_models_bad_input():
 
 def test_finetune_deployed_energy_is_power_times_latency_over_batch(monkeypatch):
     def fake_measure(calls, device, trials=7, warmup=3, min_call_ms=20.0, seed=0, progress=None):
-        return {bs: {"median": {1: 3.0, 16: 12.0}[bs], "p10": 0, "p90": 0, "n": 1} for bs in calls}
+        return {k: {"median": {1: 3.0, 16: 12.0}[k[1]], "p10": 0, "p90": 0, "n": 1} for k in calls}
     monkeypatch.setattr(measure, "measure", fake_measure)
     monkeypatch.setattr(measure, "find_meter", lambda device: None)
     monkeypatch.setattr(measure, "measure_power",

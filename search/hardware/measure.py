@@ -82,7 +82,8 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         watts, source = power[name]
         row["power_w"] = watts
         row["energy_mj_per_image"] = watts * row[f"latency_ms_b{serving}"] / serving
-        row["energy_source"] = source if source in MEASURED_SOURCES else f"{source} (one power figure per session)"
+        row["energy_source"] = (source if source in MEASURED_SOURCES or len(models) == 1
+                                else f"{source} (one power figure per session)")
         row["energy_batch_size"] = serving
         out[name] = row
     session = {"batch_sizes": batch_sizes, "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
@@ -94,26 +95,12 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
 def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
                      batch_sizes: Sequence[int], cfg: Any) -> dict[str, Any]:
     """One model's latency at each batch size and energy per image on ``device`` (source-labelled): what
-    ``green-finetune`` and ``green-baselines`` measure of a model they trained (``measure`` of their config)."""
+    ``green-finetune`` and ``green-baselines`` measure of a model they trained (``measure`` of their config).
+
+    A session of one model (:func:`measure_models`), so a model measured alone and the models of ``green-run``'s
+    measurement session get their energy per image from the same code."""
     fmt = str(cfg.get("memory_format", DEFAULT_MEMORY_FORMAT))  # measured in the layout it is served in
-    calls = {bs: runner(model, (bs, in_chans, resolution, resolution), device, memory_format=fmt) for bs in batch_sizes}
-    threads = torch.get_num_threads()
-    set_threads(cfg.get("threads"))
-    try:  # one batch size at a time, as the lookup table measures them
-        lat = {bs: measure({bs: calls[bs]}, device, cfg.trials, cfg.warmup, cfg.min_call_ms, seed=0)[bs]
-               for bs in batch_sizes}
-    finally:
-        torch.set_num_threads(threads)
-    out: dict[str, Any] = {f"latency_ms_b{bs}": lat[bs]["median"] for bs in batch_sizes}
-    out["latency_ms"] = lat[batch_sizes[0]]["median"]
-    bs = batch_sizes[-1]
-    meter = find_meter(device)
-    power = measure_power(calls[bs], cfg.power_window_s, meter, cfg.country_iso_code)
-    if power.source in MEASURED_SOURCES:  # counters: subtract idle power over the same window
-        idle = measure_power(None, cfg.power_window_s, meter)
-        active_w = max(0.0, power.watts - idle.watts)
-    else:
-        active_w = power.watts
-    out["energy_mj_per_image"] = active_w * lat[bs]["median"] / bs
-    out.update(energy_source=power.source, energy_batch_size=bs, memory_format=fmt)
-    return out
+    res = measure_models({"model": (model, in_chans, resolution)}, device, batch_sizes, int(cfg.trials),
+                         int(cfg.warmup), float(cfg.min_call_ms), float(cfg.power_window_s),
+                         str(cfg.country_iso_code), cfg.get("threads"), 0, fmt)
+    return {**res["models"]["model"], "memory_format": fmt}
