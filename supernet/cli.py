@@ -130,6 +130,16 @@ def save_records(cfg: DictConfig) -> None:
         write_atomic(records / name, OmegaConf.to_yaml(node))
 
 
+def check_command_options(prog: str, cfg: DictConfig) -> None:
+    """What every command checks of its config before any work, once: mandatory options given, and every shared
+    option's type and range (:func:`supernet.validate.check_options`; ``green-run`` checks each stage's config
+    the same way when it composes it)."""
+    missing = missing_options(cfg)
+    if missing:
+        raise GreenError(f"missing mandatory option {missing[0]}= (e.g. {prog} {missing[0]}=<...>; see {prog} --help)")
+    check_options(cfg)
+
+
 def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
     """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
@@ -140,11 +150,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
             quiet(bool(cfg.get("verbose", False)))
             with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):
                 save_records(cfg)
-                missing = missing_options(cfg)
-                if missing:
-                    raise GreenError(f"missing mandatory option {missing[0]}= (e.g. {prog} {missing[0]}=<...>; "
-                                     f"see {prog} --help)")
-                check_options(cfg)  # every shared option's type and range, before any work
+                check_command_options(prog, cfg)
                 fn(cfg)
 
         @functools.wraps(fn)

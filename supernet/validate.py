@@ -134,7 +134,8 @@ def _country(value: Any, key: str) -> None:
 
 # option (as written on the command line) -> its check; a config is checked on the options it has
 OPTIONS: dict[str, Callable[[Any, str], None]] = {
-    "epochs": _whole(1), "seeds": _whole(1), "threads": _whole(1, optional=True), "top_k": _whole(1),
+    "epochs": _whole(1), "seeds": _whole(1), "scratch_epochs": _whole(1, optional=True),
+    "baseline_epochs": _whole(1, optional=True), "threads": _whole(1, optional=True), "top_k": _whole(1),
     "calib_images": _whole(1), "module.calib_images": _whole(1), "eval.calib_images": _whole(1),
     "label_smoothing": _fraction(), "module.label_smoothing": _fraction(), "default.label_smoothing": _fraction(),
     "multi_trial.label_smoothing": _fraction(), "dropout": _fraction(optional=True), "default.dropout": _fraction(),

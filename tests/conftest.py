@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from supernet.cli import check_command_options
 from supernet.errors import exit_on_error
 from supernet.net import SuperNet
 
@@ -157,6 +158,7 @@ def _one_line(prog: str, fn, cfg, capsys) -> str:
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         with exit_on_error(prog):
+            check_command_options(prog, cfg)  # as the console script's wrapper does, before the function
             fn(cfg)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "Traceback" not in err, err

@@ -30,7 +30,7 @@ from search.jobs.launch import Job, launcher_of, memo
 from supernet.device import set_threads
 from supernet.errors import GreenError
 from supernet.io import atomic_folder, write_csv, write_json
-from supernet.validate import check_options, of_type, read_json, whole_number
+from supernet.validate import of_type, read_json, whole_number
 
 SOURCES = ("timm", "torchvision")
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
@@ -168,7 +168,6 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
 def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     """Train, test and measure every configured baseline through the config's launcher; returns one row per
     model and seed (as green-finetune)."""
-    check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
     launcher_of(cfg).check(cfg, "green-baselines")
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training

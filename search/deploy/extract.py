@@ -20,7 +20,6 @@ from supernet.arch import ArchConfig
 from supernet.checkpoint import load_matching
 from supernet.errors import ArchError, GreenError
 from supernet.space import SearchSpace
-from supernet.validate import check_options
 
 
 def arch_from_pareto(path: str | Path, index: int, space: SearchSpace) -> ArchConfig:
@@ -55,7 +54,6 @@ def resolve_arch(cfg: DictConfig, space: SearchSpace) -> ArchConfig:
 def extract(cfg: DictConfig) -> Path:
     """Write the extraction folder described by ``cfg``; returns its path."""
     out = Path(cfg.out)
-    check_options(cfg)
     check_writable(out, cfg.overwrite)
     net, _, dm = load_matching(cfg, cfg.ckpt)
     arch = resolve_arch(cfg, net.space)

@@ -25,7 +25,6 @@ from supernet.checkpoint import load_matching
 from supernet.errors import GreenError
 from supernet.io import write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
-from supernet.validate import check_options
 
 
 def _state(cfg: DictConfig) -> tuple[str, Any, Any, list, Any]:
@@ -61,7 +60,6 @@ def finetune_job(cfg: DictConfig, job: Job) -> None:
 def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
     (also finetune.json/.csv). The fine-tunes run through the config's launcher (``launcher=joblib`` ...)."""
-    check_options(cfg)  # epochs, seeds, the recipe and the measurement, before any model trains
     if not cfg.archs and not cfg.run:
         raise GreenError("no subnets to fine-tune: pass archs=[<arch>,...] or run=<a green-search run folder>")
     if not cfg.archs and cfg.select not in ("spread", "top"):  # checked before the supernet and data load

@@ -31,7 +31,7 @@ from supernet.errors import GreenError
 from supernet.io import write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
-from supernet.validate import check_device, check_options
+from supernet.validate import check_device
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -46,7 +46,6 @@ class Served:
 
 
 def _setup(cfg: DictConfig) -> tuple[SearchSpace, Served, int, int]:
-    check_options(cfg)  # device, batch sizes, trials, warm-up calls, threads
     device = check_device(cfg.device)
     if cfg.dtype not in DTYPES:
         raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")

@@ -31,8 +31,10 @@ from omegaconf import DictConfig
 
 from search.pipeline.overrides import shared_for, stage_overrides
 from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
+from search.training.fit import recipe
 from supernet.errors import GreenError
 from supernet.io import write_json
+from supernet.validate import check_options
 
 
 
@@ -69,6 +71,10 @@ class Pipeline:
         cfg.paths.output_dir = str(self.root / stage)
         if stage in TRAINED:  # every final model: the run's seeds, timed later in one session
             cfg.seeds, cfg.measure.enabled = int(self.cfg.seeds), False
+        try:  # checked once, here, as a command's wrapper checks its own config (supernet.cli.command)
+            check_options(cfg)
+        except GreenError as err:
+            raise GreenError(f"stage {stage}: {err}") from None
         return cfg
 
     def stage(self, name: str, done: Callable[[], bool], fn: Callable[[], Any]) -> None:
@@ -112,8 +118,6 @@ class Pipeline:
     def equal_budget(self, cfg: DictConfig, stage: str, epochs: int | None, default: int) -> DictConfig:
         """``cfg`` trained for ``epochs`` (None: ``default``), refused if that or its recipe differs from
         the winners' without ``allow_unequal_budget``."""
-        from search.training.fit import recipe
-
         cfg.epochs = int(default if epochs is None else epochs)
         if not self.cfg.allow_unequal_budget:
             want = {**recipe(self.compose("finetune", "finetune")), "epochs": int(default)}

@@ -51,7 +51,7 @@ from supernet.checkpoint import check_data, check_space, load_supernet
 from supernet.errors import GreenError, TrainingError
 from supernet.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
-from supernet.validate import check_options, of_type, read_json
+from supernet.validate import of_type, read_json
 
 # objective name -> (trial record field, direction); accuracy and recall are the select slice's
 HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),
@@ -193,7 +193,6 @@ def hpo(cfg: DictConfig) -> dict[str, Any]:
     """Search the training hyperparameters of each winner, one job per winner through the config's launcher;
     returns what hpo.json holds."""
     h = cfg.hpo
-    check_options(cfg)  # epochs, threads, device, the default recipe, before anything is trained
     launcher_of(cfg).check(cfg, "green-hpo")
     if h.budget is not None and h.budget < 1:
         raise GreenError(f"hpo.budget must be >= 1 trial, got {h.budget}")
