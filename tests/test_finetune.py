@@ -91,9 +91,13 @@ def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, t
     (["seeds=0", ARCHS], "seeds must be >= 1"),
 ])
 def test_finetune_bad_input(tmp_path, tiny_ckpt, ft_cfg, overrides, message):
+    from supernet.cli import check_command_options
+
     overrides = [o.format(tmp=tmp_path) for o in overrides]
+    cfg = ft_cfg(tmp_path, tiny_ckpt, *overrides)
     with pytest.raises(GreenError, match=message):
-        finetune(ft_cfg(tmp_path, tiny_ckpt, *overrides))
+        check_command_options("green-finetune", cfg)  # what the console script checks before the function runs
+        finetune(cfg)
     assert not (tmp_path / "models").exists()
 
 
