@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format as memory_format_of, to_memory_format
+from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format_of, to_memory_format
 from supernet.errors import DataError
 from supernet.splits import SPLITS, BalancedSampler, EpochSampler, long_tail, split_order
 

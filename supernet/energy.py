@@ -23,6 +23,8 @@ from typing import Callable, Iterator
 
 import torch
 
+from supernet.device import sync
+
 MEASURED_SOURCES = ("nvml", "rapl")
 
 
@@ -119,8 +121,7 @@ def _run_for(fn: Callable[[], None] | None, seconds: float) -> None:
         return
     while time.perf_counter() < end:
         fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    sync()
 
 
 def _codecarbon_power(fn: Callable[[], None] | None, seconds: float, country_iso_code: str) -> PowerReading:

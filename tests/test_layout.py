@@ -5,7 +5,7 @@
   wrappers) is a leaf: no module imports one, so shared code lives in shared modules;
 - inside ``search/`` imports point down one declared order of layers (``SEARCH_LAYERS``): a
   package imports only itself and the layers below it, never up the stack or sideways;
-- no module of the two packages is over 300 lines (split by concept, STYLE.md);
+- no module of the two packages is over 300 lines (split by concept, one concept per module as in timm);
 - every console script of pyproject.toml points at a ``main`` of a command module.
 """
 from __future__ import annotations
@@ -57,8 +57,8 @@ def test_no_module_imports_a_command_module():
 
 
 # search/'s layers, bottom first: each may import the ones before it (and supernet/), none after it or beside it
-SEARCH_LAYERS = ("stats", "jobs", "hardware", "training", "ranking", "evolution", "deploy", "tuning", "pipeline",
-                 "commands")
+SEARCH_LAYERS = ("stats", "registry", "jobs", "hardware", "objectives", "training", "ranking", "evolution", "deploy",
+                 "tuning", "pipeline", "commands")
 
 
 def layer(name: str) -> str | None:
