@@ -34,7 +34,7 @@ from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from supernet.checkpoint import load_matching
 from supernet.errors import GreenError, Infeasible
-from supernet.identity import SPLIT_KEYS, data_differences
+from supernet.identity import SPLIT_KEYS, DataIdentity, data_differences
 from supernet.metrics import CLASS_PREFIX, tracked_classes
 from supernet.io import write_atomic, write_csv, write_json
 
@@ -94,7 +94,8 @@ def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator
         raise GreenError(f"predictor.table {str(p.table)!r} is a table of another search space "
                          f"({table.identity.get('space_name')!r}, {table.identity.get('space')}; the supernet's is "
                          f"{net.space.digest()})")
-    diff = data_differences(dm, table.identity.get("data") or {}, (*SPLIT_KEYS, "image_size"), was="table")
+    recorded = DataIdentity.from_json(table.identity.get("data") or {}, f"the data of table {str(p.table)!r}")
+    diff = data_differences(dm, recorded, (*SPLIT_KEYS, "image_size"), was="table")
     if diff:
         raise GreenError(f"predictor.table {str(p.table)!r} was trained on other data ({'; '.join(diff)})")
     by = table.by_arch()
