@@ -26,6 +26,7 @@ and reason).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import json
 import re
@@ -35,8 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 ROOT = Path(__file__).resolve().parents[1]
-HERE = ROOT / "bench"
 
 STATS_MODULES = ("search/stats.py", "search/pipeline/summary.py", "search/hardware/measure.py",
                  "search/evolution/objectives.py", "search/ranking/fidelity.py")
@@ -143,14 +146,17 @@ def traced(results: list[Path]) -> list[str]:
     files = {str((ROOT / p).resolve()): module_name(p) for p in BENCH_MODULES}
     hit: set[str] = set()
 
+    @functools.cache
+    def module_of(filename: str) -> str | None:  # a code object's file as imported, resolved once
+        return files.get(str(Path(filename).resolve()))
+
     def profile(frame, event, arg):  # noqa: ARG001 - sys.setprofile's signature
         if event == "call":
-            mod = files.get(frame.f_code.co_filename)
+            mod = module_of(frame.f_code.co_filename)
             if mod is not None and frame.f_code.co_qualname != "<module>":
                 hit.add(mutmut_function(mod, frame.f_code.co_qualname))
 
-    sys.path.insert(0, str(HERE))
-    import recompute
+    from bench import recompute
 
     sys.setprofile(profile)
     try:
@@ -165,8 +171,7 @@ def traced(results: list[Path]) -> list[str]:
 
 
 def committed_results() -> list[Path]:
-    sys.path.insert(0, str(HERE))
-    import recompute
+    from bench import recompute
 
     return [f for f in sorted(recompute.RESULTS.rglob("*.json"))
             if not recompute.is_archived(f) and recompute.is_result(f)
@@ -236,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation: {len(unknown)} in-scope mutants were not checked", file=sys.stderr)
     raw = {"mutants": mutants, "equivalent": EQUIVALENT, "traced_functions": functions,
            "not_run": sum(1 for k in every if k not in mutants)}
-    sys.path.insert(0, str(HERE))
-    from common import save
+    from bench.common import save
 
     result = {**headline({"raw": raw}), "raw": raw, "tool": "mutmut", "version": importlib.metadata.version("mutmut"),
               "modules": [*STATS_MODULES, *BENCH_MODULES], "run_seconds": seconds,

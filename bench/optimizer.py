@@ -99,14 +99,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import problems as P  # noqa: E402
-from deap_loop import DEAP_CONFIGS, deap_version, run_deap  # noqa: E402
-
+from bench import problems as P  # noqa: E402
 import search.evolution.objectives as objectives  # noqa: E402
+from bench.common import ROOT, save  # noqa: E402
+from bench.deap_loop import DEAP_CONFIGS, deap_version, run_deap  # noqa: E402
 from search.stats import mean_spread  # noqa: E402
-from supernet.io import write_atomic  # noqa: E402  (bench/ is on the path: the scripts import their helpers by name)
+from supernet.io import write_atomic  # noqa: E402
 
 POPULATION = 20
 BUDGETS = (200, 500, 1000)

@@ -36,12 +36,14 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, quick_supernet, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: F401  (re-exported for the tests)
-from search.ranking.fidelity import figures as rank_figures
-from search.stats import accuracy_se, kendall
-from search.ranking.build import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
+from bench.common import ROOT, quick_supernet, save  # noqa: E402
+from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: E402, F401  (re-exported for the tests)
+from search.ranking.fidelity import figures as rank_figures  # noqa: E402
+from search.stats import accuracy_se, kendall  # noqa: E402
+from search.ranking.build import stratified_pool  # noqa: E402, F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL_TAU, GOAL_CEILING, GOAL_CEILING_SHARE = 0.6, 0.6, 0.8

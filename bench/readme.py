@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
@@ -373,7 +376,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"readme: {len(SECTIONS)} figure sections match bench/results")
         return 0
     if fresh != text:
-        sys.path.insert(0, str(ROOT))
         from supernet.io import write_atomic
 
         write_atomic(README, fresh)

@@ -33,6 +33,7 @@ import contextlib
 import copy
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,9 +43,11 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from supernet.device import available_cores, to_memory_format
+from bench.common import ROOT, save  # noqa: E402
+from supernet.device import available_cores, to_memory_format  # noqa: E402
 
 PATHS = ("supernet_sandwich", "supernet_largest", "supernet_middle", "fit", "evaluation", "lut")
 HELD = PATHS[:-1]  # paths held to the bare loop's speed (the cost table times on purpose)

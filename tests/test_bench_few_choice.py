@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pytest
 
+import bench.problems
+
 
 @pytest.fixture
-def problems(load_bench):
-    return load_bench("problems")
+def problems():
+    return bench.problems
 
 
 def test_the_cifar_layout_is_the_cifar_spaces(problems, compose_cfg):

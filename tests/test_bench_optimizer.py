@@ -12,10 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
-
-
-optimizer, recompute, problems = _load("optimizer"), _load("recompute"), _load("problems")
+from bench import optimizer, problems, recompute
 
 
 # -- problems ---------------------------------------------------------------------------------------------

@@ -1,29 +1,14 @@
 """The ranking benchmark's protocol without training anything: the cost-stratified pick, the headline
 figures that ``bench/recompute.py`` recomputes from the raw data (against a ground-truth table), regret
 and the cross-validated predictor's figures."""
-import importlib.util
 import json
 import math
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench import ranking, recompute
 from search.stats import accuracy_se, bootstrap_ci, kendall
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ranking, recompute = _load("ranking"), _load("recompute")
 
 
 class Opaque:

@@ -13,10 +13,9 @@ import types
 import numpy as np
 import pytest
 
-from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
+from bench import optimizer, ranking
 
 
-optimizer, ranking = _load("optimizer"), _load("ranking")
 approx = lambda v: pytest.approx(v, rel=1e-12, abs=1e-15)  # noqa: E731
 
 
