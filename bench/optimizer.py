@@ -5,8 +5,8 @@ number of objectives, NSGA-II for 2 and NSGA-III for 3, with its default operato
 uniform crossover and uniform mutation, the engine's old operators, an ablation included when the
 engine's ``Settings`` has the ``crossover`` and ``mutation`` fields; ``random``: the engine's random
 search), pymoo's NSGA-II (``pymoo``, ``pymoo-eta3``) and DEAP's plain NSGA-II loop (``deap``,
-``deap-int``: :mod:`deap_loop`) on discretised standard problems, a NAS-like synthetic one and
-architecture-like few-choice ones (:mod:`problems`): ZDT1, ZDT2, ZDT3 (30 variables) and DTLZ2
+``deap-int``: :mod:`bench.deap_loop`) on discretised standard problems, a NAS-like synthetic one and
+architecture-like few-choice ones (:mod:`bench.problems`): ZDT1, ZDT2, ZDT3 (30 variables) and DTLZ2
 (3 objectives, 12 variables) on grids of 8, 16 and 32 levels per variable, the NAS-like problem
 (20 ordinal genes; error, MACs, latency), its constrained variant (a MACs bound that fewer than
 one genome in a thousand meets), and NK-landscape-like problems of few-choice genes that interact
@@ -34,7 +34,7 @@ Scores: hypervolume of the front normalised by the reference front's ideal and n
 largest value of each objective, as ZDT and DTLZ are scored in the literature; the same for every
 algorithm) with reference point 1.1 in every coordinate (moocore), and IGD (mean over the
 reference front's points of the distance to the nearest front point, in the same normalised
-space). Reference fronts are exact for ZDT and DTLZ2 (see :mod:`problems`); the NAS-like problem's is
+space). Reference fronts are exact for ZDT and DTLZ2 (see :mod:`bench.problems`); the NAS-like problem's is
 unknown, so its reference is the non-dominated union of every run of every algorithm on it (at the
 largest budget). An empty front (no feasible evaluation yet) has hypervolume 0 and the IGD of the
 single point (1.1, ..., 1.1).

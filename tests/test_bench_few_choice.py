@@ -1,5 +1,5 @@
-"""The few-choice problems of bench/problems.py (issue 31): this project's gene layout, genes that interact, known
-answers on a small instance."""
+"""The few-choice problems of bench/problems/few_choice.py (issue 31): this project's gene layout, genes that
+interact, known answers on a small instance."""
 from __future__ import annotations
 
 import math
