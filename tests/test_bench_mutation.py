@@ -30,7 +30,7 @@ def test_mutant_names_and_scope():
 
 def test_the_traced_scope_is_the_headline_code():
     fns = mutation.traced(mutation.committed_results())
-    assert "bench.optimizer.x_headline" in fns and "bench.cost_range.x_headline" in fns
+    assert "bench.optim.figures.x_headline" in fns and "bench.cost_range.x_headline" in fns
     # a benchmark's headline is in scope exactly when one of its results is committed (not archived)
     ranking_committed = (mutation.ROOT / "bench" / "results" / "ranking.json").is_file()
     assert ("bench.ranking.x_headline" in fns) == ranking_committed
