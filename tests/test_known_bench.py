@@ -19,6 +19,7 @@ from bench import lut_accuracy as lut
 from bench import supernet_overhead as so
 from bench import throughput as tp
 from bench import walltime as wt
+from bench.throughput_loops import StepTimer
 from search import stats
 
 
@@ -485,7 +486,7 @@ def test_throughput_headline_goal_boundaries_and_paths():
 
 def test_throughput_step_timer_records_each_step_end():
     """StepTimer starts empty and records the time of each training step's end; steps are the differences."""
-    t = tp.StepTimer()
+    t = StepTimer()
     assert t.ends == [] and t.steps == []
     t.on_train_batch_end(None, None, None, None, 0)
     t.on_train_batch_end(None, None, None, None, 1)
