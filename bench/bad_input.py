@@ -25,7 +25,7 @@ from typing import Any, Callable
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.common import ROOT, save  # noqa: E402
+from bench.common import ROOT, quick_supernet, save  # noqa: E402
 
 TRAIN = ["experiment=smoke", "data.train_subset=256", "module.calib_images=64", "trainer.enable_progress_bar=false"]
 MARKER = Path(tempfile.gettempdir()) / "green_bad_input_payload_ran"
@@ -266,8 +266,6 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     from hydra import compose, initialize_config_dir
-
-    from bench.common import quick_supernet
 
     import search.hardware.lut as lut
 
