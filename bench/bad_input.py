@@ -157,7 +157,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
         (swept / "models" / ".01_r16.abc123.tmp").mkdir(exist_ok=True)
 
     def take_lock() -> None:
-        from supernet.lock import locked
+        from core.lock import locked
         holder["cm"] = locked(locked_run, "green-search (pid 4242)")
         holder["cm"].__enter__()
 

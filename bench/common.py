@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 
 from search.hardware.timing import device_fingerprint
-from supernet.io import write_atomic, write_json
+from core.io import write_atomic, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

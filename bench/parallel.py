@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 
 from bench.common import ROOT, save  # noqa: E402
 from search.stats import bootstrap_ci  # noqa: E402
-from supernet.device import available_cores  # noqa: E402
+from core.device import available_cores  # noqa: E402
 
 SAME = ("name", "arch", "replicate", "seed", "test_acc", "test_recall", "test_recall_min", "test_class_recall",
         "test_confusion")

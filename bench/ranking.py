@@ -206,7 +206,7 @@ def main() -> None:
     from omegaconf import OmegaConf
 
     from search.ranking.build import build
-    from supernet.errors import GreenError
+    from core.errors import GreenError
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny supernet and table on digits, tiny budgets")

@@ -52,10 +52,10 @@ def score_supernets(methods: dict[str, list[Path]], table, dm, calib_images: int
                     val_images: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each method's raw record (its inherited accuracy on every subnet of ``table``, on ``val_images`` images
     after recalibrating BN on ``calib_images``, and its training cost) and its supernet, by name; a checkpoint
-    whose space, data or image size is not the table's is refused (:class:`~supernet.errors.GreenError`)."""
+    whose space, data or image size is not the table's is refused (:class:`~core.errors.GreenError`)."""
     from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
     from supernet.checkpoint import check_data, load_supernet
-    from supernet.errors import GreenError
+    from core.errors import GreenError
 
     raw_methods: dict[str, Any] = {}
     nets = {}
@@ -96,7 +96,7 @@ def fit_predictors(raw_methods: dict[str, Any], nets: dict[str, Any], table, n_f
     subnets, an accuracy predictor (``kind``) fitted on ``n_fit`` of them (the method's scores and the standalone
     validation accuracy) and its predictions on the rest."""
     from search.evolution.predictor import AccuracyPredictor
-    from supernet.errors import GreenError
+    from core.errors import GreenError
 
     val_truth = {a: statistics.fmean(r.val_acc for r in rs) for a, rs in table.by_arch().items()}
     archs = table.archs()

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"readme: {len(SECTIONS)} figure sections match bench/results")
         return 0
     if fresh != text:
-        from supernet.io import write_atomic
+        from core.io import write_atomic
 
         write_atomic(README, fresh)
     print(f"readme: {len(SECTIONS)} figure sections written from bench/results")

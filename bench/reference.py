@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 
 from bench.common import ROOT, save  # noqa: E402
 from supernet.checkpoint import read_checkpoint  # noqa: E402
-from supernet.io import write_atomic  # noqa: E402
+from core.io import write_atomic  # noqa: E402
 
 PLATEAU_EPOCHS, PLATEAU_POINTS = 3, 0.5
 SUBNETS = ("largest", "middle", "smallest")

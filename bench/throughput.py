@@ -47,7 +47,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.common import ROOT, save  # noqa: E402
 from bench.throughput_loops import (StepTimer, bare_eval, bare_fit, bare_supernet, lightning_fit,  # noqa: E402
                                    one_arch, synthetic_dm)
-from supernet.device import available_cores, to_memory_format  # noqa: E402
+from core.device import available_cores, to_memory_format  # noqa: E402
 
 PATHS = ("supernet_sandwich", "supernet_largest", "supernet_middle", "fit", "evaluation", "lut")
 HELD = PATHS[:-1]  # paths held to the bare loop's speed (the cost table times on purpose)
@@ -179,7 +179,7 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from supernet.cli import quiet
+    from core.cli import quiet
 
     quiet(False)
     space_name, batch = ("tiny", 32) if args.quick else ("cifar", 128)

@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, save  # noqa: E402
-from supernet.io import write_json  # noqa: E402
+from core.io import write_json  # noqa: E402
 
 ITEMS = ("quickstart", "tests")
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 T = TypeVar("T")
 

@@ -16,10 +16,10 @@ from hydra.utils import instantiate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.errors import CheckpointError, GreenError
+from core.errors import CheckpointError, GreenError
 from supernet.identity import DataIdentity, data_differences
-from supernet.io import write_atomic
-from supernet.validate import check_device
+from core.io import write_atomic
+from core.validate import check_device
 from supernet.net import SuperNet
 from supernet.space import SearchSpace
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Sequence
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 LEGACY = {"split": "random", "imbalance_ratio": None}  # what a record without these keys meant
 SPLIT_KEYS = ("classes", "seed", "val_size", "split", "imbalance_ratio")  # what decides which images validate

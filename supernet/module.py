@@ -18,10 +18,10 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
-from supernet.device import batch_format, to_memory_format
-from supernet.errors import CheckpointError, TrainingError
+from core.device import batch_format, to_memory_format
+from core.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.data import class_weights_of
 from supernet.identity import DataIdentity
 from supernet.metrics import confusion_figures

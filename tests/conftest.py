@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from supernet.cli import check_command_options
-from supernet.errors import exit_on_error
+from core.cli import check_command_options
+from core.errors import exit_on_error
 from supernet.net import SuperNet
 
 SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"

@@ -1,4 +1,4 @@
-"""Memory format and threads (supernet.device): channels_last gives the numbers NCHW gives, and every path
+"""Memory format and threads (core.device): channels_last gives the numbers NCHW gives, and every path
 that trains, extracts, evaluates or measures runs in the configured layout."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supernet import device
-from supernet.device import available_cores, format_of, memory_format_of, thread_share, to_memory_format
-from supernet.errors import GreenError
+from core import device
+from core.device import available_cores, format_of, memory_format_of, thread_share, to_memory_format
+from core.errors import GreenError
 from supernet.net import SuperNet, extract_subnet
 
 
@@ -174,7 +174,7 @@ def test_extraction_writes_every_tensor_of_the_uninitialised_static_net(cifar_sp
 
 
 def test_device_is_checked_once_and_asked_for_its_specifics():
-    from supernet.device import Device, available, hardware_name, sync
+    from core.device import Device, available, hardware_name, sync
 
     d = Device.of("cpu", 1, "contiguous")
     assert (d.kind, d.threads, d.memory_format, d.torch) == ("cpu", 1, "contiguous", torch.device("cpu"))

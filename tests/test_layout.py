@@ -1,5 +1,7 @@
 """The package's layout rules, checked on the source: imports run one way and modules stay short.
 
+- ``core/`` (errors, files, locks, signals, options, devices, energy) imports neither ``supernet/`` nor
+  ``search/``: both sides stand on it;
 - ``supernet/`` never imports ``search/`` (the supernet is trained and used without the search side);
 - a command module (``supernet/commands/*``, ``search/commands/*``: the console scripts' thin
   wrappers) is a leaf: no module imports one, so shared code lives in shared modules;
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted(p for pkg in ("supernet", "search") for p in (ROOT / pkg).rglob("*.py"))
+MODULES = sorted(p for pkg in ("core", "supernet", "search") for p in (ROOT / pkg).rglob("*.py"))
 BENCH = sorted((ROOT / "bench").rglob("*.py"))  # the benchmarks, their helper modules and bench/gpu/'s own script
 SCRIPTS = sorted(p for p in (ROOT / "bench").glob("*.py") if 'if __name__ == "__main__":' in p.read_text())
 
@@ -51,6 +53,13 @@ def test_the_rules_see_every_module():
 def test_supernet_never_imports_search():
     bad = {module_name(p): sorted(n for n in imported(p) if n == "search" or n.startswith("search."))
            for p in MODULES if module_name(p).startswith("supernet")}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_core_imports_neither_side():
+    bad = {module_name(p): sorted(n for n in imported(p) if n.split(".")[0] in ("supernet", "search"))
+           for p in MODULES if module_name(p).startswith("core")}
+    assert {"core.errors", "core.device", "core.energy"} <= set(bad)  # the rule sees the core's modules
     assert {k: v for k, v in bad.items() if v} == {}
 
 

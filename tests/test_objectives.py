@@ -7,7 +7,7 @@ import pytest
 from search.evolution.objectives import (Constraint, Normaliser, dominates, hypervolume, parse_constraints,
                                          parse_objectives, pareto_front)
 from search.objectives import cost_fields, directions
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def test_objective_directions_and_weights():

@@ -20,7 +20,7 @@ from search.evolution.search import search
 from search.evolution.settings import Settings
 from search.objectives import OBJECTIVES, cost_fields, label
 from search.registry import Registry, load_plugins
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 WEIGHT_KB = '''
 """weight_kb: the size of a subnet's float32 weights, in KiB."""

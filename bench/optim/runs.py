@@ -18,7 +18,7 @@ from bench.optim.figures import nondominated
 from bench.optim.runners import deap_digest, engine_digest, pymoo_version, run_engine, run_pymoo, run_rejection
 from bench.optim.setups import (ENGINE, OVERHEAD_PROBLEM, POPULATION, PYMOO_CONFIGS, REJECTION, REJECTION_CONFIG,
                                 VARIANTS)
-from supernet.io import write_atomic
+from core.io import write_atomic
 
 
 def run_key(problem: P.Problem, algorithm: str, seed: int, budget: int) -> str:

@@ -30,10 +30,10 @@ from search.training.fit import fit_and_measure, train_batch
 from search.deploy.sources import SOURCES
 from search.jobs.launch import Job, launcher_of, memo
 from search.registry import load_plugins
-from supernet.device import set_threads
-from supernet.errors import GreenError
-from supernet.io import atomic_folder, write_csv, write_json
-from supernet.validate import of_type, read_json, whole_number
+from core.device import set_threads
+from core.errors import GreenError
+from core.io import atomic_folder, write_csv, write_json
+from core.validate import of_type, read_json, whole_number
 
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
 

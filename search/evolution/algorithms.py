@@ -45,7 +45,7 @@ import numpy as np
 from deap import base, tools
 
 from search.registry import Registry
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 class Fitness(base.Fitness):

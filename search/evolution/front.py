@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from search.evolution.objectives import Objective
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
-from supernet.io import write_json
+from core.io import write_json
 from supernet.space import SearchSpace
 
 FILE = "pareto.json"

@@ -26,7 +26,7 @@ import moocore
 import numpy as np
 
 from search.objectives import cost_fields, directions
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}

@@ -24,8 +24,8 @@ from search.hardware.cost import CostModel
 from search.objectives import Pricing, price
 from supernet.arch import ArchConfig
 from search.ranking.table import load_table
-from supernet.device import Device
-from supernet.energy import track_energy
+from core.device import Device
+from core.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
@@ -33,10 +33,10 @@ from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from supernet.checkpoint import load_matching
-from supernet.errors import GreenError, Infeasible
+from core.errors import GreenError, Infeasible
 from supernet.identity import SPLIT_KEYS, DataIdentity, data_differences
 from supernet.metrics import CLASS_PREFIX, tracked_classes
-from supernet.io import write_atomic, write_csv, write_json
+from core.io import write_atomic, write_csv, write_json
 
 if TYPE_CHECKING:
     from search.evolution.standalone import StandaloneEvaluator

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from search.evolution.algorithms import CROSSOVER, ETA_CX, ETA_MUT, MUTATION, Variation, make_algorithm
 from search.evolution.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from search.registry import load_plugins
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 MODES = ("one_shot", "multi_trial")
 

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from supernet.arch import ArchConfig
-from supernet.device import available
+from core.device import available
 from search.hardware.lookup import LookupTable, TableError, fingerprint_mismatch
 from supernet.net import NetBody
 from supernet.ops import make_block

@@ -22,13 +22,13 @@ from tqdm.auto import tqdm
 
 from search.hardware.cost import CostModel, count_op, fit_line, space_ops
 from search.hardware.lookup import LookupTable, table_format
-from supernet.device import Device, sync
-from supernet.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
+from core.device import Device, sync
+from core.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
 from search.hardware.timing import device_fingerprint, measure, runner
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
-from supernet.io import write_atomic, write_json
+from core.errors import GreenError
+from core.io import write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 

@@ -20,10 +20,10 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, Device, set_threads
-from supernet.energy import MEASURED_SOURCES, find_meter, measure_power
+from core.device import DEFAULT_MEMORY_FORMAT, Device, set_threads
+from core.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.hardware.timing import device_fingerprint, measure, runner
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,

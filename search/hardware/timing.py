@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, hardware_name, sync, to_memory_format
-from supernet.errors import GreenError
+from core.device import DEFAULT_MEMORY_FORMAT, hardware_name, sync, to_memory_format
+from core.errors import GreenError
 
 
 def summary(samples: list[float]) -> dict[str, float]:

@@ -39,10 +39,10 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.device import available_cores, gpus, thread_share
-from supernet.errors import GreenError
-from supernet.io import write_json
-from supernet.validate import read_json
+from core.device import available_cores, gpus, thread_share
+from core.errors import GreenError
+from core.io import write_json
+from core.validate import read_json
 
 PLUGINS = ("serial", "joblib", "submitit_local", "submitit_slurm")
 LOCAL = ("joblib", "submitit_local")  # plugins that run every job on this machine: slots assign devices

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from search.training.fit import recipe
 from search.stats import bootstrap_ci, kendall
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.identity import DataIdentity
 from supernet.space import SearchSpace
 

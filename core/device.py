@@ -24,13 +24,13 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 if TYPE_CHECKING:  # torch loads when a format is used: a launcher's parent process needs only the core count
     import torch
     from torch import nn
 
-    from supernet.energy import EnergyMeter
+    from core.energy import EnergyMeter
 
 MEMORY_FORMATS = ("channels_last", "contiguous")
 DEFAULT_MEMORY_FORMAT = "channels_last"
@@ -126,7 +126,7 @@ def set_threads(threads: int | None) -> int:
     """
     import torch
 
-    from supernet.validate import whole_number
+    from core.validate import whole_number
 
     torch.set_num_threads(default_threads() if threads is None else whole_number(threads, "threads", 1))
     return torch.get_num_threads()
@@ -160,7 +160,7 @@ class Device:
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise GreenError(f"{key}={name}: CUDA is not available on this machine; use {key}=cpu")
         if threads is not None:
-            from supernet.validate import whole_number
+            from core.validate import whole_number
 
             threads = whole_number(threads, "threads", 1)
         fmt = DEFAULT_MEMORY_FORMAT if memory_format is None else str(memory_format)
@@ -201,7 +201,7 @@ class Device:
 
     def meter(self) -> "EnergyMeter | None":
         """The hardware energy counter (NVML on a GPU, RAPL on a CPU), or None where none is readable."""
-        from supernet.energy import find_meter
+        from core.energy import find_meter
 
         return find_meter(self.torch)
 

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from supernet.device import sync
+from core.device import sync
 
 MEASURED_SOURCES = ("nvml", "rapl")
 
@@ -167,7 +167,7 @@ def track_energy(run_dir: str | Path, stage: str, device: torch.device,
     """
     from codecarbon import OfflineEmissionsTracker
 
-    from supernet.io import write_json
+    from core.io import write_json
 
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     meter = find_meter(device)

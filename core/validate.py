@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 if TYPE_CHECKING:
     import torch
@@ -77,7 +77,7 @@ def read_json(path: str | Path, what: str, error: type[GreenError] = GreenError)
 
 def check_device(name: Any, key: str = "device") -> torch.device:
     """The torch device ``name`` names, refused (one line) when it is malformed or absent on this machine."""
-    from supernet.device import Device
+    from core.device import Device
 
     return Device.of(name, key=key).torch
 
