@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.common import ROOT, quick_supernet, save  # noqa: E402
 
 TRAIN = ["experiment=smoke", "data.train_subset=256", "module.calib_images=64", "trainer.enable_progress_bar=false"]
 MARKER = Path(tempfile.gettempdir()) / "green_bad_input_payload_ran"
@@ -154,7 +157,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
         (swept / "models" / ".01_r16.abc123.tmp").mkdir(exist_ok=True)
 
     def take_lock() -> None:
-        from supernet.lock import locked
+        from core.lock import locked
         holder["cm"] = locked(locked_run, "green-search (pid 4242)")
         holder["cm"].__enter__()
 
@@ -262,8 +265,6 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
-    from common import quick_supernet
     from hydra import compose, initialize_config_dir
 
     import search.hardware.lut as lut

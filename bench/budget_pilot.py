@@ -33,10 +33,12 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.stats import bootstrap_ci, kendall
-from supernet.io import write_atomic
+from bench.common import ROOT, save  # noqa: E402
+from search.stats import bootstrap_ci, kendall  # noqa: E402
+from core.io import write_atomic  # noqa: E402
 
 RECIPES = ("r5k-e5=5000:5", "r10k-e8=10000:8", "r20k-e10=20000:10")
 SUBNETS, STRATA, SEEDS = 10, 8, 2  # the smallest, the largest and one subnet from each of 8 MAC strata

@@ -12,11 +12,10 @@ from typing import Any, Callable
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from search.hardware.timing import device_fingerprint
+from core.io import write_atomic, write_json
 
-from search.hardware.timing import device_fingerprint  # noqa: E402
-from supernet.io import write_atomic, write_json  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def device_info(device: torch.device) -> dict:

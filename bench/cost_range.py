@@ -22,9 +22,14 @@ the cheapest baseline in MACs and in both latencies, the largest above MobileNet
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.common import ROOT, save  # noqa: E402
 
 SUBNETS = ("smallest", "middle", "largest")
 FIELDS = ("macs", "params", "latency_ms_b1", "latency_ms_serving")

@@ -26,13 +26,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, input_ref, quick_supernet, save
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from search.tuning.hpo import hpo
-from search.tuning.trials import choose
-from search.stats import MIN_VALUES, accuracy_se, interval
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.common import ROOT, input_ref, quick_supernet, save  # noqa: E402
+from search.tuning.hpo import hpo  # noqa: E402
+from search.tuning.trials import choose  # noqa: E402
+from search.stats import MIN_VALUES, accuracy_se, interval  # noqa: E402
 
 METHODS = ("default", "hpo", "random")  # the default recipe, green-hpo (NSGA-II), random search
 

@@ -27,13 +27,16 @@ import argparse
 import copy
 import math
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common import ROOT, input_ref, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.stats import interval, kendall, mape, spearman
+from bench.common import ROOT, input_ref, save  # noqa: E402
+from search.stats import interval, kendall, mape, spearman  # noqa: E402
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 

@@ -26,6 +26,7 @@ and reason).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import json
 import re
@@ -35,38 +36,40 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 ROOT = Path(__file__).resolve().parents[1]
-HERE = ROOT / "bench"
 
 STATS_MODULES = ("search/stats.py", "search/pipeline/summary.py", "search/hardware/measure.py",
                  "search/evolution/objectives.py", "search/ranking/fidelity.py")
 BENCH_MODULES = ("bench/ranking.py", "bench/pipeline.py", "bench/lut_accuracy.py", "bench/parallel.py",
                  "bench/throughput.py", "bench/walltime.py", "bench/cost_range.py", "bench/supernet_overhead.py",
-                 "bench/optimizer.py", "bench/hpo.py", "bench/recall.py", "bench/bad_input.py",
+                 "bench/optim/figures.py", "bench/hpo.py", "bench/recall.py", "bench/bad_input.py",
                  "bench/search_quality.py", "bench/recompute.py", "bench/mutation.py")
 # mutant name -> why it cannot change behaviour (checked: a listed mutant that is killed is reported stale)
 EQUIVALENT: dict[str, str] = {
-    'bench.optimizer.x_holm__mutmut_11':
+    'bench.optim.figures.x_holm__mutmut_11':
         'out initialised to [1.0]*m instead of [0.0]*m: the loop visits a permutation of range(m) and overwrites every slot',
-    'bench.optimizer.x_hypervolume__mutmut_6':
+    'bench.optim.figures.x_hypervolume__mutmut_6':
         'np.asarray(front, dtype=None): objectives.hypervolume checks len() and converts with np.asarray(points, dtype=float) itself',
-    'bench.optimizer.x_hypervolume__mutmut_8':
+    'bench.optim.figures.x_hypervolume__mutmut_8':
         'np.asarray(front) without dtype: objectives.hypervolume converts with dtype=float itself',
-    'bench.optimizer.x_igd__mutmut_18':
+    'bench.optim.figures.x_igd__mutmut_18':
         'empty front filled as 2 identical (e, ..., e) points instead of 1: the nearest distance of every reference point is unchanged',
-    'bench.optimizer.x_mann_whitney__mutmut_10':
+    'bench.optim.figures.x_mann_whitney__mutmut_10':
         'alternative omitted: scipy.stats.mannwhitneyu\'s default alternative is "two-sided"',
-    'bench.optimizer.x_mann_whitney__mutmut_12':
+    'bench.optim.figures.x_mann_whitney__mutmut_12':
         'alternative="TWO-SIDED": scipy lower-cases `alternative` before validating it (checked: identical p-values)',
-    'bench.optimizer.x_nondominated__mutmut_3':
+    'bench.optim.figures.x_nondominated__mutmut_3':
         'np.asarray(F, dtype=None): problems.nondominated converts with np.asarray(F, dtype=float) itself, same array for every input',
-    'bench.optimizer.x_nondominated__mutmut_5':
+    'bench.optim.figures.x_nondominated__mutmut_5':
         'np.asarray(F) without dtype: problems.nondominated converts with np.asarray(F, dtype=float) itself',
-    'bench.optimizer.x_normalise__mutmut_20':
+    'bench.optim.figures.x_normalise__mutmut_20':
         'reshape(-2, n): numpy (2.4, installed) treats any negative size as the one unknown dimension, same shape as reshape(-1, n)',
-    'bench.optimizer.x_reference_fronts__mutmut_38':
+    'bench.optim.figures.x_reference_fronts__mutmut_38':
         'np.asarray(f, dtype=None) before vstack: nondominated() then converts the stacked array to float (problems.nondominated too)',
-    'bench.optimizer.x_reference_fronts__mutmut_40':
+    'bench.optim.figures.x_reference_fronts__mutmut_40':
         'np.asarray(f) without dtype before vstack: nondominated() converts the stacked array to float',
     'bench.parallel.x_headline__mutmut_26':
         "drops n_boot=2000 from bootstrap_ci(...): search.stats.bootstrap_ci's default n_boot is 2000, same call",
@@ -143,14 +146,17 @@ def traced(results: list[Path]) -> list[str]:
     files = {str((ROOT / p).resolve()): module_name(p) for p in BENCH_MODULES}
     hit: set[str] = set()
 
+    @functools.cache
+    def module_of(filename: str) -> str | None:  # a code object's file as imported, resolved once
+        return files.get(str(Path(filename).resolve()))
+
     def profile(frame, event, arg):  # noqa: ARG001 - sys.setprofile's signature
         if event == "call":
-            mod = files.get(frame.f_code.co_filename)
+            mod = module_of(frame.f_code.co_filename)
             if mod is not None and frame.f_code.co_qualname != "<module>":
                 hit.add(mutmut_function(mod, frame.f_code.co_qualname))
 
-    sys.path.insert(0, str(HERE))
-    import recompute
+    from bench import recompute
 
     sys.setprofile(profile)
     try:
@@ -165,8 +171,7 @@ def traced(results: list[Path]) -> list[str]:
 
 
 def committed_results() -> list[Path]:
-    sys.path.insert(0, str(HERE))
-    import recompute
+    from bench import recompute
 
     return [f for f in sorted(recompute.RESULTS.rglob("*.json"))
             if not recompute.is_archived(f) and recompute.is_result(f)
@@ -236,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation: {len(unknown)} in-scope mutants were not checked", file=sys.stderr)
     raw = {"mutants": mutants, "equivalent": EQUIVALENT, "traced_functions": functions,
            "not_run": sum(1 for k in every if k not in mutants)}
-    sys.path.insert(0, str(HERE))
-    from common import save
+    from bench.common import save
 
     result = {**headline({"raw": raw}), "raw": raw, "tool": "mutmut", "version": importlib.metadata.version("mutmut"),
               "modules": [*STATS_MODULES, *BENCH_MODULES], "run_seconds": seconds,

@@ -29,14 +29,17 @@ import hashlib
 import random
 import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.stats import bootstrap_ci
-from supernet.device import available_cores
+from bench.common import ROOT, save  # noqa: E402
+from search.stats import bootstrap_ci  # noqa: E402
+from core.device import available_cores  # noqa: E402
 
 SAME = ("name", "arch", "replicate", "seed", "test_acc", "test_recall", "test_recall_min", "test_class_recall",
         "test_confusion")

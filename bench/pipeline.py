@@ -33,12 +33,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.stats import mean_spread
-from search.pipeline.breakeven import from_ledger
-from search.pipeline.summary import dominated_counts, hv_ratio
-from search.pipeline.twins import compare
+from bench.common import ROOT, save  # noqa: E402
+from search.stats import mean_spread  # noqa: E402
+from search.pipeline.breakeven import from_ledger  # noqa: E402
+from search.pipeline.summary import dominated_counts, hv_ratio  # noqa: E402
+from search.pipeline.twins import compare  # noqa: E402
 
 STAGES = "[train,lut,search,finetune,scratch,scratch_ft,baselines,mt_search,mt_train,measure,report]"
 ROW_FIELDS = ("arch", "replicate", "test_images", "test_correct")  # per trained model and seed: the paired bootstraps

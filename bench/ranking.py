@@ -30,18 +30,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, quick_supernet, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: F401  (re-exported for the tests)
-from search.ranking.fidelity import figures as rank_figures
-from search.stats import accuracy_se, kendall
-from search.ranking.build import stratified_pool  # noqa: F401  (the pick, re-exported for the tests)
+from bench.common import ROOT, quick_supernet, save  # noqa: E402
+from bench.ranking_methods import fit_predictors, parse_methods, score_supernets  # noqa: E402
+from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: E402, F401  (re-exported for the tests)
+from search.ranking.fidelity import figures as rank_figures  # noqa: E402
+from search.stats import accuracy_se, kendall  # noqa: E402
+from search.ranking.build import stratified_pool  # noqa: E402, F401  (the pick, re-exported for the tests)
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL_TAU, GOAL_CEILING, GOAL_CEILING_SHARE = 0.6, 0.6, 0.8
@@ -197,53 +199,14 @@ def best_method(result: dict[str, Any]) -> str:
     return max(better, key=better.get) if better else result["method"]
 
 
-def training_cost(metas: Sequence[dict], ckpts: Sequence[Path]) -> dict[str, Any]:
-    """What training a method's supernet(s) cost, from each run folder's ``energy_train.json`` (a few-shot
-    method also pays for the one-shot supernet its parts start from): kWh, seconds and the energy sources."""
-    folders = [Path(c).parent.parent for c in ckpts]
-    folders += list(dict.fromkeys(Path(m["fewshot"]["init_from"]).parent.parent for m in metas if m.get("fewshot")))
-    kwh, sec, src = 0.0, 0.0, set()
-    for f in folders:
-        e = f / "energy_train.json"
-        if not e.is_file():
-            return {"kwh": None, "seconds": None, "sources": [], "missing": str(e)}
-        rec = json.loads(e.read_text())
-        kwh, sec = kwh + float(rec["energy_kwh"]), sec + float(rec["seconds"])
-        src.add(rec["source"])
-    return {"kwh": kwh, "seconds": sec, "sources": sorted(src), "runs": [str(f) for f in folders]}
-
-
-def parse_methods(specs: Sequence[str]) -> dict[str, list[Path]]:
-    """``NAME=CKPT`` (a supernet) or ``NAME=CKPT,CKPT,...`` (the parts of a few-shot split) pairs,
-    names unique and checkpoints present."""
-    out: dict[str, list[Path]] = {}
-    for s in specs:
-        name, sep, ckpts = s.partition("=")
-        if not sep or not name or not ckpts:
-            raise ValueError(f"--method {s!r}: expected NAME=CHECKPOINT[,CHECKPOINT...]")
-        if name in out or name.endswith("+predictor"):
-            raise ValueError(f"--method {name!r} given twice" if name in out
-                             else f"--method {name!r}: names ending in +predictor are the predictors'")
-        paths = [Path(c) for c in ckpts.split(",")]
-        for c in paths:
-            if not c.is_file():
-                raise ValueError(f"--method {name}: no checkpoint at {str(c)!r}")
-        out[name] = paths
-    return out
-
-
 def main() -> None:
     # imported here: bench/recompute.py and the tests load this module for headline() alone
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
-    from search.evolution.predictor import AccuracyPredictor
-    from supernet.checkpoint import check_data
     from search.ranking.build import build
-    from supernet.checkpoint import load_supernet
-    from supernet.errors import GreenError
+    from core.errors import GreenError
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny supernet and table on digits, tiny budgets")
@@ -281,53 +244,10 @@ def main() -> None:
         if not table.complete():
             raise GreenError(f"the table in {str(table_dir)!r} is incomplete")
         dm = instantiate(cfg.data)
-        raw_methods: dict[str, Any] = {}
-        nets = {}
-        for name, ckpts in methods.items():
-            if len(ckpts) > 1:
-                split, parts = load_parts(ckpts)
-                loaded = list(parts.values())
-            else:
-                split, loaded = None, [load_supernet(ckpts[0])]
-            for net, meta in loaded:
-                if net.space.digest() != table.identity["space"]:
-                    raise GreenError(f"--method {name}: the checkpoint's space {net.space.name!r} "
-                                     f"({net.space.digest()}) is not the table's {table.identity['space_name']!r} "
-                                     f"({table.identity['space']})")
-                check_data(dm, meta)
-                trained = (meta.get("data") or {}).get("image_size")
-                if trained is not None and trained != table.identity["data"]["image_size"]:
-                    raise GreenError(f"--method {name}: the supernet saw {trained}px images, the table "
-                                     f"{table.identity['data']['image_size']}px")
-            if split is None:
-                ev = SubnetEvaluator(loaded[0][0], dm, args.calib_images, args.val_images)
-            else:
-                ev = FewShotEvaluator(split, {v: SubnetEvaluator(n, dm, args.calib_images, args.val_images)
-                                              for v, (n, _) in parts.items()})
-            net = loaded[0][0]
-            nets[name] = net
-            scores = {a: ev(net.space.validate(a))["acc"] for a in table.archs()}
-            raw_methods[name] = {"ckpts": [str(c) for c in ckpts], "val_images": ev.val_images, "scores": scores,
-                                 "few_shot_split": None if split is None else str(split),
-                                 "training": training_cost([m for _, m in loaded], ckpts)}
-            print(f"ranking: {name}: scored {len(scores)} subnets on {ev.val_images} validation images", flush=True)
+        raw_methods, nets = score_supernets(methods, table, dm, args.calib_images, args.val_images)
         if args.predictor_fit:
-            val_truth = {a: statistics.fmean(r.val_acc for r in rs) for a, rs in table.by_arch().items()}
-            archs = table.archs()
-            if args.predictor_fit >= len(archs) - 2:
-                raise GreenError(f"--predictor-fit {args.predictor_fit} leaves fewer than 3 of the table's "
-                                 f"{len(archs)} subnets to score the predictor on")
-            for name in list(raw_methods):
-                net, base = nets[name], raw_methods[name]["scores"]
-                splits = []
-                for r in range(args.predictor_splits):
-                    fit = sorted(random.Random(r).sample(archs, args.predictor_fit), key=archs.index)
-                    pred = AccuracyPredictor(net.space, net.num_classes, net.in_chans, args.predictor_kind,
-                                             min(args.predictor_fit, 6))
-                    pred.fit(fit, [base[a] for a in fit], [val_truth[a] for a in fit])
-                    splits.append({"fit": fit, "pred": {a: pred.predict(a, base[a]) for a in archs if a not in fit}})
-                raw_methods[f"{name}+predictor"] = {"base": name, "kind": args.predictor_kind, "splits": splits,
-                                                    "target": "standalone validation accuracy"}
+            fit_predictors(raw_methods, nets, table, args.predictor_fit, args.predictor_splits,
+                           args.predictor_kind)
     except GreenError as err:
         sys.exit(f"ranking.py: error: {err}")
     raw = {"table": [{k: getattr(r, k) for k in ("arch", "seed", "replicate", "role", "stratum", "macs", "params",

@@ -25,12 +25,15 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, input_ref, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.stats import interval, mean_spread
+from bench.common import ROOT, input_ref, save  # noqa: E402
+from search.stats import interval, mean_spread  # noqa: E402
 
 WITH, WITHOUT = "with_recall_min", "without"
 OBJECTIVES = {WITH: ["acc", "recall_min", "energy"], WITHOUT: ["acc", "energy"]}

@@ -22,13 +22,16 @@ that ran it fails too: paths are relative to the repository, inputs from elsewhe
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import math
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -43,15 +46,10 @@ def _headline_fn(name: str):
 
 
 def _module(name: str):
-    path = HERE / f"{name}.py"
-    if not path.is_file():
+    """The script ``bench/<name>.py`` imported as the module ``bench.<name>`` (the name mutation testing gives it)."""
+    if not (HERE / f"{name}.py").is_file():
         raise LookupError(f"no script bench/{name}.py")
-    sys.path.insert(0, str(HERE))
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"bench.{name}")
 
 
 def mismatches(stored: Any, fresh: Any, key: str = "") -> list[str]:

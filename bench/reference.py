@@ -29,10 +29,12 @@ from typing import Any
 
 import torch
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from supernet.checkpoint import read_checkpoint
-from supernet.io import write_atomic
+from bench.common import ROOT, save  # noqa: E402
+from supernet.checkpoint import read_checkpoint  # noqa: E402
+from core.io import write_atomic  # noqa: E402
 
 PLATEAU_EPOCHS, PLATEAU_POINTS = 3, 0.5
 SUBNETS = ("largest", "middle", "smallest")

@@ -28,15 +28,18 @@ import argparse
 import math
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import ROOT, device_info, input_ref, quick_supernet, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.evolution.objectives import Normaliser, hypervolume, pareto_front, parse_objectives
-from search.stats import bootstrap_ci, mean_spread
+from bench.common import ROOT, device_info, input_ref, quick_supernet, save  # noqa: E402
+from search.evolution.objectives import Normaliser, hypervolume, pareto_front, parse_objectives  # noqa: E402
+from search.stats import bootstrap_ci, mean_spread  # noqa: E402
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 ALGOS = ("nsga2", "random", "nsga2_uniform")

@@ -20,13 +20,18 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
-from common import ROOT, device_info, save, spread, timed
 
-from search.stats import interval
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.common import ROOT, device_info, save, spread, timed  # noqa: E402
+from search.stats import interval  # noqa: E402
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
 GOAL = 1.10  # the supernet step may cost at most 10% more than the static network's (median over archs)

@@ -27,9 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, save
+if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from supernet.io import write_json
+from bench.common import ROOT, save  # noqa: E402
+from core.io import write_json  # noqa: E402
 
 ITEMS = ("quickstart", "tests")
 

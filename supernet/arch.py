@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from supernet.errors import ArchError
+from core.errors import ArchError
 
 _BLOCK_RE = re.compile(r"^k(\d+)e(\d+(?:\.\d+)?)$")
 _WIDTH_RE = re.compile(r"^w(\d*(?:\.\d+)?)$")

@@ -1,8 +1,8 @@
 """Lightning callbacks of the supernet training, built from ``callbacks:`` in ``conf/train.yaml``.
 
 :class:`EnergyTracker` books the energy and CO2eq of ``trainer.fit`` with codecarbon through
-:func:`supernet.energy.track_energy`, the context manager the search commands use around their
-work. It lives apart from :mod:`supernet.energy` so that the measuring commands (``green-lut``)
+:func:`core.energy.track_energy`, the context manager the search commands use around their
+work. It lives apart from :mod:`core.energy` so that the measuring commands (``green-lut``)
 need not import Lightning.
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from supernet.energy import EnergyLedger, track_energy
+from core.energy import EnergyLedger, track_energy
 
 
 class EnergyTracker(pl.Callback):
-    """Book the energy of a fit in ``run_dir/energy_<stage>.json`` (see :func:`~supernet.energy.track_energy`).
+    """Book the energy of a fit in ``run_dir/energy_<stage>.json`` (see :func:`~core.energy.track_energy`).
 
     Tracking opens at the fit's ``setup``, the first hook of ``trainer.fit`` (data and model set-up
     and the checkpoint restore are part of the training's cost), and is booked when the fit ends or

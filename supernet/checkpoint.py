@@ -16,10 +16,10 @@ from hydra.utils import instantiate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.errors import CheckpointError, GreenError
-from supernet.identity import data_differences
-from supernet.io import write_atomic
-from supernet.validate import check_device
+from core.errors import CheckpointError, GreenError
+from supernet.identity import DataIdentity, data_differences
+from core.io import write_atomic
+from core.validate import check_device
 from supernet.net import SuperNet
 from supernet.space import SearchSpace
 
@@ -73,7 +73,7 @@ def check_data(dm: Any, meta: dict) -> None:
     trained = meta.get("data") or {}
     if not trained:
         return  # checkpoints of early versions carry no data summary
-    diff = data_differences(dm, trained)
+    diff = data_differences(dm, DataIdentity.from_json(trained, "the checkpoint's data summary"))
     if diff:
         raise GreenError("the data differs from the supernet's training data, so validation images may have been "
                          f"trained on ({'; '.join(diff)}); pass the same data settings")

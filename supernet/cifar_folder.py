@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from supernet.errors import GreenError, exit_on_error
-from supernet.io import atomic_folder
+from core.errors import GreenError, exit_on_error
+from core.io import atomic_folder
 
 
 def write_split(images: Sequence[Any], labels: Sequence[int], classes: Sequence[str], folder: Path) -> int:

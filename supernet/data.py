@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format as memory_format_of, to_memory_format
-from supernet.errors import DataError
+from core.device import DEFAULT_MEMORY_FORMAT, memory_format_of, to_memory_format
+from core.errors import DataError
 from supernet.splits import SPLITS, BalancedSampler, EpochSampler, long_tail, split_order
 
 
@@ -79,7 +79,7 @@ class ImageDataModule(pl.LightningDataModule):
             training images (:meth:`class_weights`), ``sampler`` draws every class equally often
             (:class:`BalancedSampler`), ``none`` trains on the data as it is.
         memory_format: layout of every batch after transfer (``channels_last``, or ``contiguous``: NCHW); the
-            networks trained on it are laid out alike (:mod:`supernet.device`).
+            networks trained on it are laid out alike (:mod:`core.device`).
     """
 
     def __init__(self, image_size: int = 32, channels: int = 3, val_size: float = 0.1,

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from supernet.data import ImageDataModule, Splits
-from supernet.errors import DataError
-from supernet.io import write_atomic
+from core.errors import DataError
+from core.io import write_atomic
 from supernet.splits import split_order
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.space import DIMS, SearchSpace
 from supernet.strategy import Phase, Strategy
 

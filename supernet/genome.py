@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from supernet.arch import ArchConfig
-from supernet.errors import ArchError
+from core.errors import ArchError
 
 
 class Genome:

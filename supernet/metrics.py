@@ -38,7 +38,7 @@ def scores(pred: torch.Tensor, target: torch.Tensor, classes: Sequence[str],
     for c in track:
         i = index[c]
         if support[i] == 0:
-            from supernet.errors import GreenError
+            from core.errors import GreenError
 
             raise GreenError(f"class {c!r} has no image among the {len(target)} scored: its recall is undefined")
         out[CLASS_PREFIX + c] = rec[i]

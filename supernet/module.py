@@ -18,12 +18,12 @@ from timm.optim import param_groups_weight_decay
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
-from supernet.device import batch_format, to_memory_format
-from supernet.errors import CheckpointError, TrainingError
+from core.device import batch_format, to_memory_format
+from core.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.data import class_weights_of
-from supernet.identity import data_identity
+from supernet.identity import DataIdentity
 from supernet.metrics import confusion_figures
 from supernet.strategy import Phase, Strategy, step_rng
 
@@ -254,7 +254,7 @@ class SupernetModule(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None:
             return {}
-        return {"class": type(dm).__name__, **data_identity(dm)}
+        return {"class": type(dm).__name__, **DataIdentity.of(dm).to_json()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("green")

@@ -18,7 +18,7 @@ from torch import nn
 
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
-from supernet.device import format_of, to_memory_format
+from core.device import format_of, to_memory_format
 from supernet.ops import ElasticInvertedResidual, make_block, sort_outputs
 from supernet.space import SearchSpace
 

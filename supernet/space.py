@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from timm.layers import make_divisible
 
 from supernet.arch import ArchConfig, fmt_ratio
-from supernet.errors import ArchError, SpaceError
+from core.errors import ArchError, SpaceError
 from supernet.genome import Genome
 
 DIMS = ("kernel", "depth", "width", "channels", "resolution")  # width: expand ratio; channels: a stage's outputs

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from supernet.errors import DataError
+from core.errors import DataError
 
 SPLITS = ("stratified", "random")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.space import DIMS, SearchSpace
 
 

@@ -21,13 +21,13 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from supernet.checkpoint import AtomicCheckpointIO, read_checkpoint, refuse_unusable
-from supernet.device import set_threads
-from supernet.errors import CheckpointError, GreenError
+from core.device import set_threads
+from core.errors import CheckpointError, GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
-from supernet.io import write_json
+from core.io import write_json
 from supernet.module import SupernetModule
 from supernet.net import SuperNet
-from supernet.signals import StopOnSignal
+from core.signals import StopOnSignal
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from supernet.cli import check_command_options
-from supernet.errors import exit_on_error
+from core.cli import check_command_options
+from core.errors import exit_on_error
 from supernet.net import SuperNet
 
 SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"
@@ -201,54 +201,10 @@ def write_front():
     return write
 
 
-def _bench_helpers() -> None:
-    """Load the scripts' shared helpers (``common``, ``problems``) once under their package names
-    (``bench.common``), also reachable as the plain names the scripts import: a function's module is then
-    ``bench.<file>``, as the mutation tool names its mutants (bench/mutation.py)."""
-    import importlib.util
-    import sys
-
-    bench = Path(__file__).resolve().parents[1] / "bench"
-    if str(bench) not in sys.path:
-        sys.path.insert(0, str(bench))
-    for name in ("common", "problems"):
-        if name in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-
-
-_bench_helpers()
-
-
-def bench_module(name: str):
-    """The script ``bench/<name>.py`` as the module ``bench.<name>`` (its helpers import as ``common``), for tests
-    that need it at import time; :func:`load_bench` is the same as a fixture."""
-    import importlib.util
-    import sys
-
-    bench = Path(__file__).resolve().parents[1] / "bench"
-    if str(bench) not in sys.path:
-        sys.path.insert(0, str(bench))
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", bench / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses in a script look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="session")
-def load_bench():
-    """``load_bench(name)``: the script ``bench/<name>.py`` as a module (its helpers import as ``common``)."""
-    return bench_module
-
-
 @pytest.fixture
 def bench_result(tmp_path, monkeypatch):
     """Write a result of ``bench/<name>.py`` from ``raw`` as the script would (provenance, headline, raw),
-    with ``recompute`` (the loaded bench/recompute.py) reading ``headline``; checks that it recomputes and
+    with ``recompute`` (the module ``bench.recompute``) reading ``headline``; checks that it recomputes and
     returns (path, result) for a test to tamper with."""
     def make(recompute, name: str, headline, raw: dict):
         monkeypatch.setattr(recompute, "_headline_fn", lambda _: headline)

@@ -17,7 +17,7 @@ from PIL import Image
 from search.hardware.cost import CostModel, space_ops
 from search.hardware.lookup import TableError
 from supernet.datasets import ImageFolderDataModule, _decode
-from supernet.errors import DataError
+from core.errors import DataError
 
 ARCH = "r16_k3e2_k3e2"
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from supernet.datasets import DigitsDataModule
-from supernet.errors import DataError, GreenError
+from core.errors import DataError, GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "r16_k3e2_k3e2"
@@ -115,7 +115,7 @@ def test_zero_std_is_named_not_blamed_on_the_learning_rate(tmp_path, capsys, com
 def test_non_finite_fine_tune_loss_is_a_training_error():
     from search.training.fit import make_optimizer
     from search.training.module import SubnetModule
-    from supernet.errors import TrainingError
+    from core.errors import TrainingError
 
     with pytest.raises(GreenError, match="learning rate must be a finite number, got nan"):
         make_optimizer(torch.nn.Linear(2, 2).parameters(), "sgd", float("nan"))

@@ -18,7 +18,7 @@ from search.deploy.export import load_subnet, save_subnet
 from search.evolution.engine import Evolution
 from search.evolution.state import read_cache
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.net import GreenNet
 
 ARCH = "r16_k3e2_k3e2"

@@ -6,10 +6,12 @@ import pytest
 from pytest import approx
 from scipy.stats import kendalltau
 
+from bench import budget_pilot
+
 
 @pytest.fixture
-def pilot(load_bench):
-    return load_bench("budget_pilot")
+def pilot():
+    return budget_pilot
 
 
 def _rows(acc0, acc1, secs=10.0, kwh=1e-4, plateau=0.3):

@@ -1,16 +1,7 @@
 """bench/cost_range.py: the cost-range table and its goals recompute from the raw session, and an edit is caught."""
-import importlib.util
 import json
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench import cost_range, recompute
 
 
 def _raw():
@@ -23,10 +14,6 @@ def _raw():
 
 
 def test_cost_range_goals_and_recompute(bench_result):
-    import sys
-
-    sys.path.insert(0, str(BENCH))
-    cost_range, recompute = _load("cost_range"), _load("recompute")
     path, result = bench_result(recompute, "cost_range", cost_range.headline, _raw())
     assert result["smallest"]["latency_ms_serving"] == 7.8 and result["baselines"]["mobilenetv2_050"]["macs"] == 7_800_000
     g = result["goals"]

@@ -7,16 +7,18 @@ import random
 import numpy as np
 import pytest
 
-
-@pytest.fixture
-def deap_loop(load_bench):
-    load_bench("problems")
-    return load_bench("deap_loop")
+import bench.deap_loop
+import bench.problems
 
 
 @pytest.fixture
-def problems(load_bench):
-    return load_bench("problems")
+def deap_loop():
+    return bench.deap_loop
+
+
+@pytest.fixture
+def problems():
+    return bench.problems
 
 
 @pytest.mark.parametrize("name", ["deap", "deap-int"])

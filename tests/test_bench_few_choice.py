@@ -1,5 +1,5 @@
-"""The few-choice problems of bench/problems.py (issue 31): this project's gene layout, genes that interact, known
-answers on a small instance."""
+"""The few-choice problems of bench/problems/few_choice.py (issue 31): this project's gene layout, genes that
+interact, known answers on a small instance."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pytest
 
+import bench.problems
+
 
 @pytest.fixture
-def problems(load_bench):
-    return load_bench("problems")
+def problems():
+    return bench.problems
 
 
 def test_the_cifar_layout_is_the_cifar_spaces(problems, compose_cfg):

@@ -1,14 +1,15 @@
 """bench/lut_accuracy.py: MAPE and signed bias reported apart, per round and averaged, against known answers."""
 import pytest
 
+from bench import lut_accuracy as lut
+
 
 def _round(pred, m1, m2):
     return {"build_seconds": 10.0, "batches": {"1": {"subnets": [
         {"predicted_ms": p, "measured_ms": [a, b]} for p, a, b in zip(pred, m1, m2)]}}}
 
 
-def test_mape_bias_retest_and_drift_known_answers(load_bench):
-    lut = load_bench("lut_accuracy")
+def test_mape_bias_retest_and_drift_known_answers():
     p = [1.0, 2.0, 3.0, 4.0, 5.0]
     # round 1: the table sits between two measurements 10% above and 10% below it (one machine state);
     # round 2: the same table, the machine twice as slow, both measurements equal

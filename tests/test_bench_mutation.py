@@ -1,9 +1,9 @@
 """bench/mutation.py: the mutation report's counts are known answers of the per-mutant outcomes, and the
 scope (statistics modules whole, bench headline code traced) is what it says."""
+from bench import mutation
 
 
-def test_headline_counts_survivors_equivalents_and_stale_equivalents(load_bench):
-    mutation = load_bench("mutation")
+def test_headline_counts_survivors_equivalents_and_stale_equivalents():
     raw = {"mutants": {"a.x_f__mutmut_1": "killed", "a.x_f__mutmut_2": "survived", "a.x_f__mutmut_3": "survived",
                        "a.x_g__mutmut_1": "killed", "a.x_g__mutmut_2": "timeout", "a.x_g__mutmut_3": "not checked"},
            "equivalent": {"a.x_f__mutmut_3": "same value", "a.x_g__mutmut_1": "listed but killed"}, "not_run": 7}
@@ -17,8 +17,7 @@ def test_headline_counts_survivors_equivalents_and_stale_equivalents(load_bench)
     assert clean["survivors"] == [] and clean["goal"]["no_survivor"] is True
 
 
-def test_mutant_names_and_scope(load_bench):
-    mutation = load_bench("mutation")
+def test_mutant_names_and_scope():
     assert mutation.module_name("bench/ranking.py") == "bench.ranking"
     assert mutation.mutmut_function("bench.ranking", "headline") == "bench.ranking.x_headline"
     assert mutation.mutmut_function("bench.ranking", "headline.<locals>.counts") == "bench.ranking.x_headline"
@@ -29,10 +28,9 @@ def test_mutant_names_and_scope(load_bench):
     assert mutation.in_scope("search.stats.x_kendall__mutmut_1", fns)  # the statistics modules: whole
 
 
-def test_the_traced_scope_is_the_headline_code(load_bench):
-    mutation = load_bench("mutation")
+def test_the_traced_scope_is_the_headline_code():
     fns = mutation.traced(mutation.committed_results())
-    assert "bench.optimizer.x_headline" in fns and "bench.cost_range.x_headline" in fns
+    assert "bench.optim.figures.x_headline" in fns and "bench.cost_range.x_headline" in fns
     # a benchmark's headline is in scope exactly when one of its results is committed (not archived)
     ranking_committed = (mutation.ROOT / "bench" / "results" / "ranking.json").is_file()
     assert ("bench.ranking.x_headline" in fns) == ranking_committed

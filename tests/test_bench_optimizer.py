@@ -12,10 +12,9 @@ import random
 import numpy as np
 import pytest
 
-from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
-
-
-optimizer, recompute, problems = _load("optimizer"), _load("recompute"), _load("problems")
+from bench import optimizer, problems, recompute
+from bench.optim import figures, runners
+from bench.optim.runs import at_budgets, do_run, parse_problems
 
 
 # -- problems ---------------------------------------------------------------------------------------------
@@ -125,24 +124,24 @@ def test_grid_space_genome_interface():
 
 def test_igd_and_hypervolume_known_answers():
     ref = problems.ZDT(1, 16).reference_front()
-    assert optimizer.igd(ref, ref) == 0.0
-    assert optimizer.igd(np.array([[3.0, 4.0]]), np.array([[0.0, 0.0]])) == pytest.approx(5.0)
-    assert optimizer.igd(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 1.0]])) == pytest.approx(0.5)
-    assert optimizer.igd(np.zeros((0, 2)), np.array([[0.1, 1.1]])) == pytest.approx(1.0)  # empty: (1.1, 1.1)
-    assert optimizer.hypervolume(np.array([[0.1, 0.1]])) == pytest.approx(1.0)
-    assert optimizer.hypervolume(np.array([[0.1, 0.6], [0.6, 0.1]])) == pytest.approx(0.75)
-    assert optimizer.hypervolume(np.zeros((0, 2))) == 0.0
-    assert optimizer.hypervolume(np.array([[1.2, 0.0]])) == 0.0  # beyond the reference point
-    assert optimizer.normalise([[1.0, 5.0]], [0.0, 0.0], [2.0, 10.0]).tolist() == [[0.5, 0.5]]
+    assert figures.igd(ref, ref) == 0.0
+    assert figures.igd(np.array([[3.0, 4.0]]), np.array([[0.0, 0.0]])) == pytest.approx(5.0)
+    assert figures.igd(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 1.0]])) == pytest.approx(0.5)
+    assert figures.igd(np.zeros((0, 2)), np.array([[0.1, 1.1]])) == pytest.approx(1.0)  # empty: (1.1, 1.1)
+    assert figures.hypervolume(np.array([[0.1, 0.1]])) == pytest.approx(1.0)
+    assert figures.hypervolume(np.array([[0.1, 0.6], [0.6, 0.1]])) == pytest.approx(0.75)
+    assert figures.hypervolume(np.zeros((0, 2))) == 0.0
+    assert figures.hypervolume(np.array([[1.2, 0.0]])) == 0.0  # beyond the reference point
+    assert figures.normalise([[1.0, 5.0]], [0.0, 0.0], [2.0, 10.0]).tolist() == [[0.5, 0.5]]
 
 
 def test_holm_a12_mann_whitney_known_answers():
-    assert optimizer.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert optimizer.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
-    assert optimizer.a12([2, 3], [1, 1]) == 1.0 and optimizer.a12([1, 1], [1, 1]) == 0.5
-    assert optimizer.a12([1, 3], [2, 2]) == 0.5 and optimizer.a12([0], [1]) == 0.0
-    assert optimizer.mann_whitney([1, 1, 1], [1, 1, 1]) == 1.0
-    assert optimizer.mann_whitney(range(5), range(10, 15)) == pytest.approx(2 / 252)  # exact: 2 of C(10, 5)
+    assert figures.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert figures.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert figures.a12([2, 3], [1, 1]) == 1.0 and figures.a12([1, 1], [1, 1]) == 0.5
+    assert figures.a12([1, 3], [2, 2]) == 0.5 and figures.a12([0], [1]) == 0.0
+    assert figures.mann_whitney([1, 1, 1], [1, 1, 1]) == 1.0
+    assert figures.mann_whitney(range(5), range(10, 15)) == pytest.approx(2 / 252)  # exact: 2 of C(10, 5)
 
 
 @pytest.mark.parametrize("hv_p, hv_a, igd_p, igd_a, expected", [
@@ -154,7 +153,7 @@ def test_holm_a12_mann_whitney_known_answers():
     (0.06, 0.0, 0.06, 1.0, "same"),    # not significant
 ])
 def test_verdict(hv_p, hv_a, igd_p, igd_a, expected):
-    assert optimizer.verdict(hv_p, hv_a, igd_p, igd_a) == expected
+    assert figures.verdict(hv_p, hv_a, igd_p, igd_a) == expected
 
 
 def _raw(budgets=(10, 20), seeds=5):
@@ -186,7 +185,7 @@ def _raw(budgets=(10, 20), seeds=5):
 
 
 def test_headline_cells_on_constructed_data():
-    h = optimizer.headline({"raw": _raw()})
+    h = figures.headline({"raw": _raw()})
     # engine vs pymoo: better in both unconstrained cells, on both indicators
     assert (h["cells_better"], h["cells_worse"], h["cells_total"]) == (2, 0, 2)
     assert (h["cells_better_holm"], h["cells_worse_holm"]) == (2, 0)
@@ -211,7 +210,7 @@ def test_headline_cells_on_constructed_data():
 
 
 def test_headline_recomputes_and_catches_an_edit(bench_result):
-    path, result = bench_result(recompute, "optimizer", optimizer.headline, _raw())
+    path, result = bench_result(recompute, "optimizer", figures.headline, _raw())
     bad = json.loads(json.dumps(result))
     bad["cells_better"] = 1
     path.write_text(json.dumps(bad))
@@ -225,21 +224,21 @@ def test_headline_recomputes_and_catches_an_edit(bench_result):
 
 
 def test_parse_problems():
-    assert optimizer.parse_problems("zdt1") == ["zdt1-8", "zdt1-16", "zdt1-32"]
-    assert optimizer.parse_problems("zdt1-16,nas,zdt1-16") == ["zdt1-16", "nas"]
-    assert len(optimizer.parse_problems("all")) == 18 and {"cifar-k1", "few-40-k4"} <= set(optimizer.parse_problems("all"))
+    assert parse_problems("zdt1") == ["zdt1-8", "zdt1-16", "zdt1-32"]
+    assert parse_problems("zdt1-16,nas,zdt1-16") == ["zdt1-16", "nas"]
+    assert len(parse_problems("all")) == 18 and {"cifar-k1", "few-40-k4"} <= set(parse_problems("all"))
     with pytest.raises(ValueError):
-        optimizer.parse_problems("zdt1-16,bogus")
+        parse_problems("zdt1-16,bogus")
 
 
 # -- the engine and pymoo on small budgets -----------------------------------------------------------------
 
 def test_engine_run_is_anytime_and_unique():
     p = problems.make("zdt1-8")
-    long, short = optimizer.run_engine(p, "engine", 3, 100), optimizer.run_engine(p, "engine", 3, 60)
+    long, short = runners.run_engine(p, "engine", 3, 100), runners.run_engine(p, "engine", 3, 60)
     assert long["unique_evals"] == 100 and long["duplicate_genomes"] == 0
     assert short["F"] == long["F"][:60]  # the first B evaluations of a longer run are the run with budget B
-    at = optimizer.at_budgets(long, [60, 100])
+    at = at_budgets(long, [60, 100])
     assert at["60"]["evaluated"] == 60 and at["100"]["feasible"] == 100
     F = np.asarray(long["F"])
     assert sorted(map(tuple, at["100"]["front"])) == sorted(map(tuple, problems.nondominated(F)))
@@ -248,20 +247,20 @@ def test_engine_run_is_anytime_and_unique():
 def test_engine_spends_a_tight_budget_on_feasible_genomes():
     est = problems.macs_threshold(n=100_000)
     p = problems.make("nas-constrained", est["threshold"])
-    r = optimizer.run_engine(p, "engine", 0, 40)
+    r = runners.run_engine(p, "engine", 0, 40)
     assert r["unique_evals"] == 40 and all(r["feasible"])
 
 
 def test_pymoo_run_counts_unique_evaluations():
     pytest.importorskip("pymoo")
     p = problems.make("zdt1-8")
-    r = optimizer.run_pymoo(p, 0, 70)
+    r = runners.run_pymoo(p, 0, 70)
     assert r["unique_evals"] == 70 and len(set(map(tuple, r["F"]))) <= 70
-    assert optimizer.run_pymoo(p, 0, 50)["F"] == r["F"][:50]  # seeded, and a shorter budget stops it earlier
+    assert runners.run_pymoo(p, 0, 50)["F"] == r["F"][:50]  # seeded, and a shorter budget stops it earlier
 
 
 def test_main_end_to_end_recomputes(tmp_path, monkeypatch):
-    monkeypatch.setattr(recompute, "_headline_fn", lambda name: optimizer.headline)
+    monkeypatch.setattr(recompute, "_headline_fn", lambda name: figures.headline)
     args = ["--seeds", "2", "--budgets", "20,40", "--problems", "zdt1-8,nas", "--algorithms", "engine,random",
             "--no-overhead", "--work", str(tmp_path / "runs"), "--out", str(tmp_path)]
     optimizer.main(args)
@@ -285,29 +284,29 @@ def test_nas_like_instances_of_other_sizes_for_tuning():
     assert problems.make("nas").name == "nas" and len(problems.make("nas").sizes) == 20
     with pytest.raises(ValueError, match="2 to 6 stages"):
         problems.make("nas-7")
-    assert optimizer.parse_problems("nas-4,nas") == ["nas-4", "nas"]
+    assert parse_problems("nas-4,nas") == ["nas-4", "nas"]
 
 
 def test_rejection_sampling_evaluates_only_feasible_unseen_genomes_within_its_checks():
     nas = problems.NASLike()
     loose = problems.NASLike(float(np.quantile(nas.sample_fields(2000, 0)["macs"], 0.5)))
-    run = optimizer.run_rejection(loose, seed=0, budget=30, max_checks=10_000)
+    run = runners.run_rejection(loose, seed=0, budget=30, max_checks=10_000)
     assert run["unique_evals"] == len(run["F"]) == 30 and run["feasible"] == [True] * 30
     assert all(f[1] <= loose.constraint[1] for f in run["F"])  # macs is the second objective
     assert len({tuple(f) for f in run["F"]}) == 30 and run["cost_checks"] > 30  # about half were rejected
     tight = problems.NASLike(1e-9)  # nothing meets it: every check is a rejection
-    none = optimizer.run_rejection(tight, seed=0, budget=30, max_checks=500)
+    none = runners.run_rejection(tight, seed=0, budget=30, max_checks=500)
     assert none["F"] == [] and none["cost_checks"] == 500 and none["n_obj"] == 3
-    b = optimizer.at_budgets({**none, "budget": 30}, [30])["30"]
+    b = at_budgets({**none, "budget": 30}, [30])["30"]
     assert b["evaluated"] == 0 and b["feasible"] == 0 and b["front"] == []
     with pytest.raises(ValueError, match="constrained problem"):
-        optimizer.run_rejection(nas, seed=0, budget=3, max_checks=10)
+        runners.run_rejection(nas, seed=0, budget=3, max_checks=10)
 
 
 def test_rejection_gets_the_engines_cost_checks(tmp_path):
     thr = problems.macs_threshold(n=20000)["threshold"]
     spec = {"problem": "nas-constrained", "threshold": thr, "seed": 0, "budget": 40, "work": str(tmp_path)}
-    engine = optimizer.do_run({**spec, "algorithm": "engine"})
-    rej = optimizer.do_run({**spec, "algorithm": "rejection"})
+    engine = do_run({**spec, "algorithm": "engine"})
+    rej = do_run({**spec, "algorithm": "rejection"})
     assert engine["cost_checks"] > 0 and rej["max_checks"] == engine["cost_checks"]
     assert rej["cost_checks"] <= engine["cost_checks"] and rej["unique_evals"] < engine["unique_evals"]

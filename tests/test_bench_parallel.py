@@ -1,20 +1,8 @@
 """bench/parallel.py: the headline recomputed from raw data (known answers), and "identical" catches one
 changed weight."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench.parallel", BENCH / "parallel.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench import parallel
 
 
 def _raw(par_weights="aa"):
@@ -27,7 +15,7 @@ def _raw(par_weights="aa"):
 
 
 def test_headline_known_answers():
-    h = _load().headline(_raw())
+    h = parallel.headline(_raw())
     assert h["wall_ratios"] == pytest.approx([0.6, 0.7, 0.7])
     assert h["wall_ratio"] == pytest.approx(0.7) and h["goal"]["wall_ratio_at_most_0.75"]
     assert h["wall_ratio_ci95"] is None  # 3 rounds: the values, no interval
@@ -35,7 +23,7 @@ def test_headline_known_answers():
     raw["sequential_s"], raw["parallel_s"] = [100.0] * 5, [60.0, 77.0, 63.0, 70.0, 66.0]
     for k in ("sequential", "parallel"):
         raw["fingerprints"][k], raw["fit_s"][k] = raw["fingerprints"][k][:1] * 5, raw["fit_s"][k][:1] * 5
-    five = _load().headline({"raw": raw})
+    five = parallel.headline({"raw": raw})
     assert five["wall_ratio"] == pytest.approx(0.66) and five["wall_ratio_ci95"][0] <= 0.66 <= five["wall_ratio_ci95"][1]
     assert h["identical"] and h["identical_at_equal_threads"]
     assert h["noise"]["sequential_spread"] == pytest.approx(20 / 100)
@@ -46,5 +34,5 @@ def test_headline_known_answers():
 
 
 def test_one_changed_weight_is_not_identical():
-    h = _load().headline(_raw(par_weights="ab"))
+    h = parallel.headline(_raw(par_weights="ab"))
     assert not h["identical"] and h["identical_at_equal_threads"]

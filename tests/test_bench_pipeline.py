@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from bench import pipeline
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def test_route_energies_are_known_answers_of_the_ledger(load_bench):
+def test_route_energies_are_known_answers_of_the_ledger():
     result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
     raw = result["raw"]
     kwh = {"train": 2.0, "lut": 0.5, "search": 0.5, "finetune": 2.0, "scratch": 16.0, "mt_search": 9.0,
@@ -17,7 +19,7 @@ def test_route_energies_are_known_answers_of_the_ledger(load_bench):
     for stage, v in kwh.items():
         raw["ledger"][stage]["energy_kwh"] = v
     raw["seeds"] = 2
-    h = load_bench("pipeline").headline(result)
+    h = pipeline.headline(result)
     # per seed: one-shot = train 2 + lut 0.5 + search 0.5 + finetune 2/2; multi-trial = lut 0.5 + mt_search 9
     # + mt_train 2/2 (the cost table prices both searches); from scratch: 16/2
     mt = h["multi_trial"]
@@ -25,7 +27,7 @@ def test_route_energies_are_known_answers_of_the_ledger(load_bench):
     assert mt["energy_ratio"] == pytest.approx(4.0 / 10.5) and h["amortisation_ratio"] == pytest.approx(0.5)
 
 
-def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger(load_bench):
+def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger():
     """The issue-32 figures on a constructed run: winners right on 3 of 4 images where their equal-epoch twins are
     right on 1 and their full-recipe twins on 3 (2 seeds: paired image bootstraps), the break-even from the
     ledger (the test above's), the stated budget."""
@@ -41,7 +43,7 @@ def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger(load_bench
     raw["rows"] = {"finetune": [row("f", i, [1, 1, 1, 0]) for i in (0, 1)],
                    "scratch": [row("s", i, [1, 1, 0, 1]) for i in (0, 1)],
                    "scratch_ft": [row("e", i, [1, 0, 0, 0]) for i in (0, 1)]}
-    h = load_bench("pipeline").headline(result)
+    h = pipeline.headline(result)
     assert h["twins"]["equal_epochs"]["diff_points"] == pytest.approx(50.0)
     assert h["twins"]["full_recipe"]["diff_points"] == pytest.approx(0.0) and h["twins"]["full_recipe"]["seeds"] == 2
     k = len(raw["models"]["finetune"])  # the winners of the archived run, each per seed

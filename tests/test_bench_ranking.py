@@ -1,29 +1,14 @@
 """The ranking benchmark's protocol without training anything: the cost-stratified pick, the headline
 figures that ``bench/recompute.py`` recomputes from the raw data (against a ground-truth table), regret
 and the cross-validated predictor's figures."""
-import importlib.util
 import json
 import math
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench import ranking, ranking_methods, recompute
 from search.stats import accuracy_se, bootstrap_ci, kendall
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))  # the scripts import their shared helpers as `common`
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ranking, recompute = _load("ranking"), _load("recompute")
 
 
 class Opaque:
@@ -187,18 +172,18 @@ def test_table_headline_recomputes_and_catches_an_edit(bench_result, fast_bootst
                                            ("a=/no/such.ckpt", "no checkpoint")])
 def test_parse_methods_bad_input(spec, message):
     with pytest.raises(ValueError, match=message):
-        ranking.parse_methods([spec])
+        ranking_methods.parse_methods([spec])
 
 
 def test_parse_methods_twice(tmp_path):
     ck = tmp_path / "a.ckpt"
     ck.write_text("x")
-    assert ranking.parse_methods([f"a={ck}"]) == {"a": [ck]}
-    assert ranking.parse_methods([f"f={ck},{ck}"]) == {"f": [ck, ck]}  # the parts of a few-shot split
+    assert ranking_methods.parse_methods([f"a={ck}"]) == {"a": [ck]}
+    assert ranking_methods.parse_methods([f"f={ck},{ck}"]) == {"f": [ck, ck]}  # the parts of a few-shot split
     with pytest.raises(ValueError, match="are the predictors'"):
-        ranking.parse_methods([f"a+predictor={ck}"])
+        ranking_methods.parse_methods([f"a+predictor={ck}"])
     with pytest.raises(ValueError, match="given twice"):
-        ranking.parse_methods([f"a={ck}", f"a={ck}"])
+        ranking_methods.parse_methods([f"a={ck}", f"a={ck}"])
 
 
 def test_cross_validated_predictor_known_answers(fast_bootstrap):
@@ -228,9 +213,9 @@ def test_training_cost_adds_the_one_shot_supernet_under_few_shot_parts(tmp_path)
     one = run("oneshot", 1.0, 100.0)
     parts = [run("p2", 0.25, 10.0), run("p3", 0.5, 20.0, "nvml")]
     metas = [{"fewshot": {"init_from": str(one)}}] * 2
-    cost = ranking.training_cost(metas, parts)
+    cost = ranking_methods.training_cost(metas, parts)
     assert cost["kwh"] == pytest.approx(1.75) and cost["seconds"] == pytest.approx(130.0)
     assert cost["sources"] == ["codecarbon-estimate", "nvml"]
-    assert ranking.training_cost([{}], [one])["kwh"] == pytest.approx(1.0)
+    assert ranking_methods.training_cost([{}], [one])["kwh"] == pytest.approx(1.0)
     (tmp_path / "p2" / "energy_train.json").unlink()
-    assert ranking.training_cost(metas, parts)["kwh"] is None
+    assert ranking_methods.training_cost(metas, parts)["kwh"] is None

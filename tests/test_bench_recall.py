@@ -1,21 +1,10 @@
 """bench/recall.py: the choice rules, the headline recomputed from raw data, and a run whose fine-tuned winner is
 not the one the rule chooses is refused."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load(name):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"bench.{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench import recall, recompute
 
 
 FRONT = [  # energy, held-out accuracy and worst-class recall of one re-scored front
@@ -27,7 +16,6 @@ FRONT = [  # energy, held-out accuracy and worst-class recall of one re-scored f
 
 
 def test_the_rules_choose_under_the_energy_budget():
-    recall = _load("recall")
     assert recall.choose(FRONT, 3.0, recall.WITHOUT)["arch"] == "b"  # most accurate under 3 mJ
     assert recall.choose(FRONT, 3.0, recall.WITH)["arch"] == "c"  # within 1 point of b, better worst class
     assert recall.choose(FRONT, 0.5, recall.WITH)["arch"] == "a"  # nothing under the budget: the cheapest
@@ -51,7 +39,6 @@ def _raw():
 
 
 def test_recall_headline_recomputes_and_an_edit_is_caught(bench_result):
-    recall, recompute = _load("recall"), _load("recompute")
     path, result = bench_result(recompute, "recall", recall.headline, _raw())
     assert result["energy_budget_mj"] == 3.0 and result["seeds"] == 3
     assert result["worst_class_recall"]["with_recall_min"] == pytest.approx(0.48)
@@ -65,7 +52,6 @@ def test_recall_headline_recomputes_and_an_edit_is_caught(bench_result):
 
 
 def test_a_fine_tuned_winner_the_rule_did_not_choose_is_refused():
-    recall = _load("recall")
     raw = _raw()
     raw["runs"][1]["finetuned"]["arch"] = "c"
     with pytest.raises(ValueError, match="seed 0 without: fine-tuned c, the rule chooses b"):

@@ -4,10 +4,12 @@ from __future__ import annotations
 import pytest
 from pytest import approx
 
+import bench.reference
+
 
 @pytest.fixture
-def reference(load_bench):
-    return load_bench("reference")
+def reference():
+    return bench.reference
 
 
 def _raw(largest, smallest, planned, middle=None):

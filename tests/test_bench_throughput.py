@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import readme, throughput, walltime
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
@@ -14,7 +16,7 @@ def _rec(path, variant, kind, r, step_s, images=100):
     return {"round": r, "path": path, "variant": variant, "kind": kind, "step_s": step_s, "images": images}
 
 
-def test_throughput_headline_known_answers(load_bench):
+def test_throughput_headline_known_answers():
     cl, nchw, one = "channels_last-fp32-T", "contiguous-fp32-T", "channels_last-fp32-1"
     recs = []
     for r, slow in enumerate((1.0, 1.2)):  # the second round runs 20% slower: every figure of it alike
@@ -26,7 +28,7 @@ def test_throughput_headline_known_answers(load_bench):
                  _rec("supernet_largest", one, "bare", r, [0.1 * slow]),  # 1 thread: never the bare reference
                  _rec("lut", cl, "project", r, [1.0 * slow]), _rec("lut", cl, "bare", r, [0.5 * slow]),
                  _rec("lut", nchw, "project", r, [1.0 * slow]), _rec("lut", nchw, "bare", r, [0.25 * slow])]
-    h = load_bench("throughput").headline({"raw": {"rounds": recs}})
+    h = throughput.headline({"raw": {"rounds": recs}})
     big = h["paths"]["supernet_largest"]
     assert big["img_s"] == pytest.approx((200 + 200 / 1.2) / 2)
     assert big["bare_img_s"] == pytest.approx((250 + 250 / 1.2) / 2) and big["bare_best_variant"] == cl
@@ -38,20 +40,19 @@ def test_throughput_headline_known_answers(load_bench):
     assert h["goals"] == {"min_ratio_vs_bare_at_least_0.9": False, "supernet_speedup_at_least_2": True}
 
 
-def test_walltime_headline_known_answers(load_bench):
+def test_walltime_headline_known_answers():
     raw = {f"{ref}_{item}": {"wall_s": s, "returncode": rc, "load_before": [load, 0, 0]}
            for ref, item, s, rc, load in (("a", "quickstart", 200.0, 0, 0.1), ("b", "quickstart", 100.0, 0, 0.2),
                                           ("a", "tests", 900.0, 0, 0.3), ("b", "tests", 1200.0, 1, 0.4))}
-    h = load_bench("walltime").headline({"refs": ["a", "b"], "raw": raw})["walltimes"]
+    h = walltime.headline({"refs": ["a", "b"], "raw": raw})["walltimes"]
     assert h["quickstart"]["ratio"] == pytest.approx(0.5) and h["tests"]["ratio"] == pytest.approx(4 / 3)
     assert h["tests"]["after_ok"] is False and h["quickstart"]["load_1min_before_run"] == [0.1, 0.2]
 
 
-def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch, load_bench):
+def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch):
     r = subprocess.run([sys.executable, str(BENCH / "readme.py"), "--check"], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
-    readme = load_bench("readme")
     text = (ROOT / "README.md").read_text()
     stale = text.replace("<!-- figures:throughput -->\n", "<!-- figures:throughput -->\n| typed by hand |\n")
     assert readme.render(stale) == text  # a hand edit inside a section is overwritten by the results

@@ -5,7 +5,7 @@ import pytest
 from pytest import approx
 
 from search.pipeline.breakeven import BreakEven, from_ledger
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def test_known_answers():

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from supernet.datasets import DigitsDataModule, ImageFolderDataModule
-from supernet.errors import DataError
+from core.errors import DataError
 
 
 def test_digits_splits_are_seeded_and_disjoint():

@@ -1,4 +1,4 @@
-"""Memory format and threads (supernet.device): channels_last gives the numbers NCHW gives, and every path
+"""Memory format and threads (core.device): channels_last gives the numbers NCHW gives, and every path
 that trains, extracts, evaluates or measures runs in the configured layout."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supernet import device
-from supernet.device import available_cores, format_of, memory_format, thread_share, to_memory_format
-from supernet.errors import GreenError
+from core import device
+from core.device import available_cores, format_of, memory_format_of, thread_share, to_memory_format
+from core.errors import GreenError
 from supernet.net import SuperNet, extract_subnet
 
 
@@ -24,7 +24,7 @@ def _archs(space):
 
 def test_unknown_memory_format_is_one_line():
     with pytest.raises(GreenError, match="unknown memory_format 'nhwc'; choose from channels_last, contiguous"):
-        memory_format("nhwc")
+        memory_format_of("nhwc")
 
 
 def test_to_memory_format_converts_modules_and_4d_tensors_only(tiny_space):
@@ -171,3 +171,29 @@ def test_extraction_writes_every_tensor_of_the_uninitialised_static_net(cifar_sp
         assert got.keys() == want.keys()
         for key in want:
             assert torch.equal(got[key], want[key]), f"{arch} {key}"
+
+
+def test_device_is_checked_once_and_asked_for_its_specifics():
+    from core.device import Device, available, hardware_name, sync
+
+    d = Device.of("cpu", 1, "contiguous")
+    assert (d.kind, d.threads, d.memory_format, d.torch) == ("cpu", 1, "contiguous", torch.device("cpu"))
+    before = torch.get_num_threads()
+    try:
+        assert d.activate() is d and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert Device.of().memory_format == "channels_last" and Device.of().threads is None
+    for bad, msg in (("meta", "only cpu and cuda"), ("gpu:x", "is not a device"), ("cpu", "unknown memory_format")):
+        with pytest.raises(GreenError, match=msg):
+            Device.of(bad, None, "nhwc" if msg.startswith("unknown") else None)
+    with pytest.raises(GreenError, match="threads"):
+        Device.of("cpu", 0)
+    if not torch.cuda.is_available():
+        with pytest.raises(GreenError, match="device=cuda: CUDA is not available on this machine; use device=cpu"):
+            Device.of("cuda")
+        assert not available("cuda")
+    assert available("cpu") and isinstance(hardware_name(torch.device("cpu")), str) and d.hardware()
+    sync(d.torch)  # a no-op on the CPU
+    net = torch.nn.Conv2d(3, 4, 3)
+    assert format_of(Device.of("cpu", None, "channels_last").place(net)) == "channels_last"

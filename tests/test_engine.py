@@ -14,7 +14,7 @@ from search.evolution.objectives import Constraint, Normaliser, Objective, paret
 from search.evolution.records import Evaluation
 from search.evolution.settings import Settings
 from search.evolution.state import CACHE, read_cache
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 F1, F2 = Objective("f1", "f1", False), Objective("f2", "f2", False)
 

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from search.deploy.export import load_subnet
 from search.deploy.extract import extract
 from supernet.checkpoint import load_supernet, read_checkpoint
-from supernet.errors import ArchError, CheckpointError, GreenError
+from core.errors import ArchError, CheckpointError, GreenError
 from supernet.net import extract_subnet
 
 ARCH = "r16_k5e3-k3e2_k3e3"

@@ -207,7 +207,7 @@ def test_mistyped_override_is_one_line(tmp_path, override, message):
 def test_atomic_artefacts_get_ordinary_permissions(tmp_path):
     """Temporary files and folders are private; published artefacts get the mode the umask gives."""
     from search.deploy.baselines import build_baseline, save_baseline
-    from supernet.io import write_json
+    from core.io import write_json
 
     mask = os.umask(0)
     os.umask(mask)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from supernet.lock import locked
+from core.lock import locked
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["experiment=smoke", "data.train_subset=256", "module.calib_images=64", "trainer.enable_progress_bar=false"]
@@ -64,7 +64,7 @@ def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
     code = textwrap.dedent(f"""
         import os, signal, sys
         sys.argv = ["green-train", *{args!r}]
-        import supernet.io as io
+        import core.io as io
         import supernet.commands.train as m
         orig, n = io.os.fsync, [0]
         def fsync(fd):
@@ -248,7 +248,7 @@ def test_failure_keeps_a_folder_with_results(tmp_path):
 
 def test_non_finite_weights_are_refused(tmp_path, tiny_ckpt):
     from supernet.checkpoint import load_supernet
-    from supernet.errors import CheckpointError
+    from core.errors import CheckpointError
 
     ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
     key = next(k for k, v in ckpt["state_dict"].items() if k.startswith("net.") and v.is_floating_point())
@@ -269,7 +269,7 @@ def test_non_finite_weights_are_refused(tmp_path, tiny_ckpt):
 
 
 def test_sweep_removes_only_dead_writers_temporaries(tmp_path):
-    from supernet.io import sweep_temp
+    from core.io import sweep_temp
 
     (tmp_path / "models" / ".01_r16.abc123.tmp").mkdir(parents=True)
     (tmp_path / ".lut.json.x1y2.tmp").write_text("{")

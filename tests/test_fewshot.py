@@ -7,7 +7,7 @@ import torch
 
 from search.evolution.evaluate import FewShotEvaluator, SubnetEvaluator, load_parts
 from supernet.checkpoint import load_supernet
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.fewshot import FewShot, Split, SubSpace
 from supernet.strategy import Phase, Sandwich
 from supernet.train import train

@@ -6,7 +6,7 @@ from supernet.metrics import unpack_correct
 
 from search.deploy.export import load_subnet
 from search.deploy.finetune import finetune
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 ARCHS = "archs=[r16_k5e3-k3e2_k3e3,r12_k3e2_k3e2]"
 FAST = ["epochs=1", "data.train_subset=256", "calib_images=128", "trainer.enable_progress_bar=false",
@@ -91,7 +91,7 @@ def test_from_scratch_reinitialises_and_uses_no_teacher(monkeypatch, tmp_path, t
     (["seeds=0", ARCHS], "seeds must be >= 1"),
 ])
 def test_finetune_bad_input(tmp_path, tiny_ckpt, ft_cfg, overrides, message):
-    from supernet.cli import check_command_options
+    from core.cli import check_command_options
 
     overrides = [o.format(tmp=tmp_path) for o in overrides]
     cfg = ft_cfg(tmp_path, tiny_ckpt, *overrides)

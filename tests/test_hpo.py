@@ -21,7 +21,7 @@ from search.tuning.trials import Pruner
 from supernet.arch import ArchConfig
 from supernet.checkpoint import load_supernet
 from supernet.datasets import DigitsDataModule
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.net import GreenNet
 from search.evolution.state import read_cache
 

@@ -14,6 +14,12 @@ import sys
 
 import pytest
 
+from bench import bad_input, cost_range, mutation, parallel, recompute
+from bench import lut_accuracy as lut
+from bench import supernet_overhead as so
+from bench import throughput as tp
+from bench import walltime as wt
+from bench.throughput_loops import StepTimer
 from search import stats
 
 
@@ -30,9 +36,8 @@ def A(x):
 
 # ------------------------------------------------------------------------------------------------ bad_input
 
-def test_bad_input_headline_counts_the_passed_cases_and_names_the_failed(load_bench):
+def test_bad_input_headline_counts_the_passed_cases_and_names_the_failed():
     """Cases, passes and the failed cases' names in their order: 4 cases, b and d failed -> 2 passed."""
-    bad_input = load_bench("bad_input")
     cases = [{"name": "a", "passed": True}, {"name": "b", "passed": False}, {"name": "c", "passed": True},
              {"name": "d", "passed": False}]
     assert bad_input.headline({"raw": {"cases": cases, "work": "outputs/bench/x"}}) == {
@@ -49,10 +54,9 @@ def _cost_raw(baselines, **models):
     return {"serving_batch": 8, "baselines": list(baselines), "models": {k: m(*v) for k, v in models.items()}}
 
 
-def test_cost_range_headline_table_cheapest_and_strict_goals(load_bench):
+def test_cost_range_headline_table_cheapest_and_strict_goals():
     """The table holds every model's four figures (serving = the b8 latency); the cheapest baseline is taken per
     field (each field's minimum from another baseline); a goal is a strict comparison, so a tie fails it."""
-    cost_range = load_bench("cost_range")
     raw = _cost_raw(["base_a", "mobilenetv2_050"],
                     smallest=(100, 10, 0.4, 4.0, "r16_s"), middle=(400, 40, 2.0, 9.0, "r24_m"),
                     largest=(1000, 100, 3.0, 20.0, "r32_l"),
@@ -72,9 +76,8 @@ def test_cost_range_headline_table_cheapest_and_strict_goals(load_bench):
                   "largest_above_mobilenetv2_050_macs": False}}             # 1000 > 1000: a tie is not above
 
 
-def test_cost_range_headline_goals_met_and_no_reference_no_largest_goal(load_bench):
+def test_cost_range_headline_goals_met_and_no_reference_no_largest_goal():
     """Every goal met (strictly); without mobilenetv2_050 among the baselines the largest-subnet goal is absent."""
-    cost_range = load_bench("cost_range")
     models = dict(smallest=(50, 10, 0.4, 2.0, "s"), middle=(400, 40, 2.0, 9.0, "m"), largest=(2000, 100, 3.0, 20.0, "l"),
                   base_a=(100, 50, 1.5, 3.0), mobilenetv2_050=(1999, 5, 0.5, 6.0))
     h = cost_range.headline({"raw": _cost_raw(["base_a", "mobilenetv2_050"], **models)})
@@ -91,22 +94,20 @@ def test_cost_range_headline_goals_met_and_no_reference_no_largest_goal(load_ben
 
 # --------------------------------------------------------------------------------------------- lut_accuracy
 
-def test_lut_helpers_within_10pct_and_bias(load_bench):
+def test_lut_helpers_within_10pct_and_bias():
     """Within 10% counts |p - m| / |m| <= 0.10 inclusive (11 vs 10 and 9 vs 10 are in, 8.9 and 12 out: 2 of 4);
     the bias is the mean *signed* relative error: (+0.1 - 0.1 + 0.2 - 0.4) / 4 = -0.05."""
-    lut = load_bench("lut_accuracy")
     assert lut._within_10pct([11.0, 9.0, 8.9, 12.0], [10.0, 10.0, 10.0, 10.0]) == 0.5
     assert lut._within_10pct([11.0], [10.0]) == 1.0 and lut._within_10pct([12.0], [10.0]) == 0.0
     assert lut._bias([11.0, 9.0, 12.0, 6.0], [10.0, 10.0, 10.0, 10.0]) == pytest.approx(-0.05, rel=1e-12)
     assert lut._bias([3.0], [2.0]) == pytest.approx(0.5, rel=1e-12)  # over-prediction: positive
 
 
-def test_lut_rounds_and_retest_pair_the_right_columns(load_bench):
+def test_lut_rounds_and_retest_pair_the_right_columns():
     """Columns come three per round (prediction, measurement 1, measurement 2). With one-value columns
     1, 2, 4 | 8, 16, 32 and stat(a, b) = a + 100 b (order matters): _rounds averages pred-vs-m1 and
     pred-vs-m2 of each round, (201 + 401 + 1608 + 3208) / 4 = 1354.5; _retest averages m1-vs-m2 per round,
     (2 + 400 + 16 + 3200) / 2 = 1809."""
-    lut = load_bench("lut_accuracy")
     stat = lambda a, b: a[0] + 100 * b[0]  # noqa: E731
     cols = [[1.0], [2.0], [4.0], [8.0], [16.0], [32.0]]
     assert lut._rounds(stat)(*cols) == 1354.5
@@ -115,19 +116,17 @@ def test_lut_rounds_and_retest_pair_the_right_columns(load_bench):
     assert lut._retest(stat)(*cols[:3]) == 402.0
 
 
-def test_lut_over_retest_is_nan_without_retest_noise(load_bench):
+def test_lut_over_retest_is_nan_without_retest_noise():
     """MAPE over retest MAPE: prediction p, measurements p and 2p -> MAPE (0 + 0.5) / 2 = 0.25, retest
     MAPE(p vs 2p) = 0.5 -> 0.5; measurements that agree exactly give no noise floor: nan, not a division."""
-    lut = load_bench("lut_accuracy")
     p = [1.0, 2.0, 4.0]
     assert lut._over_retest(p, p, [2 * x for x in p]) == pytest.approx(0.5, rel=1e-12)
     assert math.isnan(lut._over_retest([2 * x for x in p], p, p))
 
 
-def test_lut_ci_follows_the_modules_bootstrap_protocol(load_bench, monkeypatch):
+def test_lut_ci_follows_the_modules_bootstrap_protocol(monkeypatch):
     """The interval is search.stats.interval with the module's protocol (N_BOOT, LEVEL, SEED): changed
     constants change it; none from fewer than 5 subnets."""
-    lut = load_bench("lut_accuracy")
     mean = lambda a: sum(a) / len(a)  # noqa: E731
     col = [0.3, 1.7, 0.2, 2.9, 1.1, 0.8, 2.2, 0.05, 1.4, 3.3]
     assert (lut.N_BOOT, lut.LEVEL, lut.SEED) == (2000, 0.95, 0)
@@ -177,17 +176,15 @@ B1 = {"mape": 0.0, "mape_per_round": [0.0, 0.0], "bias": 0.0, "bias_per_round": 
       "drift_between_rounds": 1.0, "cross_round_mape": 0.0}
 
 
-def test_lut_columns_three_per_round_of_the_batch_size(load_bench):
+def test_lut_columns_three_per_round_of_the_batch_size():
     """_columns: (prediction, measurement 1, measurement 2) of each round, for the batch size asked."""
-    lut = load_bench("lut_accuracy")
     rounds = _lut_rounds()
     assert lut._columns(rounds, "4") == [P, [2 * x for x in P], P, Q, [1.25 * y for y in Q], [0.8 * y for y in Q]]
     assert lut._columns(rounds[:1], "1") == [P, P, P]
 
 
-def test_lut_batch_figures_known_answers(load_bench):
+def test_lut_batch_figures_known_answers():
     """MAPE, bias and retest per round and averaged, table-vs-table, drift and the stale table's error."""
-    lut = load_bench("lut_accuracy")
     rounds = _lut_rounds()
     assert lut._batch(rounds, "4") == A(B4)
     assert lut._batch(rounds, "1") == A(B1)
@@ -198,11 +195,10 @@ def test_lut_batch_figures_known_answers(load_bench):
                                              "within_10pct": 0.5})
 
 
-def test_lut_headline_known_answers(load_bench, monkeypatch):
+def test_lut_headline_known_answers(monkeypatch):
     """The headline at raw["batch_size"] (4, not the first batch of the dict), every interval over the right
     statistic and the columns of all rounds (``_ci`` replaced by its point value to make that visible), the
     goals, and by_batch for every batch size."""
-    lut = load_bench("lut_accuracy")
     monkeypatch.setattr(lut, "_ci", lambda stat, *cols: ["ci", stat(*cols), len(cols)])
     h = lut.headline({"raw": {"batch_size": 4, "rounds": _lut_rounds()}})
     over = B4["mape"] / B4["retest_mape"]  # 0.2375 / 0.78125
@@ -232,10 +228,9 @@ def test_lut_headline_known_answers(load_bench, monkeypatch):
     assert lut.headline({"raw": {"batch_size": 4, "rounds": [r1, r2]}})["goals"]["build_under_10_min"] is None
 
 
-def test_lut_headline_goal_boundaries(load_bench, monkeypatch):
+def test_lut_headline_goal_boundaries(monkeypatch):
     """The goals are inclusive (MAPE <= 1.1 x retest, Spearman >= 0.9) and the build strictly under 600 s;
     each is decided by the slowest build and the first batch's own figures (_batch replaced to set them)."""
-    lut = load_bench("lut_accuracy")
     monkeypatch.setattr(lut, "_ci", lambda stat, *cols: None)
 
     def goals(mape, retest, rho, builds):
@@ -252,11 +247,10 @@ def test_lut_headline_goal_boundaries(load_bench, monkeypatch):
 
 # ------------------------------------------------------------------------------------------------- mutation
 
-def test_mutation_headline_whole_report(load_bench):
+def test_mutation_headline_whole_report():
     """Outcomes of 8 mutants, one 'not checked' (not run): 7 run, 3 killed. An equivalent counts only if not
     killed (a killed one is stale, sorted); survivors are the rest not killed, sorted (a timeout is not a kill);
     by_status sorted by status."""
-    mutation = load_bench("mutation")
     raw = {"mutants": {"m.x_b__mutmut_2": "survived", "m.x_a__mutmut_1": "killed", "m.x_d__mutmut_1": "timeout",
                        "m.x_c__mutmut_1": "not checked", "m.x_a__mutmut_2": "survived", "m.x_b__mutmut_1": "killed",
                        "m.x_a__mutmut_3": "suspicious", "m.x_e__mutmut_1": "killed"},
@@ -292,14 +286,13 @@ def _par_raw(seq, par, fps=None, fit=None):
     return raw if fit is None else {**raw, "fit_s": fit}
 
 
-def test_parallel_headline_known_answers(load_bench):
+def test_parallel_headline_known_answers():
     """5 rounds: ratios 60/100, 84/120, 63/80, 50/100, 77/110 = 0.6, 0.7, 0.7875, 0.5, 0.7 -> median 0.7
     (<= 0.75: goal met), spread 0.7875 - 0.5; sequential spread (120 - 80) / median 100 = 0.4.
     Fits (4 jobs a round): sequential 20 s each (24 s once), parallel 30 s each (40 s once) -> per-job medians
     20 and 30, slowdown 1.5, bound 30 / (20 x 2 jobs) = 0.75; overhead = wall - fit seconds (divided by the
     2 jobs in parallel): sequential 100-84, 120-80, 80-80, 100-80, 110-80 -> median 20; parallel 60-65,
     84-60, 63-60, 50-60, 77-60 -> median 3. The interval: the documented protocol (median, 2000, 95%, seed 0)."""
-    parallel = load_bench("parallel")
     seq, par = [100.0, 120.0, 80.0, 100.0, 110.0], [60.0, 84.0, 63.0, 50.0, 77.0]
     fit = {"sequential": [[20.0, 20.0, 20.0, 24.0]] + [[20.0] * 4] * 4,
            "parallel": [[30.0, 30.0, 30.0, 40.0]] + [[30.0] * 4] * 4}
@@ -314,10 +307,9 @@ def test_parallel_headline_known_answers(load_bench):
                    "goal": {"wall_ratio_at_most_0.75": True}})
 
 
-def test_parallel_interval_is_the_documented_bootstrap(load_bench):
+def test_parallel_interval_is_the_documented_bootstrap():
     """With these 14 rounds the interval tells the protocol apart (2000 vs 2001 resamples, seed 0 vs 1; the
     ratios were picked for that): it must be the median's 2000-resample 95% interval with seed 0 exactly."""
-    parallel = load_bench("parallel")
     ratios = [0.517, 0.761, 0.671, 0.56, 0.651, 0.645, 0.607, 0.604, 0.662, 0.687, 0.684, 0.637, 0.508, 0.569]
     h = parallel.headline({"raw": _par_raw([100.0] * 14, [100.0 * r for r in ratios])})
     want = list(stats.bootstrap_ci(statistics.median, h["wall_ratios"], n_boot=2000, level=0.95, seed=0))
@@ -327,11 +319,10 @@ def test_parallel_interval_is_the_documented_bootstrap(load_bench):
     assert want != list(stats.bootstrap_ci(statistics.median, h["wall_ratios"], n_boot=2000, level=0.95, seed=1))
 
 
-def test_parallel_headline_boundaries_and_fingerprints(load_bench):
+def test_parallel_headline_boundaries_and_fingerprints():
     """No interval below 5 rounds (4: none; 5: one); a ratio of exactly 0.75 meets the goal; no fit times (absent
     or empty): no bound. 'identical' compares every run with the first sequential one; the control (sequential
     on the parallel thread count) is compared with the first parallel run."""
-    parallel = load_bench("parallel")
     four = parallel.headline({"raw": _par_raw([4.0] * 4, [3.0] * 4)})
     assert four["wall_ratio_ci95"] is None and four["goal"] == {"wall_ratio_at_most_0.75": True}
     assert four["bound"] is None and four["noise"] == {"sequential_spread": 0.0, "ratio_spread": 0.0}
@@ -363,11 +354,10 @@ def _arch(name, sup, sta, logit):
     return {"arch": name, "supernet_step_s": sup, "static_step_s": sta, "max_abs_logit_diff": logit}
 
 
-def test_supernet_overhead_headline_known_answers(load_bench):
+def test_supernet_overhead_headline_known_answers():
     """Per arch the supernet/static ratio of each repeat (median, min, max, n) and each network's median step:
     A: 3/1, 2/2, 4/2 = 3, 1, 2 -> median 2; B: 1.1, 1.0, 1.2, 0.9 -> median 1.05 (even count); C: 0.5.
     Over archs: median of 2, 1.05, 0.5 = 1.05 <= 1.10 (goal met), spread 0.5..2, largest logit diff (B's)."""
-    so = load_bench("supernet_overhead")
     archs = [_arch("A", [3.0, 2.0, 4.0], [1.0, 2.0, 2.0], 1e-5), _arch("B", [1.1, 1.0, 1.2, 0.9], [1.0] * 4, 3e-5),
              _arch("C", [1.0], [2.0], 2e-5)]
     h = so.headline({"raw": {"archs": archs}})
@@ -385,18 +375,16 @@ def test_supernet_overhead_headline_known_answers(load_bench):
     assert isinstance(h["archs"][0]["static_step_s"], float)
 
 
-def test_supernet_overhead_median_is_a_float(load_bench):
+def test_supernet_overhead_median_is_a_float():
     """_median of integer step counts is still a float (a JSON figure), and the middle value, not the mean."""
-    so = load_bench("supernet_overhead")
     got = so._median([1, 2, 9])
     assert got == 2.0 and isinstance(got, float)
 
 
-def test_supernet_overhead_boundaries_and_protocol(load_bench, monkeypatch):
+def test_supernet_overhead_boundaries_and_protocol(monkeypatch):
     """Below 5 archs no interval (None; 4 is the last without, 5 the first with); a ratio of exactly 1.10 meets
     the goal, just above does not; the repeats of the two networks must pair up (unequal counts fail); the
     interval follows the module's protocol (N_BOOT, LEVEL, SEED)."""
-    so = load_bench("supernet_overhead")
     one = so.headline({"raw": {"archs": [_arch("A", [1.1], [1.0], 0.0)]}})
     assert one["median_step_ratio_ci"] is None
     assert one["goal"] == {"median_step_ratio_max": 1.1, "met": True}
@@ -432,13 +420,12 @@ def _tp(path, variant, kind, rnd, images, steps):
     return {"round": rnd, "path": path, "variant": variant, "kind": kind, "images": images, "step_s": steps}
 
 
-def test_throughput_headline_whole_output(load_bench):
+def test_throughput_headline_whole_output():
     """img/s of a record = images / median step (a round's median: 100 / 0.5 = 200, not the mean of its steps);
     a figure = the median over rounds. Largest: CL 200, 400, 100 -> 200 vs bare 250 (NCHW bare 125; the
     1-thread variant's 10000 never counts) -> 0.8; speedup CL/NCHW per round 2, 2, 2. Middle: 90 vs bare
     max(100, NCHW 200) -> 0.45, speedups 90/60, 90/30, 90/72 -> median 1.5. LUT: 10 vs 40 -> 0.25 but not held.
     min ratio over the held paths 0.45 < 0.9; middle's speedup 1.5 < 2: both goals fail."""
-    tp = load_bench("throughput")
     L, M, U = "supernet_largest", "supernet_middle", "lut"
     recs = []
     for r in range(3):
@@ -468,11 +455,10 @@ def test_throughput_headline_whole_output(load_bench):
         "goals": {"min_ratio_vs_bare_at_least_0.9": False, "supernet_speedup_at_least_2": False}})
 
 
-def test_throughput_headline_goal_boundaries_and_paths(load_bench):
+def test_throughput_headline_goal_boundaries_and_paths():
     """Both goals inclusive: a held ratio of exactly 0.9 (180 / 200) and speedups of exactly 2 meet them.
     Speedups are reported for the sandwich, largest, middle and fit paths present (not evaluation); the speedup
     goal looks at largest and middle only, each alone deciding it; a bare tie goes to the first variant."""
-    tp = load_bench("throughput")
     S, M, F, E, L = "supernet_sandwich", "supernet_middle", "fit", "evaluation", "supernet_largest"
 
     def path(p, proj, bare, nproj, nbare):  # images over a 0.5 s step: img/s = 2 x images
@@ -498,10 +484,9 @@ def test_throughput_headline_goal_boundaries_and_paths(load_bench):
     assert under["goals"]["supernet_speedup_at_least_2"] is False  # middle at 1x fails it although largest is 2x
 
 
-def test_throughput_step_timer_records_each_step_end(load_bench):
+def test_throughput_step_timer_records_each_step_end():
     """StepTimer starts empty and records the time of each training step's end; steps are the differences."""
-    tp = load_bench("throughput")
-    t = tp.StepTimer()
+    t = StepTimer()
     assert t.ends == [] and t.steps == []
     t.on_train_batch_end(None, None, None, None, 0)
     t.on_train_batch_end(None, None, None, None, 1)
@@ -511,10 +496,9 @@ def test_throughput_step_timer_records_each_step_end(load_bench):
 
 # ------------------------------------------------------------------------------------------------- walltime
 
-def test_walltime_headline_whole_output(load_bench):
+def test_walltime_headline_whole_output():
     """Each item's before/after wall time, after/before ratio (300/200 = 1.5, 450/900 = 0.5), exit status 0 = ok
     (1 and 2 are failures), and the 1-minute load (first of the three) before each run."""
-    wt = load_bench("walltime")
     raw = {"old_quickstart": {"wall_s": 200.0, "returncode": 1, "load_before": [0.1, 0.5, 0.6]},
            "new_quickstart": {"wall_s": 300.0, "returncode": 0, "load_before": [0.2, 0.7, 0.8]},
            "old_tests": {"wall_s": 900.0, "returncode": 0, "load_before": [1.1, 1.5, 1.6]},
@@ -539,31 +523,33 @@ SCRIPTS = {
 }
 
 
-def _rc(load_bench, tmp_path, monkeypatch):
-    """bench/recompute.py reading scripts from a folder of fake ones (SCRIPTS) and results from tmp/results;
-    sys.path and the modules it registers are restored afterwards."""
-    recompute = load_bench("recompute")
+@pytest.fixture(name="rc")
+def _rc(tmp_path, monkeypatch):
+    """bench/recompute.py reading scripts from a folder of fake ones (SCRIPTS), imported from there as
+    ``bench.<name>``, and results from tmp/results; the package's path and the modules it imports are restored
+    afterwards."""
+    import bench
+
     here = tmp_path / "scripts"
     here.mkdir()
     for name, text in SCRIPTS.items():
         (here / f"{name}.py").write_text(text)
-        monkeypatch.setitem(sys.modules, f"bench.{name}", None)  # removed again afterwards
     (tmp_path / "results").mkdir()
     monkeypatch.setattr(recompute, "HERE", here)
     monkeypatch.setattr(recompute, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    return recompute
-
-
-rc = pytest.fixture(_rc, name="rc")
+    monkeypatch.setattr(bench, "__path__", [str(here), *bench.__path__])  # where the import finds them
+    yield recompute
+    for name in SCRIPTS:
+        sys.modules.pop(f"bench.{name}", None)
+        vars(bench).pop(name, None)
 
 
 def test_recompute_module_loads_a_script_as_bench_name(rc):
-    """A script loads as ``bench.<name>`` (mutation testing names it so), registered in sys.modules (dataclasses
-    look their module up there), with its folder first on sys.path (its own imports); a missing one is named."""
+    """A script is imported as ``bench.<name>`` (mutation testing names it so), registered in sys.modules (dataclasses
+    look their module up there), from bench/ (``HERE``); a missing one is named."""
     mod = rc._module("kt_with")
     assert mod.__name__ == "bench.kt_with" and sys.modules["bench.kt_with"] is mod
-    assert sys.path[0] == str(rc.HERE)
+    assert mod.__file__ == str(rc.HERE / "kt_with.py")
     assert mod.headline({"raw": [1, 2, 3]}) == {"a": 1.0, "b": [1, 2], "n": 3}
     with pytest.raises(LookupError) as e:
         rc._module("kt_missing")
@@ -582,11 +568,11 @@ def test_recompute_headline_fn(rc):
     assert str(e.value) == "no script bench/kt_missing.py"
 
 
-def test_recompute_mismatches_known_answers(load_bench):
+def test_recompute_mismatches_known_answers():
     """Paths of the differences (a.b[1].c), floats to a relative 1e-9 or an absolute 1e-12, nan = nan, a bool is
     not a number, a missing figure is '<missing>', a stored non-mapping or a list of another length is reported
     whole; extra stored keys are not figures."""
-    m = load_bench("recompute").mismatches
+    m = recompute.mismatches
     assert m({"a": {"b": [1, {"c": 2}]}, "z": 9}, {"a": {"b": [1, {"c": 2}]}}) == []
     assert m({"a": {"b": [1, {"c": 2}]}}, {"a": {"b": [1, {"c": 3}]}}) == ["a.b[1].c: stored 2 vs recomputed 3"]
     assert m({"a": 1, "b": 2}, {"b": 3, "a": 0, "c": 1.5}) == [
@@ -609,10 +595,10 @@ def test_recompute_mismatches_known_answers(load_bench):
     assert m({"k": None}, {"k": "v"}) == ["k: stored None vs recomputed 'v'"] and m("v", "v") == []
 
 
-def test_recompute_absolute_paths_known_answers(load_bench):
+def test_recompute_absolute_paths_known_answers():
     """Every absolute path in every string, keyed by where it sits; a root-level name ('/tmp') or '/' alone is
     not a machine's path; tuples and numbers hold none."""
-    ap = load_bench("recompute").absolute_paths
+    ap = recompute.absolute_paths
     obj = {"a": "/abs/x y /tmp", "b": ["ok", {"c": "x=/etc/passwd,/usr/lib/y"}], "t": ("/a/b",), "n": 3, "s": "/",
            "r": "outputs/bench/x"}
     assert ap(obj) == ["a: absolute path '/abs/x'", "b[1].c: absolute path '/etc/passwd'",

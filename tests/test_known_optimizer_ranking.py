@@ -13,10 +13,10 @@ import types
 import numpy as np
 import pytest
 
-from tests.conftest import bench_module as _load  # bench/<name>.py as the module bench.<name>
+from bench import ranking
+from bench.optim import figures, runners
 
 
-optimizer, ranking = _load("optimizer"), _load("ranking")
 approx = lambda v: pytest.approx(v, rel=1e-12, abs=1e-15)  # noqa: E731
 
 
@@ -62,26 +62,26 @@ def test_normalise_scales_ideal_to_0_and_nadir_to_1_and_keeps_flat_coordinates()
     list of values is read as rows of len(ideal) coordinates."""
     # x: (F - 1) / 2; y: ideal = nadir = 5, so F - 5
     expected = [[0.0, 0.0], [1.0, 2.0], [0.5, -1.0]]
-    got = optimizer.normalise([[1, 5], [3, 7], [2, 4]], [1, 5], [3, 5])
+    got = figures.normalise([[1, 5], [3, 7], [2, 4]], [1, 5], [3, 5])
     assert got.tolist() == expected and got.dtype == np.float64
-    assert optimizer.normalise([1, 5, 3, 7, 2, 4], [1, 5], [3, 5]).tolist() == expected
+    assert figures.normalise([1, 5, 3, 7, 2, 4], [1, 5], [3, 5]).tolist() == expected
     # one 3-D point: (2 - 1) / (5 - 1), (0 - -2) / (2 - -2), (9 - 0) / (3 - 0)
-    assert optimizer.normalise([2, 0, 9], [1, -2, 0], [5, 2, 3]).tolist() == [[0.25, 0.5, 3.0]]
+    assert figures.normalise([2, 0, 9], [1, -2, 0], [5, 2, 3]).tolist() == [[0.25, 0.5, 3.0]]
 
 
 def test_normalise_reads_json_integers_as_floats():
     """JSON numbers may be integers, even beyond int64: they are read as floats (float64 result), not as numpy
     object arrays of Python ints."""
     big = 10 ** 20
-    got = optimizer.normalise([[big, 0]], [0, 0], [2 * big, 4])
+    got = figures.normalise([[big, 0]], [0, 0], [2 * big, 4])
     assert got.dtype == np.float64 and got.tolist() == [[0.5, 0.0]]
-    got = optimizer.normalise([[3 * big, 2]], [big, 0], [5 * big, 4])
+    got = figures.normalise([[3 * big, 2]], [big, 0], [5 * big, 4])
     assert got.dtype == np.float64 and got.tolist() == [[0.5, 0.5]]
 
 
 def test_nondominated_keeps_the_first_of_equal_rows_in_order():
     """Minimisation: (2, 2) is dominated by (1, 2); the repeated (1, 2) is kept once; order kept."""
-    got = optimizer.nondominated([[1, 2], [2, 1], [1, 2], [2, 2], [0, 3]])
+    got = figures.nondominated([[1, 2], [2, 1], [1, 2], [2, 2], [0, 3]])
     assert got.tolist() == [[1.0, 2.0], [2.0, 1.0], [0.0, 3.0]]
 
 
@@ -90,75 +90,75 @@ def test_hypervolume_of_a_2d_staircase():
     in x: with r = 1.1 (the default), 0.9 * 0.5 + 0.6 * 0.3 + 0.3 * 0.2 = 0.69; with r = 1, 0.8 * 0.4 + 0.5 * 0.3 +
     0.2 * 0.2 = 0.51; a point beyond the reference point adds nothing."""
     front = [[0.2, 0.6], [0.5, 0.3], [0.8, 0.1]]
-    assert optimizer.hypervolume(front) == approx(0.69)
-    assert optimizer.hypervolume(front, 1.1) == approx(0.69)
-    assert optimizer.hypervolume(front, 1.0) == approx(0.51)
-    assert optimizer.hypervolume([[0.5, 0.5]], 2.0) == approx(2.25)
-    assert optimizer.hypervolume([]) == 0.0
+    assert figures.hypervolume(front) == approx(0.69)
+    assert figures.hypervolume(front, 1.1) == approx(0.69)
+    assert figures.hypervolume(front, 1.0) == approx(0.51)
+    assert figures.hypervolume([[0.5, 0.5]], 2.0) == approx(2.25)
+    assert figures.hypervolume([]) == 0.0
 
 
 def test_igd_is_the_mean_over_the_reference_of_the_nearest_distance():
     """Reference (0, 1): nearest front point (0, 0.5) at 0.5; reference (1, 0): nearest (2, 0) at 1 (not (0, 0.5) at
     sqrt(1.25)); IGD = 0.75. A single-point front is a front (3-4-5 triangle: 5)."""
-    assert optimizer.igd([[0.0, 0.5], [2.0, 0.0]], [[0.0, 1.0], [1.0, 0.0]]) == approx(0.75)
-    assert optimizer.igd([[3, 4]], [[0, 0]]) == approx(5.0)
-    assert optimizer.igd([[3.0, 4.0], [6.0, 8.0]], [[0.0, 0.0], [6.0, 8.0]]) == approx(2.5)
+    assert figures.igd([[0.0, 0.5], [2.0, 0.0]], [[0.0, 1.0], [1.0, 0.0]]) == approx(0.75)
+    assert figures.igd([[3, 4]], [[0, 0]]) == approx(5.0)
+    assert figures.igd([[3.0, 4.0], [6.0, 8.0]], [[0.0, 0.0], [6.0, 8.0]]) == approx(2.5)
 
 
 def test_igd_of_an_empty_front_is_that_of_the_point_empty_everywhere():
     """No front: the distance from each reference point to (e, e, e); default e = 1.1."""
     ref = [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
-    assert optimizer.igd(np.zeros((0, 3)), ref, 2.0) == approx((math.sqrt(12) + math.sqrt(3)) / 2)
-    assert optimizer.igd([], [[0.0, 0.0]]) == approx(1.1 * math.sqrt(2))
+    assert figures.igd(np.zeros((0, 3)), ref, 2.0) == approx((math.sqrt(12) + math.sqrt(3)) / 2)
+    assert figures.igd([], [[0.0, 0.0]]) == approx(1.1 * math.sqrt(2))
 
 
 def test_indicators_read_values_as_float64():
     """Integers beyond int64 (legal JSON numbers) are read as floats, as every other value."""
     big = 10 ** 20
-    assert optimizer.igd([[0, 0]], [[big, 0]]) == approx(1e20)
-    assert optimizer.igd([[big, 0]], [[0, 0]]) == approx(1e20)
+    assert figures.igd([[0, 0]], [[big, 0]]) == approx(1e20)
+    assert figures.igd([[big, 0]], [[0, 0]]) == approx(1e20)
     # 10**20 + 1 and 10**20 are the same float: a tie, counted half
-    assert optimizer.a12([big + 1], [big]) == 0.5
-    assert optimizer.a12([big], [big + 1]) == 0.5
+    assert figures.a12([big + 1], [big]) == 0.5
+    assert figures.a12([big], [big + 1]) == 0.5
 
 
 def test_a12_counts_wins_and_half_ties():
     """x = (1, 2, 2, 3), y = (2, 0): wins 1>0, 2>0, 2>0, 3>2, 3>0 = 5, ties 2=2 twice; (5 + 1) / 8 = 0.75 --
     U / (n m) with Mann-Whitney's U (ties half)."""
-    assert optimizer.a12([1, 2, 2, 3], [2, 0]) == 0.75
-    assert optimizer.a12([2, 0], [1, 2, 2, 3]) == 0.25  # A12(y, x) = 1 - A12(x, y)
-    assert optimizer.a12([1, 2, 3], [4, 5, 6]) == 0.0 and optimizer.a12([7, 8], [1, 2, 3]) == 1.0
-    assert optimizer.a12([0.5, 0.1, 0.9], [0.3, 0.7]) == approx(count_a12([0.5, 0.1, 0.9], [0.3, 0.7]))
+    assert figures.a12([1, 2, 2, 3], [2, 0]) == 0.75
+    assert figures.a12([2, 0], [1, 2, 2, 3]) == 0.25  # A12(y, x) = 1 - A12(x, y)
+    assert figures.a12([1, 2, 3], [4, 5, 6]) == 0.0 and figures.a12([7, 8], [1, 2, 3]) == 1.0
+    assert figures.a12([0.5, 0.1, 0.9], [0.3, 0.7]) == approx(count_a12([0.5, 0.1, 0.9], [0.3, 0.7]))
 
 
 def test_mann_whitney_known_p_values():
     """Complete separation of 3 against 3 values: 2 of C(6, 3) = 20 splits are as extreme, p = 0.1 (the docstring's
     least p for n = 3). 3 against 3 with U = 6: P(U >= 6) = 7/20 -> 0.7. Ties (1, 1, 1) vs (2, 2, 2): the normal
     approximation with tie correction and continuity, sigma^2 = 9/12 (7 - 48/30) = 4.05, z = (4.5 - 0.5) / sigma."""
-    assert optimizer.mann_whitney([1, 2, 3], [4, 5, 6]) == approx(0.1)
-    assert optimizer.mann_whitney([6, 5, 4], [1, 2, 3]) == approx(0.1)
-    assert optimizer.mann_whitney([3, 4, 5], [0, 1, 6]) == approx(0.7)
-    assert optimizer.mann_whitney([3, 4, 5], [0, 1, 6]) == approx(exact_mw_p([3, 4, 5], [0, 1, 6]))
+    assert figures.mann_whitney([1, 2, 3], [4, 5, 6]) == approx(0.1)
+    assert figures.mann_whitney([6, 5, 4], [1, 2, 3]) == approx(0.1)
+    assert figures.mann_whitney([3, 4, 5], [0, 1, 6]) == approx(0.7)
+    assert figures.mann_whitney([3, 4, 5], [0, 1, 6]) == approx(exact_mw_p([3, 4, 5], [0, 1, 6]))
     z = 4.0 / math.sqrt(4.05)
-    assert optimizer.mann_whitney([1, 1, 1], [2, 2, 2]) == approx(math.erfc(z / math.sqrt(2)))
-    assert optimizer.mann_whitney(list(range(5)), list(range(10, 15))) == approx(2 / 252)
+    assert figures.mann_whitney([1, 1, 1], [2, 2, 2]) == approx(math.erfc(z / math.sqrt(2)))
+    assert figures.mann_whitney(list(range(5)), list(range(10, 15))) == approx(2 / 252)
 
 
 def test_mann_whitney_is_one_when_every_value_is_the_same():
     """Nothing to tell apart: p = 1, also when one sample is empty (every value present is the same)."""
-    assert optimizer.mann_whitney([0.5, 0.5], [0.5, 0.5, 0.5]) == 1.0
-    assert optimizer.mann_whitney([2.0], []) == 1.0
-    assert optimizer.mann_whitney([], []) == 1.0
+    assert figures.mann_whitney([0.5, 0.5], [0.5, 0.5, 0.5]) == 1.0
+    assert figures.mann_whitney([2.0], []) == 1.0
+    assert figures.mann_whitney([], []) == 1.0
 
 
 def test_holm_steps_down_from_the_smallest_p_value():
     """Holm: the k-th smallest p times (m - k + 1), made monotone by a running maximum, capped at 1, returned in
     the input order. m = 4: 0.01 * 4 = 0.04, 0.03 * 3 = 0.09, 0.04 * 2 = 0.08 -> 0.09, 0.5 * 1 = 0.5."""
-    assert optimizer.holm([0.04, 0.01, 0.03, 0.5]) == approx([0.09, 0.04, 0.09, 0.5])
-    assert optimizer.holm([0.3, 0.01]) == approx([0.3, 0.02])
-    assert optimizer.holm([0.6, 0.7]) == [1.0, 1.0]  # 1.2 capped at 1
-    assert optimizer.holm([0.02]) == approx([0.02])
-    assert optimizer.holm([]) == []
+    assert figures.holm([0.04, 0.01, 0.03, 0.5]) == approx([0.09, 0.04, 0.09, 0.5])
+    assert figures.holm([0.3, 0.01]) == approx([0.3, 0.02])
+    assert figures.holm([0.6, 0.7]) == [1.0, 1.0]  # 1.2 capped at 1
+    assert figures.holm([0.02]) == approx([0.02])
+    assert figures.holm([]) == []
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -180,7 +180,7 @@ def test_holm_steps_down_from_the_smallest_p_value():
 def test_verdict_table(args, expected):
     """The engine is worse when significantly worse on either indicator, better when significantly better on
     one and worse on neither; "significant" is p < alpha (strictly), a direction needs A12 != 1/2."""
-    assert optimizer.verdict(*args) == expected
+    assert figures.verdict(*args) == expected
 
 
 def test_compare_engine_with_a_peer():
@@ -189,23 +189,23 @@ def test_compare_engine_with_a_peer():
     U = 3 of 9, A12 = 1/3, p = 2 * 7/20 = 0.7. At alpha 0.2 the engine is better (hv), at 0.05 the same."""
     mine = {"hv": [3.0, 4.0, 5.0], "igd": [0.1, 0.2, 0.3]}
     theirs = {"hv": [0.0, 1.0, 2.0], "igd": [0.15, 0.25, 0.35]}
-    assert optimizer._compare(mine, theirs, 0.2) == {"hv_p": approx(0.1), "hv_a12": 1.0, "igd_p": approx(0.7),
+    assert figures._compare(mine, theirs, 0.2) == {"hv_p": approx(0.1), "hv_a12": 1.0, "igd_p": approx(0.7),
                                                      "igd_a12": approx(1 / 3), "verdict": "better"}
-    assert optimizer._compare(mine, theirs, 0.05)["verdict"] == "same"
+    assert figures._compare(mine, theirs, 0.05)["verdict"] == "same"
     # IGD decides: hv U = 6 of 9 (p 0.7), IGD (0.1, 0.2, 0.3) vs (1, 2, 3): p 0.1, A12 0 -> better at 0.2
     mine = {"hv": [3.0, 4.0, 5.0], "igd": [0.1, 0.2, 0.3]}
     theirs = {"hv": [0.0, 1.0, 6.0], "igd": [1.0, 2.0, 3.0]}
-    assert optimizer._compare(mine, theirs, 0.2) == {"hv_p": approx(0.7), "hv_a12": approx(2 / 3),
+    assert figures._compare(mine, theirs, 0.2) == {"hv_p": approx(0.7), "hv_a12": approx(2 / 3),
                                                      "igd_p": approx(0.1), "igd_a12": 0.0, "verdict": "better"}
     # more IGD, significantly: worse
-    assert optimizer._compare(theirs, mine, 0.2)["verdict"] == "worse"
+    assert figures._compare(theirs, mine, 0.2)["verdict"] == "worse"
 
 
 def test_timer_adds_the_seconds_inside_every_call_even_a_failing_one(monkeypatch):
     """A fake clock: calls from 10 to 12.5 and from 20 to 20.75 s, the second raising: 3.25 s in 2 calls."""
     ticks = iter([10.0, 12.5, 20.0, 20.75])
-    monkeypatch.setattr(optimizer, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
-    t = optimizer.Timer()
+    monkeypatch.setattr(runners, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    t = runners.Timer()
     assert (t.seconds, t.calls) == (0.0, 0)
 
     def boom(x):
@@ -233,7 +233,7 @@ def test_reference_fronts_exact_and_union():
             {"problem": "un", "budgets": {"5": {"front": []}, "20": {"front": []}}},
             {"problem": "un", "budgets": {"5": {"front": [[9.0, 9.0]]}, "20": {"front": [[5.0, 0.0], [4.0, 6.0]]}}},
         ]}
-    refs = optimizer.reference_fronts(raw)
+    refs = figures.reference_fronts(raw)
     assert list(refs) == ["ex", "un"]
     front, ideal, nadir = refs["ex"]
     assert front.tolist() == [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]
@@ -249,7 +249,7 @@ def test_reference_fronts_refuses_a_union_of_nothing():
     raw = {"budgets": [10], "problems": {"nas": {"reference": "union", "reference_front": None}},
            "runs": [{"problem": "nas", "budgets": {"10": {"front": []}}}]}
     with pytest.raises(ValueError, match="no run of nas has a front to make its reference of"):
-        optimizer.reference_fronts(raw)
+        figures.reference_fronts(raw)
 
 
 def test_score_runs_per_problem_algorithm_budget_in_seed_order():
@@ -265,7 +265,7 @@ def test_score_runs_per_problem_algorithm_budget_in_seed_order():
 
     raw = {"budgets": [10, 20], "hv_ref": 2.0, "runs": [
         run("b", 1, [[0.0, 0.0]], [[2.0, 4.0]], 3), run("a", 7, [], [[1.0, 2.0]], 5), run("b", 0, [], [], 4)]}
-    out = optimizer.score_runs(raw, refs)
+    out = figures.score_runs(raw, refs)
     assert list(out) == [("p", "a", 10), ("p", "a", 20), ("p", "b", 10), ("p", "b", 20)]
     e = math.sqrt(2 ** 2 + 1) * 1  # from (0, 1) or (1, 0) to the empty front's (2, 2): sqrt(4 + 1)
     assert out[("p", "a", 10)] == {"seeds": [7], "hv": [0.0], "igd": [approx(e)], "generations": [5],
@@ -294,9 +294,9 @@ def test_mean_ranks_average_hv_and_igd_ranks_over_unconstrained_cells():
     cells = [_cell(False, x=(0.1, 0.5), y=(0.2, 0.6), z=(0.3, 0.4), only_here=(9.0, 0.0)),
              _cell(False, x=(0.9, 0.3), y=(0.8, 0.1), z=(0.7, 0.3)),
              _cell(True, x=(0.0, 9.0), y=(1.0, 0.0), z=(2.0, 0.0))]
-    got = optimizer.mean_ranks(cells)
+    got = figures.mean_ranks(cells)
     assert list(got.items()) == [("z", approx(1.875)), ("y", approx(2.0)), ("x", approx(2.125))]
-    assert optimizer.mean_ranks([cells[2]]) == {} and optimizer.mean_ranks([]) == {}
+    assert figures.mean_ranks([cells[2]]) == {} and figures.mean_ranks([]) == {}
 
 
 # -- optimizer headline ---------------------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def test_headline_counts_cells_holm_pymoo_setups_shares_overheads_and_goals():
     Mean ranks (hv and IGD ranks agree in each toy cell): budget 10 engine 1, random 2, pymoo 3, pymoo-eta3 4;
     budget 20 random 1, pymoo-eta3 2, engine 3, pymoo 4.
     """
-    h = optimizer.headline({"raw": _opt_raw()})
+    h = figures.headline({"raw": _opt_raw()})
     p = lambda k: k / 252  # noqa: E731
     cells = [
         {"problem": "toy", "budget": 10, "constrained": False,
@@ -488,7 +488,7 @@ def test_deap_set_ups_are_reference_peers_and_others_are_not():
         for r in raw["runs"]:
             if r["algorithm"] == "pymoo-eta3":
                 r["algorithm"] = name
-        return optimizer.headline({"raw": raw})
+        return figures.headline({"raw": raw})
 
     h = relabel("deap-int")
     assert h["reference_peers"] == ["deap-int", "pymoo"]
@@ -505,7 +505,7 @@ def test_few_choice_ranks_count_only_few_choice_cells():
         if r["problem"] == "toy":
             r["problem"] = "few-2-k1"
     raw["problems"]["few-2-k1"] = raw["problems"].pop("toy")
-    h = optimizer.headline({"raw": raw})
+    h = figures.headline({"raw": raw})
     assert h["mean_rank_few_choice"] == h["mean_rank"] == {"random": 1.5, "engine": 2.0, "pymoo-eta3": 3.0, "pymoo": 3.5}
 
 
@@ -513,12 +513,12 @@ def test_overhead_goal_is_met_when_flat_and_small():
     raw = _opt_raw()
     rep = lambda ms: {"wall_s": ms / 1000 * 100, "eval_s": 0.0, "unique_evals": 100}  # noqa: E731
     raw["overhead"]["engine_run_dir"] = {"1000": [rep(0.2)], "5000": [rep(0.25)], "10000": [rep(0.29)]}
-    h = optimizer.headline({"raw": raw})
+    h = figures.headline({"raw": raw})
     assert h["overhead_growth"] == approx(1.45) and h["goals"]["overhead_flat_at_most_0_3_ms"]
     raw["overhead"]["engine_run_dir"]["10000"] = [rep(0.31)]  # above 0.3 ms
-    assert not optimizer.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
+    assert not figures.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
     raw["overhead"]["engine_run_dir"] = {"1000": [rep(0.1)], "10000": [rep(0.16)]}  # small but growing 1.6x
-    assert not optimizer.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
+    assert not figures.headline({"raw": raw})["goals"]["overhead_flat_at_most_0_3_ms"]
 
 
 def test_headline_without_pymoo_constraints_or_overheads():
@@ -541,7 +541,7 @@ def test_headline_without_pymoo_constraints_or_overheads():
     same = {"hv_p": 1.0, "hv_a12": 0.5, "igd_p": 1.0, "igd_a12": 0.5, "verdict": "same", "hv_p_holm": 1.0,
             "igd_p_holm": 1.0, "verdict_holm": "same"}
     zero = {"cells_worse": 0, "cells_better": 0, "cells_total": 0}
-    assert optimizer.headline({"raw": raw}) == {
+    assert figures.headline({"raw": raw}) == {
         **zero, "cells_worse_holm": 0, "cells_better_holm": 0, "reference_peers": [],
         "vs_random": {"cells_worse": 0, "cells_better": 0, "cells_total": 1, "cells_worse_holm": 0,
                       "cells_better_holm": 0},
@@ -910,7 +910,7 @@ def test_holm_verdict_reads_the_corrected_igd_p_its_a12_and_the_runs_alpha():
     ie, ip = math.hypot(0.1, 0.1), y
     assert ie < ip
     for alpha, want in ((0.05, "better"), (0.005, "same")):
-        vs = optimizer.headline({"raw": _one_cell_raw(alpha)})["cells"][0]["vs"]["pymoo"]
+        vs = figures.headline({"raw": _one_cell_raw(alpha)})["cells"][0]["vs"]["pymoo"]
         p = normal_mw_p([ie] * 5, [ip] * 5)
         assert vs["igd_p"] == approx(p) and vs["igd_a12"] == 0.0 and vs["hv_p"] == approx(1.0)
         assert vs["igd_p_holm"] == approx(min(1.0, 2 * p)) and 0.005 < 2 * p < 0.05
@@ -923,7 +923,7 @@ def test_holm_verdict_worse_on_igd_alone():
     raw = _one_cell_raw(0.05)
     for r in raw["runs"]:
         r["algorithm"] = {"engine": "pymoo", "pymoo": "engine"}[r["algorithm"]]
-    vs = optimizer.headline({"raw": raw})["cells"][0]["vs"]["pymoo"]
+    vs = figures.headline({"raw": raw})["cells"][0]["vs"]["pymoo"]
     assert vs["igd_a12"] == 1.0 and (vs["verdict"], vs["verdict_holm"]) == ("worse", "worse")
 
 

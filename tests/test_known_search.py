@@ -24,7 +24,7 @@ from search.pipeline.summary import class_figures, failed_trainings, front, ledg
 from search.ranking.fidelity import budgets, ci, figures, regret
 from search.stats import (accuracy_se, bootstrap_ci, hypervolume_2d, interval, kendall, mean_spread, spearman,
                           two_level_ci)
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def _counter():

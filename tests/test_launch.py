@@ -13,8 +13,8 @@ from omegaconf import OmegaConf
 from search.deploy.finetune import finetune
 from search.jobs.launch import Job, Launcher, launcher_of, replicate_jobs, results
 from search.pipeline.overrides import shared_for
-from supernet.device import available_cores, thread_share
-from supernet.errors import GreenError
+from core.device import available_cores, thread_share
+from core.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["epochs=1", "data.train_subset=256", "calib_images=128", "trainer.enable_progress_bar=false",

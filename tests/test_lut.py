@@ -131,7 +131,7 @@ def test_resumed_energy_is_added_to_what_was_booked_before(tmp_path):
 
     import torch
 
-    from supernet.energy import track_energy
+    from core.energy import track_energy
 
     cpu = torch.device("cpu")
     for accumulate in (False, True):

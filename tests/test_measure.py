@@ -6,8 +6,8 @@ import torch
 from omegaconf import OmegaConf
 
 import search.hardware.measure as measure
-from supernet.energy import PowerReading
-from supernet.errors import GreenError
+from core.energy import PowerReading
+from core.errors import GreenError
 
 
 def _fake_timing(monkeypatch, module, ms_per_call: dict[int, float]):

@@ -13,7 +13,7 @@ from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.search import build, search
 from search.evolution.standalone import candidate_seed
 from supernet.checkpoint import load_supernet
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.net import GreenNet
 from search.evolution.state import read_cache
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from search.evolution.objectives import (COST_FIELDS, OBJECTIVES, Constraint, Normaliser, dominates, hypervolume,
-                               parse_constraints, parse_objectives, pareto_front)
-from supernet.errors import GreenError
+from search.evolution.objectives import (Constraint, Normaliser, dominates, hypervolume, parse_constraints,
+                                         parse_objectives, pareto_front)
+from search.objectives import cost_fields, directions
+from core.errors import GreenError
 
 
 def test_objective_directions_and_weights():
@@ -15,7 +16,8 @@ def test_objective_directions_and_weights():
         "acc", "recall", "params", "macs", "latency_ms", "energy_mj"]
     assert acc.maximise and recall.maximise and acc.weight == 1.0
     assert not any(o.maximise for o in (params, macs, lat, energy)) and energy.weight == -1.0
-    assert OBJECTIVES["energy"] == ("energy_mj", "min") and COST_FIELDS == ("params", "macs", "latency_ms", "energy_mj")
+    assert directions()["energy"] == ("energy_mj", "min")
+    assert set(cost_fields()) == {"params", "macs", "latency_ms", "energy_mj"}
     custom = parse_objectives(["a", "b"], {"a": ("fa", "max"), "b": ("fb", "min")})
     assert [(o.name, o.field, o.maximise) for o in custom] == [("a", "fa", True), ("b", "fb", False)]
 

@@ -15,7 +15,7 @@ import torch
 from search.deploy.baselines import build_baseline, load_baseline, parse_models, save_baseline, stem_stride
 from search.pipeline.summary import acc_noise, dominates, front, summarise
 from search.pipeline.overrides import shared_overrides, stage_overrides
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ["timm/mobilenetv3_small_050", "timm/mobilenetv2_050", "timm/ghostnet_050", "timm/lcnet_050",

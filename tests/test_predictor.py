@@ -9,7 +9,7 @@ from search.hardware.cost import count
 from search.evolution.predictor import AccuracyPredictor, PredictedEvaluator
 from search.evolution.search import search
 from search.stats import kendall
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def _synthetic(space, n, seed):

@@ -9,7 +9,7 @@ from search.evolution.archive import Archive
 from search.evolution.objectives import (Constraint, Normaliser, Objective, check_classes, parse_constraints,
                                          parse_objectives)
 from search.tuning.hpo import HPO_OBJECTIVES
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.metrics import class_recall, scores, tracked_classes
 
 from tests.test_engine import Grid, engine
@@ -103,7 +103,7 @@ def test_a_search_whose_every_candidate_misses_a_score_bound_says_so(tmp_path, t
 
     from search.evolution.front import Front
     from search.evolution.search import search
-    from supernet.errors import Infeasible
+    from core.errors import Infeasible
 
     with pytest.raises(Infeasible, match=r"none of the 24 evaluated subnets met recall_min >= 1 \(pareto.json says"):
         search(search_cfg(tmp_path, tiny_ckpt, tiny_table, "search.constraints=['recall_min >= 1.0']"))

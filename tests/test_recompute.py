@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+from bench import recompute
 
-import recompute  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 EVERY = sorted((ROOT / "bench" / "results").rglob("*.json"))
 RESULTS = [p for p in EVERY if not recompute.is_archived(p) and recompute.is_result(p)]
@@ -113,7 +112,7 @@ def test_absolute_paths_are_found_in_every_string_and_relative_ones_pass():
 def test_save_makes_this_machines_paths_relative_and_names_inputs_by_hash(tmp_path, monkeypatch):
     import hashlib
 
-    import common
+    from bench import common
 
     monkeypatch.setattr(sys, "argv", ["bench/x.py", f"--run={common.ROOT}/outputs/bench/x"])
     f = tmp_path / "in.json"

@@ -56,7 +56,7 @@ def test_choice_charts_have_the_discrete_choices_as_ticks():
 
 
 def test_pareto_axes_have_units():
-    from search.evolution.plots import axis_label
+    from search.objectives import label as axis_label
 
     assert axis_label("energy_mj") == "predicted energy (mJ per image, batch 1)"
     assert axis_label("recall:cat") == "recall of class cat" and axis_label("acc") == "inherited val accuracy"

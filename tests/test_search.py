@@ -11,7 +11,7 @@ from search.evolution.settings import Settings
 from search.evolution.front import Front
 from search.evolution.objectives import hypervolume, parse_constraints, parse_objectives
 from search.evolution.search import search
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def fake_costs(space):

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from supernet.arch import ArchConfig
-from supernet.errors import ArchError, SpaceError
+from core.errors import ArchError, SpaceError
 from supernet.space import SearchSpace, StageSpace
 
 

@@ -7,7 +7,7 @@ import torch
 
 from supernet.checkpoint import check_data
 from supernet.datasets import DigitsDataModule
-from supernet.errors import DataError, GreenError
+from core.errors import DataError, GreenError
 from supernet.splits import long_tail, long_tail_counts, split_order, stratified_order
 
 

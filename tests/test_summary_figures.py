@@ -8,7 +8,7 @@ import pytest
 
 from search.pipeline.summary import acc_noise, aggregate, dominated_counts, dominates, front, hv_ratio
 from search.pipeline.summary import test_hypervolume as hv_of
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def _rows(name, accs, kwh=(0.1, 0.3), **extra):

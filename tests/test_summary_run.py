@@ -8,7 +8,7 @@ import json
 import pytest
 
 from search.pipeline.summary import ledger, summarise
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 def _energy(root, stage, name, kwh, seconds=1.0, source="codecarbon-estimate"):

@@ -10,7 +10,7 @@ import search.ranking.build as table_mod
 from search.hardware.cost import count
 from search.ranking.build import build, plan
 from search.ranking.table import Table, TableRow, load_table, mismatch
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from supernet.errors import CheckpointError, TrainingError
+from core.errors import CheckpointError, TrainingError
 from supernet.train import build, train
 
 FAST = ["experiment=smoke", "module.calib_images=128", "trainer.enable_progress_bar=false"]

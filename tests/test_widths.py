@@ -11,7 +11,7 @@ import torch
 
 from search.hardware.cost import arch_ops, count, count_net, space_ops
 from supernet.arch import ArchConfig
-from supernet.errors import ArchError, GreenError, SpaceError
+from core.errors import ArchError, GreenError, SpaceError
 from supernet.net import SuperNet, extract_subnet
 from supernet.space import SearchSpace, StageSpace
 

@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/baselines.yaml`` around :func:`search.deploy.ba
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.deploy.baselines import baselines
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-baselines", "baselines")(baselines)
 

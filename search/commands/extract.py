@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/extract.yaml`` around :func:`search.deploy.extr
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.deploy.extract import extract
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-extract", "extract")(extract)
 

@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/finetune.yaml`` around :func:`search.deploy.fin
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.deploy.finetune import finetune
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-finetune", "finetune")(finetune)
 

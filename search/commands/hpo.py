@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/hpo.yaml`` around :func:`search.tuning.hpo.hpo`
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.tuning.hpo import hpo
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-hpo", "hpo")(hpo)
 

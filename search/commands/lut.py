@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/lut.yaml`` around :func:`search.hardware.lut.ru
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.hardware.lut import run
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-lut", "lut")(run)
 

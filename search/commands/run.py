@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from search.pipeline.overrides import shared_overrides
 from search.pipeline.run import run
 from search.pipeline.stages import STAGE_TABLE
-from supernet.cli import command
+from core.cli import command
 
 
 def stage_lines() -> str:

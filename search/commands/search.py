@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/search.yaml`` around :func:`search.evolution.se
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.evolution.search import search
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-search", "search")(search)
 

@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/table.yaml`` around :func:`search.ranking.build
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from search.ranking.build import build
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-table", "table")(build)
 

@@ -1,6 +1,7 @@
 """``green-baselines``: hand-designed compact CNNs, trained and measured exactly like the winners.
 
-Each baseline comes from timm or torchvision (random initialisation: nothing is downloaded),
+Each baseline comes from timm, torchvision or a plug-in's library (:mod:`search.deploy.sources`; random
+initialisation: nothing is downloaded),
 adapted to the data: input channels and classes, and for small images (at most
 ``SMALL_INPUT`` pixels, e.g. 32x32 CIFAR) a stride-1 stem without its max-pool, the usual CIFAR
 adaptation that keeps ImageNet networks from shrinking a 32x32 image to 1x1 in the stem. Training,
@@ -26,43 +27,29 @@ from torch import nn
 from search.hardware.cost import count_net
 from search.deploy.export import export_onnx, load_weights, save_weights
 from search.training.fit import fit_and_measure, train_batch
+from search.deploy.sources import SOURCES
 from search.jobs.launch import Job, launcher_of, memo
-from supernet.device import set_threads
-from supernet.errors import GreenError
-from supernet.io import atomic_folder, write_csv, write_json
-from supernet.validate import of_type, read_json, whole_number
+from search.registry import load_plugins
+from core.device import set_threads
+from core.errors import GreenError
+from core.io import atomic_folder, write_csv, write_json
+from core.validate import of_type, read_json, whole_number
 
-SOURCES = ("timm", "torchvision")
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
 
 
 def check_baseline(source: str, name: str) -> None:
-    """``name`` must be a model of ``source``'s registry."""
-    if source == "timm":
-        import timm
-
-        if not timm.is_model(name):
-            raise GreenError(f"unknown timm model {name!r}")
-    elif source == "torchvision":
-        import torchvision
-
-        if name not in torchvision.models.list_models(module=torchvision.models):
-            raise GreenError(f"unknown torchvision classification model {name!r}")
-    else:
-        raise GreenError(f"unknown baseline source {source!r} for {name!r}: use one of {', '.join(SOURCES)}")
+    """``name`` must be a model of ``source`` (a registered :mod:`~search.deploy.sources` library)."""
+    if source not in SOURCES:
+        raise GreenError(f"unknown baseline source {source!r} for {name!r}: use one of {', '.join(SOURCES.names())}")
+    if not SOURCES[source]().has(name):
+        raise GreenError(f"unknown {source} model {name!r}")
 
 
 def build_baseline(source: str, name: str, num_classes: int, in_chans: int, image_size: int) -> nn.Module:
-    """A randomly initialised ``name`` from ``source`` (timm or torchvision), adapted to the data."""
+    """A randomly initialised ``name`` from ``source``, adapted to the data."""
     check_baseline(source, name)
-    if source == "timm":
-        import timm
-
-        model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans)
-    else:
-        import torchvision
-
-        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    model = SOURCES[source]().create(name, num_classes, in_chans)
     adapt_stem(model, in_chans, small=image_size <= SMALL_INPUT)
     return model
 
@@ -75,7 +62,7 @@ def parse_models(entries: Sequence[str] | None) -> dict[str, str]:
     for e in entries:
         source, _, name = str(e).partition("/")
         if source not in SOURCES or not name:
-            raise GreenError(f"baseline {e!r} is not <source>/<model> with source one of {', '.join(SOURCES)}")
+            raise GreenError(f"baseline {e!r} is not <source>/<model> with source one of {', '.join(SOURCES.names())}")
         if name in models:
             raise GreenError(f"baseline {name!r} is listed twice")
         models[name] = source
@@ -147,6 +134,7 @@ def _state(cfg: DictConfig) -> tuple[Any, list]:
 
 def baseline_job(cfg: DictConfig, job: Job) -> None:
     """Train, test and measure one baseline (``job.payload``: name, source) with the job's seed."""
+    load_plugins(cfg.get("plugins") or ())  # a worker process imports the plug-in sources too
     dm, calib = memo(cfg, _state)
     pl.seed_everything(job.seed, workers=True)
     name, source, folder = job.payload["name"], job.payload["source"], Path(job.folder)
@@ -169,6 +157,7 @@ def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
     """Train, test and measure every configured baseline through the config's launcher; returns one row per
     model and seed (as green-finetune)."""
     launcher_of(cfg).check(cfg, "green-baselines")
+    load_plugins(cfg.get("plugins") or ())
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)

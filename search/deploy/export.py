@@ -22,11 +22,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
-from supernet.io import atomic_folder, publish_mode, write_atomic, write_json
+from core.errors import GreenError
+from core.io import atomic_folder, publish_mode, write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
-from supernet.validate import of_type, read_json, whole_number
+from core.validate import of_type, read_json, whole_number
 
 FOLDER_VERSION = 1
 FOLDER_FORMAT = "green-cnn-subnet"  # arch.json's marker: overwrite=true replaces only a folder that says so

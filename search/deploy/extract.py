@@ -18,7 +18,7 @@ from search.evolution.evaluate import SubnetEvaluator
 from search.deploy.export import check_out, save_subnet
 from supernet.arch import ArchConfig
 from supernet.checkpoint import load_matching
-from supernet.errors import ArchError, GreenError
+from core.errors import ArchError, GreenError
 from supernet.space import SearchSpace
 
 

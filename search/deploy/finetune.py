@@ -20,10 +20,10 @@ from search.training.fit import fit_and_measure, starting_model, train_batch
 from search.deploy.winners import held_out_evaluator, pick_winners, search_ckpt
 from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo
-from supernet.device import set_threads
+from core.device import set_threads
 from supernet.checkpoint import load_matching
-from supernet.errors import GreenError
-from supernet.io import write_csv, write_json
+from core.errors import GreenError
+from core.io import write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from search.evolution.front import Front
 
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.metrics import tracked_classes
 from supernet.space import SearchSpace
 

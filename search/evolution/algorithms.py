@@ -44,9 +44,8 @@ from typing import Iterator, Sequence
 import numpy as np
 from deap import base, tools
 
-from supernet.errors import GreenError
-
-ALGORITHMS = ("nsga2", "nsga3", "random")
+from search.registry import Registry
+from core.errors import GreenError
 
 
 class Fitness(base.Fitness):
@@ -216,10 +215,17 @@ class Variation:
 
 
 class Algorithm:
-    """How parents are picked and survivors kept; :attr:`evolves` is False for random search."""
+    """How parents are picked and survivors kept; :attr:`evolves` is False for random search.
+
+    An algorithm is a subclass registered in :data:`ALGORITHMS` under its :attr:`name`, built for ``nobj``
+    objectives (and NSGA-III's ``divisions``); a plug-in module (``search.plugins``) may register more.
+    """
 
     name = ""
     evolves = True
+
+    def __init__(self, nobj: int, divisions: int = 4):
+        self.nobj, self.divisions = nobj, divisions
 
     def ranked(self, pop: list[Individual], rng: random.Random) -> list[Individual]:
         """The initial population as the first parent selection needs it."""
@@ -234,6 +240,10 @@ class Algorithm:
         raise NotImplementedError
 
 
+ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
+
+
+@ALGORITHMS.decorator("nsga2")
 class NSGA2(Algorithm):
     """NSGA-II: tournament on dominance and crowding (``selTournamentDCD``), survivors by ``selNSGA2``."""
 
@@ -257,12 +267,14 @@ class NSGA2(Algorithm):
         return tools.selNSGA2(both, k)
 
 
+@ALGORITHMS.decorator("nsga3")
 class NSGA3(Algorithm):
     """NSGA-III: random parents, survivors by ``selNSGA3`` on Das-Dennis uniform reference points."""
 
     name = "nsga3"
 
     def __init__(self, nobj: int, divisions: int = 4):
+        super().__init__(nobj, divisions)
         self.ref_points = tools.uniform_reference_points(nobj, divisions)
 
     def survivors(self, both: list[Individual], k: int, rng: random.Random) -> list[Individual]:
@@ -270,6 +282,7 @@ class NSGA3(Algorithm):
             return tools.selNSGA3(both, k, self.ref_points)
 
 
+@ALGORITHMS.decorator("random")
 class RandomSearch(Algorithm):
     """The baseline: every candidate drawn afresh, the archive kept whole (its front is the archive's)."""
 
@@ -281,11 +294,7 @@ class RandomSearch(Algorithm):
 
 
 def make_algorithm(name: str, nobj: int, nsga3_divisions: int = 4) -> Algorithm:
-    """The algorithm called ``name`` for ``nobj`` objectives."""
-    if name == "nsga2":
-        return NSGA2()
-    if name == "nsga3":
-        return NSGA3(nobj, nsga3_divisions)
-    if name == "random":
-        return RandomSearch()
-    raise GreenError(f"unknown algorithm {name!r}; choose from {('auto', *ALGORITHMS)}")
+    """The algorithm called ``name`` for ``nobj`` objectives (one line naming the choices for an unknown name)."""
+    if name not in ALGORITHMS:
+        raise GreenError(f"unknown algorithm {name!r}; choose from {', '.join(['auto', *ALGORITHMS.names()])}")
+    return ALGORITHMS[name](nobj, nsga3_divisions)

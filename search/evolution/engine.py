@@ -40,7 +40,7 @@ from search.evolution.records import Evaluation
 from search.evolution.settings import Settings
 from search.evolution.state import append_generation, append_record, read_state, write_checkpoint
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.space import SearchSpace
 
 MATING_ROUNDS = 100  # rounds of selection and variation for one generation before random draws fill it

@@ -15,8 +15,8 @@ import torch
 from search.evolution.objectives import check_classes
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
-from supernet.device import to_memory_format
-from supernet.errors import GreenError
+from core.device import to_memory_format
+from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX, scores
 from supernet.net import SuperNet, extract_subnet
 

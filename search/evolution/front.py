@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from search.evolution.objectives import Objective
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
-from supernet.io import write_json
+from core.io import write_json
 from supernet.space import SearchSpace
 
 FILE = "pareto.json"
@@ -42,32 +42,41 @@ class Member:
     genome: tuple[int, ...]
     recall_min: float | None = None  # None in fronts written before it was scored
     class_recalls: Mapping[str, float] = field(default_factory=dict)  # class -> recall, for recall:<class> fields
+    more: Mapping[str, float] = field(default_factory=dict)  # plug-in objectives' fields (search.objectives)
 
     def __getitem__(self, name: str) -> Any:
         """A figure by field name, as objectives name them (``front[0]["energy_mj"]``, ``["recall:cat"]``)."""
         if name.startswith(CLASS_PREFIX):
             return self.class_recalls[name[len(CLASS_PREFIX):]]
+        if name in self.more:
+            return self.more[name]
         return list(self.genome) if name == "genome" else getattr(self, name)
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> Member:
+    def of(cls, row: Mapping[str, Any], more: Sequence[str] | None = None) -> Member:
         """The member of a flat row (a search record, or a ``pareto.json`` entry): ``recall:<class>`` keys
-        become :attr:`class_recalls`."""
+        become :attr:`class_recalls`; the fields ``more`` names (None: every other key, as a file holds only
+        what its writer chose) become :attr:`more`."""
+        if more is None:
+            more = [k for k, v in row.items() if k not in MEMBER_FIELDS and not k.startswith(CLASS_PREFIX)
+                    and isinstance(v, (int, float)) and not isinstance(v, bool)]
         return cls(**{k: row[k] for k in MEMBER_FIELDS if k not in OPTIONAL}, genome=tuple(row["genome"]),
                    recall_min=row.get("recall_min"),
                    class_recalls={k[len(CLASS_PREFIX):]: float(v) for k, v in dict(row).items()
-                                  if k.startswith(CLASS_PREFIX)})
+                                  if k.startswith(CLASS_PREFIX)},
+                   more={k: float(row[k]) for k in more if k in row})
 
     def row(self) -> dict[str, Any]:
         """The flat row of ``pareto.json``: one ``recall:<class>`` key per tracked class."""
-        out = {f: getattr(self, f) for f in MEMBER_FIELDS if f not in ("genome", "class_recalls")}
-        if self.recall_min is None:  # a front of before worst-class recall reads back unchanged
-            del out["recall_min"]
+        out = {f: getattr(self, f) for f in MEMBER_FIELDS if f not in OPTIONAL}
+        out.update(self.more)
+        if self.recall_min is not None:
+            out["recall_min"] = self.recall_min
         return {**out, **{CLASS_PREFIX + c: v for c, v in self.class_recalls.items()}, "genome": list(self.genome)}
 
 
 MEMBER_FIELDS = tuple(f.name for f in fields(Member))
-OPTIONAL = ("genome", "recall_min", "class_recalls")
+OPTIONAL = ("genome", "recall_min", "class_recalls", "more")
 
 
 @dataclass(frozen=True)

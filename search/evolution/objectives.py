@@ -3,7 +3,8 @@
 Every evaluated subnet is a *record*: ``acc``, ``recall`` (macro), ``recall_min`` (worst class) and
 ``recall:<class>`` (inherited-weight validation figures, :mod:`supernet.metrics`), ``params``,
 ``macs`` (exact counts), ``latency_ms``, ``energy_mj`` (lookup table, with ``energy_source``).
-Objectives name record fields with a direction. Constraints bound cost fields, checked (and
+Objectives name record fields with a direction; which names exist, and the field and direction of each,
+is the registry of :mod:`search.objectives` (a new objective is declared there, once). Constraints bound cost fields, checked (and
 repaired) before the expensive evaluation, or scores (``recall_min >= 0.6``), checked after it:
 a candidate that misses a score bound is kept out of the front and ranked behind every candidate
 that meets the bounds (Deb's constrained domination, see :func:`penalised`).
@@ -24,23 +25,20 @@ from typing import Any, Iterable, Mapping, Sequence
 import moocore
 import numpy as np
 
-from supernet.errors import GreenError
+from search.objectives import cost_fields, directions
+from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
 
-# objective name -> (record field, direction)
-# ``recall:<class>`` (any class of the data) is an objective too, read from the field of "recall" + ":<class>"
-OBJECTIVES: dict[str, tuple[str, str]] = {
-    "acc": ("acc", "max"), "recall": ("recall", "max"), "recall_min": ("recall_min", "max"),
-    "params": ("params", "min"), "macs": ("macs", "min"), "latency": ("latency_ms", "min"),
-    "energy": ("energy_mj", "min"),
-}
-COST_FIELDS = ("params", "macs", "latency_ms", "energy_mj")
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 _CONSTRAINT_RE = re.compile(r"^\s*(recall:\S(?:.*?\S)?|[a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
 
 
-def lookup(name: str, registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> tuple[str, str] | None:
-    """(field, direction) of an objective name, ``recall:<class>`` included; None when unknown."""
+def lookup(name: str, registry: Mapping[str, tuple[str, str]] | None = None) -> tuple[str, str] | None:
+    """(field, direction) of an objective name, ``recall:<class>`` included; None when unknown.
+
+    ``registry`` is a ``name -> (field, direction)`` view; None: the objectives of :mod:`search.objectives`.
+    """
+    registry = directions() if registry is None else registry
     if name in registry:
         return registry[name]
     if name.startswith(CLASS_PREFIX) and len(name) > len(CLASS_PREFIX) and "recall" in registry:
@@ -62,9 +60,11 @@ class Objective:
         return 1.0 if self.maximise else -1.0
 
 
-def parse_objectives(names: Sequence[str], registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> list[Objective]:
-    """Objectives from names (of ``registry``); unknown or repeated names and fewer than two are errors."""
+def parse_objectives(names: Sequence[str], registry: Mapping[str, tuple[str, str]] | None = None) -> list[Objective]:
+    """Objectives from names (of ``registry``, see :func:`lookup`); unknown or repeated names and fewer than two
+    are errors."""
     names = list(names)
+    registry = directions() if registry is None else registry
     unknown = [n for n in names if lookup(n, registry) is None]
     if unknown:
         extra = ", recall:<class>" if "recall" in registry else ""
@@ -100,10 +100,13 @@ class Constraint:
         return f"{self.field} {self.op} {self.value:g}"
 
 
-def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, str]] = OBJECTIVES) -> list[Constraint]:
+def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, str]] | None = None) -> list[Constraint]:
     """Constraints from strings such as ``"params <= 300000"`` or ``"recall_min >= 0.6"`` (objective names
-    work too): a bound on a cost field or on a score the evaluation computes (a maximised objective's field)."""
+    work too): a bound on a cost field (priced before evaluation, :func:`search.objectives.cost_fields`) or on a
+    score the evaluation computes (a maximised objective's field)."""
     out = []
+    registry = directions() if registry is None else registry
+    costs = cost_fields()
     scores = sorted(n for n, (_, d) in registry.items() if d == "max")
     for text in texts:
         m = _CONSTRAINT_RE.match(str(text))
@@ -111,9 +114,9 @@ def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, st
             raise GreenError(f"malformed constraint {text!r}: expected e.g. 'latency_ms <= 5'")
         known = lookup(m.group(1), registry)
         field = known[0] if known else m.group(1)
-        if field not in COST_FIELDS and not (known and known[1] == "max"):
+        if field not in costs and not (known and known[1] == "max"):
             raise GreenError(f"constraint {text!r}: {m.group(1)!r} is not computed by the search; constrain a cost "
-                             f"({', '.join(COST_FIELDS)}) or a score ({', '.join(scores)}, recall:<class>)")
+                             f"({', '.join(costs)}) or a score ({', '.join(scores)}, recall:<class>)")
         try:
             value = float(m.group(3))
         except ValueError:

@@ -5,18 +5,7 @@ from typing import Any, Sequence
 
 from search.evolution.objectives import Objective
 from search.evolution.records import Evaluation
-
-# the axis label of each record field: what it is, with its unit (cost-table predictions are at batch 1)
-UNITS = {"acc": "inherited val accuracy", "recall": "inherited macro recall", "recall_min": "worst-class recall",
-         "params": "parameters (count)", "macs": "MACs (multiply-accumulates per image)",
-         "latency_ms": "predicted latency (ms, batch 1)", "energy_mj": "predicted energy (mJ per image, batch 1)"}
-
-
-def axis_label(field: str) -> str:
-    """A field's axis label (``recall:<class>`` too); the raw name for a field without one."""
-    if field.startswith("recall:"):
-        return f"recall of class {field.split(':', 1)[1]}"
-    return UNITS.get(field, field)
+from search.objectives import by_field, label as axis_label
 
 
 def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objectives: Sequence[Objective]) -> Any:
@@ -34,7 +23,8 @@ def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objec
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=16, c="tab:green", label="Pareto front")
         ax.set_xlabel(axis_label(o.field))
         ax.set_ylabel(axis_label(first.field))
-        if o.field in ("params", "macs"):
+        spec = by_field(o.field)
+        if spec is not None and spec.log_axis:
             ax.set_xscale("log")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()

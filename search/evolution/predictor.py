@@ -22,7 +22,7 @@ import numpy as np
 
 from search.hardware.cost import count
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.space import SearchSpace
 
 KINDS = ("ridge", "gp")

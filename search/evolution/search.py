@@ -21,9 +21,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from search.hardware.cost import CostModel
+from search.objectives import Pricing, price
+from supernet.arch import ArchConfig
 from search.ranking.table import load_table
-from supernet.device import set_threads
-from supernet.energy import track_energy
+from core.device import Device
+from core.energy import track_energy
 from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
@@ -31,15 +33,15 @@ from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.objectives import check_classes
 from search.evolution.plots import plot_front
 from supernet.checkpoint import load_matching
-from supernet.errors import GreenError, Infeasible
-from supernet.identity import SPLIT_KEYS, data_differences
+from core.errors import GreenError, Infeasible
+from supernet.identity import SPLIT_KEYS, DataIdentity, data_differences
 from supernet.metrics import CLASS_PREFIX, tracked_classes
-from supernet.io import write_atomic, write_csv, write_json
+from core.io import write_atomic, write_csv, write_json
 
 if TYPE_CHECKING:
     from search.evolution.standalone import StandaloneEvaluator
 
-RECORD_FIELDS = tuple(f for f in MEMBER_FIELDS if f not in ("genome", "class_recalls"))  # pareto.csv, history.csv
+RECORD_FIELDS = tuple(f for f in MEMBER_FIELDS if f not in ("genome", "class_recalls", "more"))  # pareto.csv, history.csv
 
 
 def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
@@ -59,8 +61,7 @@ def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
 def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvaluator, CostModel]:
     """Everything a search needs, validated before anything is written."""
     settings: Settings = instantiate(cfg.search, seed=cfg.seed)
-    device = torch.device(cfg.device)
-    set_threads(cfg.threads)
+    device = Device.of(cfg.device, cfg.threads).activate().torch
     net, _, dm = load_matching(cfg, cfg.ckpt, device)
     space = net.space
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
@@ -75,8 +76,9 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
             raise GreenError("predictor.table corrects inherited accuracy: it needs search.mode=one_shot")
         evaluator = predicted_evaluator(cfg.predictor, net, dm, evaluator)
 
-    def cost_fn(arch):
-        return costs.predict(arch, settings.batch_size).to_dict()
+    def cost_fn(arch: ArchConfig) -> dict[str, float | str]:
+        cost = costs.predict(arch, settings.batch_size)  # the table's figures, then any plug-in cost in use
+        return {**cost.to_dict(), **price(Pricing(arch, cost, costs), fields)}
 
     evo = Evolution(space, settings, cost_fn, run_dir=cfg.paths.output_dir, progress=cfg.progress)
     return evo, evaluator, costs
@@ -92,7 +94,8 @@ def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator
         raise GreenError(f"predictor.table {str(p.table)!r} is a table of another search space "
                          f"({table.identity.get('space_name')!r}, {table.identity.get('space')}; the supernet's is "
                          f"{net.space.digest()})")
-    diff = data_differences(dm, table.identity.get("data") or {}, (*SPLIT_KEYS, "image_size"), was="table")
+    recorded = DataIdentity.from_json(table.identity.get("data") or {}, f"the data of table {str(p.table)!r}")
+    diff = data_differences(dm, recorded, (*SPLIT_KEYS, "image_size"), was="table")
     if diff:
         raise GreenError(f"predictor.table {str(p.table)!r} was trained on other data ({'; '.join(diff)})")
     by = table.by_arch()
@@ -162,16 +165,18 @@ def write_outputs(out: Path, evo: Evolution, costs: CostModel, energy: dict | No
     :class:`Front`'s fields that say how the search ran (``ckpt``, ``table``, ``val_images``, ``mode``, ...)."""
     first = evo.objectives[0]
     records = sorted(evo.front(), key=lambda r: r[first.field], reverse=first.maximise)
-    members = tuple(Member.of(r.row()) for r in records)
+    fields = [*(o.field for o in evo.objectives), *(c.field for c in evo.constraints)]
+    more = [f for f in dict.fromkeys(fields) if f not in MEMBER_FIELDS and not f.startswith(CLASS_PREFIX)]
+    members = tuple(Member.of(r.row(), more) for r in records)
     front = Front(tuple(evo.objectives), tuple(str(c) for c in evo.constraints), evo.algorithm, evo.seed,
                   evo.space.digest(), costs.energy_source, costs.batch_sizes[0], len(evo.records), evo.hypervolume(),
                   members, **inputs, algorithm_why=evo.settings.algorithm_why, status=evo.status)
     front.write(out)
     history = [r.row() for r in evo.records.values()]
     tracked = [k for k in dict.fromkeys(k for r in history for k in r) if k.startswith(CLASS_PREFIX)]
-    write_csv(out / "pareto.csv", [r.row() for r in records], (*RECORD_FIELDS, *tracked))
+    write_csv(out / "pareto.csv", [r.row() for r in records], (*RECORD_FIELDS, *more, *tracked))
     extra = [k for k in ("images_seen", "train_seconds") if any(k in r for r in history)]  # multi-trial
-    write_csv(out / "history.csv", history, (*RECORD_FIELDS, *tracked, *extra, "eval_seconds"))
+    write_csv(out / "history.csv", history, (*RECORD_FIELDS, *more, *tracked, *extra, "eval_seconds"))
     write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
     fig = plot_front(list(evo.records.values()), records, evo.objectives)
     buf = io.BytesIO()

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 
 from search.evolution.algorithms import CROSSOVER, ETA_CX, ETA_MUT, MUTATION, Variation, make_algorithm
 from search.evolution.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from supernet.errors import GreenError
+from search.registry import load_plugins
+from core.errors import GreenError
 
 MODES = ("one_shot", "multi_trial")
 
@@ -26,7 +27,9 @@ class Settings:
     3-objective problems of ``bench/optimizer.py``); :attr:`algorithm_why` says which ran and why. ``crossover``,
     ``mutation``, ``eta_cx`` and ``eta_mut`` choose the operators (:class:`Variation`). ``mode`` (how
     ``green-search`` scores candidates) and ``batch_size`` (the table's batch size of the costs)
-    belong to the same config node and are read by the command, not by the evolution.
+    belong to the same config node and are read by the command, not by the evolution. ``plugins`` names user
+    modules (dotted names or ``.py`` files) imported before anything is parsed, so the objectives and
+    algorithms they register (:mod:`search.objectives`, :mod:`search.evolution.algorithms`) can be named.
     """
 
     objectives: Sequence[Any] = ("acc", "params")
@@ -46,12 +49,15 @@ class Settings:
     seed: int = 0
     mode: str = "one_shot"
     batch_size: int | None = None
+    plugins: Sequence[str] = ()  # user modules that register objectives or algorithms, imported first
     algorithm_why: str = field(init=False, default="")  # which algorithm ran and why (reports state it)
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
+        put("plugins", tuple(str(m) for m in self.plugins or ()))
+        load_plugins(self.plugins)
         objs = list(self.objectives)
         put("objectives", tuple(objs if objs and all(isinstance(o, Objective) for o in objs)
                                 else parse_objectives([str(o) for o in objs])))

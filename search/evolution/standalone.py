@@ -27,7 +27,7 @@ from search.training.fit import INITS, init_weights
 from search.training.module import SubnetModule
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
-from supernet.errors import GreenError
+from core.errors import GreenError
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 

@@ -22,9 +22,9 @@ from typing import Any, Sequence
 
 from search.evolution.algorithms import Individual
 from search.evolution.records import Evaluation
-from supernet.errors import GreenError
-from supernet.io import append_line, write_atomic
-from supernet.validate import finite_number, is_number, of_type, read_json, whole_number
+from core.errors import GreenError
+from core.io import append_line, write_atomic
+from core.validate import finite_number, is_number, of_type, read_json, whole_number
 
 VERSION = 2
 CACHE, CHECKPOINT, GENERATIONS = "cache.jsonl", "checkpoint.json", "generations.jsonl"

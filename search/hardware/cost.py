@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from supernet.arch import ArchConfig
+from core.device import available
 from search.hardware.lookup import LookupTable, TableError, fingerprint_mismatch
 from supernet.net import NetBody
 from supernet.ops import make_block
@@ -175,7 +176,7 @@ class CostModel:
             from search.hardware.timing import device_fingerprint
 
             kind = str(table.fingerprint.get("device", "cpu"))
-            if kind == "cuda" and not torch.cuda.is_available():
+            if not available(kind):
                 device = {"device": "no cuda here", "device_name": None, "threads": None}
             else:
                 device = device_fingerprint(torch.device(kind))

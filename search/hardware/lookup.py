@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from supernet.energy import MEASURED_SOURCES
-from supernet.errors import GreenError
-from supernet.io import write_json
-from supernet.validate import finite_number, of_type, read_json, whole_number
+from core.energy import MEASURED_SOURCES
+from core.errors import GreenError
+from core.io import write_json
+from core.validate import finite_number, of_type, read_json, whole_number
 
 KIND = "green-cnn-lut"
 VERSION = 1

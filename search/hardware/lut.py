@@ -22,16 +22,15 @@ from tqdm.auto import tqdm
 
 from search.hardware.cost import CostModel, count_op, fit_line, space_ops
 from search.hardware.lookup import LookupTable, table_format
-from supernet.device import memory_format, set_threads
-from supernet.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
+from core.device import Device, sync
+from core.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
 from search.hardware.timing import device_fingerprint, measure, runner
 from supernet.arch import ArchConfig
-from supernet.errors import GreenError
-from supernet.io import write_atomic, write_json
+from core.errors import GreenError
+from core.io import write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
-from supernet.validate import check_device
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -46,11 +45,10 @@ class Served:
 
 
 def _setup(cfg: DictConfig) -> tuple[SearchSpace, Served, int, int]:
-    device = check_device(cfg.device)
     if cfg.dtype not in DTYPES:
         raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")
-    memory_format(cfg.memory_format)  # refuses an unknown one in one line
-    set_threads(cfg.threads)
+    dev = Device.of(cfg.device, cfg.threads, cfg.memory_format).activate()  # one line for a bad one of the three
+    device = dev.torch
     space = instantiate(cfg.space)
     num_classes = cfg.num_classes or instantiate(cfg.data).peek_num_classes()
     return space, Served(device, DTYPES[cfg.dtype], str(cfg.memory_format)), int(num_classes), int(cfg.in_chans)
@@ -73,8 +71,7 @@ def _energy_per_call(calls: dict, meter: EnergyMeter, idle_w: float, window_s: f
         while time.perf_counter() - t0 < window_s:
             fn()
             n += 1
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        sync()  # every GPU's queue (the meter counts the whole card)
         de, dt = meter.joules() - e0, time.perf_counter() - t0
         out[key] = {"median": max(0.0, (de - idle_w * dt) / n * 1e3), "gross": de / n * 1e3, "n": n, "window_s": dt}
     return out

@@ -20,11 +20,10 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, memory_format as check_format, set_threads
-from supernet.energy import MEASURED_SOURCES, find_meter, measure_power
+from core.device import DEFAULT_MEMORY_FORMAT, Device, set_threads
+from core.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.hardware.timing import device_fingerprint, measure, runner
-from supernet.errors import GreenError
-from supernet.validate import check_device
+from core.errors import GreenError
 
 
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,
@@ -45,8 +44,7 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         raise GreenError(f"batch sizes must be a non-empty list of positive sizes, got {list(batch_sizes)}")
     if trials < 1:
         raise GreenError(f"measurement trials must be >= 1, got {trials}")
-    check_device(str(device), "measure.device")
-    check_format(memory_format)
+    Device.of(str(device), None, memory_format, key="measure.device")
     batch_sizes = [int(b) for b in batch_sizes]
     before = torch.get_num_threads()
     set_threads(threads)

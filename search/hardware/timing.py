@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from supernet.device import DEFAULT_MEMORY_FORMAT, to_memory_format
-from supernet.errors import GreenError
+from core.device import DEFAULT_MEMORY_FORMAT, hardware_name, sync, to_memory_format
+from core.errors import GreenError
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -29,11 +29,6 @@ def summary(samples: list[float]) -> dict[str, float]:
     arr = np.asarray(samples, dtype=float)
     return {"median": float(np.median(arr)), "p10": float(np.percentile(arr, 10)),
             "p90": float(np.percentile(arr, 90)), "n": int(arr.size)}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype = torch.float32,
@@ -76,10 +71,10 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
     for key, fn in calls.items():  # warm up, then size each timed call on the median warm call
         times = []
         for _ in range(max(warmup, 1)):
-            _sync(device)
+            sync(device)
             t = time.perf_counter()
             fn()
-            _sync(device)
+            sync(device)
             times.append(time.perf_counter() - t)
         one = max(statistics.median(times), 1e-6)
         reps[key] = max(1, math.ceil(min_call_ms / 1e3 / one))
@@ -91,11 +86,11 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
         rng.shuffle(keys)
         for key in keys:
             fn, n = calls[key], reps[key]
-            _sync(device)
+            sync(device)
             t = time.perf_counter()
             for _ in range(n):
                 fn()
-            _sync(device)
+            sync(device)
             samples[key].append((time.perf_counter() - t) / n * 1e3)
             done += 1
             if progress:
@@ -106,21 +101,4 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
 def device_fingerprint(device: torch.device) -> dict[str, object]:
     """What a timing depends on: device kind and model, thread count, torch version (the dtype and memory
     format are the caller's, recorded beside it)."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = _cpu_model()
-    return {"device": device.type, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__}
-
-
-def _cpu_model() -> str:
-    import platform
-
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+    return {"device": device.type, "device_name": hardware_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__}

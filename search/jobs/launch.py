@@ -18,6 +18,13 @@ the engine is Hydra's, configured as its users know it. On one machine each runn
 ``launcher.jobs`` slots (a file lock), and the slot is its device: GPU ``slot`` when the trainer uses
 GPUs, else ``cores / jobs`` CPU threads. Results are read back in job order, so the rows (and the
 report) are those of a serial run with the same seeds.
+
+Why these ~320 lines (with :mod:`search.jobs.worker`) beside the launchers: Hydra's plugins start
+processes and nothing else. They do not skip a job whose result already exists (resume job by job), do
+not split one machine's GPUs and cores among concurrent jobs (joblib's workers all see every GPU and set
+no thread count: the slot lock does), and a job that raises ends the multirun where this module keeps
+going and names the failed jobs in one line afterwards. The plugins' own process pools, cluster
+submission and requeueing are used as they are; no scheduler is written here.
 """
 from __future__ import annotations
 
@@ -32,10 +39,10 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.device import available_cores, thread_share
-from supernet.errors import GreenError
-from supernet.io import write_json
-from supernet.validate import read_json
+from core.device import available_cores, gpus, thread_share
+from core.errors import GreenError
+from core.io import write_json
+from core.validate import read_json
 
 PLUGINS = ("serial", "joblib", "submitit_local", "submitit_slurm")
 LOCAL = ("joblib", "submitit_local")  # plugins that run every job on this machine: slots assign devices
@@ -184,12 +191,10 @@ class Launcher:
 
 def gpu_count(cfg: DictConfig) -> int:
     """GPUs the config's trainer would use here (0 on a CPU trainer or a machine without one)."""
-    import torch
-
     trainer = cfg.get("trainer") or {}
     if str(trainer.get("accelerator", "cpu")) not in ("gpu", "cuda", "auto"):
         return 0
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return gpus()
 
 
 def launcher_of(cfg: DictConfig) -> Launcher:

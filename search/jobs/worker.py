@@ -22,10 +22,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
 from search.jobs.launch import Job, gpu_count
-from supernet.cli import quiet
-from supernet.device import thread_share
-from supernet.errors import GreenError
-from supernet.io import write_atomic
+from core.cli import quiet
+from core.device import thread_share
+from core.errors import GreenError
+from core.io import write_atomic
 
 
 @dataclass

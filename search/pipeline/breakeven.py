@@ -22,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 
 @dataclass(frozen=True)

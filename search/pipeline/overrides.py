@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from omegaconf import OmegaConf
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher", "country_iso_code")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them

@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.summary import summarise
-from supernet.io import write_atomic, write_json
+from core.io import write_atomic, write_json
 
 CHARTS = (("latency_ms", "measured latency (ms per batch of 1)"),
           ("energy_mj_per_image", "energy per image (mJ, at the serving batch of {serving})"),

@@ -32,9 +32,9 @@ from omegaconf import DictConfig
 from search.pipeline.overrides import shared_for, stage_overrides
 from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
 from search.training.fit import recipe
-from supernet.errors import GreenError
-from supernet.io import write_json
-from supernet.validate import check_options
+from core.errors import GreenError
+from core.io import write_json
+from core.validate import check_options
 
 
 
@@ -71,7 +71,7 @@ class Pipeline:
         cfg.paths.output_dir = str(self.root / stage)
         if stage in TRAINED:  # every final model: the run's seeds, timed later in one session
             cfg.seeds, cfg.measure.enabled = int(self.cfg.seeds), False
-        try:  # checked once, here, as a command's wrapper checks its own config (supernet.cli.command)
+        try:  # checked once, here, as a command's wrapper checks its own config (core.cli.command)
             check_options(cfg)
         except GreenError as err:
             raise GreenError(f"stage {stage}: {err}") from None

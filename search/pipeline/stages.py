@@ -17,10 +17,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from search.evolution.front import Front
-from supernet.device import DEFAULT_MEMORY_FORMAT
-from supernet.energy import track_energy
-from supernet.errors import GreenError
-from supernet.io import write_json
+from core.device import DEFAULT_MEMORY_FORMAT
+from core.energy import track_energy
+from core.errors import GreenError
+from core.io import write_json
 
 TRAINED = ("finetune", "scratch", "scratch_ft", "baselines", "mt_train")  # final models: seeds, one session
 

@@ -26,7 +26,7 @@ from search.evolution.front import Front
 from search.pipeline.breakeven import from_ledger
 from search.pipeline.twins import compare
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 KINDS = {"finetune": "winner", "scratch": "scratch", "scratch_ft": "scratch-ft", "baselines": "baseline",
          "mt_train": "multi-trial"}

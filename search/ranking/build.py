@@ -26,11 +26,11 @@ from search.training.fit import fit_and_measure, init_weights, train_batch
 from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo
 from search.ranking.table import Table, TableRow, identity, load_table, mismatch
-from supernet.device import set_threads
+from core.device import set_threads
 from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
-from supernet.errors import GreenError
-from supernet.io import write_json
+from core.errors import GreenError
+from core.io import write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 

@@ -21,8 +21,8 @@ from omegaconf import DictConfig
 
 from search.training.fit import recipe
 from search.stats import bootstrap_ci, kendall
-from supernet.errors import GreenError
-from supernet.identity import data_identity
+from core.errors import GreenError
+from supernet.identity import DataIdentity
 from supernet.space import SearchSpace
 
 VERSION = 1
@@ -34,7 +34,7 @@ def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> dict[str, Any]:
     Two tables (or a table and a benchmark) are comparable only when these are equal; paths are
     left out, so a copy of the same data elsewhere is the same data.
     """
-    data = {**data_identity(dm), "train_subset": dm.train_subset, "train_images": len(dm.train_set),
+    data = {**DataIdentity.of(dm).to_json(), "train_subset": dm.train_subset, "train_images": len(dm.train_set),
             "val_images": len(dm.val_set), "test_images": len(dm.test_set)}
     t = cfg.table
     return {"space": space.digest(), "space_name": space.name, "data": data,

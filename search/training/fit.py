@@ -25,10 +25,10 @@ from search.hardware.measure import measure_deployed
 from search.jobs.launch import Job, finished, launcher_of, replicate_jobs, results
 from search.training.module import SubnetModule
 from supernet.bn import recalibrate_bn
-from supernet.energy import track_energy
-from supernet.errors import GreenError
+from core.energy import track_energy
+from core.errors import GreenError
 from supernet.metrics import pack_correct
-from supernet.validate import finite_number
+from core.validate import finite_number
 
 
 OPTIMIZERS = ("sgd", "momentum", "adamw", "adam", "rmsprop", "rmsproptf", "lamb", "lion", "nadamw")

@@ -17,8 +17,8 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
 
 from supernet.data import class_weights_of
-from supernet.device import batch_format, to_memory_format
-from supernet.errors import TrainingError
+from core.device import batch_format, to_memory_format
+from core.errors import TrainingError
 from supernet.metrics import confusion_figures
 from supernet.module import distill_loss
 

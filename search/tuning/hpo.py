@@ -45,13 +45,13 @@ from search.jobs.launch import Job, launcher_of, memo, replicate_jobs, results
 from search.tuning.slices import carve, claim
 from search.tuning.space import DIMS, OPTIONAL_DIMS, HyperConfig, HyperSpace
 from search.tuning.trials import Pruner, choose, failed_trial, report_kept, run_trial
-from supernet.device import set_threads
+from core.device import set_threads
 from supernet.arch import ArchConfig
 from supernet.checkpoint import check_data, check_space, load_supernet
-from supernet.errors import GreenError, TrainingError
-from supernet.io import write_atomic, write_csv, write_json
+from core.errors import GreenError, TrainingError
+from core.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
-from supernet.validate import of_type, read_json
+from core.validate import of_type, read_json
 
 # objective name -> (trial record field, direction); accuracy and recall are the select slice's
 HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),

@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 from torch.utils.data import Subset
 
 from search.evolution.state import has_state
-from supernet.errors import GreenError
-from supernet.io import write_json
-from supernet.validate import of_type, read_json
+from core.errors import GreenError
+from core.io import write_json
+from core.validate import of_type, read_json
 
 
 def _count(key: str, value: Any, n_val: int) -> int:

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from search.training.fit import INITS, OPTIMIZERS
 from supernet.data import BALANCES
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
 OPTIONAL_DIMS = ("balance",)  # searched only when hpo.space names it: spaces and settings of before stay as they were

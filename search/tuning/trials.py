@@ -26,8 +26,8 @@ from search.evolution.objectives import Constraint
 from search.stats import accuracy_se
 from search.tuning.slices import Slices
 from search.tuning.space import HyperConfig
-from supernet.errors import GreenError, TrainingError
-from supernet.io import write_atomic
+from core.errors import GreenError, TrainingError
+from core.io import write_atomic
 
 
 def choose(trials: Sequence[dict], bounds: Sequence[Constraint] = ()) -> dict:

@@ -4,7 +4,7 @@ A thin ``@hydra.main`` on ``conf/train.yaml`` around :func:`supernet.train.train
 pipeline and the tests call. A command module is a leaf: nothing imports it.
 """
 from supernet.train import train
-from supernet.cli import command
+from core.cli import command
 
 main = command("green-train", "train")(train)
 

@@ -10,19 +10,27 @@ data module's batches and every network it trains, extracts or serves), so that 
 **Threads.** A training process uses the cores it may run on (its CPU affinity, within the cgroup's CPU
 quota), divided among the jobs that share them, rather than a constant or torch's count of the machine's
 cores: in a container limited to 2 of 64 cores, 64 threads spin against each other.
+
+**One Device.** Training, measurement and serving ask a :class:`Device` (the torch device, its CPU threads,
+the memory format) what differs between CPU and GPU: whether it exists here, waiting for queued work
+(:meth:`Device.sync`), the hardware's name in a timing's fingerprint, and its energy counter (NVML on a GPU,
+RAPL on a CPU: :meth:`Device.meter`). The CUDA branches live here and nowhere else.
 """
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 if TYPE_CHECKING:  # torch loads when a format is used: a launcher's parent process needs only the core count
     import torch
     from torch import nn
+
+    from core.energy import EnergyMeter
 
 MEMORY_FORMATS = ("channels_last", "contiguous")
 DEFAULT_MEMORY_FORMAT = "channels_last"
@@ -30,7 +38,7 @@ DEFAULT_MEMORY_FORMAT = "channels_last"
 T = TypeVar("T", "nn.Module", "torch.Tensor")
 
 
-def memory_format(name: str) -> "torch.memory_format":
+def memory_format_of(name: str) -> "torch.memory_format":
     """The torch memory format called ``name`` (``channels_last`` or ``contiguous``); any other is one line."""
     if name not in MEMORY_FORMATS:
         raise GreenError(f"unknown memory_format {name!r}; choose from {', '.join(MEMORY_FORMATS)}")
@@ -44,7 +52,7 @@ def to_memory_format(obj: T, name: str) -> T:
     4-D tensor (a copy unless it already is; tensors of other ranks have no such layout and pass unchanged)."""
     from torch import nn
 
-    fmt = memory_format(name)
+    fmt = memory_format_of(name)
     if isinstance(obj, nn.Module):
         return obj.to(memory_format=fmt)
     return obj.contiguous(memory_format=fmt) if obj.dim() == 4 else obj
@@ -118,7 +126,124 @@ def set_threads(threads: int | None) -> int:
     """
     import torch
 
-    from supernet.validate import whole_number
+    from core.validate import whole_number
 
     torch.set_num_threads(default_threads() if threads is None else whole_number(threads, "threads", 1))
     return torch.get_num_threads()
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where and how a process runs networks: ``name`` (``cpu``, ``cuda``, ``cuda:1``), CPU ``threads`` (None:
+    :func:`default_threads`) and the ``memory_format`` networks and inputs are laid out in.
+
+    :meth:`of` checks all three (one line for a device this machine lacks); :meth:`activate` applies the
+    thread count. Everything CUDA-specific is asked of it, so the rest of the code has no device branches.
+    """
+
+    name: str = "cpu"
+    threads: int | None = None
+    memory_format: str = DEFAULT_MEMORY_FORMAT
+
+    @classmethod
+    def of(cls, name: Any = "cpu", threads: Any = None, memory_format: str | None = None,
+           key: str = "device") -> Device:
+        """A checked device: ``key`` names the option in the one-line error for a malformed or absent device."""
+        import torch
+
+        try:
+            dev = torch.device(str(name))
+        except RuntimeError:
+            raise GreenError(f"{key}={name!r} is not a device: use cpu or cuda") from None
+        if dev.type not in ("cpu", "cuda"):
+            raise GreenError(f"{key}={name!r}: only cpu and cuda are supported")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise GreenError(f"{key}={name}: CUDA is not available on this machine; use {key}=cpu")
+        if threads is not None:
+            from core.validate import whole_number
+
+            threads = whole_number(threads, "threads", 1)
+        fmt = DEFAULT_MEMORY_FORMAT if memory_format is None else str(memory_format)
+        memory_format_of(fmt)
+        return cls(str(dev), threads, fmt)
+
+    @property
+    def torch(self) -> "torch.device":
+        import torch
+
+        return torch.device(self.name)
+
+    @property
+    def kind(self) -> str:
+        """``cpu`` or ``cuda``."""
+        return self.name.split(":")[0]
+
+    def activate(self) -> Device:
+        """Apply the thread count (and make a GPU the current one); returns itself, for chaining."""
+        set_threads(self.threads)
+        if self.kind == "cuda":
+            import torch
+
+            torch.cuda.set_device(self.torch)
+        return self
+
+    def sync(self) -> None:
+        """Wait until work queued on the device is done (a no-op on the CPU): timings and energy windows end here."""
+        sync(self.torch)
+
+    def place(self, obj: T) -> T:
+        """``obj`` (a module, in place, or a tensor) on this device and in its memory format."""
+        return to_memory_format(obj.to(self.torch), self.memory_format)
+
+    def hardware(self) -> str:
+        """The device's model name: the GPU's, or the CPU's from ``/proc/cpuinfo``."""
+        return hardware_name(self.torch)
+
+    def meter(self) -> "EnergyMeter | None":
+        """The hardware energy counter (NVML on a GPU, RAPL on a CPU), or None where none is readable."""
+        from core.energy import find_meter
+
+        return find_meter(self.torch)
+
+
+def available(kind: str) -> bool:
+    """Whether this machine has a device of ``kind`` (``cpu`` always; ``cuda`` with a driver and a GPU)."""
+    if kind != "cuda":
+        return kind == "cpu"
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def gpus() -> int:
+    """GPUs this process can see (0 without a driver or a GPU)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def sync(device: "torch.device | None" = None) -> None:
+    """Wait for ``device``'s queued work (None: every GPU's, if there is one); a no-op on the CPU."""
+    import torch
+
+    if device is None or device.type == "cuda":
+        if torch.cuda.is_available():
+            torch.cuda.synchronize(device)
+
+
+def hardware_name(device: "torch.device") -> str:
+    """The model name of ``device``: the GPU's, or this machine's CPU's."""
+    if device.type == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

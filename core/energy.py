@@ -23,6 +23,8 @@ from typing import Callable, Iterator
 
 import torch
 
+from core.device import sync
+
 MEASURED_SOURCES = ("nvml", "rapl")
 
 
@@ -119,8 +121,7 @@ def _run_for(fn: Callable[[], None] | None, seconds: float) -> None:
         return
     while time.perf_counter() < end:
         fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    sync()
 
 
 def _codecarbon_power(fn: Callable[[], None] | None, seconds: float, country_iso_code: str) -> PowerReading:
@@ -166,7 +167,7 @@ def track_energy(run_dir: str | Path, stage: str, device: torch.device,
     """
     from codecarbon import OfflineEmissionsTracker
 
-    from supernet.io import write_json
+    from core.io import write_json
 
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     meter = find_meter(device)

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from supernet.errors import GreenError
-from supernet.io import sweep_temp
+from core.errors import GreenError
+from core.io import sweep_temp
 
 LOCK = ".lock"
 BOOKKEEPING = (".hydra", LOCK, "tb")  # plus *.log and energy_*.json: what a run writes before any result

@@ -32,7 +32,7 @@ def publish_mode(path: str | os.PathLike, folder: bool = False) -> None:
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (and durably: the temporary file is fsynced).
 
-    A full disk is a :class:`~supernet.errors.DiskFullError` naming the file: the old file is intact and
+    A full disk is a :class:`~core.errors.DiskFullError` naming the file: the old file is intact and
     the temporary one is removed.
     """
     path = Path(path)
@@ -53,7 +53,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
 
 
 def _raise_if_disk_full(err: BaseException, path: Path) -> None:
-    from supernet.errors import DiskFullError, disk_full
+    from core.errors import DiskFullError, disk_full
 
     if disk_full(err):
         raise DiskFullError(f"no space left on device writing {str(path)!r} (in {str(path.parent)!r}); the "
@@ -85,7 +85,7 @@ def append_line(path: str | os.PathLike, line: str) -> None:
 
     A log that is only ever appended to costs a line per record, not a rewrite of everything kept so
     far; its reader must accept a last line cut short by a crash. A full disk is a
-    :class:`~supernet.errors.DiskFullError` and leaves the file as it was.
+    :class:`~core.errors.DiskFullError` and leaves the file as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,10 +116,10 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a temporary sibling folder, then rename it to ``path`` (replacing an old one); removed on failure.
 
     An old folder is first renamed aside, so at every instant ``path`` is the old folder or the new one.
-    A parent folder that cannot be created or written is a :class:`~supernet.errors.GreenError`; a full
-    disk a :class:`~supernet.errors.DiskFullError`.
+    A parent folder that cannot be created or written is a :class:`~core.errors.GreenError`; a full
+    disk a :class:`~core.errors.DiskFullError`.
     """
-    from supernet.errors import GreenError
+    from core.errors import GreenError
 
     path = Path(path)
     try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from supernet.errors import GreenError
+from core.errors import GreenError
 
 if TYPE_CHECKING:
     import torch
@@ -77,17 +77,9 @@ def read_json(path: str | Path, what: str, error: type[GreenError] = GreenError)
 
 def check_device(name: Any, key: str = "device") -> torch.device:
     """The torch device ``name`` names, refused (one line) when it is malformed or absent on this machine."""
-    import torch
+    from core.device import Device
 
-    try:
-        device = torch.device(str(name))
-    except RuntimeError:
-        raise GreenError(f"{key}={name!r} is not a device: use cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GreenError(f"{key}={name}: CUDA is not available on this machine; use {key}=cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise GreenError(f"{key}={name!r}: only cpu and cuda are supported")
-    return device
+    return Device.of(name, key=key).torch
 
 
 def _whole(low: int, optional: bool = False) -> Callable[[Any, str], None]:

@@ -59,7 +59,7 @@ class Interrupted(GreenError):
 
 
 class SignalStop(BaseException):
-    """A signal that stopped a command wherever it landed (:func:`supernet.signals.interruptible`): a
+    """A signal that stopped a command wherever it landed (:func:`core.signals.interruptible`): a
     ``BaseException``, so no ``except Exception`` on the way (an energy tracker's, a measurement's) swallows it
     and lets the run carry on; :func:`exit_on_error` reports its :class:`Interrupted` as one line."""
 

@@ -4,7 +4,7 @@
 the output folder named on the command line (``hydra.run.dir=``, or ``outputs/`` by default) is
 created and checked, since Hydra would otherwise fail there with a traceback, and the overrides are
 composed once so that a typo'd key or a malformed value is one line too; afterwards a
-:class:`~supernet.errors.GreenError` becomes one ``<prog>: error: ...`` line and exit status 2.
+:class:`~core.errors.GreenError` becomes one ``<prog>: error: ...`` line and exit status 2.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from typing import Any, Callable, Sequence
 import hydra
 from omegaconf import DictConfig
 
-from supernet.errors import GreenError, exit_on_error
-from supernet.lock import run_folder
-from supernet.validate import check_options
+from core.errors import GreenError, exit_on_error
+from core.lock import run_folder
+from core.validate import check_options
 
 
 HYDRA_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "--resolve", "-p", "--package", "-r",
@@ -119,7 +119,7 @@ def save_records(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from supernet.io import write_atomic
+    from core.io import write_atomic
 
     if not HydraConfig.initialized():
         return
@@ -132,7 +132,7 @@ def save_records(cfg: DictConfig) -> None:
 
 def check_command_options(prog: str, cfg: DictConfig) -> None:
     """What every command checks of its config before any work, once: mandatory options given, and every shared
-    option's type and range (:func:`supernet.validate.check_options`; ``green-run`` checks each stage's config
+    option's type and range (:func:`core.validate.check_options`; ``green-run`` checks each stage's config
     the same way when it composes it)."""
     missing = missing_options(cfg)
     if missing:
@@ -145,7 +145,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
-            from supernet.signals import interruptible  # Lightning: imported once a command runs, not for --help
+            from core.signals import interruptible  # Lightning: imported once a command runs, not for --help
 
             quiet(bool(cfg.get("verbose", False)))
             with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):

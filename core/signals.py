@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import pytorch_lightning as pl
 
-from supernet.errors import Interrupted, SignalStop
+from core.errors import Interrupted, SignalStop
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
