@@ -43,6 +43,7 @@ def test_finetune_options_are_checked_before_anything_trains(tmp_path, capsys, c
     assert not (tmp_path / "models").exists() and not (tmp_path / "tb").exists()
 
 
+@pytest.mark.slow
 def test_epochs_abc_on_the_command_line_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "search.commands.finetune", "ckpt=x", f"archs=[{ARCH}]", "epochs=abc",
                         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
@@ -134,6 +135,7 @@ def test_non_finite_fine_tune_loss_is_a_training_error():
     ("space.head_chs=1000000000", "green-train: error: out of memory (59.6 GiB asked): the networks, batch or "
                                   "images are too large for this device"),
 ])
+@pytest.mark.slow
 def test_a_typo_d_option_or_an_unknown_country_is_one_line(tmp_path, override, message):
     run = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "supernet.commands.train", "experiment=smoke", "epochs=1", override,
@@ -151,6 +153,7 @@ def test_a_typo_d_option_or_an_unknown_country_is_one_line(tmp_path, override, m
     ("search.commands.hpo", ["model=x", f"archs=[{ARCH}]"], "model= names one extraction folder to tune; it cannot "
                                                              "be combined with archs=:"),
 ])
+@pytest.mark.slow
 def test_conflicting_or_unknown_choices_are_refused_before_any_work(tmp_path, module, args, message):
     run = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", module, *args, f"hydra.run.dir={run}"], cwd=ROOT, capture_output=True,

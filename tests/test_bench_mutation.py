@@ -1,5 +1,7 @@
 """bench/mutation.py: the mutation report's counts are known answers of the per-mutant outcomes, and the
 scope (statistics modules whole, bench headline code traced) is what it says."""
+import pytest
+
 from bench import mutation
 
 
@@ -28,6 +30,7 @@ def test_mutant_names_and_scope():
     assert mutation.in_scope("search.stats.x_kendall__mutmut_1", fns)  # the statistics modules: whole
 
 
+@pytest.mark.slow
 def test_the_traced_scope_is_the_headline_code():
     fns = mutation.traced(mutation.committed_results())
     assert "bench.optim.figures.x_headline" in fns and "bench.cost_range.x_headline" in fns

@@ -58,6 +58,7 @@ def test_extraction_is_exact_in_nchw_and_within_1e_5_in_channels_last(space_name
         assert diff <= 1e-5, f"channels_last {arch}: {diff}"
 
 
+@pytest.mark.slow
 def test_channels_last_step_gives_nchw_loss_and_gradients(cifar_space, scramble):
     """Within fp32 tolerance, judged against a float64 reference: in train-mode BN a fp32 gradient can sit a few
     percent from the exact one in either layout (NCHW's own error reaches 2% on the largest arch), so channels_last

@@ -22,6 +22,7 @@ def extract_cfg(compose_cfg):
                                                      *overrides, output_dir=out)
 
 
+@pytest.mark.slow
 def test_extract_folder_loads_without_supernet_and_matches(tmp_path, tiny_ckpt, tiny_table, compose_cfg, extract_cfg):
     out = extract(extract_cfg(tmp_path, tiny_ckpt, f"arch={ARCH}", f"table={tiny_table}"))
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "model.onnx", "card.md"}

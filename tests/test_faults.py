@@ -61,6 +61,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow
 def test_train_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path):
     full = _run("supernet.commands.train", *TRAIN, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr[-2000:]
@@ -83,6 +84,7 @@ def test_train_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path):
         assert m_full[k] == m_res[k], k
 
 
+@pytest.mark.slow
 def test_train_is_deterministic(tmp_path):
     """Same seed, same CPU: identical green-train smoke metrics (run twice in fresh processes)."""
     args = ["experiment=smoke", "epochs=2", "data.train_subset=256", "module.calib_images=64",
@@ -97,6 +99,7 @@ SEARCH = ["search.objectives=[acc,params]", "search.population=8", "search.gener
           "eval.calib_images=64", "eval.val_images=64"]
 
 
+@pytest.mark.slow
 def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_ckpt, tiny_table):
     common = [f"ckpt={tiny_ckpt}", f"table={tiny_table}", *SEARCH]
     full = _run("search.commands.search", *common, f"hydra.run.dir={tmp_path / 'full'}")
@@ -116,6 +119,7 @@ def test_search_killed_mid_generation_resumes_to_the_same_front(tmp_path, tiny_c
     assert not list(cut.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_search_is_deterministic(tmp_path, tiny_ckpt, tiny_table, compose_cfg):
     from search.evolution.search import search
 
@@ -126,6 +130,7 @@ def test_search_is_deterministic(tmp_path, tiny_ckpt, tiny_table, compose_cfg):
     assert fronts[0].members == fronts[1].members and fronts[0].hypervolume == fronts[1].hypervolume
 
 
+@pytest.mark.slow
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path):
     """NaN in the second epoch: one line naming step and subnet, exit 2, epoch 1's checkpoint intact."""
     code = textwrap.dedent(f"""
@@ -162,6 +167,7 @@ COMMANDS = [("supernet.commands.train", "green-train", []), ("search.commands.lu
 
 
 @pytest.mark.parametrize("module, prog, args", COMMANDS)
+@pytest.mark.slow
 def test_unwritable_output_folder_is_one_line(tmp_path, module, prog, args):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -176,6 +182,7 @@ def test_unwritable_output_folder_is_one_line(tmp_path, module, prog, args):
     (["search.algorithm=nsga9"], "unknown algorithm"),
     (["search.population=0"], "population"),
 ])
+@pytest.mark.slow
 def test_search_bad_settings_are_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
     r = _run("search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", *overrides, f"hydra.run.dir={tmp_path}")
     assert r.returncode == 2, r.stderr[-2000:]
@@ -184,6 +191,7 @@ def test_search_bad_settings_are_one_line(tmp_path, tiny_ckpt, tiny_table, overr
     assert not (tmp_path / "cache.jsonl").exists() and not (tmp_path / "pareto.json").exists()
 
 
+@pytest.mark.slow
 def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
     r = _run("search.commands.finetune", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", "epochs=0", f"hydra.run.dir={tmp_path}")
     assert r.returncode == 2
@@ -196,6 +204,7 @@ def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
     ("data.batch_size=[", "no viable alternative"),
     ("data=imagenet9", "Could not find 'data/imagenet9'"),
 ])
+@pytest.mark.slow
 def test_mistyped_override_is_one_line(tmp_path, override, message):
     r = _run("supernet.commands.train", override, f"hydra.run.dir={tmp_path / 'run'}")
     assert r.returncode == 2

@@ -56,6 +56,7 @@ def small_fs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
     """The run folder on a tmpfs, the system temp folder elsewhere: a SIGKILL in the middle of writing the
     second epoch's last.ckpt leaves the first epoch's intact; the rerun sweeps the dead writer's temp file."""
@@ -89,6 +90,7 @@ def test_kill_during_a_checkpoint_save_keeps_the_good_one(tmp_path, small_fs):
     assert not list(run.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, small_fs):
     run = small_fs / "run"
     first = _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}")
@@ -119,6 +121,7 @@ def test_a_disk_too_full_for_the_lock_is_one_line_and_leaves_no_folder(small_fs)
     assert not run.exists()
 
 
+@pytest.mark.slow
 def test_a_fresh_run_replaces_a_stale_best_checkpoint(tmp_path):
     """An attempt stopped by a full disk after best.ckpt and before last.ckpt leaves a best.ckpt behind; the next
     run in that folder replaces it instead of writing best-v1.ckpt beside it."""
@@ -133,6 +136,7 @@ def test_a_fresh_run_replaces_a_stale_best_checkpoint(tmp_path):
     assert (run / "checkpoints" / "best.ckpt").read_bytes() != stale
 
 
+@pytest.mark.slow
 def test_branching_from_a_finished_run_with_no_epoch_left_is_refused(tmp_path):
     """resume=<another run's last.ckpt> into a new folder with no epoch left would train nothing and publish a
     metrics.json naming a last.ckpt never written: one line, no folder; with more epochs the branch trains."""
@@ -158,6 +162,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_signal_stops_at_a_safe_point_resumably(tmp_path, sig):
     """SIGTERM (a scheduler) or SIGINT (Ctrl-C) after the first epoch: one line naming the checkpoint, exit
     128 + signal, no metrics.json; rerunning with resume= finishes the run."""
@@ -179,6 +184,7 @@ def test_signal_stops_at_a_safe_point_resumably(tmp_path, sig):
     assert json.loads((run / "metrics.json").read_text())["epochs"] == epoch + 2
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
     run = tmp_path / "run"
     with locked(run, "green-search (pid 1)"):
@@ -190,6 +196,7 @@ def test_a_second_writer_is_refused(tmp_path, tiny_ckpt, tiny_table):
     assert not (run / ".hydra").exists()  # the records are the holder's: written only once the lock is taken
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_names_the_good_one(tmp_path):
     run = tmp_path / "run"
     assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
@@ -204,6 +211,7 @@ def test_truncated_checkpoint_names_the_good_one(tmp_path):
     assert r.returncode == 2 and "truncated" in _lines(r)[0]
 
 
+@pytest.mark.slow
 def test_resume_continues_in_the_checkpoint_folder_and_a_finished_run_has_nothing_to_do(tmp_path):
     run = tmp_path / "run"
     assert _run("supernet.commands.train", *TRAIN, "epochs=1", f"hydra.run.dir={run}").returncode == 0
@@ -217,6 +225,7 @@ def test_resume_continues_in_the_checkpoint_folder_and_a_finished_run_has_nothin
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 2 and _epoch(last) == 1
 
 
+@pytest.mark.slow
 def test_resume_auto_picks_up_the_folder_checkpoint(tmp_path):
     run = tmp_path / "run"
     fresh = _run("supernet.commands.train", *TRAIN, "epochs=1", "resume=auto", f"hydra.run.dir={run}")

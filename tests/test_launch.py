@@ -90,6 +90,7 @@ def test_keys_with_dots_are_matched_whole(tmp_path):
     assert [r["key"] for r in results(jobs, "done.json")] == ["00_r24_w0.5-k3e2"]
 
 
+@pytest.mark.slow
 def test_a_job_whose_process_dies_is_named_and_finished_ones_are_kept(tmp_path):
     jobs = _probe_jobs(tmp_path, ["ok", "die"])
     launcher = Launcher("submitit_local", jobs=1, exclusive=False, params={"timeout_min": 5})

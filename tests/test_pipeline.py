@@ -182,6 +182,7 @@ TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epoc
             "++pipeline.fidelity={table.subnets:3,table.strata:1,table.pool:50,table.seeds:1,calib_images:64}"]
 
 
+@pytest.mark.slow
 def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     """A green-run killed (SIGKILL) after its first stages skips them when rerun and completes the report.
 
