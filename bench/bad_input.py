@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from core.jsontypes import JSONObject
+
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -53,7 +55,7 @@ class Case:
     signal_after: tuple[Path, int] | None = None  # send this signal once this file exists
 
 
-def run_case(c: Case) -> dict[str, Any]:
+def run_case(c: Case) -> JSONObject:
     if c.prepare:
         c.prepare()
     env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1",
@@ -257,7 +259,7 @@ def cases(work: Path, ckpt: Path, lut: Path) -> list[Case]:
     ]
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """How many cases passed, from the per-case records."""
     cs = result["raw"]["cases"]
     return {"cases": len(cs), "passed": sum(c["passed"] for c in cs),

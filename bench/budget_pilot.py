@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.common import ROOT, save  # noqa: E402
 from search.stats import bootstrap_ci, kendall  # noqa: E402
 from core.io import write_atomic  # noqa: E402
+from core.jsontypes import JSONObject
 
 RECIPES = ("r5k-e5=5000:5", "r10k-e8=10000:8", "r20k-e10=20000:10")
 SUBNETS, STRATA, SEEDS = 10, 8, 2  # the smallest, the largest and one subnet from each of 8 MAC strata
@@ -49,7 +50,7 @@ EXTREMES = ("smallest", "largest")
 QUICK_RECIPES = ("q1=300:1", "q2=600:2")
 
 
-def parse_recipe(text: str) -> dict[str, Any]:
+def parse_recipe(text: str) -> JSONObject:
     """``NAME=IMAGES:EPOCHS`` -> {"name", "train_images", "epochs"}; a one-line ValueError otherwise."""
     name, _, rest = text.partition("=")
     images, _, epochs = rest.partition(":")
@@ -58,7 +59,7 @@ def parse_recipe(text: str) -> dict[str, Any]:
     return {"name": name, "train_images": int(images), "epochs": int(epochs)}
 
 
-def seed_tau(rows: Sequence[dict], drop: Sequence[str] = ()) -> dict[str, Any]:
+def seed_tau(rows: Sequence[dict], drop: Sequence[str] = ()) -> JSONObject:
     """Kendall tau between the two seeds' test accuracies over the subnets trained with both (without the
     roles in ``drop``), with a percentile bootstrap interval over subnets; the pairs it used."""
     by: dict[str, dict[int, float]] = {}
@@ -74,7 +75,7 @@ def seed_tau(rows: Sequence[dict], drop: Sequence[str] = ()) -> dict[str, Any]:
     return {"tau": kendall(x, y), "ci": [lo, hi], "n": len(archs)}
 
 
-def recipe_figures(recipe: dict, table_subnets: int, seeds: int) -> dict[str, Any]:
+def recipe_figures(recipe: dict, table_subnets: int, seeds: int) -> JSONObject:
     rows = recipe["rows"]
     secs = [float(r["train_seconds"]) for r in rows]
     kwh = [float(r["train_kwh"]) for r in rows]
@@ -96,7 +97,7 @@ def recipe_figures(recipe: dict, table_subnets: int, seeds: int) -> dict[str, An
     }
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """Every headline figure, from ``result["raw"]`` alone (the rows of each recipe's table)."""
     raw = result["raw"]
     recipes = {r["name"]: recipe_figures(r, raw["table_subnets"], raw["seeds"]) for r in raw["recipes"]}

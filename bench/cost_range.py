@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+
+from core.jsontypes import JSONObject
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -36,12 +37,12 @@ FIELDS = ("macs", "params", "latency_ms_b1", "latency_ms_serving")
 REFERENCE_LARGE = "mobilenetv2_050"  # the largest subnet should cost more than it (the top of the baselines' range)
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The cost-range table and its goals, from ``result["raw"]`` alone."""
     raw = result["raw"]
     serving = raw["serving_batch"]
 
-    def row(name: str) -> dict[str, Any]:
+    def row(name: str) -> JSONObject:
         m = raw["models"][name]
         return {"macs": m["macs"], "params": m["params"], "latency_ms_b1": m["latency_ms_b1"],
                 "latency_ms_serving": m[f"latency_ms_b{serving}"], "arch": m.get("arch")}
@@ -98,10 +99,10 @@ def main() -> None:
         raw_models[name]["params"], raw_models[name]["macs"] = count_net(net, r, c)
     with torch.no_grad():
         session = measure_models(models, torch.device("cpu"), batch_sizes, trials=args.trials, threads=args.threads)
-    for name, figures in session["models"].items():
-        raw_models[name].update(figures)
+    for name, figures in session.models.items():
+        raw_models[name].update(figures.to_json())
     raw = {"models": raw_models, "baselines": list(chosen), "serving_batch": batch_sizes[-1],
-           "session": session["session"], "space": space.to_dict(), "space_digest": space.digest()}
+           "session": session.conditions, "space": space.to_dict(), "space_digest": space.digest()}
     result = {**headline({"raw": raw}), "raw": raw, "quick": args.quick}
     config = {"bench": vars(args), "composed": OmegaConf.to_container(cfg, resolve=True)}
     path = save("cost_range", result, config=config)

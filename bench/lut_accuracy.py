@@ -32,6 +32,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from core.jsontypes import JSONObject
+
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -88,7 +90,7 @@ def _columns(rounds: list[dict], bs: str) -> list[list[float]]:
     return cols
 
 
-def _batch(rounds: list[dict], bs: str) -> dict[str, Any]:
+def _batch(rounds: list[dict], bs: str) -> JSONObject:
     """One batch size's figures: MAPE and signed bias apart, per round and averaged; retest; drift."""
     cols = _columns(rounds, bs)
     per = [cols[i:i + 3] for i in range(0, len(cols), 3)]
@@ -105,7 +107,7 @@ def _batch(rounds: list[dict], bs: str) -> dict[str, Any]:
     return out
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw per-round, per-subnet data in ``result["raw"]`` only."""
     raw = result["raw"]
     rounds, bs = raw["rounds"], str(raw["batch_size"])

@@ -34,7 +34,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from core.jsontypes import JSONObject
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -191,7 +192,7 @@ def in_scope(name: str, functions: list[str]) -> bool:
     return name.split("__mutmut_")[0] in functions
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """Killed, survivors and equivalent mutants, from the per-mutant outcomes in ``result["raw"]``."""
     raw = result["raw"]
     run = {k: v for k, v in raw["mutants"].items() if v != "not checked"}

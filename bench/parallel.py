@@ -40,12 +40,13 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.common import ROOT, save  # noqa: E402
 from search.stats import bootstrap_ci  # noqa: E402
 from core.device import available_cores  # noqa: E402
+from core.jsontypes import JSONObject
 
 SAME = ("name", "arch", "replicate", "seed", "test_acc", "test_recall", "test_recall_min", "test_class_recall",
         "test_confusion")
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw data in ``result["raw"]`` only."""
     raw = result["raw"]
     seq, par = raw["sequential_s"], raw["parallel_s"]
@@ -77,7 +78,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
             "goal": {"wall_ratio_at_most_0.75": statistics.median(ratios) <= 0.75}}
 
 
-def fingerprint(out: Path, rows: list[dict]) -> dict[str, Any]:
+def fingerprint(out: Path, rows: list[dict]) -> JSONObject:
     """The test figures of every model (job order) and the SHA-256 of each model's weights (by folder):
     what "identical" compares."""
     weights = {f.name: hashlib.sha256((f / "model.safetensors").read_bytes()).hexdigest()

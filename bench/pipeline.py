@@ -33,6 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.jsontypes import JSONObject
+
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -59,7 +61,7 @@ def _models(raw: list[dict]) -> list[dict]:
     return out
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw per-model data and ledger stored in ``result``."""
     raw = result["raw"]
     winners, base = _models(raw["models"]["finetune"]), _models(raw["models"].get("baselines", []))

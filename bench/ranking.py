@@ -35,6 +35,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.jsontypes import JSONObject
+
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -56,7 +58,7 @@ def _ci(stat, *cols: Sequence[float]) -> list[float]:
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str],
-            macs: dict[str, float], intervals: bool = True) -> dict[str, Any]:
+            macs: dict[str, float], intervals: bool = True) -> JSONObject:
     """:func:`search.ranking.fidelity.figures` under this benchmark's bootstrap protocol."""
     return rank_figures(scores, truth, roles, macs, n_boot=N_BOOT, level=LEVEL, seed=SEED, intervals=intervals)
 
@@ -64,8 +66,8 @@ def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, 
 CV_FIGURES = ("kendall_tau", "kendall_tau_no_extremes", "spearman", "top1_regret_points", "top5_regret_points")
 
 
-def cross_validated(m: dict[str, Any], base: dict[str, float], truth: dict[str, float], roles: dict[str, str],
-                    macs: dict[str, float]) -> dict[str, Any]:
+def cross_validated(m: JSONObject, base: dict[str, float], truth: dict[str, float], roles: dict[str, str],
+                    macs: dict[str, float]) -> JSONObject:
     """A predictor's figures over its splits: each split fitted on some subnets and scored on the rest,
     beside the base method's figures on the same held-out subnets (the paired comparison)."""
     per, paired = [], []
@@ -90,7 +92,7 @@ def cross_validated(m: dict[str, Any], base: dict[str, float], truth: dict[str, 
     return out
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw data in ``result["raw"]`` only: the table's rows and each
     method's per-subnet scores."""
     raw = result["raw"]
@@ -152,7 +154,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def inputs(result: dict[str, Any], results: Path) -> tuple[list[Path], list[str]]:
+def inputs(result: JSONObject, results: Path) -> tuple[list[Path], list[str]]:
     """The committed ground-truth table this result was scored against, and what disagrees with it.
 
     A table folder under ``results`` (``table.json`` and one ``row.json`` per subnet and seed) whose identity
@@ -179,7 +181,7 @@ def inputs(result: dict[str, Any], results: Path) -> tuple[list[Path], list[str]
 
 
 def versus(scores: dict[str, float], base: dict[str, float], truth: dict[str, float],
-           archs: Sequence[str]) -> dict[str, Any]:
+           archs: Sequence[str]) -> JSONObject:
     """The paired comparison of a method with the default on the same subnets (``archs``: those without the
     extremes): the difference of their Kendall tau against the truth, with a bootstrap interval that
     resamples subnets with both methods' scores together (the two taus share the truth's noise)."""
@@ -190,7 +192,7 @@ def versus(scores: dict[str, float], base: dict[str, float], truth: dict[str, fl
             "kendall_tau_no_extremes_diff_ci": [lo, hi], "better_beyond_noise": bool(lo > 0)}
 
 
-def best_method(result: dict[str, Any]) -> str:
+def best_method(result: JSONObject) -> str:
     """The method a default should be: the default itself unless another supernet method ranks better beyond
     noise (the interval of its paired tau difference lies above 0); among several, the largest difference.
     Predictors are judged on held-out subnets only, so they are reported beside, not chosen here."""

@@ -10,10 +10,15 @@ import json
 import random
 import statistics
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from core.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    import torch
 
 
-def training_cost(metas: Sequence[dict], ckpts: Sequence[Path]) -> dict[str, Any]:
+def training_cost(metas: Sequence[dict], ckpts: Sequence[Path]) -> JSONObject:
     """What training a method's supernet(s) cost, from each run folder's ``energy_train.json`` (a few-shot
     method also pays for the one-shot supernet its parts start from): kWh, seconds and the energy sources."""
     folders = [Path(c).parent.parent for c in ckpts]
@@ -49,7 +54,7 @@ def parse_methods(specs: Sequence[str]) -> dict[str, list[Path]]:
 
 
 def score_supernets(methods: dict[str, list[Path]], table, dm, calib_images: int,
-                    val_images: int) -> tuple[dict[str, Any], dict[str, Any]]:
+                    val_images: int) -> tuple[JSONObject, JSONObject]:
     """Each method's raw record (its inherited accuracy on every subnet of ``table``, on ``val_images`` images
     after recalibrating BN on ``calib_images``, and its training cost) and its supernet, by name; a checkpoint
     whose space, data or image size is not the table's is refused (:class:`~core.errors.GreenError`)."""
@@ -90,7 +95,7 @@ def score_supernets(methods: dict[str, list[Path]], table, dm, calib_images: int
     return raw_methods, nets
 
 
-def fit_predictors(raw_methods: dict[str, Any], nets: dict[str, Any], table, n_fit: int, n_splits: int,
+def fit_predictors(raw_methods: JSONObject, nets: Mapping[str, torch.nn.Module], table, n_fit: int, n_splits: int,
                    kind: str) -> None:
     """Add ``<name>+predictor`` to ``raw_methods`` for each method: ``n_splits`` random splits of the table's
     subnets, an accuracy predictor (``kind``) fitted on ``n_fit`` of them (the method's scores and the standalone

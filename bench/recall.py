@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.jsontypes import JSONObject
+
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -57,7 +59,7 @@ def _se_min_recall(row: dict) -> float:
     return math.sqrt(r * (1 - r) / n) if n else math.nan
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw data in ``result["raw"]`` only."""
     raw = result["raw"]
     budget = sorted(raw["energy_sample"])[len(raw["energy_sample"]) // 2]

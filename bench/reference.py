@@ -25,7 +25,6 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -35,6 +34,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.common import ROOT, save  # noqa: E402
 from supernet.checkpoint import read_checkpoint  # noqa: E402
 from core.io import write_atomic  # noqa: E402
+from core.jsontypes import JSONObject
 
 PLATEAU_EPOCHS, PLATEAU_POINTS = 3, 0.5
 SUBNETS = ("largest", "middle", "smallest")
@@ -56,7 +56,7 @@ def curves(run: Path) -> dict[str, list[float]]:
     return {s: [v for _, v in sorted(by_step[s].items())] for s in SUBNETS}
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     raw = result["raw"]
     c = raw["curves"]
     plateau = {s: (100 * (max(c[s][-PLATEAU_EPOCHS:]) - min(c[s][-PLATEAU_EPOCHS:]))

@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+
+from core.jsontypes import JSONObject
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -45,7 +46,7 @@ def run_search(tree: Path, out: Path, args: list[str]) -> None:
         raise RuntimeError(f"green-search at {tree} failed: {r.stderr.strip().splitlines()[-1:]}")
 
 
-def compare(a: Path, b: Path) -> dict[str, Any]:
+def compare(a: Path, b: Path) -> JSONObject:
     """Front, hypervolume, evaluation order and search state of two run folders, field by field."""
     pa, pb = (json.loads((d / "pareto.json").read_text()) for d in (a, b))
     ca, cb = (read_cache(d) for d in (a, b))  # cache.jsonl, or cache.json of revisions before issue 16
@@ -57,7 +58,7 @@ def compare(a: Path, b: Path) -> dict[str, Any]:
             "front": [[m["arch"] for m in pa["front"]], [m["arch"] for m in pb["front"]]]}
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """How many of the compared runs agree in every respect."""
     runs = result["raw"]["runs"]
     same = [r["name"] for r in runs if all(v for k, v in r.items() if k.startswith("same_"))]

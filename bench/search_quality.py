@@ -32,7 +32,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
+
+from core.jsontypes import JSONObject
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -69,7 +71,7 @@ def run_hypervolume(records: Sequence[dict], objectives: Sequence[str], bounds: 
     return hypervolume([norm(r) for r in front]), len(front)
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw evaluation records and timings in ``result["raw"]`` only."""
     raw = result["raw"]
     hv: dict[str, dict[int, float]] = {a: {} for a in ALGOS}

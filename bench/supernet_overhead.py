@@ -22,10 +22,12 @@ import random
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from core.jsontypes import JSONObject
 
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -41,7 +43,7 @@ def _median(xs: Sequence[float]) -> float:
     return float(statistics.median(xs))
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """The headline figures, from the raw per-repeat step times in ``result["raw"]`` only."""
     per_arch = []
     for a in result["raw"]["archs"]:

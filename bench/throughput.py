@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,14 @@ from bench.common import ROOT, save  # noqa: E402
 from bench.throughput_loops import (StepTimer, bare_eval, bare_fit, bare_supernet, lightning_fit,  # noqa: E402
                                    one_arch, synthetic_dm)
 from core.device import available_cores, to_memory_format  # noqa: E402
+from core.jsontypes import JSONObject
 
 PATHS = ("supernet_sandwich", "supernet_largest", "supernet_middle", "fit", "evaluation", "lut")
 HELD = PATHS[:-1]  # paths held to the bare loop's speed (the cost table times on purpose)
 DEFAULT = "channels_last-fp32-T"
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """img/s per path, variant and kind (median over rounds of the round's median step), ratios: raw data only."""
     rounds = result["raw"]["rounds"]
     img_s: dict[str, dict[str, dict[str, float]]] = {}
@@ -86,7 +88,24 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
                                                          ("supernet_largest", "supernet_middle") if p in speedup)}}
 
 
-def run_round(ctx: dict[str, Any], variant: str, r: int) -> list[dict[str, Any]]:
+@dataclass
+class RoundContext:
+    """What every round times: the configs, the supernet, the step count and sizes, the scratch folder."""
+
+    cfg: Any  # DictConfig (imported lazily: --help stays fast)
+    ft_cfg: Any
+    space: Any
+    net: Any
+    steps: int
+    batch: int
+    image_size: int
+    cores: int
+    calib: int
+    val: int
+    tmp: str = ""
+
+
+def run_round(ctx: RoundContext, variant: str, r: int) -> list[JSONObject]:
     """Every path of one variant, project then bare for each; the round's records."""
     from hydra.utils import instantiate
 
@@ -97,12 +116,12 @@ def run_round(ctx: dict[str, Any], variant: str, r: int) -> list[dict[str, Any]]
     from supernet.net import extract_subnet
 
     fmt, dtype, threads = variant.split("-")
-    torch.set_num_threads(ctx["cores"] if threads == "T" else 1)
+    torch.set_num_threads(ctx.cores if threads == "T" else 1)
     bf16 = dtype == "bf16"
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     precision = "bf16-mixed" if bf16 else "32-true"
-    cfg, space, steps, bs = ctx["cfg"], ctx["space"], ctx["steps"], ctx["batch"]
-    dm = synthetic_dm(ctx["image_size"], 3, bs * (steps + 2), bs, fmt)
+    cfg, space, steps, bs = ctx.cfg, ctx.space, ctx.steps, ctx.batch
+    dm = synthetic_dm(ctx.image_size, 3, bs * (steps + 2), bs, fmt)
     x, y = dm.transform(dm.train_set.__getitems__(list(range(bs)))[0]), dm.train_targets[:bs]
     recs = []
 
@@ -110,19 +129,19 @@ def run_round(ctx: dict[str, Any], variant: str, r: int) -> list[dict[str, Any]]
         recs.append({"round": r, "path": path, "variant": variant, "kind": kind, "step_s": step_s, "images": images,
                      "load_1min": os.getloadavg()[0]})
 
-    out = Path(ctx["tmp"])
+    out = Path(ctx.tmp)
     for path, strategy in (("supernet_sandwich", instantiate(cfg.strategy)),
                            ("supernet_largest", one_arch(space.largest())),
                            ("supernet_middle", one_arch(space.middle()))):
-        net = copy.deepcopy(ctx["net"])
+        net = copy.deepcopy(ctx.net)
         module = SupernetModule(net=net, strategy=strategy, optimizer=instantiate(cfg.optimizer),
                                 scheduler=instantiate(cfg.scheduler), epochs=1, seed=0, **cfg.module)
         rec(path, "project", lightning_fit(module, dm, steps, precision, out), bs)
-        net = to_memory_format(copy.deepcopy(ctx["net"]), fmt).train()
+        net = to_memory_format(copy.deepcopy(ctx.net), fmt).train()
         rec(path, "bare", bare_supernet(net, strategy, space, x, y, steps, strategy.kd_ratio, autocast), bs)
 
-    static = extract_subnet(ctx["net"], space.middle())
-    ft = ctx["ft_cfg"]
+    static = extract_subnet(ctx.net, space.middle())
+    ft = ctx.ft_cfg
     model = copy.deepcopy(static)
     timer = StepTimer()
     ft.trainer.precision = precision
@@ -130,25 +149,25 @@ def run_round(ctx: dict[str, Any], variant: str, r: int) -> list[dict[str, Any]]
     rec("fit", "project", timer.steps, bs)
     rec("fit", "bare", bare_fit(to_memory_format(copy.deepcopy(static), fmt), x, y, steps, autocast), bs)
 
-    ev = SubnetEvaluator(copy.deepcopy(ctx["net"]), dm, calib_images=ctx["calib"], val_images=ctx["val"],
+    ev = SubnetEvaluator(copy.deepcopy(ctx.net), dm, calib_images=ctx.calib, val_images=ctx.val,
                          batch_size=256)
-    images = ctx["calib"] + ctx["val"]
+    images = ctx.calib + ctx.val
     times = []
     for _ in range(2):
         with autocast():
             times.append(ev(space.middle())["eval_seconds"])
     rec("evaluation", "project", times[1:], images)
-    model = to_memory_format(extract_subnet(ctx["net"], space.middle()), fmt)
+    model = to_memory_format(extract_subnet(ctx.net, space.middle()), fmt)
     times = [bare_eval(model, ev.calib, ev.val_x, autocast) for _ in range(2)]
     rec("evaluation", "bare", times[1:], images)
 
     serve = 32
-    model = to_memory_format(extract_subnet(ctx["net"], space.middle()), fmt).eval()
-    call = runner(model, (serve, 3, ctx["image_size"], ctx["image_size"]), torch.device("cpu"), memory_format=fmt)
+    model = to_memory_format(extract_subnet(ctx.net, space.middle()), fmt).eval()
+    call = runner(model, (serve, 3, ctx.image_size, ctx.image_size), torch.device("cpu"), memory_format=fmt)
     with autocast():
         ms = measure({"m": call}, torch.device("cpu"), trials=3, warmup=2, min_call_ms=20)["m"]["median"]
     rec("lut", "project", [ms / 1e3], serve)
-    xs = to_memory_format(torch.randn(serve, 3, ctx["image_size"], ctx["image_size"]), fmt)
+    xs = to_memory_format(torch.randn(serve, 3, ctx.image_size, ctx.image_size), fmt)
     times = []
     with torch.inference_mode(), autocast():
         for _ in range(6):
@@ -193,11 +212,11 @@ def main() -> None:
     image_size = max(space.resolutions)
     torch.manual_seed(0)
     net = instantiate(cfg.model.net)(space=space, num_classes=10, in_chans=3)
-    ctx = {"cfg": cfg, "ft_cfg": ft_cfg, "space": space, "net": net, "steps": steps, "batch": batch,
-           "image_size": image_size, "cores": available_cores(), "calib": 256, "val": 1024 if not args.quick else 128}
+    ctx = RoundContext(cfg, ft_cfg, space, net, steps, batch, image_size, available_cores(), 256,
+                       1024 if not args.quick else 128)
     records = []
     with tempfile.TemporaryDirectory() as tmp:
-        ctx["tmp"] = tmp
+        ctx.tmp = tmp
         for r in range(rounds):
             for variant in args.variants:
                 t = time.perf_counter()
@@ -207,7 +226,7 @@ def main() -> None:
                     f"{x['path']}/{x['kind']} {x['images'] / statistics.median(x['step_s']):.0f}" for x in recs)
                     + f" img/s ({time.perf_counter() - t:.0f} s)", flush=True)
     result = {"quick": args.quick, "space": space_name, "batch_size": batch, "image_size": image_size,
-              "rounds": rounds, "steps_per_round": steps, "cores": ctx["cores"], "torch": torch.__version__,
+              "rounds": rounds, "steps_per_round": steps, "cores": ctx.cores, "torch": torch.__version__,
               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_flags": cpu_flags(),
               "default_variant": DEFAULT, "variants": args.variants,
               "protocol": "per round: each variant, each path, project then bare (interleaved A, B); one untimed "

@@ -32,11 +32,12 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 
 from bench.common import ROOT, save  # noqa: E402
 from core.io import write_json  # noqa: E402
+from core.jsontypes import JSONObject
 
 ITEMS = ("quickstart", "tests")
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """After/before wall-time ratio of each item, from the raw item records only."""
     raw = result["raw"]
     before, after = result["refs"]
@@ -54,7 +55,7 @@ def _resolve(ref: str) -> str:
                           check=True).stdout.strip()
 
 
-def run_item(ref: str, item: str, work: Path) -> dict[str, Any]:
+def run_item(ref: str, item: str, work: Path) -> JSONObject:
     """Run ``item`` on a worktree of ``ref``; its raw record."""
     tree = work / f"tree_{ref}"
     if not tree.exists():

@@ -17,13 +17,14 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import torch
 
 from core.device import sync
+from core.jsontypes import JSONObject
 
 MEASURED_SOURCES = ("nvml", "rapl")
 
@@ -147,11 +148,39 @@ def _codecarbon_power(fn: Callable[[], None] | None, seconds: float, country_iso
     })
 
 
+@dataclass(frozen=True)
+class EnergyUse:
+    """The energy a block of work booked (:func:`track_energy`): what a training row's budget and a
+    search's ledger state, with the ``source`` that says how far to trust it."""
+
+    stage: str
+    source: str
+    seconds: float
+    energy_kwh: float
+    co2eq_kg: float
+    cpu_kwh: float
+    gpu_kwh: float
+    ram_kwh: float
+    country_iso_code: str
+    sessions: int = 1
+
+    def to_json(self) -> JSONObject:
+        return asdict(self)
+
+    def plus(self, before: Mapping[str, object]) -> "EnergyUse":
+        """This block added to the figures booked earlier (``before``, an ``energy_<stage>.json``)."""
+        add = {k: getattr(self, k) + float(before.get(k, 0.0))  # type: ignore[arg-type]
+               for k in ("seconds", "energy_kwh", "co2eq_kg", "cpu_kwh", "gpu_kwh", "ram_kwh")}
+        prev = before.get("source")
+        source = self.source if prev in (None, self.source) else f"{prev}+{self.source}"
+        return replace(self, **add, source=source, sessions=self.sessions + int(before.get("sessions", 1)))  # type: ignore[arg-type]
+
+
 class EnergyLedger:
     """Result holder of :func:`track_energy` (``result`` is filled when the block ends)."""
 
     def __init__(self) -> None:
-        self.result: dict | None = None
+        self.result: EnergyUse | None = None
 
 
 @contextlib.contextmanager
@@ -182,16 +211,10 @@ def track_energy(run_dir: str | Path, stage: str, device: torch.device,
     finally:
         emissions = tracker.stop()
         d = tracker.final_emissions_data
-        ledger.result = {"stage": stage, "source": source, "seconds": time.perf_counter() - t0,
-                         "energy_kwh": float(d.energy_consumed), "co2eq_kg": float(emissions or 0.0),
-                         "cpu_kwh": float(d.cpu_energy), "gpu_kwh": float(d.gpu_energy), "ram_kwh": float(d.ram_energy),
-                         "country_iso_code": country_iso_code, "sessions": 1}
+        use = EnergyUse(stage, source, time.perf_counter() - t0, float(d.energy_consumed), float(emissions or 0.0),
+                        float(d.cpu_energy), float(d.gpu_energy), float(d.ram_energy), country_iso_code)
         path = Path(run_dir) / f"energy_{stage}.json"
         if accumulate and path.is_file():
-            before = json.loads(path.read_text())
-            for k in ("seconds", "energy_kwh", "co2eq_kg", "cpu_kwh", "gpu_kwh", "ram_kwh"):
-                ledger.result[k] += float(before.get(k, 0.0))
-            ledger.result["sessions"] += int(before.get("sessions", 1))
-            if before.get("source") not in (None, source):
-                ledger.result["source"] = f"{before['source']}+{source}"
-        write_json(path, ledger.result)
+            use = use.plus(json.loads(path.read_text()))
+        ledger.result = use
+        write_json(path, use.to_json())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from core.errors import ArchError
+from core.jsontypes import JSONObject
 
 _BLOCK_RE = re.compile(r"^k(\d+)e(\d+(?:\.\d+)?)$")
 _WIDTH_RE = re.compile(r"^w(\d*(?:\.\d+)?)$")
@@ -112,7 +113,7 @@ class ArchConfig:
             raise ArchError(f"malformed arch string {text!r}: a width (w<fraction>) starts every stage or none")
         return cls(int(parts[0][1:]), tuple(kernel_sizes), tuple(exp_ratios), tuple(widths) if widths else None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """JSON-ready form (also carries the string, for people reading the file)."""
         stages = [{"kernel_sizes": list(k), "exp_ratios": list(e)} for k, e in zip(self.kernel_sizes, self.exp_ratios)]
         if self.widths is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from hydra.utils import instantiate
@@ -20,6 +20,7 @@ from core.errors import CheckpointError, GreenError
 from supernet.identity import DataIdentity, data_differences
 from core.io import write_atomic
 from core.validate import check_device
+from core.jsontypes import JSONObject
 from supernet.net import SuperNet
 from supernet.space import SearchSpace
 
@@ -47,7 +48,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
-def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SuperNet, dict[str, Any]]:
+def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SuperNet, JSONObject]:
     """The trained supernet of a checkpoint (eval mode) and the checkpoint's ``green`` section."""
     ckpt = read_checkpoint(path, map_location)
     meta = ckpt["green"]
@@ -92,7 +93,7 @@ def check_space(cfg: DictConfig, space: SearchSpace) -> None:
 
 
 def load_matching(cfg: DictConfig, ckpt: str | Path,
-                  map_location: str | torch.device = "cpu") -> tuple[SuperNet, dict[str, Any], Any]:
+                  map_location: str | torch.device = "cpu") -> tuple[SuperNet, JSONObject, Any]:
     """The supernet of ``ckpt`` with the data module of ``cfg.data``, checked against each other: the configured
     space (if any) is the checkpoint's and the data gives the split it was trained with, so validation images
     were never trained on. Every command that scores or extracts subnets starts here."""
@@ -103,7 +104,7 @@ def load_matching(cfg: DictConfig, ckpt: str | Path,
     return net, meta, dm
 
 
-def non_finite(state: dict[str, Any]) -> str | None:
+def non_finite(state: Mapping[str, torch.Tensor]) -> str | None:
     """The first tensor of ``state`` holding a NaN or an infinity (a diverged run), or None."""
     return next((k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()
                  and not bool(torch.isfinite(v).all())), None)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from core.device import DEFAULT_MEMORY_FORMAT, memory_format_of, to_memory_format
 from core.errors import DataError
+from core.jsontypes import JSONObject
 from supernet.splits import SPLITS, BalancedSampler, EpochSampler, long_tail, split_order
 
 
@@ -165,7 +166,7 @@ class ImageDataModule(pl.LightningDataModule):
             self.std = x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
         self._splits = splits
 
-    def split_key(self) -> dict[str, Any]:
+    def split_key(self) -> JSONObject:
         """How the images were divided, beyond classes, seed and sizes: empty for the split of earlier versions.
 
         Records written before stratification carry no such key and meant a random split of all images, so an

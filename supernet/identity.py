@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping, Sequence
 
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 
 LEGACY = {"split": "random", "imbalance_ratio": None}  # what a record without these keys meant
 SPLIT_KEYS = ("classes", "seed", "val_size", "split", "imbalance_ratio")  # what decides which images validate
@@ -55,7 +56,7 @@ class DataIdentity:
             values["classes"] = tuple(str(c) for c in values["classes"])
         return cls(**values)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """The flat object checkpoints and tables store: ``split`` and ``imbalance_ratio`` only where they differ
         from :data:`LEGACY` (so a record of today equals one of before for the same split)."""
         out: dict[str, Any] = {"classes": None if self.classes is None else list(self.classes), "seed": self.seed,

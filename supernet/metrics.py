@@ -7,10 +7,12 @@ The field of a named class's recall is ``recall:<class name>``, as objectives an
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
+
+from core.jsontypes import JSONObject
 
 CLASS_PREFIX = "recall:"
 
@@ -45,7 +47,7 @@ def scores(pred: torch.Tensor, target: torch.Tensor, classes: Sequence[str],
     return out
 
 
-def confusion_figures(cm: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
+def confusion_figures(cm: torch.Tensor, classes: Sequence[str]) -> JSONObject:
     """From a confusion matrix (rows: true class): ``recall_min`` over classes with images, ``class_recall`` and
     ``support`` by class name, and the matrix itself as nested lists (the report draws it)."""
     cm = cm.detach().to("cpu", torch.int64)

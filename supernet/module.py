@@ -22,6 +22,7 @@ from core.device import batch_format, to_memory_format
 from core.errors import CheckpointError, TrainingError
 from supernet.net import SuperNet, extract_subnet
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 from supernet.data import class_weights_of
 from supernet.identity import DataIdentity
 from supernet.metrics import confusion_figures
@@ -209,7 +210,7 @@ class SupernetModule(pl.LightningModule):
             self._calib = self.trainer.datamodule.calib_batches(self.hparams.calib_images)
         return [x.to(self.device) for x in self._calib]
 
-    def eval_archs(self) -> dict[str, Any]:
+    def eval_archs(self) -> JSONObject:
         space = self.net.space
         return {"smallest": space.smallest(), "middle": space.middle(), "largest": space.largest()}
 
@@ -249,7 +250,7 @@ class SupernetModule(pl.LightningModule):
             "data": self._data_summary(), "fewshot": self.fewshot,
         }
 
-    def _data_summary(self) -> dict[str, Any]:
+    def _data_summary(self) -> JSONObject:
         """What later commands need to rebuild the same validation split (never trained on)."""
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None:

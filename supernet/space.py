@@ -18,6 +18,7 @@ from timm.layers import make_divisible
 
 from supernet.arch import ArchConfig, fmt_ratio
 from core.errors import ArchError, SpaceError
+from core.jsontypes import JSONObject
 from supernet.genome import Genome
 
 DIMS = ("kernel", "depth", "width", "channels", "resolution")  # width: expand ratio; channels: a stage's outputs
@@ -114,7 +115,7 @@ class SearchSpace(Genome):
             raise SpaceError("stem_chs must be > 0, head_chs >= 0 and stem_stride 1 or 2")
 
     # ----------------------------------------------------------------- serialisation
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """JSON-ready form; :meth:`from_dict` inverts it."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["stages"] = [dataclasses.asdict(s) for s in self.stages]

@@ -31,7 +31,7 @@ def test_session_energy_is_power_times_latency_over_batch(monkeypatch):
     monkeypatch.setattr(measure, "measure_power", fake_power)
     monkeypatch.setattr(measure, "find_meter", lambda device: None)
     nets = {"a": (torch.nn.Conv2d(1, 2, 3), 1, 8), "b": (torch.nn.Conv2d(1, 4, 3), 1, 8)}
-    out = measure.measure_models(nets, torch.device("cpu"), [1, 8], trials=2, power_window_s=0.1)
+    out = measure.measure_models(nets, torch.device("cpu"), [1, 8], trials=2, power_window_s=0.1).to_json()
     assert len(watts) == 1  # one power figure for the whole session
     for row in out["models"].values():
         assert row["latency_ms"] == 2.0 and row["latency_ms_b8"] == 8.0
@@ -50,7 +50,7 @@ def test_session_with_a_counter_measures_each_model_net_of_idle(monkeypatch):
     monkeypatch.setattr(measure, "find_meter", lambda device: Meter())
     monkeypatch.setattr(measure, "measure_power", lambda fn, s, meter, country="USA": next(readings))
     nets = {"a": (torch.nn.Conv2d(1, 2, 3), 1, 8), "b": (torch.nn.Conv2d(1, 2, 3), 1, 8)}
-    out = measure.measure_models(nets, torch.device("cpu"), [1, 4], trials=1, power_window_s=0.1)
+    out = measure.measure_models(nets, torch.device("cpu"), [1, 4], trials=1, power_window_s=0.1).to_json()
     assert out["models"]["a"]["energy_mj_per_image"] == pytest.approx((13.0 - 3.0) * 2.0 / 4)
     assert out["models"]["b"]["energy_mj_per_image"] == pytest.approx((23.0 - 3.0) * 2.0 / 4)
     assert out["models"]["a"]["energy_source"] == "rapl"
@@ -72,7 +72,7 @@ def test_finetune_deployed_energy_is_power_times_latency_over_batch(monkeypatch)
                         lambda fn, s, meter, country="USA": PowerReading(5.0, "codecarbon-estimate", s, {}))
     cfg = OmegaConf.create({"threads": 1, "trials": 1, "warmup": 0, "min_call_ms": 1, "power_window_s": 0.1,
                             "country_iso_code": "USA"})
-    out = measure.measure_deployed(torch.nn.Conv2d(1, 2, 3), 1, 8, torch.device("cpu"), [1, 16], cfg)
+    out = measure.measure_deployed(torch.nn.Conv2d(1, 2, 3), 1, 8, torch.device("cpu"), [1, 16], cfg).to_json()
     assert out["latency_ms"] == 3.0 and out["latency_ms_b16"] == 12.0
     assert out["energy_mj_per_image"] == pytest.approx(5.0 * 12.0 / 16)
     assert out["energy_batch_size"] == 16 and out["energy_source"] == "codecarbon-estimate"
@@ -102,7 +102,7 @@ def test_session_figures_known_answer(monkeypatch):
     a, b = torch.nn.Identity(), torch.nn.Identity()
     threads = torch.get_num_threads()
     out = measure.measure_models({"a": (a, 1, 8), "b": (b, 3, 16)}, torch.device("cpu"), [1, 4], trials=5, warmup=1,
-                                 min_call_ms=7.0, power_window_s=2.5, country_iso_code="FRA", threads=1, seed=9)
+                                 min_call_ms=7.0, power_window_s=2.5, country_iso_code="FRA", threads=1, seed=9).to_json()
     assert torch.get_num_threads() == threads  # the caller's thread count is restored
     assert seen["timing"] == ([("a", 1), ("a", 4), ("b", 1), ("b", 4)], 5, 1, 7.0, 9)
     assert seen["power"] == (2.5, None, "FRA")
@@ -113,6 +113,8 @@ def test_session_figures_known_answer(monkeypatch):
            "energy_mj_per_image": 6.0 * 8.0 / 4, "energy_source": "codecarbon-estimate (one power figure per session)",
            "energy_batch_size": 4}
     assert out["models"] == {"a": row, "b": row}
+    typed = measure.measure_models({"a": (a, 1, 8)}, torch.device("cpu"), [1, 4], trials=5, threads=1).models["a"]
+    assert typed.latency[4] == measure.Latency(8.0, 6.0, 12.0) and typed.latency_ms == 2.0
     assert out["session"] == {
         "batch_sizes": [1, 4], "trials": 5, "warmup": 1, "min_call_ms": 7.0, "threads": 1,
         "memory_format": "channels_last", "order": "all models and batch sizes interleaved, shuffled each trial", "device": "cpu", "device_name": "x",
@@ -133,7 +135,7 @@ def test_counter_session_records_idle_and_never_goes_below_zero(monkeypatch):
         return next(readings)
     monkeypatch.setattr(measure, "find_meter", lambda device: Meter())
     monkeypatch.setattr(measure, "measure_power", fake_power)
-    out = measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), [2], power_window_s=0.5)
+    out = measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), [2], power_window_s=0.5).to_json()
     assert asked == [(True, 0.5, "nvml"), (False, 0.5, "nvml")]  # idle first, then the model, same window
     assert out["models"]["a"]["power_w"] == 0.0 and out["models"]["a"]["energy_mj_per_image"] == 0.0
     assert out["models"]["a"]["energy_source"] == "nvml"

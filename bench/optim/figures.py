@@ -17,6 +17,7 @@ from bench.deap_loop import DEAP_CONFIGS
 from bench.optim.setups import (ALPHA, ENGINE, HV_REF, OVERHEAD_FLAT, OVERHEAD_GOAL_MS, PYMOO_CONFIGS, PYMOO_NAME,
                                 REJECTION)
 from search.stats import mean_spread
+from core.jsontypes import JSONObject
 
 
 def normalise(F: Any, ideal: Sequence[float], nadir: Sequence[float]) -> np.ndarray:
@@ -84,7 +85,7 @@ def verdict(hv_p: float, hv_a12: float, igd_p: float, igd_a12: float, alpha: flo
     return "worse" if worse else "better" if better else "same"
 
 
-def _compare(mine: dict, theirs: dict, alpha: float) -> dict[str, Any]:
+def _compare(mine: dict, theirs: dict, alpha: float) -> JSONObject:
     hv_p, igd_p = mann_whitney(mine["hv"], theirs["hv"]), mann_whitney(mine["igd"], theirs["igd"])
     hv_a, igd_a = a12(mine["hv"], theirs["hv"]), a12(mine["igd"], theirs["igd"])
     return {"hv_p": hv_p, "hv_a12": hv_a, "igd_p": igd_p, "igd_a12": igd_a,
@@ -111,7 +112,7 @@ def reference_fronts(raw: dict) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
     return out
 
 
-def score_runs(raw: dict, refs: dict[str, tuple]) -> dict[tuple[str, str, int], dict[str, Any]]:
+def score_runs(raw: dict, refs: dict[str, tuple]) -> dict[tuple[str, str, int], JSONObject]:
     """(problem, algorithm, budget) -> per-seed hypervolume, IGD, generations, evaluations, feasible count."""
     out: dict[tuple[str, str, int], dict[str, Any]] = {}
     for run in sorted(raw["runs"], key=lambda r: (r["problem"], r["algorithm"], r["seed"])):
@@ -145,7 +146,7 @@ def mean_ranks(cells: Sequence[dict]) -> dict[str, float]:
     return {a: statistics.fmean(r) for a, r in sorted(ranks.items(), key=lambda kv: statistics.fmean(kv[1]))}
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: JSONObject) -> JSONObject:
     """Every headline figure, from ``result["raw"]`` alone (fronts, reference fronts, bounds, timings)."""
     raw = result["raw"]
     alpha, budgets = raw["alpha"], list(raw["budgets"])

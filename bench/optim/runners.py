@@ -19,6 +19,8 @@ from bench.common import ROOT
 from bench.optim.setups import (GENERATIONS, POPULATION, PYMOO_CONFIGS, PYMOO_NAME, RATE_RULES, REJECTION_CONFIG,
                                 VARIANTS)
 
+from core.jsontypes import JSONObject
+
 
 class Timer:
     """Seconds spent inside the wrapped functions."""
@@ -37,7 +39,7 @@ class Timer:
         return timed
 
 
-def available_variants() -> dict[str, dict[str, Any]]:
+def available_variants() -> dict[str, JSONObject]:
     """The engine variants this checkout's ``Settings`` can express."""
     from search.evolution.settings import Settings
 
@@ -86,7 +88,7 @@ def engine_settings(problem: P.Problem, variant: str, seed: int, budget: int):
                     budget=budget, seed=seed, **kw)
 
 
-def settings_record(settings: Any) -> dict[str, Any]:
+def settings_record(settings: Any) -> JSONObject:
     """A Settings object as JSON (objectives and constraints as text)."""
     out = {}
     for f in dataclasses.fields(settings):

@@ -2,9 +2,9 @@
 space's cost range, the cost table against measurement, and the engine against its peers."""
 from __future__ import annotations
 
-from typing import Any
 
 from bench.sections.text import RESULTS, interval_text, load_result, made_by, met, pct
+from core.jsontypes import JSONObject
 
 
 def ranking() -> str:
@@ -96,7 +96,7 @@ def lut_accuracy() -> str:
                       "Bootstrap 95% intervals over subnets."])
 
 
-def _optimizer_common(r: dict[str, Any]) -> list[str]:
+def _optimizer_common(r: JSONObject) -> list[str]:
     ranks = ", ".join(f"{k} {v:.2f}" for k, v in r["mean_rank"].items())
     return [f"Mean rank over hypervolume and IGD in the unconstrained cells (1 = best of {len(r['mean_rank'])}): "
             f"{ranks}."]

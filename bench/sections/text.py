@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+
+from core.jsontypes import JSONObject
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
 
-def load_result(name: str) -> dict[str, Any]:
+def load_result(name: str) -> JSONObject:
     return json.loads((RESULTS / name).read_text())
 
 
@@ -34,7 +35,7 @@ def met(flag: bool | None) -> str:
     return "n/a" if flag is None else ("met" if flag else "**not met**")
 
 
-def made_by(r: dict[str, Any]) -> str:
+def made_by(r: JSONObject) -> str:
     """How a result was made: its command (paths relative to the repository) and commit."""
     return f"`{r['command']}` at {r['commit'][:7]}" + (" (**quick run**: reduced budget, not judged)"
                                                         if r.get("quick") else "")

@@ -34,6 +34,7 @@ from core.device import set_threads
 from core.errors import GreenError
 from core.io import atomic_folder, write_csv, write_json
 from core.validate import of_type, read_json, whole_number
+from core.jsontypes import JSONObject
 
 SMALL_INPUT = 64  # images up to this size get a stride-1 stem and no stem max-pool
 
@@ -93,7 +94,7 @@ def stem_stride(model: nn.Module) -> int:
     return int(_first_conv(model)[2].stride[0])
 
 
-def save_baseline(model: nn.Module, out: Path, meta: dict[str, Any], onnx: bool) -> Path:
+def save_baseline(model: nn.Module, out: Path, meta: JSONObject, onnx: bool) -> Path:
     """``model.safetensors`` + ``model.json`` (+ ``model.onnx``), written into a temp folder and renamed."""
     with atomic_folder(out) as tmp:
         model = model.eval().cpu()
@@ -144,8 +145,7 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
     row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": job.replicate,
            "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
            "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, None,
-                                           job.seed, res, n_cls, in_chans)}
-    row["budget"]["init"] = "scratch"
+                                           job.seed, res, n_cls, in_chans).started("scratch").to_json()}
     save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
                                   "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
                                   "std": list(dm.std), "result": row}, onnx=cfg.onnx)
@@ -153,7 +153,7 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
     print(f"green-baselines: {name} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
 
 
-def baselines(cfg: DictConfig) -> list[dict[str, Any]]:
+def baselines(cfg: DictConfig) -> list[JSONObject]:
     """Train, test and measure every configured baseline through the config's launcher; returns one row per
     model and seed (as green-finetune)."""
     launcher_of(cfg).check(cfg, "green-baselines")

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -27,13 +26,14 @@ from core.io import atomic_folder, publish_mode, write_atomic, write_json
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 from core.validate import of_type, read_json, whole_number
+from core.jsontypes import JSONObject
 
 FOLDER_VERSION = 1
 FOLDER_FORMAT = "green-cnn-subnet"  # arch.json's marker: overwrite=true replaces only a folder that says so
 FOLDER_FILES = frozenset({"arch.json", "model.safetensors", "model.onnx", "card.md"})
 
 
-def arch_digest(arch: dict[str, Any]) -> str:
+def arch_digest(arch: JSONObject) -> str:
     """sha256 of an arch's canonical JSON: stored with the weights, so an arch.json edited or swapped after the
     save no longer matches the weights it sits beside."""
     return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()
@@ -100,7 +100,7 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise GreenError(problem)
 
 
-def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = None, onnx: bool = True,
+def save_subnet(model: GreenNet, out: str | Path, info: JSONObject | None = None, onnx: bool = True,
                 overwrite: bool = False) -> Path:
     """Write ``model`` as an extraction folder at ``out``; ``info`` goes into arch.json and the card.
 
@@ -121,7 +121,7 @@ def save_subnet(model: GreenNet, out: str | Path, info: dict[str, Any] | None = 
     return out
 
 
-def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | None = None) -> JSONObject:
     """ONNX export (dynamic batch); checked against PyTorch with onnxruntime when it is installed.
 
     ``shape`` is an example input's; a subnet knows its own (resolution and channels). Without the
@@ -185,7 +185,7 @@ def load_subnet(folder: str | Path, map_location: str | torch.device = "cpu") ->
     return model.to(map_location).eval()
 
 
-def model_card(model: GreenNet, meta: dict[str, Any]) -> str:
+def model_card(model: GreenNet, meta: JSONObject) -> str:
     """A short human-readable description of the model and its figures."""
     lines = [f"# {model.arch}", "", f"Green CNN subnet of the `{model.space.name}` search space "
              f"({model.space.digest()}), {model.num_classes} classes, {model.in_chans}-channel "

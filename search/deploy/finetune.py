@@ -17,19 +17,20 @@ from omegaconf import DictConfig
 
 from search.deploy.export import save_subnet
 from search.training.fit import fit_and_measure, starting_model, train_batch
-from search.deploy.winners import held_out_evaluator, pick_winners, search_ckpt
+from search.deploy.winners import held_out_evaluator, pick_winners, read_run, search_ckpt
 from search.hardware.cost import count
 from search.jobs.launch import Job, launcher_of, memo
 from core.device import set_threads
 from supernet.checkpoint import load_matching
 from core.errors import GreenError
 from core.io import write_csv, write_json
+from core.jsontypes import JSONObject
 from supernet.net import GreenNet, extract_subnet
 
 
 def _state(cfg: DictConfig) -> tuple[str, Any, Any, list, Any]:
     """The supernet checkpoint, the supernet, the data, the calibration batches and the teacher."""
-    ckpt = cfg.ckpt or search_ckpt(cfg.run)
+    ckpt = cfg.ckpt  # set by finetune() from the search run when not given
     net, _, dm = load_matching(cfg, ckpt)
     calib = dm.calib_batches(cfg.calib_images)
     teacher = extract_subnet(net, net.space.largest(), calib).eval() if cfg.distill else None
@@ -45,19 +46,19 @@ def finetune_job(cfg: DictConfig, job: Job) -> None:
     model = starting_model(cfg, lambda inherited: extract_subnet(net, arch, calib) if inherited
                            else GreenNet(net.space, arch, net.num_classes, net.in_chans))
     params, macs = count(net.space, arch, net.num_classes, net.in_chans)
+    started = f"scratch ({init})" if cfg.from_scratch else "inherited"
     row = {"name": str(arch), "arch": str(arch), "kind": "scratch" if cfg.from_scratch else "winner",
-           "replicate": job.replicate, "init": f"scratch ({init})" if cfg.from_scratch else "inherited",
+           "replicate": job.replicate, "init": started,
            "distilled": teacher is not None, "params": params, "macs": macs, **job.payload.get("selection", {}),
            **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, teacher, job.seed,
-                             arch.resolution, net.num_classes, net.in_chans)}
-    row["budget"]["init"] = row["init"]
+                             arch.resolution, net.num_classes, net.in_chans).started(started).to_json()}
     save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
                                 "std": list(dm.std), "supernet": ckpt}, onnx=cfg.onnx)
     lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
     print(f"green-finetune: {arch} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
 
 
-def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
+def finetune(cfg: DictConfig) -> list[JSONObject]:
     """Fine-tune the chosen subnets, ``seeds`` times each; returns one row of figures per model and seed
     (also finetune.json/.csv). The fine-tunes run through the config's launcher (``launcher=joblib`` ...)."""
     if not cfg.archs and not cfg.run:
@@ -68,8 +69,11 @@ def finetune(cfg: DictConfig) -> list[dict[str, Any]]:
     seeds = int(cfg.get("seeds", 1))
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
+    front = read_run(cfg)  # pareto.json, read once
+    if not cfg.ckpt:  # the jobs (in this process or a launcher's) load the supernet the search recorded
+        cfg.ckpt = search_ckpt(front, cfg.run)
     ckpt, net, dm, _, _ = memo(cfg, _state)
-    archs, selection = pick_winners(cfg, net.space, held_out_evaluator(cfg, net, dm))
+    archs, selection = pick_winners(cfg, net.space, front, held_out_evaluator(cfg, net, dm, front))
     names = [f"{i:02d}_{arch}" for i, arch in enumerate(archs)]
     payloads = [{"arch": str(a), "selection": selection.get(str(a), {})} for a in archs]
     rows = train_batch(cfg, names, out / "models", "arch.json", "green-finetune", finetune_job, payloads, seeds,

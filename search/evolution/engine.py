@@ -41,6 +41,7 @@ from search.evolution.settings import Settings
 from search.evolution.state import append_generation, append_record, read_state, write_checkpoint
 from supernet.arch import ArchConfig
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 from supernet.space import SearchSpace
 
 MATING_ROUNDS = 100  # rounds of selection and variation for one generation before random draws fill it
@@ -91,7 +92,7 @@ class Evolution:
         self._costs: dict[str, dict] = {}
         self.status = "running"  # after run(): "finished", "stopped" (no unseen feasible candidate) or "infeasible"
 
-    def state_settings(self) -> dict[str, Any]:
+    def state_settings(self) -> JSONObject:
         """What a resumed run must share with the run that wrote the folder."""
         s = self.settings
         return {"space_digest": self.space.digest(), "objectives": [o.name for o in self.objectives],

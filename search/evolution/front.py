@@ -21,6 +21,7 @@ from search.evolution.objectives import Objective
 from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
 from core.io import write_json
+from core.jsontypes import JSONObject
 from supernet.space import SearchSpace
 
 FILE = "pareto.json"
@@ -66,7 +67,7 @@ class Member:
                                   if k.startswith(CLASS_PREFIX)},
                    more={k: float(row[k]) for k in more if k in row})
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> JSONObject:
         """The flat row of ``pareto.json``: one ``recall:<class>`` key per tracked class."""
         out = {f: getattr(self, f) for f in MEMBER_FIELDS if f not in OPTIONAL}
         out.update(self.more)
@@ -108,7 +109,7 @@ class Front:
         """Whether any evaluated candidate met the constraints (an infeasible search's front is empty)."""
         return self.status != "infeasible"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """The file's layout: settings, inputs, then ``front`` (the members as flat rows)."""
         out: dict[str, Any] = {
             "objectives": [{"name": o.name, "field": o.field, "maximise": o.maximise} for o in self.objectives],
@@ -161,10 +162,14 @@ class Front:
         if not isinstance(data, dict):
             raise GreenError(f"{str(path)!r} is not a green-search {FILE} (not a JSON object)")
         front = cls.from_json(data, str(path))
-        if space is not None and front.space_digest != space.digest():
-            raise GreenError(f"{str(path)!r} comes from search space {front.space_digest}, the checkpoint's "
+        return front.of_space(space, str(path)) if space is not None else front
+
+    def of_space(self, space: SearchSpace, where: str) -> Front:
+        """This front, refused in one line unless it was searched in ``space`` (the checkpoint's)."""
+        if self.space_digest != space.digest():
+            raise GreenError(f"{where!r} comes from search space {self.space_digest}, the checkpoint's "
                              f"is {space.digest()}")
-        return front
+        return self
 
     def archs(self) -> list[str]:
         """The members' arch strings, in the front's order."""

@@ -23,6 +23,7 @@ import numpy as np
 from search.hardware.cost import count
 from supernet.arch import ArchConfig
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 from supernet.space import SearchSpace
 
 KINDS = ("ridge", "gp")
@@ -96,7 +97,7 @@ class AccuracyPredictor:
             raise GreenError("the accuracy predictor is not fitted")
         return float(self.model.predict(np.array([self.features(arch, inherited)]))[0])
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JSONObject:
         """What pareto.json records about the accuracy source (and a resume is checked against)."""
         return {"kind": self.kind, "n_fit": self.n_fit, "min_results": self.min_results}
 

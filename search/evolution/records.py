@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from core.jsontypes import JSONObject
+
 PLACE = ("arch", "genome", "gen")  # where a candidate came from; every other field of a row is a figure
 
 
@@ -40,7 +42,7 @@ class Evaluation:
         """:meth:`__getitem__`, or ``default`` for a field this record lacks."""
         return self[name] if name in self else default
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> JSONObject:
         """The flat row of the cache file and the CSV outputs: place, then cost, then scores."""
         return {"arch": self.arch, "genome": list(self.genome), "gen": self.gen, **self.cost, **self.scores}
 

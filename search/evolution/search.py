@@ -37,6 +37,7 @@ from core.errors import GreenError, Infeasible
 from supernet.identity import SPLIT_KEYS, DataIdentity, data_differences
 from supernet.metrics import CLASS_PREFIX, tracked_classes
 from core.io import write_atomic, write_csv, write_json
+from core.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from search.evolution.standalone import StandaloneEvaluator
@@ -108,7 +109,7 @@ def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator
     return PredictedEvaluator(inner, predictor)
 
 
-def check_scoring(out: Path, scoring: dict[str, Any]) -> None:
+def check_scoring(out: Path, scoring: JSONObject) -> None:
     """A search resumes only under the scoring it began with: its cache holds that scoring's accuracies."""
     path = out / "scoring.json"
     if (out / "checkpoint.json").is_file():

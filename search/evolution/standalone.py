@@ -16,7 +16,7 @@ import copy
 import hashlib
 import logging
 import time
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -28,6 +28,7 @@ from search.training.module import SubnetModule
 from supernet.arch import ArchConfig
 from supernet.data import ImageDataModule
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 
@@ -97,7 +98,7 @@ class StandaloneEvaluator:
         """How many validation images score a candidate (the one-shot scorer's)."""
         return len(self.scorer.val_y)
 
-    def budget(self) -> dict[str, Any]:
+    def budget(self) -> JSONObject:
         """The stated training budget of every candidate (the keys of ``recipe.recipe`` where shared)."""
         n, bs = len(self.data.train_set), self.data.batch_size
         steps = n // bs if n > bs else 1  # the loader drops a last partial batch when there is more than one

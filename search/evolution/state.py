@@ -25,6 +25,7 @@ from search.evolution.records import Evaluation
 from core.errors import GreenError
 from core.io import append_line, write_atomic
 from core.validate import finite_number, is_number, of_type, read_json, whole_number
+from core.jsontypes import JSONObject
 
 VERSION = 2
 CACHE, CHECKPOINT, GENERATIONS = "cache.jsonl", "checkpoint.json", "generations.jsonl"
@@ -73,7 +74,7 @@ def read_log(path: Path) -> list[Any]:
     return out
 
 
-def read_cache(folder: Path) -> dict[str, dict[str, Any]]:
+def read_cache(folder: Path) -> dict[str, JSONObject]:
     """Every cached row by key, in evaluation order."""
     path = folder / CACHE
     if not path.is_file():
@@ -89,7 +90,7 @@ def read_cache(folder: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def append_generation(folder: Path, row: dict[str, Any]) -> None:
+def append_generation(folder: Path, row: JSONObject) -> None:
     """Add one generation's logbook row to the folder's log of them."""
     append_line(folder / GENERATIONS, json.dumps(row))
 
@@ -112,7 +113,7 @@ def _cut_short(path: Path) -> bool:
         return f.read(1) != b"\n"
 
 
-def write_checkpoint(folder: Path, settings: dict[str, Any], gen: int, pop: Sequence[Individual],
+def write_checkpoint(folder: Path, settings: JSONObject, gen: int, pop: Sequence[Individual],
                      rng: random.Random, evaluated: int, cache_hits: int) -> None:
     """The state after generation ``gen``: the first ``evaluated`` records of the cache are the run's own,
     and the first ``gen + 1`` rows of the generations log."""
@@ -129,7 +130,7 @@ def write_checkpoint(folder: Path, settings: dict[str, Any], gen: int, pop: Sequ
     (folder / LEGACY_CACHE).unlink(missing_ok=True)  # a converted version-1 folder: the log replaces it
 
 
-def read_state(folder: Path, settings: dict[str, Any], nobj: int, sizes: Sequence[int], fields: Sequence[str],
+def read_state(folder: Path, settings: JSONObject, nobj: int, sizes: Sequence[int], fields: Sequence[str],
                rng: random.Random) -> Saved | None:
     """The saved state of ``folder`` (``rng`` set to the saved generator), or None for a fresh folder.
 

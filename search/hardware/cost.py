@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from supernet.arch import ArchConfig
 from core.device import available
+from core.jsontypes import JSONObject
 from search.hardware.lookup import LookupTable, TableError, fingerprint_mismatch
 from supernet.net import NetBody
 from supernet.ops import make_block
@@ -148,7 +148,7 @@ class Cost:
     energy_source: str
     batch_size: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return dict(self.__dict__)
 
 

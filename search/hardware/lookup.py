@@ -18,6 +18,7 @@ from core.energy import MEASURED_SOURCES
 from core.errors import GreenError
 from core.io import write_json
 from core.validate import finite_number, of_type, read_json, whole_number
+from core.jsontypes import JSONObject
 
 KIND = "green-cnn-lut"
 VERSION = 1
@@ -72,7 +73,7 @@ class LookupTable:
         """The end-to-end correction ``{a, b, r2, n}`` of ``what`` at ``batch_size`` (None: not fitted)."""
         return self.correction.get(str(batch_size), {}).get(what)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """The file's layout."""
         out = {"kind": KIND, "version": VERSION, "fingerprint": self.fingerprint, "protocol": self.protocol,
                "space": self.space, "entries": self.entries, "correction": self.correction,

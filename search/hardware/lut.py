@@ -29,6 +29,7 @@ from search.hardware.timing import device_fingerprint, measure, runner
 from supernet.arch import ArchConfig
 from core.errors import GreenError
 from core.io import write_atomic, write_json
+from core.jsontypes import JSONObject
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 
@@ -186,7 +187,7 @@ def prediction_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
             "spearman": spearman(pred, meas), "kendall": kendall(pred, meas), "bias": sum(rel) / len(rel)}
 
 
-def validate_table(cfg: DictConfig) -> dict[str, Any]:
+def validate_table(cfg: DictConfig) -> JSONObject:
     """Compare the table's predictions with two end-to-end measurements of random subnets, interleaved trial by trial."""
     space, served, num_classes, in_chans = _setup(cfg)
     device = served.device

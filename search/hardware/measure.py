@@ -15,6 +15,7 @@ every model, so the energies of one report share one scale (``codecarbon-estimat
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -24,19 +25,73 @@ from core.device import DEFAULT_MEMORY_FORMAT, Device, set_threads
 from core.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.hardware.timing import device_fingerprint, measure, runner
 from core.errors import GreenError
+from core.jsontypes import JSONObject
+
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds per call at one batch size: the median over the trials and its p10/p90."""
+
+    median: float
+    p10: float
+    p90: float
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One model's figures from one measurement session: latency at each batch size (the first is
+    batch 1, the last the serving batch) and energy per image at the serving batch, source-labelled."""
+
+    latency: Mapping[int, Latency]
+    power_w: float
+    energy_source: str
+    energy_batch_size: int
+    memory_format: str | None = None  # stated when the model was measured alone (green-finetune, green-baselines)
+
+    @property
+    def latency_ms(self) -> float:
+        return next(iter(self.latency.values())).median
+
+    @property
+    def energy_mj_per_image(self) -> float:
+        return self.power_w * self.latency[self.energy_batch_size].median / self.energy_batch_size
+
+    def to_json(self) -> JSONObject:
+        """The flat row layout of results files: ``latency_ms_b<bs>`` with ``_p10``/``_p90``, ``latency_ms``,
+        ``power_w``, ``energy_mj_per_image``, ``energy_source``, ``energy_batch_size``."""
+        row: JSONObject = {}
+        for bs, lat in self.latency.items():
+            row[f"latency_ms_b{bs}"], row[f"latency_ms_b{bs}_p10"], row[f"latency_ms_b{bs}_p90"] = \
+                lat.median, lat.p10, lat.p90
+        row.update(latency_ms=self.latency_ms, power_w=self.power_w, energy_mj_per_image=self.energy_mj_per_image,
+                   energy_source=self.energy_source, energy_batch_size=self.energy_batch_size)
+        if self.memory_format is not None:
+            row["memory_format"] = self.memory_format
+        return row
+
+
+@dataclass(frozen=True)
+class Session:
+    """Every model of one session and the conditions it ran under (batch sizes, trials, threads, power,
+    the device fingerprint), written as ``measure.json``."""
+
+    models: Mapping[str, Measured]
+    conditions: JSONObject = field(default_factory=dict)
+
+    def to_json(self) -> JSONObject:
+        return {"models": {name: m.to_json() for name, m in self.models.items()}, "session": self.conditions}
 
 
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,
                    batch_sizes: Sequence[int], trials: int = 15, warmup: int = 2, min_call_ms: float = 20.0,
                    power_window_s: float = 5.0, country_iso_code: str = "USA", threads: int | None = 1,
-                   seed: int = 0, memory_format: str = DEFAULT_MEMORY_FORMAT) -> dict[str, Any]:
+                   seed: int = 0, memory_format: str = DEFAULT_MEMORY_FORMAT) -> Session:
     """Latency (ms) at each batch size and energy per image of every model, in one session.
 
-    ``models`` maps a name to ``(model, in_chans, resolution)``. Returns ``{"models": {name: figures},
-    "session": {...}}``; each model's figures are ``latency_ms_b<bs>`` (median) with
-    ``latency_ms_b<bs>_p10``/``_p90``, ``latency_ms`` (first batch size), ``energy_mj_per_image`` at
-    the last (serving) batch size, ``energy_source`` and ``power_w``. Every model runs in ``memory_format``,
-    the layout it is served in.
+    ``models`` maps a name to ``(model, in_chans, resolution)``. Each model's :class:`Measured` has its
+    latency at every batch size and its energy per image at the last (serving) batch size. Every model
+    runs in ``memory_format``, the layout it is served in.
     """
     if not models:
         raise GreenError("no models to measure")
@@ -69,29 +124,23 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
                              "detail": p.detail}
     finally:
         torch.set_num_threads(before)
-    out: dict[str, Any] = {}
+    out: dict[str, Measured] = {}
     for name in models:
-        row: dict[str, Any] = {}
-        for bs in batch_sizes:
-            s = lat[(name, bs)]
-            row[f"latency_ms_b{bs}"] = s["median"]
-            row[f"latency_ms_b{bs}_p10"], row[f"latency_ms_b{bs}_p90"] = s["p10"], s["p90"]
-        row["latency_ms"] = row[f"latency_ms_b{batch_sizes[0]}"]
         watts, source = power[name]
-        row["power_w"] = watts
-        row["energy_mj_per_image"] = watts * row[f"latency_ms_b{serving}"] / serving
-        row["energy_source"] = (source if source in MEASURED_SOURCES or len(models) == 1
-                                else f"{source} (one power figure per session)")
-        row["energy_batch_size"] = serving
-        out[name] = row
-    session = {"batch_sizes": batch_sizes, "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
-               "threads": threads, "memory_format": memory_format, "order": "all models and batch sizes interleaved, shuffled each trial",
-               "power": session_power, **device_fingerprint(device)}
-    return {"models": out, "session": session}
+        out[name] = Measured({bs: Latency(lat[(name, bs)]["median"], lat[(name, bs)]["p10"], lat[(name, bs)]["p90"])
+                              for bs in batch_sizes}, watts,
+                             source if source in MEASURED_SOURCES or len(models) == 1
+                             else f"{source} (one power figure per session)", serving)
+    session: JSONObject = {
+        "batch_sizes": list(batch_sizes), "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
+        "threads": threads, "memory_format": memory_format,
+        "order": "all models and batch sizes interleaved, shuffled each trial", "power": session_power,
+        **device_fingerprint(device)}
+    return Session(out, session)
 
 
 def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,
-                     batch_sizes: Sequence[int], cfg: Any) -> dict[str, Any]:
+                     batch_sizes: Sequence[int], cfg: Any) -> Measured:
     """One model's latency at each batch size and energy per image on ``device`` (source-labelled): what
     ``green-finetune`` and ``green-baselines`` measure of a model they trained (``measure`` of their config).
 
@@ -101,4 +150,4 @@ def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, dev
     res = measure_models({"model": (model, in_chans, resolution)}, device, batch_sizes, int(cfg.trials),
                          int(cfg.warmup), float(cfg.min_call_ms), float(cfg.power_window_s),
                          str(cfg.country_iso_code), cfg.get("threads"), 0, fmt)
-    return {**res["models"]["model"], "memory_format": fmt}
+    return replace(res.models["model"], memory_format=fmt)

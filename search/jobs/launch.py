@@ -43,6 +43,7 @@ from core.device import available_cores, gpus, thread_share
 from core.errors import GreenError
 from core.io import write_json
 from core.validate import read_json
+from core.jsontypes import JSONObject
 
 PLUGINS = ("serial", "joblib", "submitit_local", "submitit_slurm")
 LOCAL = ("joblib", "submitit_local")  # plugins that run every job on this machine: slots assign devices
@@ -62,12 +63,12 @@ class Job:
     payload: dict[str, Any] = field(default_factory=dict)  # JSON-able facts the job needs (an arch, its scores)
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "Job":
+    def of(cls, d: JSONObject) -> "Job":
         return cls(**d)
 
 
 def replicate_jobs(names: Sequence[str], seeds: int, base_seed: int, models: Path,
-                   payloads: Sequence[dict[str, Any]] | None = None) -> list[Job]:
+                   payloads: Sequence[JSONObject] | None = None) -> list[Job]:
     """Every job of ``names`` x ``seeds``: folder ``models/<name>`` (``_s<r>`` after the first replicate), seed
     ``base_seed + index + 1000 * replicate``. Shared by green-finetune, green-baselines and green-table, so all
     name, seed and resume replicates alike."""
@@ -77,7 +78,7 @@ def replicate_jobs(names: Sequence[str], seeds: int, base_seed: int, models: Pat
             for f in [models / (name if rep == 0 else f"{name}_s{rep}")]]
 
 
-def finished(job: Job, meta_file: str) -> dict[str, Any] | None:
+def finished(job: Job, meta_file: str) -> JSONObject | None:
     """The ``result`` record of a finished job (its ``meta_file`` exists), else None."""
     path = Path(job.folder) / meta_file
     if not path.is_file():
@@ -88,7 +89,7 @@ def finished(job: Job, meta_file: str) -> dict[str, Any] | None:
     return meta["result"]
 
 
-def results(jobs: Sequence[Job], meta_file: str) -> list[dict[str, Any]]:
+def results(jobs: Sequence[Job], meta_file: str) -> list[JSONObject]:
     """The result rows of the finished jobs, in job order (the order of a serial run)."""
     return [r for r in (finished(j, meta_file) for j in jobs) if r is not None]
 
@@ -102,7 +103,7 @@ class Launcher:
     """
 
     def __init__(self, plugin: str = "serial", jobs: int = 1, exclusive: bool = True,
-                 params: dict[str, Any] | None = None):
+                 params: JSONObject | None = None):
         if plugin not in PLUGINS:
             raise GreenError(f"unknown launcher plugin {plugin!r}: use one of {', '.join(PLUGINS)}")
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -119,7 +120,7 @@ class Launcher:
         """Whether jobs of this machine may run at the same time (a measurement would share the machine)."""
         return self.plugin in LOCAL and self.jobs > 1
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         return {"plugin": self.plugin, "jobs": self.jobs, "exclusive": self.exclusive}
 
     def check(self, cfg: DictConfig, command: str) -> None:

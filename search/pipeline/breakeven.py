@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,12 @@ class BreakEven:
                         "from_scratch_kwh": [x * self.scratch_kwh for x in k]})
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {**asdict(self), "breakeven_candidates": self.breakeven_candidates,
                 "energy_ratio": self.energy_ratio, "breakeven_deployments": self.breakeven_deployments}
 
 
-def from_ledger(ledger: dict[str, dict[str, Any]], one_shot_candidates: int, trial_candidates: int | None,
+def from_ledger(ledger: dict[str, JSONObject], one_shot_candidates: int, trial_candidates: int | None,
                 deployed: int, seeds: int) -> BreakEven | None:
     """The run's break-even from its energy ledger (:func:`search.pipeline.summary.ledger`).
 

@@ -10,17 +10,17 @@ import io
 import statistics
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from search.pipeline.summary import front
 from supernet.arch import ArchConfig
+from core.jsontypes import JSONObject
 
 STYLE = {"winner": ("o", "tab:green", "Green CNN winners"), "scratch": ("x", "tab:gray", "same archs from scratch"),
          "scratch-ft": ("+", "tab:brown", "same archs from scratch, fine-tune epochs"),
          "multi-trial": ("^", "tab:blue", "multi-trial route")}
 
 
-def choice_effects(history: Path) -> list[dict[str, Any]]:
+def choice_effects(history: Path) -> list[JSONObject]:
     """Mean inherited accuracy and predicted energy of the evaluated subnets, per stage and choice.
 
     Depth is a per-stage choice; kernel size and expand ratio are per block, so each active block

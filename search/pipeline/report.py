@@ -17,6 +17,7 @@ from search.pipeline.charts import breakeven_chart, chart, choice_effects, effec
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
+from core.jsontypes import JSONObject
 
 CHARTS = (("latency_ms", "measured latency (ms per batch of 1)"),
           ("energy_mj_per_image", "energy per image (mJ, at the serving batch of {serving})"),
@@ -220,7 +221,7 @@ def _ci_text(ci: Any, n: int) -> str:
     return f"95% bootstrap CI {_num(ci[0])} to {_num(ci[1])}"
 
 
-def fidelity_lines(f: dict[str, Any]) -> list[str]:
+def fidelity_lines(f: JSONObject) -> list[str]:
     """The report's section on how far the front can be trusted: the run's own standalone checks."""
     ci, ci_mid = f["kendall_tau_ci"], f["kendall_tau_no_extremes_ci"]
     regret = ", ".join(f"{_num(r, '.2f')} (<= {b:,.0f} MACs)"
@@ -254,7 +255,7 @@ def to_html(md: str, images: dict[str, str], pngs: dict[str, bytes]) -> str:
             + parser.renderer.render(tokens, parser.options, {}) + "</body></html>")
 
 
-def write_report(root: str | Path) -> dict[str, Any]:
+def write_report(root: str | Path) -> JSONObject:
     """Write report.md (+ report_*.png), report.html and report.json in the run folder; returns the summary."""
     root = Path(root)
     s = summarise(root)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -120,9 +121,8 @@ class Pipeline:
         the winners' without ``allow_unequal_budget``."""
         cfg.epochs = int(default if epochs is None else epochs)
         if not self.cfg.allow_unequal_budget:
-            want = {**recipe(self.compose("finetune", "finetune")), "epochs": int(default)}
-            got = recipe(cfg)
-            diff = [f"{k} {got[k]!r} vs {want[k]!r}" for k in want if got[k] != want[k]]
+            want = replace(recipe(self.compose("finetune", "finetune")), epochs=int(default))
+            diff = recipe(cfg).differences(want)
             if diff:
                 raise GreenError(f"{stage}: unequal training budget ({'; '.join(diff)} for the winners' route); "
                                  "pass allow_unequal_budget=true if that is intended")

@@ -203,7 +203,7 @@ def measure(p: Run) -> None:
     result = measure_models(models, torch.device(m.device), list(m.batch_sizes), m.trials, m.warmup,
                             m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed),
                             str(m.get("memory_format", DEFAULT_MEMORY_FORMAT)))
-    write_json(p.root / "measure" / "measure.json", result)
+    write_json(p.root / "measure" / "measure.json", result.to_json())
 
 
 def report(p: Run) -> None:

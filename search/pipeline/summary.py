@@ -27,6 +27,7 @@ from search.pipeline.breakeven import from_ledger
 from search.pipeline.twins import compare
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 
 KINDS = {"finetune": "winner", "scratch": "scratch", "scratch_ft": "scratch-ft", "baselines": "baseline",
          "mt_train": "multi-trial"}
@@ -36,7 +37,7 @@ LEDGER = ("train", "lut", "search", "finetune", "scratch", "scratch_ft", "baseli
           "measure")
 
 
-def _read(path: Path, allow_nan: bool = False) -> dict[str, Any]:
+def _read(path: Path, allow_nan: bool = False) -> JSONObject:
     """A stage's JSON ({} when the stage left none); a damaged one, or one holding NaN or an infinity where a
     figure should be, is one line naming the file instead of a traceback or a report that prints nan."""
     if not path.is_file():
@@ -61,7 +62,7 @@ def _front(folder: Path) -> Front | None:
     return Front.read(folder) if (folder / "pareto.json").is_file() else None
 
 
-def ledger(root: Path) -> dict[str, dict[str, Any]]:
+def ledger(root: Path) -> dict[str, JSONObject]:
     """kWh and CO2eq per stage, summed over the stage's codecarbon files, with their sources."""
     out = {}
     for stage in LEDGER:
@@ -121,7 +122,7 @@ def aggregate(rows: Sequence[dict], stage: str, measured: dict[str, dict], share
     return out
 
 
-def class_figures(reps: Sequence[dict]) -> dict[str, Any]:
+def class_figures(reps: Sequence[dict]) -> JSONObject:
     """Per-class test figures of a model's replicates: worst-class recall and each class's recall (means over
     seeds), the confusion matrix summed over seeds; empty for rows written before they were kept."""
     if not all("test_class_recall" in r for r in reps):
@@ -170,7 +171,7 @@ def failed_trainings(models: Sequence[dict], num_classes: int) -> list[str]:
     return sorted(m["name"] for m in models if m["test_acc"] < 1.0 / num_classes + CHANCE_MARGIN)
 
 
-def dominated_counts(winners: Sequence[dict], base: Sequence[dict], num_classes: int) -> dict[str, Any]:
+def dominated_counts(winners: Sequence[dict], base: Sequence[dict], num_classes: int) -> JSONObject:
     """Baselines some winner dominates, plainly and beyond noise, per cost; ``total``: on latency and energy.
 
     A baseline that failed to train (:func:`failed_trainings`) is listed under ``failed`` and never counted
@@ -191,7 +192,7 @@ def test_hypervolume(models: Sequence[dict], ref: tuple[float, float], acc_key: 
     return hypervolume_2d([(m[acc_key], m["energy_mj_per_image"]) for m in models], ref)
 
 
-def hv_ratio(one_shot: Sequence[dict], multi: Sequence[dict], num_classes: int) -> dict[str, Any]:
+def hv_ratio(one_shot: Sequence[dict], multi: Sequence[dict], num_classes: int) -> JSONObject:
     """Test hypervolume of the one-shot route's final front over the multi-trial route's: the ratio per seed
     and, from 5 seeds, a bootstrap CI over seeds (the seeds of every model are resampled together; fewer give
     no interval, only the per-seed ratios)."""
@@ -213,7 +214,7 @@ def hv_ratio(one_shot: Sequence[dict], multi: Sequence[dict], num_classes: int) 
             "reference": list(ref), "seeds": n}
 
 
-def summarise(root: str | Path) -> dict[str, Any]:
+def summarise(root: str | Path) -> JSONObject:
     """The report's figures: models, dominated baselines, energy ledger, both amortisation figures."""
     root = Path(root)
     raw = {stage: _read(root / stage / ("baselines.json" if stage == "baselines" else "finetune.json"))

@@ -15,11 +15,12 @@ import numpy as np
 
 from search.stats import MIN_VALUES, bootstrap_ci, two_level_ci
 from supernet.metrics import unpack_correct
+from core.jsontypes import JSONObject
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0
 
 
-def correctness(rows: Sequence[dict[str, Any]]) -> dict[str, dict[int, np.ndarray]]:
+def correctness(rows: Sequence[JSONObject]) -> dict[str, dict[int, np.ndarray]]:
     """arch -> replicate -> per-image correctness, for the rows that carry it."""
     out: dict[str, dict[int, np.ndarray]] = {}
     for r in rows:
@@ -29,7 +30,7 @@ def correctness(rows: Sequence[dict[str, Any]]) -> dict[str, dict[int, np.ndarra
     return out
 
 
-def paired_difference(diffs: Sequence[np.ndarray]) -> dict[str, Any]:
+def paired_difference(diffs: Sequence[np.ndarray]) -> JSONObject:
     """Mean of per-image differences (one array per seed, in points) with its interval, as the module says."""
     arrays = [100.0 * np.asarray(d, dtype=float) for d in diffs]
     per_seed = [float(a.mean()) for a in arrays]
@@ -45,7 +46,7 @@ def paired_difference(diffs: Sequence[np.ndarray]) -> dict[str, Any]:
     return out
 
 
-def compare(winners: Sequence[dict[str, Any]], twins: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def compare(winners: Sequence[JSONObject], twins: Sequence[JSONObject]) -> JSONObject | None:
     """Each arch's winner against its twin, and all winners against all twins (per seed, the per-image difference
     averaged over the archs both have); None when no arch has both with per-image correctness."""
     w, t = correctness(winners), correctness(twins)

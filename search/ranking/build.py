@@ -31,6 +31,7 @@ from supernet.arch import ArchConfig
 from supernet.bn import recalibrate_bn
 from core.errors import GreenError
 from core.io import write_json
+from core.jsontypes import JSONObject
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 
@@ -159,17 +160,17 @@ def table_job(cfg: DictConfig, job: Job) -> None:
                           arch.resolution, dm.num_classes, dm.in_chans, callbacks=[curve])
     row = TableRow(arch=str(arch), seed=job.seed, replicate=job.replicate, stratum=job.payload["stratum"],
                    role=job.payload["role"], params=params, macs=macs,
-                   val_acc=curve.val[-1] if curve.val else math.nan, test_acc=float(res["test_acc"]),
-                   test_recall=float(res["test_recall"]), epochs=int(cfg.epochs),
-                   images_seen=int(res["budget"]["images_seen"]), train_kwh=float(res["train_energy_kwh"]),
-                   energy_source=str(res["train_energy_source"]), train_seconds=float(res["train_seconds"]),
-                   test_curve=(*curve.test, float(res["test_acc"])), val_curve=tuple(curve.val))
+                   val_acc=curve.val[-1] if curve.val else math.nan, test_acc=float(res.test_acc),
+                   test_recall=float(res.test_recall), epochs=int(cfg.epochs),
+                   images_seen=int(res.budget.images_seen), train_kwh=float(res.energy.energy_kwh),
+                   energy_source=res.energy.source, train_seconds=float(res.energy.seconds),
+                   test_curve=(*curve.test, float(res.test_acc)), val_curve=tuple(curve.val))
     write_json(folder / "row.json", {"result": {**asdict(row), "plateau_points": row.plateau_points}})
     print(f"green-table: {arch} (seed {job.seed}): test acc {row.test_acc:.4f}, last-epoch change "
           f"{row.plateau_points:.2f} points", flush=True)
 
 
-def check_identity(out: Path, ident: dict[str, Any], force_new: bool) -> None:
+def check_identity(out: Path, ident: JSONObject, force_new: bool) -> None:
     """Record what the table is (space, data, recipe, plan) before its first training, and refuse to resume a
     folder whose rows were trained for another: a kill and a rerun with other epochs would otherwise mix two
     recipes in one table. ``force_new``: remove the old rows and start over."""

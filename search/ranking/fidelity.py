@@ -19,6 +19,7 @@ import statistics
 from typing import Any, Sequence
 
 from search.stats import MIN_VALUES, bootstrap_ci, kendall, spearman
+from core.jsontypes import JSONObject
 
 TOP_K = (1, 5)
 
@@ -63,7 +64,7 @@ def random_regret(truth: dict[str, float], macs: dict[str, float], budget: float
 
 
 def figures(scores: dict[str, float], truth: dict[str, float], roles: dict[str, str], macs: dict[str, float],
-            n_boot: int = 2000, level: float = 0.95, seed: int = 0, intervals: bool = True) -> dict[str, Any]:
+            n_boot: int = 2000, level: float = 0.95, seed: int = 0, intervals: bool = True) -> JSONObject:
     """Rank correlation (with and without the extremes) and top-k regret of one method's ``scores``
     against ``truth`` over the subnets of ``truth`` (``roles``: smallest, sampled or largest); without
     ``intervals`` the bootstrap intervals are left out (nan), for callers that only average the figures."""

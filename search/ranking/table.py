@@ -22,13 +22,14 @@ from omegaconf import DictConfig
 from search.training.fit import recipe
 from search.stats import bootstrap_ci, kendall
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 from supernet.identity import DataIdentity
 from supernet.space import SearchSpace
 
 VERSION = 1
 
 
-def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> dict[str, Any]:
+def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> JSONObject:
     """What a table's figures depend on: the space, the data split and the recipe (and the plan).
 
     Two tables (or a table and a benchmark) are comparable only when these are equal; paths are
@@ -38,13 +39,13 @@ def identity(cfg: DictConfig, space: SearchSpace, dm: Any) -> dict[str, Any]:
             "val_images": len(dm.val_set), "test_images": len(dm.test_set)}
     t = cfg.table
     return {"space": space.digest(), "space_name": space.name, "data": data,
-            "recipe": {**recipe(cfg), "init": str(cfg.get("init", "default")), "from_scratch": True,
+            "recipe": {**recipe(cfg).to_json(), "init": str(cfg.get("init", "default")), "from_scratch": True,
                        "recalibrate_bn": bool(cfg.recalibrate_bn)},
             "plan": {"subnets": int(t.subnets), "strata": int(t.strata), "pool": int(t.pool),
                      "pool_seed": int(t.pool_seed), "seeds": int(t.seeds), "base_seed": int(cfg.seed)}}
 
 
-def mismatch(have: dict[str, Any], want: dict[str, Any], parts: Sequence[str] = ("space", "data", "recipe")) -> str | None:
+def mismatch(have: JSONObject, want: JSONObject, parts: Sequence[str] = ("space", "data", "recipe")) -> str | None:
     """The first of ``parts`` in which two identities differ, named with the differing keys; None if equal."""
     for part in parts:
         a, b = have.get(part), want.get(part)
@@ -86,7 +87,7 @@ class TableRow:
         return abs(c[-1] - c[-2]) * 100 if len(c) >= 2 else math.nan
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TableRow":
+    def from_dict(cls, d: JSONObject) -> "TableRow":
         names = cls.__dataclass_fields__
         missing = [k for k in names if k not in d]
         if missing:
@@ -119,7 +120,7 @@ class Table:
         plan = self.identity["plan"]
         return len(self.rows) == plan["subnets"] * plan["seeds"]
 
-    def noise_ceiling(self, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    def noise_ceiling(self, n_boot: int = 2000, seed: int = 0) -> JSONObject:
         """Kendall tau between the first two seeds' test accuracies (with a bootstrap CI over subnets):
         how well one standalone training ranks another, the most any ranking method can reach."""
         by = {a: {r.replicate: r.test_acc for r in rs} for a, rs in self.by_arch().items()}
@@ -130,7 +131,7 @@ class Table:
         return {"tau": kendall(x, y), "ci": list(bootstrap_ci(kendall, x, y, n_boot=n_boot, seed=seed)),
                 "n": len(both)}
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JSONObject:
         plateau = [r.plateau_points for r in self.rows if not math.isnan(r.plateau_points)]
         limit = float(self.identity.get("plateau_points", 0.5))
         return {"rows": len(self.rows), "subnets": len(self.archs()), "complete": self.complete(),
@@ -141,12 +142,12 @@ class Table:
                 "build_seconds": sum(r.train_seconds for r in self.rows),
                 "energy_source": sorted({r.energy_source for r in self.rows})}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"version": VERSION, "identity": self.identity, "summary": self.summary(),
                 "rows": [{**asdict(r), "plateau_points": r.plateau_points} for r in self.rows]}
 
 
-def load_table(path: str | Path, want: dict[str, Any] | None = None) -> Table:
+def load_table(path: str | Path, want: JSONObject | None = None) -> Table:
     """The table in ``path`` (a ``table.json`` or its folder); with ``want``, checked to be of the same
     space, data and recipe, since ranking against another table's truth measures nothing."""
     path = Path(path)

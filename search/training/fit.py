@@ -24,11 +24,13 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from search.hardware.measure import measure_deployed
 from search.jobs.launch import Job, finished, launcher_of, replicate_jobs, results
 from search.training.module import SubnetModule
+from search.training.records import Budget, ModelResult, Recipe
 from supernet.bn import recalibrate_bn
-from core.energy import track_energy
+from core.energy import EnergyUse, track_energy
 from core.errors import GreenError
 from supernet.metrics import pack_correct
 from core.validate import finite_number
+from core.jsontypes import JSONObject
 
 
 OPTIMIZERS = ("sgd", "momentum", "adamw", "adam", "rmsprop", "rmsproptf", "lamb", "lion", "nadamw")
@@ -64,19 +66,9 @@ def init_weights(model: torch.nn.Module, scheme: str) -> torch.nn.Module:
     return model
 
 
-def recipe(cfg: DictConfig) -> dict[str, Any]:
-    """The training recipe of a fine-tuning config, as a report states it (what makes budgets comparable)."""
-    opt, sched = cfg.optimizer, cfg.get("scheduler") or {}
-    out = {"epochs": int(cfg.epochs), "optimizer": str(opt.get("name", opt.get("_target_"))),
-           "lr": float(opt.lr), "weight_decay": float(opt.get("weight_decay", 0.0)),
-           "schedule": str(sched.get("_target_", "constant")).rsplit(".", 1)[-1]
-           + (f" (warmup {sched.get('warmup_t')} steps)" if sched.get("warmup_t") else ""),
-           "label_smoothing": float(cfg.label_smoothing), "dropout": cfg.get("dropout"),
-           "l1": float(cfg.get("l1") or 0.0), "batch_size": int(cfg.data.batch_size)}
-    balance = str(cfg.data.get("balance") or "none")
-    if balance != "none":  # stated only when used: recipes of before compare equal to "none"
-        out["balance"] = balance
-    return out
+def recipe(cfg: DictConfig) -> Recipe:
+    """The training recipe of a fine-tuning config (:meth:`Recipe.of`)."""
+    return Recipe.of(cfg)
 
 
 def starting_model(cfg: DictConfig, make_model: Callable[[bool], torch.nn.Module]) -> torch.nn.Module:
@@ -90,7 +82,7 @@ def starting_model(cfg: DictConfig, make_model: Callable[[bool], torch.nn.Module
 def fit(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path, seed: int,
         device: torch.device, country_iso_code: str, teacher: torch.nn.Module | None = None,
         num_classes: int | None = None, calib: list[torch.Tensor] | None = None,
-        callbacks: Sequence[pl.Callback] = ()) -> tuple[SubnetModule, pl.Trainer, dict[str, Any]]:
+        callbacks: Sequence[pl.Callback] = ()) -> tuple[SubnetModule, pl.Trainer, EnergyUse]:
     """Train ``model`` on ``dm`` for ``cfg.epochs`` with the config's recipe (optimizer, scheduler, label
     smoothing, L1, dropout, distillation from ``teacher``), its energy booked for ``device`` (codecarbon).
 
@@ -111,12 +103,13 @@ def fit(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: Dict
         trainer.fit(module, datamodule=dm)
     if calib is not None:  # short recipes leave BN running statistics behind the weights
         recalibrate_bn(model, [x.to(module.device) for x in calib])
+    assert energy.result is not None  # filled when the block ends
     return module, trainer, energy.result
 
 
 def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: DictConfig, out: Path,
                     calib: list[torch.Tensor], teacher: torch.nn.Module | None, seed: int, resolution: int,
-                    num_classes: int, in_chans: int, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
+                    num_classes: int, in_chans: int, callbacks: Sequence[pl.Callback] = ()) -> ModelResult:
     """Train one standalone network with the config's recipe, test it, measure it on the device.
 
     Shared by ``green-finetune`` and ``green-baselines`` so that winners and hand-designed networks are trained
@@ -132,27 +125,22 @@ def fit_and_measure(model: torch.nn.Module, name: str, dm: pl.LightningDataModul
     module, trainer, energy = fit(model, name, dm, cfg, out, seed, device, cfg.measure.country_iso_code, teacher,
                                   num_classes, calib if cfg.recalibrate_bn else None, callbacks)
     test = trainer.test(module, datamodule=dm, verbose=False)[0]
-    budget = {**recipe(cfg), "images_seen": module.images_seen, "train_images": len(dm.train_set),
-              "distilled": teacher is not None, "train_kwh": energy["energy_kwh"]}
+    budget = Budget(recipe(cfg), module.images_seen, len(dm.train_set), teacher is not None, energy.energy_kwh)
     if trainer.logger is not None:  # TensorBoard's HPARAMS tab: the recipe against the test figures
-        trainer.logger.log_hyperparams({**budget, "seed": seed, "model": name},
+        trainer.logger.log_hyperparams({**budget.to_json(), "seed": seed, "model": name},
                                        metrics={"hp/test_acc": test["test/acc"], "hp/test_recall": test["test/recall"]})
     measured = (measure_deployed(model.cpu() if device.type == "cpu" else model, in_chans, resolution, device,
                                  list(cfg.measure.batch_sizes), cfg.measure)
-                if cfg.measure.get("enabled", True) else {})
+                if cfg.measure.get("enabled", True) else None)
     per_class = module.class_figures["test"]
-    return {"epochs": cfg.epochs, "seed": seed, "test_acc": test["test/acc"], "test_recall": test["test/recall"],
-            "test_recall_min": per_class["recall_min"], "test_class_recall": per_class["class_recall"],
-            "test_confusion": per_class["confusion"], "test_images": len(dm.test_set), **measured,
-            "test_correct": pack_correct(torch.cat(module.test_correct)) if module.test_correct else None,
-            "train_energy_kwh": energy["energy_kwh"], "train_co2eq_kg": energy["co2eq_kg"],
-            "train_energy_source": energy["source"], "train_seconds": energy["seconds"],
-            "budget": budget}
+    return ModelResult(int(cfg.epochs), seed, test["test/acc"], test["test/recall"], per_class["recall_min"],
+                       per_class["class_recall"], per_class["confusion"], len(dm.test_set), measured,
+                       pack_correct(torch.cat(module.test_correct)) if module.test_correct else None, energy, budget)
 
 
 def train_batch(cfg: DictConfig, names: Sequence[str], models: Path, meta_file: str, command: str,
-                fn: Callable[[DictConfig, Job], Any], payloads: Sequence[dict[str, Any]] | None = None,
-                seeds: int | None = None, done: str = "trained") -> list[dict[str, Any]]:
+                fn: Callable[[DictConfig, Job], Any], payloads: Sequence[JSONObject] | None = None,
+                seeds: int | None = None, done: str = "trained") -> list[JSONObject]:
     """Train every model of ``names`` x ``seeds`` (``fn(cfg, job)`` each) through the config's launcher and
     return every result row in job order; finished ones (their ``meta_file`` exists) are skipped.
 

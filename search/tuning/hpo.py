@@ -37,7 +37,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from search.deploy.export import load_subnet
-from search.deploy.winners import pick_archs, search_ckpt
+from search.deploy.winners import pick_archs, read_run, search_ckpt
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
 from search.evolution.objectives import check_classes, parse_constraints, parse_objectives
@@ -52,6 +52,7 @@ from core.errors import GreenError, TrainingError
 from core.io import write_atomic, write_csv, write_json
 from supernet.net import GreenNet, extract_subnet
 from core.validate import of_type, read_json
+from core.jsontypes import JSONObject
 
 # objective name -> (trial record field, direction); accuracy and recall are the select slice's
 HPO_OBJECTIVES = {"acc": ("select_acc", "max"), "recall": ("select_recall", "max"),
@@ -79,12 +80,13 @@ def _winners(cfg: DictConfig, dm: pl.LightningDataModule) -> list[tuple[str, Cal
                  else GreenNet(ref.space, ref.arch, ref.num_classes, ref.in_chans))]
     if not (cfg.ckpt or cfg.run):
         raise GreenError("pass model=<extraction folder>, or ckpt=<supernet> with archs=[...], or run=<search run>")
-    net, meta = load_supernet(cfg.ckpt or search_ckpt(cfg.run))
+    front = read_run(cfg)  # pareto.json, read once
+    net, meta = load_supernet(cfg.ckpt or search_ckpt(front, cfg.run))
     check_space(cfg, net.space)
     check_data(dm, meta)
     calib = dm.calib_batches(cfg.calib_images)
     out = []
-    for arch in pick_archs(cfg, net.space):
+    for arch in pick_archs(cfg, net.space, front):
         def make(inherited: bool, arch: ArchConfig = arch) -> torch.nn.Module:
             return extract_subnet(net, arch, calib) if inherited else GreenNet(net.space, arch, net.num_classes,
                                                                               net.in_chans)
@@ -148,7 +150,7 @@ def hpo_job(cfg: DictConfig, job: Job) -> None:
         rungs = (r.get("rung_acc", {}) for r in evo.records.values())
         return [acc[str(epoch)] for acc in rungs if str(epoch) in acc]
 
-    def evaluate(hc: HyperConfig) -> dict[str, Any]:
+    def evaluate(hc: HyperConfig) -> JSONObject:
         pruner = Pruner(h.prune.rungs, h.prune.eta, h.prune.min_trials, history) if h.prune.enabled else None
         n = len(evo.records)
         try:
@@ -189,7 +191,7 @@ def hpo_job(cfg: DictConfig, job: Job) -> None:
     write_json(folder / "winner.json", {"result": {"winner": entry, "rows": rows}})
 
 
-def hpo(cfg: DictConfig) -> dict[str, Any]:
+def hpo(cfg: DictConfig) -> JSONObject:
     """Search the training hyperparameters of each winner, one job per winner through the config's launcher;
     returns what hpo.json holds."""
     h = cfg.hpo

@@ -23,6 +23,7 @@ from search.evolution.state import has_state
 from core.errors import GreenError
 from core.io import write_json
 from core.validate import of_type, read_json
+from core.jsontypes import JSONObject
 
 
 def _count(key: str, value: Any, n_val: int) -> int:
@@ -76,7 +77,7 @@ class Slices:
     images: tuple[tuple[int, ...], tuple[int, ...]]
     seed: int
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JSONObject:
         """Sizes, seed and a digest of the images: what hpo.json records."""
         digest = hashlib.sha256(json.dumps([list(s) for s in self.images]).encode()).hexdigest()[:12]
         return {"select_images": len(self.images[0]), "report_images": len(self.images[1]), "slice_seed": self.seed,

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from search.training.fit import INITS, OPTIMIZERS
 from supernet.data import BALANCES
 from core.errors import GreenError
+from core.jsontypes import JSONObject
 
 DIMS = ("optimizer", "lr", "weight_decay", "l1", "dropout", "label_smoothing", "init")
 OPTIONAL_DIMS = ("balance",)  # searched only when hpo.space names it: spaces and settings of before stay as they were
@@ -40,7 +41,7 @@ class HyperConfig:
         return (f"{self.optimizer}-lr{self.lr:.3g}-wd{self.weight_decay:.3g}-l1{self.l1:.3g}-do{self.dropout:.3g}"
                 f"-ls{self.label_smoothing:.3g}-{self.init}" + (f"-bal{self.balance}" if self.balance else ""))
 
-    def overrides(self) -> dict[str, Any]:
+    def overrides(self) -> JSONObject:
         """The setting as green-finetune config values."""
         out = {"optimizer": {"name": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay},
                "l1": self.l1, "dropout": self.dropout, "label_smoothing": self.label_smoothing,

@@ -13,7 +13,7 @@ import pickle
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -28,6 +28,7 @@ from search.tuning.slices import Slices
 from search.tuning.space import HyperConfig
 from core.errors import GreenError, TrainingError
 from core.io import write_atomic
+from core.jsontypes import JSONObject
 
 
 def choose(trials: Sequence[dict], bounds: Sequence[Constraint] = ()) -> dict:
@@ -45,7 +46,7 @@ def choose(trials: Sequence[dict], bounds: Sequence[Constraint] = ()) -> dict:
 
 
 def failed_trial(hc: HyperConfig, reason: str, bounds: dict[str, float], seed: int,
-                 classes: Sequence[str] = ()) -> dict[str, Any]:
+                 classes: Sequence[str] = ()) -> JSONObject:
     """The record of a trial whose training diverged: the worst fitness (no accuracy, the energy and time
     bounds), so the search goes on around it and never chooses it, and the reason, so a rerun reads it back
     from the cache instead of training it again."""
@@ -66,7 +67,7 @@ def score(model: torch.nn.Module, dm: pl.LightningDataModule, cfg: DictConfig, o
             "class_recall": per_class["class_recall"]}
 
 
-def report(model: torch.nn.Module, data: Slices, cfg: DictConfig, out: Path) -> dict[str, Any]:
+def report(model: torch.nn.Module, data: Slices, cfg: DictConfig, out: Path) -> JSONObject:
     """The held-out figure: accuracy on the report slice with its binomial standard error."""
     s, n = score(model, data.report, cfg, out), len(data.images[1])
     return {"report_acc": s["acc"], "report_recall": s["recall"], "report_recall_min": s["recall_min"],
@@ -107,7 +108,7 @@ def trial_cfg(cfg: DictConfig, hc: HyperConfig) -> DictConfig:
 
 def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], data: Slices,
               calib: list[torch.Tensor], cfg: DictConfig, out: Path, name: str, seed: int,
-              pruner: Pruner | None = None, keep: Path | None = None, held_out: bool = False) -> dict[str, Any]:
+              pruner: Pruner | None = None, keep: Path | None = None, held_out: bool = False) -> JSONObject:
     """Train one setting for ``cfg.epochs`` (or until pruned); select-slice accuracy, energy and time.
 
     ``keep``: where the trained weights go, so that the trial, if chosen, is scored on the report
@@ -130,8 +131,8 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
     record = {"select_acc": float(val["val/acc"]), "select_recall": float(val["val/recall"]),
               "select_recall_min": per_class["recall_min"],
               **{f"select_recall:{c}": r for c, r in per_class["class_recall"].items()},
-              "eval_seconds": time.perf_counter() - t, "train_kwh": energy["energy_kwh"],
-              "train_seconds": energy["seconds"], "energy_source": energy["source"],
+              "eval_seconds": time.perf_counter() - t, "train_kwh": energy.energy_kwh,
+              "train_seconds": energy.seconds, "energy_source": energy.source,
               "epochs_run": trainer.current_epoch, "pruned": pruner is not None and pruner.pruned_at is not None,
               "rung_acc": dict(pruner.rung_acc) if pruner else {}, "seed": seed, **asdict(hc)}
     if keep is not None:
@@ -144,7 +145,7 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
 
 
 def report_kept(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], path: Path, data: Slices,
-                cfg: DictConfig, out: Path) -> dict[str, Any]:
+                cfg: DictConfig, out: Path) -> JSONObject:
     """The chosen trial, rebuilt from its kept weights, scored on the report slice."""
     if not path.is_file():
         raise GreenError(f"the chosen trial's weights {str(path)!r} are missing; use a new run folder")
