@@ -80,6 +80,7 @@ class Target:
 
     name: ClassVar[str] = ""
     needs_calibration: ClassVar[bool] = False
+    calibration_images: int = 0  # training images a deployed model is calibrated on (a quantising target's)
 
     def check(self, device: Device, dtype: str) -> None:
         """Refuse, in one line, a device or dtype this target cannot serve (before any work)."""
@@ -98,6 +99,11 @@ class Target:
         """The memory format the networks really run in when ``memory_format`` is asked for (a runtime with its
         own layout ignores the request)."""
         return memory_format
+
+    def float_counterpart(self) -> Target | None:
+        """The float target a quantised model is compared with (same runtime and settings, no quantisation), so
+        the accuracy cost of quantisation is measured; None for a float target."""
+        return None
 
     def calibration_for(self, shape: tuple[int, ...], seed: int) -> CalibrationSet | None:
         """What a cost table calibrates this target on (None: the target does not quantise).

@@ -102,6 +102,9 @@ class OrtInt8Target(OrtTarget):
                             calibrate_method=CalibrationMethod[self.calibrate_method])
             return int8.read_bytes()
 
+    def float_counterpart(self) -> OrtTarget:
+        return OrtTarget(self.graph_optimization, self.opset)
+
     def calibration_for(self, shape: tuple[int, ...], seed: int) -> CalibrationSet:
         return CalibrationSet.noise(shape, self.table_calibration_images, seed)
 
