@@ -39,7 +39,6 @@ from supernet.net import GreenNet
 from supernet.space import SearchSpace
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Served:
     """How the priced networks are served: the target (runtime and precision), the device with its threads and

@@ -121,9 +121,9 @@ class OrtTarget(Target):
         return onnx_bytes(module, shape, names, self.opset)
 
     def session(self, module: nn.Module, shape: tuple[int, ...], device: Device, dtype: str = "float32",
-                calib: CalibrationSet | None = None, names: tuple[str, str] = ("input", "output")) -> OrtSession:
+                calib: CalibrationSet | None = None) -> OrtSession:
         self.check(device, dtype)
-        model = self.model(module, shape, calib, names)
+        model = self.model(module, shape, calib, ("input", "output"))
         return OrtSession(model, shape, device, self.graph_optimization, self.name,
                           calib.record() if calib is not None and self.needs_calibration else None)
 
