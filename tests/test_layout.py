@@ -73,7 +73,7 @@ def test_no_module_imports_a_command_module():
 
 
 # search/'s layers, bottom first: each may import the ones before it (and supernet/), none after it or beside it
-SEARCH_LAYERS = ("stats", "registry", "jobs", "hardware", "objectives", "training", "ranking", "evolution", "deploy",
+SEARCH_LAYERS = ("stats", "registry", "targets", "jobs", "hardware", "objectives", "training", "ranking", "evolution", "deploy",
                  "tuning", "pipeline", "commands")
 
 

@@ -166,19 +166,20 @@ def test_whole_subnets_are_timed_after_the_op_runners_are_released(tmp_path, lut
     from supernet.net import GreenNet
 
     ops, alive_at_e2e = [], []
-    made, timed = lut.runner, lut.measure
+    made, timed = lut.Served.session, lut.measure
 
-    def tracking_runner(module, *args, **kwargs):
+    def tracking_session(self, module, *args, **kwargs):
+        session = made(self, module, *args, **kwargs)
         if not isinstance(module, GreenNet):
-            ops.append(weakref.ref(module))
-        return made(module, *args, **kwargs)
+            ops.append(weakref.ref(session.module))  # the torch target's copy, which the op's calls run
+        return session
 
     def tracking_measure(calls, *args, **kwargs):
         if any(isinstance(k, tuple) and str(k[0]).startswith("r") for k in calls):  # whole subnets: "r<res>_..."
             alive_at_e2e.append(sum(r() is not None for r in ops))
         return timed(calls, *args, **kwargs)
 
-    monkeypatch.setattr(lut, "runner", tracking_runner)
+    monkeypatch.setattr(lut.Served, "session", tracking_session)
     monkeypatch.setattr(lut, "measure", tracking_measure)
     monkeypatch.setattr(lut, "find_meter", lambda device: None)
     lut.build_table(lut_cfg(tmp_path))

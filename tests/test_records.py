@@ -1,8 +1,8 @@
 """Records that travel between stages are typed values, not ``dict[str, Any]``: a ratchet on the count.
 
 The redesign issue's goal is fewer than 15 function signatures (a parameter or the return) annotated
-``dict[str, Any]``, or an alias of it, anywhere in the annotation, across ``core/``, ``supernet/``, ``search/`` and
-``bench/``. :data:`CEILING` is the count today: the Lightning checkpoint (``on_save_checkpoint`` and
+``dict[str, Any]`` (or ``dict[str, object]``), or an alias of it, anywhere in the annotation, across ``core/``,
+``supernet/``, ``search/`` and ``bench/``. :data:`CEILING` is the count today: the Lightning checkpoint (``on_save_checkpoint`` and
 ``on_load_checkpoint`` take Lightning's own ``Dict[str, Any]`` of tensors and state). A new untyped signature fails.
 
 What travels between stages is a dataclass (energy use, measurement, recipe, budget, model result, data
@@ -17,8 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CEILING = 4  # the goal was < 15; lower this as the rest goes, never raise it
-JSON_CEILING = 116  # JSON documents at a file's edge today; lower it as any becomes a record
-UNTYPED = ("dict[str, Any]", "Dict[str, Any]", "typing.Dict[str, Any]")
+JSON_CEILING = 126  # JSON documents at a file's edge today; lower it as any becomes a record
+UNTYPED = ("dict[str, Any]", "Dict[str, Any]", "typing.Dict[str, Any]", "dict[str, object]", "Dict[str, object]")
 
 
 def _aliases(tree: ast.Module) -> set[str]:

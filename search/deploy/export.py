@@ -2,7 +2,8 @@
 
 A folder holds ``model.safetensors`` (weights), ``arch.json`` (the arch, its search space, classes,
 input channels and normalisation), ``model.onnx`` (checked once with onnxruntime where installed)
-and ``card.md`` (what the model is and what it costs). :func:`load_subnet` rebuilds the static
+and ``card.md`` (what the model is and what it costs); a model deployed to a target (``target=``) also holds
+that runtime's file (``model.<target>.onnx``) and ``deploy.json`` (its calibration and measured figures). :func:`load_subnet` rebuilds the static
 network from ``arch.json`` and the safetensors file alone.
 
 Folders are written into a temporary sibling and renamed into place, so a failure never leaves
@@ -13,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import warnings
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -30,7 +33,13 @@ from core.jsontypes import JSONObject
 
 FOLDER_VERSION = 1
 FOLDER_FORMAT = "green-cnn-subnet"  # arch.json's marker: overwrite=true replaces only a folder that says so
-FOLDER_FILES = frozenset({"arch.json", "model.safetensors", "model.onnx", "card.md"})
+FOLDER_FILES = frozenset({"arch.json", "model.safetensors", "model.onnx", "card.md", "deploy.json"})
+TARGET_FILE = re.compile(r"model\.[a-z0-9_]+\.onnx")  # a deployment target's own file (model.onnxruntime_int8.onnx)
+
+
+def folder_file(name: str) -> bool:
+    """Whether ``name`` is a file an extraction folder may hold."""
+    return name in FOLDER_FILES or TARGET_FILE.fullmatch(name) is not None
 
 
 def arch_digest(arch: JSONObject) -> str:
@@ -85,7 +94,7 @@ def overwrite_problem(out: Path) -> str | None:
         meta = None
     made_here = isinstance(meta, dict) and (meta.get("format") == FOLDER_FORMAT or (
         meta.get("version") == FOLDER_VERSION and {"arch", "space", "num_classes", "in_chans"} <= meta.keys()))
-    if not made_here or not names <= FOLDER_FILES:
+    if not made_here or not all(folder_file(n) for n in names):
         return (f"{str(out)!r} is not a model folder written by green-extract, so overwrite=true will not delete it; "
                 "choose another out=")
     return None
@@ -101,12 +110,16 @@ def check_out(out: Path, overwrite: bool) -> None:
 
 
 def save_subnet(model: GreenNet, out: str | Path, info: JSONObject | None = None, onnx: bool = True,
-                overwrite: bool = False) -> Path:
-    """Write ``model`` as an extraction folder at ``out``; ``info`` goes into arch.json and the card.
+                overwrite: bool = False, files: Mapping[str, bytes] | None = None) -> Path:
+    """Write ``model`` as an extraction folder at ``out``; ``info`` goes into arch.json and the card, ``files``
+    (a deployment's ``model.<target>.onnx`` and ``deploy.json``) beside them, in the same atomic rename.
 
     ``overwrite`` replaces an existing extraction folder, never another folder (:func:`overwrite_problem`).
     """
     out = Path(out)
+    bad = sorted(n for n in (files or {}) if not folder_file(n) or n in ("arch.json", "model.safetensors"))
+    if bad:
+        raise GreenError(f"{bad[0]!r} is not a file of a model folder")
     check_out(out, overwrite)
     with atomic_folder(out) as tmp:
         model = model.eval().cpu()
@@ -117,6 +130,8 @@ def save_subnet(model: GreenNet, out: str | Path, info: JSONObject | None = None
         if onnx:
             meta["onnx"] = export_onnx(model, tmp / "model.onnx")
             write_json(tmp / "arch.json", meta)
+        for name, data in (files or {}).items():
+            write_atomic(tmp / name, data)
         write_atomic(tmp / "card.md", model_card(model, meta))
     return out
 
@@ -194,7 +209,13 @@ def model_card(model: GreenNet, meta: JSONObject) -> str:
                        ("energy_mj", "predicted energy (mJ)"), ("energy_source", "energy source"),
                        ("latency_batch_size", "batch size of latency/energy"), ("val_acc", "inherited val accuracy"),
                        ("val_recall", "inherited val macro recall"), ("test_acc", "test accuracy"),
-                       ("test_recall", "test macro recall")):
+                       ("test_recall", "test macro recall"), ("deployed_target", "deployment target"),
+                       ("deployed_val_acc", "val accuracy through the target"),
+                       ("deployed_test_acc", "test accuracy through the target"),
+                       ("deployed_acc_drop_points", "accuracy cost of quantisation (points)"),
+                       ("deployed_latency_ms_b1", "measured latency on the target, batch 1 (ms)"),
+                       ("deployed_energy_mj_per_image", "measured energy per image on the target (mJ)"),
+                       ("deployed_energy_source", "energy source on the target")):
         if meta.get(key) is not None:
             v = meta[key]
             lines.append(f"| {label} | {v:.4g} |" if isinstance(v, float) else f"| {label} | {v} |")

@@ -2,7 +2,9 @@
 
 The arch comes from ``arch=`` (its string) or from a search run's ``pareto.json`` (``pareto=`` and
 ``index=``). Its BatchNorm is recalibrated on training images, its inherited accuracy measured on
-the validation split, its cost predicted by a lookup table when ``table=`` is given; then
+the validation split, its cost predicted by a lookup table when ``table=`` is given; with ``target=`` it is
+also deployed to that runtime (:mod:`search.deploy.runtime`: its file, calibrated on training images where it
+quantises, its validation accuracy through the runtime and its measured latency and energy); then
 :func:`search.deploy.export.save_subnet` writes the folder atomically.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from search.hardware.cost import CostModel, count
 from search.evolution.front import Front
 from search.evolution.evaluate import SubnetEvaluator
 from search.deploy.export import check_out, save_subnet
+from search.deploy.runtime import deploy_with, deployment_target
 from supernet.arch import ArchConfig
 from supernet.checkpoint import load_matching
 from core.errors import ArchError, GreenError
@@ -55,6 +58,7 @@ def extract(cfg: DictConfig) -> Path:
     """Write the extraction folder described by ``cfg``; returns its path."""
     out = Path(cfg.out)
     check_writable(out, cfg.overwrite)
+    chosen = deployment_target(cfg)  # a runtime or device this machine lacks: one line before the checkpoint loads
     net, _, dm = load_matching(cfg, cfg.ckpt)
     arch = resolve_arch(cfg, net.space)
     ev = SubnetEvaluator(net, dm, cfg.calib_images, cfg.val_images)
@@ -67,6 +71,12 @@ def extract(cfg: DictConfig) -> Path:
         cost = CostModel.load(cfg.table, net.space, check_device=True, allow_mismatch=cfg.allow_mismatch).predict(arch)
         info.update(latency_ms=cost.latency_ms, energy_mj=cost.energy_mj, energy_source=cost.energy_source,
                     latency_batch_size=cost.batch_size)
-    save_subnet(model, out, info, onnx=cfg.onnx, overwrite=cfg.overwrite)
-    print(f"green-extract: {arch}: {params} params, {macs} MACs, inherited val acc {scores['acc']:.4f} -> {out}")
+    files: dict[str, bytes] = {}
+    if chosen is not None:  # the inherited accuracy above is torch's on val_images; this one the runtime's
+        record, files = deploy_with(cfg, model, chosen, dm, "val", str(arch))
+        info.update(record.summary())
+    save_subnet(model, out, info, onnx=cfg.onnx, overwrite=cfg.overwrite, files=files)
+    deployed = f", {info['deployed_target']} val acc {info['deployed_val_acc']:.4f}" if chosen is not None else ""
+    print(f"green-extract: {arch}: {params} params, {macs} MACs, inherited val acc {scores['acc']:.4f}{deployed} "
+          f"-> {out}")
     return out

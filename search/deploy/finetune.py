@@ -4,8 +4,11 @@ Each winner starts from its inherited weights (or from scratch with ``from_scrat
 baseline of the ranking benchmark) and is trained with Lightning on the training split, optionally
 distilled from the supernet's largest subnet. The energy of each fine-tune is booked with
 codecarbon (offline). Afterwards, on the held-out test split: accuracy and macro recall; on the
-device: measured (not predicted) latency and energy. Each model is saved as an extraction folder
-under ``models/``; a finished model is skipped when the command runs again on the same folder.
+device: measured (not predicted) latency and energy. With ``target=`` each model is also deployed to that runtime
+(:mod:`search.deploy.runtime`): its file, calibrated on training images where the target quantises, its test
+accuracy through the runtime (int8 beside its float original) and its latency and energy measured in one
+interleaved session. Each model is saved as an extraction folder under ``models/``; a finished model is skipped
+when the command runs again on the same folder.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from search.deploy.export import save_subnet
+from search.deploy.runtime import deploy_with, deployment_target
 from search.training.fit import fit_and_measure, starting_model, train_batch
 from search.deploy.winners import held_out_evaluator, pick_winners, read_run, search_ckpt
 from search.hardware.cost import count
@@ -52,8 +56,12 @@ def finetune_job(cfg: DictConfig, job: Job) -> None:
            "distilled": teacher is not None, "params": params, "macs": macs, **job.payload.get("selection", {}),
            **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, teacher, job.seed,
                              arch.resolution, net.num_classes, net.in_chans).started(started).to_json()}
+    chosen, files = deployment_target(cfg), {}
+    if chosen is not None:  # the test accuracy of the runtime the model is deployed to, not only torch's
+        record, files = deploy_with(cfg, model, chosen, dm, "test", str(arch))
+        row.update(record.summary())
     save_subnet(model, folder, {**row, "result": row, "classes": list(dm.classes), "mean": list(dm.mean),
-                                "std": list(dm.std), "supernet": ckpt}, onnx=cfg.onnx)
+                                "std": list(dm.std), "supernet": ckpt}, onnx=cfg.onnx, files=files)
     lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
     print(f"green-finetune: {arch} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
 
@@ -66,6 +74,7 @@ def finetune(cfg: DictConfig) -> list[JSONObject]:
     if not cfg.archs and cfg.select not in ("spread", "top"):  # checked before the supernet and data load
         raise GreenError(f"unknown select {cfg.select!r}: use spread or top")
     launcher_of(cfg).check(cfg, "green-finetune")
+    deployment_target(cfg)  # a target this machine cannot serve: one line before any training
     seeds = int(cfg.get("seeds", 1))
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)

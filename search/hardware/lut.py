@@ -1,5 +1,9 @@
-"""``green-lut``: measure the latency/energy lookup table of a search space on this device, or
-validate one (``mode=validate``) against end-to-end measurements of random subnets.
+"""``green-lut``: measure the latency/energy lookup table of a search space on this device and deployment
+target, or validate one (``mode=validate``) against end-to-end measurements of random subnets.
+
+The target (``target=torch|onnxruntime|onnxruntime_int8``, :mod:`search.targets`) decides how every op and
+subnet runs; the protocol (interleaved trials, end-to-end correction, interleaved retest) is the same for all,
+and the table records its target so that its validation and its users run the same one.
 
 ``build_table(cfg)`` and ``validate_table(cfg)`` are the importable commands; :func:`main` is the
 thin Hydra wrapper (``conf/lut.yaml``).
@@ -8,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import io
 import random
 import time
 from datetime import datetime, timezone
@@ -22,43 +25,59 @@ from tqdm.auto import tqdm
 
 from search.hardware.cost import CostModel, count_op, fit_line, space_ops
 from search.hardware.lookup import LookupTable, table_format
+from search.hardware.lut_figures import log_scalars, scatter
 from core.device import Device, sync
 from core.energy import MEASURED_SOURCES, EnergyMeter, find_meter, measure_power
 from search.stats import kendall, mape, spearman
-from search.hardware.timing import device_fingerprint, measure, runner
+from search.hardware.timing import device_fingerprint, measure
+from search.targets import Session, Target, recorded_target, target_of
+from search.targets.pytorch import DTYPES
 from supernet.arch import ArchConfig
 from core.errors import GreenError
-from core.io import write_atomic, write_json
+from core.io import write_json
 from core.jsontypes import JSONObject
 from supernet.net import GreenNet
 from supernet.space import SearchSpace
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
 
 @dataclasses.dataclass(frozen=True)
 class Served:
-    """How the priced networks are served: device, dtype and memory format (every timing runs in these)."""
+    """How the priced networks are served: the target (runtime and precision), the device with its threads and
+    memory format, and the dtype (every timing runs in these)."""
 
-    device: torch.device
-    dtype: torch.dtype
-    memory_format: str
+    target: Target
+    where: Device
+    dtype: str
+
+    @property
+    def device(self) -> torch.device:
+        return self.where.torch
+
+    @property
+    def memory_format(self) -> str:
+        """The layout the networks really run in (an ONNX Runtime target ignores the request)."""
+        return self.target.layout(self.where.memory_format)
+
+    def session(self, module: torch.nn.Module, shape: tuple[int, ...], seed: int) -> Session:
+        """``module`` made runnable by the target (a quantising one calibrated as a table is: time only)."""
+        return self.target.session(module, shape, self.where, self.dtype, self.target.calibration_for(shape, seed))
 
 
 def _setup(cfg: DictConfig) -> tuple[SearchSpace, Served, int, int]:
     if cfg.dtype not in DTYPES:
         raise GreenError(f"unknown dtype {cfg.dtype!r}; choose from {sorted(DTYPES)}")
     dev = Device.of(cfg.device, cfg.threads, cfg.memory_format).activate()  # one line for a bad one of the three
-    device = dev.torch
+    target = target_of(cfg.get("target"))
+    target.check(dev, str(cfg.dtype))
     space = instantiate(cfg.space)
     num_classes = cfg.num_classes or instantiate(cfg.data).peek_num_classes()
-    return space, Served(device, DTYPES[cfg.dtype], str(cfg.memory_format)), int(num_classes), int(cfg.in_chans)
+    return space, Served(target, dev, str(cfg.dtype)), int(num_classes), int(cfg.in_chans)
 
 
-def _net_call(space: SearchSpace, arch: ArchConfig, num_classes: int, in_chans: int, bs: int, served: Served):
+def _net_call(space: SearchSpace, arch: ArchConfig, num_classes: int, in_chans: int, bs: int, served: Served,
+              seed: int = 0):
     net = GreenNet(space, arch, num_classes, in_chans)
-    return runner(net, (bs, in_chans, arch.resolution, arch.resolution), served.device, served.dtype,
-                  served.memory_format)
+    return served.session(net, (bs, in_chans, arch.resolution, arch.resolution), seed).caller(bs)
 
 
 def _energy_per_call(calls: dict, meter: EnergyMeter, idle_w: float, window_s: float, seed: int) -> dict:
@@ -94,11 +113,14 @@ def build_table(cfg: DictConfig) -> Path:
     # each batch size is measured on its own, ops and whole subnets alike, exactly as validation and
     # later measurements run: interleaving a batch of 1 with a batch of 32 would time it on cold caches
     calls, op_of, lat = {}, {op.key: op for op in ops}, {}
+    # one session per op serves every batch size (an ONNX model's batch dimension is dynamic)
+    sessions = {op.key: served.session(op.module(space, num_classes, in_chans),
+                                       op.input_shape(space, in_chans, batch_sizes[0]), p.seed)
+                for op in tqdm(ops, desc=f"green-lut: {served.target.name} sessions", leave=False)}
     bar = tqdm(total=len(ops) * len(batch_sizes) * p.trials, desc=f"green-lut {len(ops)} ops x {len(batch_sizes)} "
                "batch sizes")
     for bs in batch_sizes:
-        group = {(op.key, bs): runner(op.module(space, num_classes, in_chans), op.input_shape(space, in_chans, bs),
-                                      device, served.dtype, served.memory_format) for op in ops}
+        group = {(op.key, bs): sessions[op.key].caller(bs) for op in ops}
         lat.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + bs,
                            progress=lambda d, t: bar.update(1)))
         calls.update(group)
@@ -106,7 +128,8 @@ def build_table(cfg: DictConfig) -> Path:
     energy = _energy_per_call(calls, meter, idle.watts, e.window_s, p.seed) if meter else None
     # the op runners (thousands of modules and inputs) are released before whole subnets are timed: the
     # subnets are then timed in the state in which they are used and validated, a process not holding them
-    del calls, group
+    calib_record = {k: v for k, v in (next(iter(sessions.values())).calibration or {}).items() if k != "sha256"}
+    del calls, group, sessions
     gc.collect()
 
     entries: dict[str, dict] = {}
@@ -126,14 +149,16 @@ def build_table(cfg: DictConfig) -> Path:
         e2e.update(measure(group, device, p.trials, p.warmup, p.min_call_ms, p.seed + 1 + bs))
         e2e_calls.update(group)
     e2e_energy = _energy_per_call(e2e_calls, meter, idle.watts, e.window_s, p.seed + 1) if meter else None
-    fingerprint = {**device_fingerprint(device), "batch_sizes": batch_sizes, "dtype": cfg.dtype,
-                   "memory_format": served.memory_format,
+    spec = served.target.spec()
+    fingerprint = {**device_fingerprint(device), "target": spec.name, "target_runtime": spec.to_json(),
+                   "batch_sizes": batch_sizes, "dtype": cfg.dtype, "memory_format": served.memory_format,
                    "space_name": space.name, "space_digest": space.digest(), "num_classes": num_classes,
                    "in_chans": in_chans}
     protocol = {"warmup": p.warmup, "trials": p.trials, "min_call_ms": p.min_call_ms, "seed": p.seed,
                 "order": "per batch size; random, interleaved across ops each trial", "statistic": "median (p10, p90)",
-                "mode": "eval + torch.inference_mode", "threads": torch.get_num_threads(),
-                "cuda_sync": device.type == "cuda"}
+                "mode": spec.mode, "threads": torch.get_num_threads(), "cuda_sync": device.type == "cuda"}
+    if calib_record:  # a quantising target: what its blocks were calibrated on, and why that is enough
+        protocol["calibration"] = calib_record
     if meter:
         energy_scale = {"source": meter.source, "idle_w": idle.watts, "idle_window_s": idle.seconds,
                         "window_s": e.window_s, "note": "energy_mj.median is idle-subtracted; gross kept beside it"}
@@ -159,20 +184,12 @@ def build_table(cfg: DictConfig) -> Path:
     table.write(out)
     fits = ", ".join(f"b{bs}: a={table.fit(bs, 'latency_ms')['a']:.3f} r2={table.fit(bs, 'latency_ms')['r2']:.3f}"
                      for bs in batch_sizes)
-    print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']}, "
+    print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']} "
+          f"(target {spec.name}), "
           f"energy source {table.energy_source}, correction {fits}, {seconds:.0f} s -> {out}")
     log_scalars(Path(cfg.paths.output_dir), "build", {"ops": len(ops), "seconds": seconds, **{
         f"b{bs}/correction_{k}": table.fit(bs, "latency_ms")[k] for bs in batch_sizes for k in ("a", "r2")}})
     return out
-
-
-def log_scalars(folder: Path, prefix: str, values: dict[str, float]) -> None:
-    """The cost table's figures in TensorBoard too (``<folder>/tb``), beside the trainings' logs."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    with SummaryWriter(str(folder / "tb")) as writer:
-        for k, v in values.items():
-            writer.add_scalar(f"lut/{prefix}/{k}", float(v), 0)
 
 
 def prediction_stats(pred: list[float], meas: list[float]) -> dict[str, float]:
@@ -195,8 +212,16 @@ def validate_table(cfg: DictConfig) -> JSONObject:
     if v.subnets < 2:
         raise GreenError(f"validate.subnets must be >= 2, got {v.subnets}")
     model = CostModel.load(cfg.table, space, device=device_fingerprint(device), allow_mismatch=v.allow_mismatch)
+    measured_in, spec = recorded_target(model.table.fingerprint), served.target.spec()
+    if measured_in != spec.name:  # a table is validated in the runtime it prices, never another
+        raise GreenError(f"lookup table {str(cfg.table)!r} was measured on target {measured_in}, not "
+                         f"{spec.name}: pass target={measured_in}")
+    was = dict(model.table.fingerprint.get("target_runtime", {}).get("options", spec.options))
+    diff = [f"target.{k}: table {was.get(k)!r} vs here {v!r}" for k, v in spec.options.items() if was.get(k) != v]
+    if diff:
+        raise GreenError(f"lookup table {str(cfg.table)!r} was measured with other target settings ({'; '.join(diff)})")
     # the subnets are timed as the table was: its memory format (tables of before it was recorded were NCHW)
-    served = dataclasses.replace(served, memory_format=table_format(model.table))
+    served = dataclasses.replace(served, where=dataclasses.replace(served.where, memory_format=table_format(model.table)))
     rng = random.Random(v.seed)
     archs, seen = [], set()
     while len(archs) < v.subnets and len(seen) < 50 * v.subnets:
@@ -204,7 +229,8 @@ def validate_table(cfg: DictConfig) -> JSONObject:
         if str(a) not in seen:
             archs.append(a)
         seen.add(str(a))
-    result: dict[str, Any] = {"table": str(cfg.table), "n_subnets": len(archs), "device": str(device),
+    result: dict[str, Any] = {"table": str(cfg.table), "target": served.target.name, "n_subnets": len(archs),
+                              "device": str(device),
                               "memory_format": served.memory_format,
                               "fingerprint": model.table.fingerprint, "energy_source": model.energy_source,
                               "batches": {}}
@@ -213,7 +239,7 @@ def validate_table(cfg: DictConfig) -> JSONObject:
     bar = tqdm(total=2 * len(model.batch_sizes) * v.trials * len(archs),
                desc=f"green-lut validate: {len(archs)} subnets x {len(model.batch_sizes)} batch sizes, timed twice")
     for bs in model.batch_sizes:
-        calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, served) for a in archs}
+        calls = {str(a): _net_call(space, a, num_classes, in_chans, bs, served, v.seed) for a in archs}
         # both measurements in one session, every trial timing each subnet twice in shuffled order (A, B, A, B):
         # the retest compares one machine state, not two passes minutes apart (a drift of 1.34x between
         # passes once posed as noise)
@@ -241,7 +267,7 @@ def validate_table(cfg: DictConfig) -> JSONObject:
             res["energy"] = {"note": f"no energy counter here: energies are {model.energy_source} "
                                      "(power x predicted latency), so they cannot be validated by measurement"}
         result["batches"][str(bs)] = res
-        _scatter(res, bs, Path(cfg.paths.output_dir) / f"lut_validate_b{bs}.png")
+        scatter(res, bs, Path(cfg.paths.output_dir) / f"lut_validate_b{bs}.png", served.target.name)
         lat, rt = res["latency"], res["retest"]
         print(f"green-lut validate b{bs}: MAPE {lat['mape']:.1%} (retest {rt['mape']:.1%}), within 10% "
               f"{lat['within_10pct']:.0%}, Spearman {lat['spearman']:.3f} (retest {rt['spearman']:.3f}), "
@@ -254,31 +280,6 @@ def validate_table(cfg: DictConfig) -> JSONObject:
          ("retest", "spearman"))})
     print(f"green-lut validate: {len(archs)} subnets measured against {cfg.table} -> {path} (and lut_validate_b*.png)")
     return result
-
-
-def _scatter(res: dict, bs: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pred = [s["predicted_ms"] for s in res["subnets"]]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-    for i, mark in ((0, "o"), (1, "x")):
-        ax.scatter(pred, [s["measured_ms"][i] for s in res["subnets"]], marker=mark, s=18,
-                   label=f"measurement {i + 1}")
-    lo, hi = min(pred + [s["measured_ms"][0] for s in res["subnets"]]), max(pred)
-    ax.plot([lo, hi * 1.1], [lo, hi * 1.1], "k--", lw=0.8, label="y = x")
-    ax.set_xlabel("predicted latency (ms)")
-    ax.set_ylabel("measured latency (ms)")
-    lat = res["latency"]
-    ax.set_title(f"batch {bs}: MAPE {lat['mape']:.1%}, Spearman {lat['spearman']:.2f}", fontsize=9)
-    ax.legend(fontsize=7)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
 
 
 def run(cfg: DictConfig) -> Any:

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.device import DEFAULT_MEMORY_FORMAT, hardware_name, sync, to_memory_format
+from core.device import DEFAULT_MEMORY_FORMAT, hardware_name, sync
 from core.errors import GreenError
+from core.jsontypes import JSONObject
+from search.targets.pytorch import TorchSession
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -34,14 +36,8 @@ def summary(samples: list[float]) -> dict[str, float]:
 def runner(module: nn.Module, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype = torch.float32,
            memory_format: str = DEFAULT_MEMORY_FORMAT) -> Callable[[], None]:
     """A no-argument call running ``module`` once in eval mode on a fixed random input, both in the dtype and
-    memory format the model is served in (a cost is measured as served)."""
-    module = to_memory_format(module.to(device=device, dtype=dtype), memory_format).eval()
-    x = to_memory_format(torch.randn(shape, device=device, dtype=dtype), memory_format)
-
-    def call() -> None:
-        with torch.inference_mode():
-            module(x)
-    return call
+    memory format the model is served in (a cost is measured as served): the ``torch`` target's call."""
+    return TorchSession(module, shape, device, dtype, memory_format).caller(shape[0])
 
 
 def measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, trials: int = 7, warmup: int = 3,
@@ -98,7 +94,7 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
     return {k: summary(v) for k, v in samples.items()}
 
 
-def device_fingerprint(device: torch.device) -> dict[str, object]:
+def device_fingerprint(device: torch.device) -> JSONObject:
     """What a timing depends on: device kind and model, thread count, torch version (the dtype and memory
     format are the caller's, recorded beside it)."""
     return {"device": device.type, "device_name": hardware_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
