@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, quick_supernet, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 
 TRAIN = ["experiment=smoke", "data.train_subset=256", "module.calib_images=64", "trainer.enable_progress_bar=false"]
 MARKER = Path(tempfile.gettempdir()) / "green_bad_input_payload_ran"
@@ -58,8 +57,7 @@ class Case:
 def run_case(c: Case) -> JSONObject:
     if c.prepare:
         c.prepare()
-    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1",
-           "PYTHONUNBUFFERED": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", c.module, *c.args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

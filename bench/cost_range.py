@@ -25,12 +25,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 
 SUBNETS = ("smallest", "middle", "largest")
 FIELDS = ("macs", "params", "latency_ms_b1", "latency_ms_serving")

@@ -32,12 +32,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, input_ref, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.stats import interval, kendall, mape, spearman  # noqa: E402
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below

@@ -35,10 +35,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from core.jsontypes import JSONObject  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

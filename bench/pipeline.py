@@ -33,12 +33,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.stats import mean_spread  # noqa: E402
 from search.pipeline.breakeven import from_ledger  # noqa: E402
 from search.pipeline.summary import dominated_counts, hv_ratio  # noqa: E402

@@ -35,12 +35,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, quick_supernet, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from bench.ranking_methods import fit_predictors, parse_methods, score_supernets  # noqa: E402
 from search.ranking.fidelity import TOP_K, budgets, ci, random_regret, regret  # noqa: E402, F401  (re-exported for the tests)
 from search.ranking.fidelity import figures as rank_figures  # noqa: E402

@@ -29,12 +29,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, input_ref, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.stats import interval, mean_spread  # noqa: E402
 
 WITH, WITHOUT = "with_recall_min", "without"

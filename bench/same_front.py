@@ -23,12 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, input_ref, quick_supernet, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.evolution.state import read_cache  # noqa: E402
 
 ALGOS = ("nsga2", "nsga3", "random")

@@ -34,12 +34,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, device_info, input_ref, quick_supernet, save  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.evolution.objectives import Normaliser, hypervolume, pareto_front, parse_objectives  # noqa: E402
 from search.stats import bootstrap_ci, mean_spread  # noqa: E402
 

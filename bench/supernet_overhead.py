@@ -27,12 +27,11 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from core.jsontypes import JSONObject
-
 if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.common import ROOT, device_info, save, spread, timed  # noqa: E402
+from core.jsontypes import JSONObject  # noqa: E402
 from search.stats import interval  # noqa: E402
 
 N_BOOT, LEVEL, SEED = 2000, 0.95, 0  # the bootstrap protocol of every interval below
