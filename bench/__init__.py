@@ -21,7 +21,7 @@ A script is ``bench/<name>.py`` with a ``main()``; the result ``bench/results/**
 recomputed by ``bench/recompute.py`` with its ``headline(result)`` (defined in the script, or imported into it
 from the module that holds it). Code that serves one script lives beside it: a module ``bench/<name>_*.py``
 (``bench/ranking_methods.py``, ``bench/throughput_loops.py``), or a subpackage where it takes several
-(``bench/optim/`` for ``bench/optimizer.py``, ``bench/sections/`` the README sections of ``bench/readme.py``);
+(``bench/optim/`` for ``bench/optimizer.py``, ``bench/sections/`` the figure sections of ``bench/readme.py``);
 ``bench/common.py`` (provenance, saving a result), ``bench/problems/`` (the optimizer's test problems) and
 ``bench/deap_loop.py`` are shared. No module here is over 300 lines (``tests/test_layout.py``, which also runs
 the scripts' imports as files).

@@ -1,7 +1,7 @@
 """Write CIFAR-10 (or CIFAR-100) as an ImageFolder: ``<out>/{train,test}/<class>/<n>.png``.
 
 ``data=imagefolder data.root=<out>`` then reads it like any folder of your own images, which is how
-the README's CIFAR-10 examples use it (``../shared/data/cifar10`` is such a folder). torchvision
+the CIFAR-10 examples of docs/commands.md use it (``data/cifar10`` is such a folder). torchvision
 downloads the archive once into ``--root``; the PNGs are lossless, so accuracies match published
 CIFAR figures. The folder is filled under a temporary name and renamed at the end, so an interrupted
 run leaves nothing half-written.

@@ -1,5 +1,6 @@
-"""bench/throughput.py and bench/walltime.py: headlines recomputed from raw data (known answers), and the README's
-figure sections written from the committed results (bench/readme.py)."""
+"""bench/throughput.py and bench/walltime.py: headlines recomputed from raw data (known answers), and the figure
+sections of README.md and docs/ written from the committed results (bench/readme.py)."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,13 +50,41 @@ def test_walltime_headline_known_answers():
     assert h["tests"]["after_ok"] is False and h["quickstart"]["load_1min_before_run"] == [0.1, 0.2]
 
 
-def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch):
+def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch, capsys):
+    """The figure sections of README.md and docs/ are the committed results; a hand edit in any page is overwritten,
+    and --check names the page that drifted."""
     r = subprocess.run([sys.executable, str(BENCH / "readme.py"), "--check"], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
-    text = (ROOT / "README.md").read_text()
+    where = readme.placed({p: p.read_text() for p in readme.documents()})
+    assert where["throughput"] == ROOT / "docs" / "benchmarks.md" and where["headlines"] == ROOT / "README.md"
+    text = where["throughput"].read_text()
     stale = text.replace("<!-- figures:throughput -->\n", "<!-- figures:throughput -->\n| typed by hand |\n")
     assert readme.render(stale) == text  # a hand edit inside a section is overwritten by the results
-    monkeypatch.setattr(readme, "README", tmp_path / "README.md")
-    (tmp_path / "README.md").write_text(stale)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    (tmp_path / "docs" / "benchmarks.md").write_text(stale)
+    monkeypatch.setattr(readme, "ROOT", tmp_path)
+    capsys.readouterr()
     assert readme.main(["--check"]) == 1
+    assert "docs/benchmarks.md" in capsys.readouterr().err
+    assert readme.main([]) == 0 and (tmp_path / "docs" / "benchmarks.md").read_text() == text
+    assert readme.main(["--check"]) == 0
+
+
+def test_readme_wants_each_section_once_across_the_pages(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    monkeypatch.setattr(readme, "ROOT", tmp_path)
+    bench_page = tmp_path / "docs" / "benchmarks.md"
+    moved = bench_page.read_text()
+    (tmp_path / "docs" / "other.md").write_text("<!-- figures:throughput -->\n<!-- /figures:throughput -->\n")
+    with pytest.raises(SystemExit, match="stands twice"):
+        readme.main(["--check"])
+    (tmp_path / "docs" / "other.md").unlink()
+    bench_page.write_text(moved.replace("<!-- figures:walltime -->", "<!-- figures:wall -->"))
+    with pytest.raises(SystemExit, match="unknown section"):
+        readme.main(["--check"])
+    bench_page.write_text(moved.replace("<!-- figures:walltime -->", "walltime"))
+    with pytest.raises(SystemExit, match="no file has a <!-- figures:walltime -->"):
+        readme.main(["--check"])

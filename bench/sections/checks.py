@@ -1,5 +1,5 @@
-"""The README's figure sections on how the figures are checked: bad input, mutation testing of the figure code, and
-the list of committed results."""
+"""The figure sections (docs/benchmarks.md) on how the figures are checked: bad input, mutation testing of the
+figure code, and the list of committed results."""
 from __future__ import annotations
 
 import json

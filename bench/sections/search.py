@@ -1,5 +1,5 @@
-"""The README's figure sections on what the search rests on: ranking methods against a ground-truth table, the
-space's cost range, the cost table against measurement, and the engine against its peers."""
+"""The figure sections (docs/benchmarks.md) on what the search rests on: ranking methods against a ground-truth
+table, the space's cost range, the cost table against measurement, and the engine against its peers."""
 from __future__ import annotations
 
 

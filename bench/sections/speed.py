@@ -1,5 +1,5 @@
-"""The README's figure sections on speed: training paths against a bare loop, wall times, parallel jobs, and the
-supernet's step against the static net's."""
+"""The figure sections (docs/benchmarks.md) on speed: training paths against a bare loop, wall times, parallel jobs,
+and the supernet's step against the static net's."""
 from __future__ import annotations
 
 from bench.sections.text import interval_text, load_result, made_by, met, variant_label

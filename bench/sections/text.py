@@ -1,4 +1,4 @@
-"""What the README's figure sections share: reading a committed result and writing its figures as text."""
+"""What the figure sections share: reading a committed result and writing its figures as text."""
 from __future__ import annotations
 
 import json
