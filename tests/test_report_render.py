@@ -58,7 +58,12 @@ def test_choice_charts_have_the_discrete_choices_as_ticks():
 def test_pareto_axes_have_units():
     from search.objectives import label as axis_label
 
-    assert axis_label("energy_mj") == "predicted energy (mJ per image, batch 1)"
+    from search.objectives.tables import TableInfo, describe
+
+    assert axis_label("energy_mj") == "predicted energy (mJ per call)"  # the batch is the table's: said with it
+    own = TableInfo(None, "lut.json", "torch", "cpu", 4, (1, 4), "codecarbon-estimate", 20.0)
+    assert describe("energy_mj", (own,)) == ("predicted energy (mJ per call) on torch (cpu), batch 4; codecarbon-"
+                                             "estimate: no energy counter, latency x one power figure of 20 W")
     assert axis_label("recall:cat") == "recall of class cat" and axis_label("acc") == "inherited val accuracy"
 
 

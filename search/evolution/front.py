@@ -3,8 +3,9 @@
 A :class:`Front` says what was searched (objectives, constraints, algorithm, seed, space), how the
 candidates were scored (``mode``: inherited weights or multi-trial with its ``budget``, the
 ``val_images`` the front was selected on, an optional accuracy ``predictor``), with which inputs
-(``ckpt``, ``table``) and at what cost, and lists the non-dominated subnets (:class:`Member`), best
-first by the first objective. Extraction, fine-tuning, HPO and the pipeline read it with
+(``ckpt``, ``table``, and the ``cost_tables`` that priced the costs: their targets, batch sizes and energy
+sources, which the charts' labels state) and at what cost, and lists the non-dominated subnets
+(:class:`Member`), best first by the first objective. Extraction, fine-tuning, HPO and the pipeline read it with
 :meth:`Front.read`, which turns a missing, foreign or damaged file into one line.
 
 Files written before the scoring fields existed lack ``mode``, ``multi_trial`` and ``val_images``:
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from search.evolution.objectives import Objective
+from search.objectives.tables import TableInfo
 from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
 from core.io import write_json
@@ -103,6 +105,7 @@ class Front:
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys of newer writers, kept on a rewrite
     algorithm_why: str = ""  # which algorithm ran and why (auto: by the number of objectives)
     status: str = "finished"  # how the search ended (Evolution.status): finished, stopped or infeasible
+    cost_tables: tuple[TableInfo, ...] = ()  # the tables that priced the costs, the search's own first (none: older)
 
     @property
     def feasible(self) -> bool:
@@ -119,6 +122,8 @@ class Front:
             "hypervolume": self.hypervolume, "ckpt": self.ckpt, "table": self.table, "val_images": self.val_images,
             "mode": self.mode, "multi_trial": self.multi_trial, "algorithm_why": self.algorithm_why,
             "status": self.status, "feasible": self.feasible}
+        if self.cost_tables:  # a front of before they were recorded is written back as it was
+            out["cost_tables"] = [t.to_json() for t in self.cost_tables]
         if self.predictor is not None:
             out["predictor"] = self.predictor
         out.update(self.extra)
@@ -144,7 +149,8 @@ class Front:
                        data.get("table"), data.get("val_images"), data.get("mode") or "one_shot",
                        data.get("multi_trial"), data.get("predictor"),
                        {k: v for k, v in data.items() if k not in known}, str(data.get("algorithm_why") or ""),
-                       str(data.get("status") or "finished"))
+                       str(data.get("status") or "finished"),
+                       tuple(TableInfo.from_json(t) for t in data.get("cost_tables") or ()))
         except (KeyError, TypeError, ValueError) as err:
             raise GreenError(f"{where!r} is not a green-search {FILE} ({type(err).__name__}: {err})") from None
 

@@ -4,10 +4,11 @@ Every evaluated subnet is a *record*: ``acc``, ``recall`` (macro), ``recall_min`
 ``recall:<class>`` (inherited-weight validation figures, :mod:`supernet.metrics`), ``params``,
 ``macs`` (exact counts), ``latency_ms``, ``energy_mj`` (lookup table, with ``energy_source``).
 Objectives name record fields with a direction; which names exist, and the field and direction of each,
-is the registry of :mod:`search.objectives` (a new objective is declared there, once). Constraints bound cost fields, checked (and
-repaired) before the expensive evaluation, or scores (``recall_min >= 0.6``), checked after it:
-a candidate that misses a score bound is kept out of the front and ranked behind every candidate
-that meets the bounds (Deb's constrained domination, see :func:`penalised`).
+is the registry of :mod:`search.objectives` (a new objective is declared there, once); a cost priced on
+another named table of the search (``latency@int8``, field ``latency_ms@int8``) is resolved there too.
+Constraints bound cost fields, checked (and repaired) before the expensive evaluation, or scores
+(``recall_min >= 0.6``), checked after it: a candidate that misses a score bound is kept out of the
+front and ranked behind every candidate that meets the bounds (Deb's constrained domination, see :func:`penalised`).
 
 Hypervolume is computed over objectives normalised to [0, 1] minimisation with *fixed* bounds
 (accuracy and recall in [0, 1], costs in [0, cost of the largest subnet]) and the fixed reference
@@ -25,19 +26,23 @@ from typing import Any, Iterable, Mapping, Sequence
 import moocore
 import numpy as np
 
-from search.objectives import cost_fields, directions
+from search.objectives import by_field, cost_fields, directions, resolve
 from core.errors import GreenError
 from supernet.metrics import CLASS_PREFIX
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_CONSTRAINT_RE = re.compile(r"^\s*(recall:\S(?:.*?\S)?|[a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
+_CONSTRAINT_RE = re.compile(r"^\s*(recall:\S(?:.*?\S)?|[a-z_]+@[^\s<>=]*|[a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
 
 
 def lookup(name: str, registry: Mapping[str, tuple[str, str]] | None = None) -> tuple[str, str] | None:
     """(field, direction) of an objective name, ``recall:<class>`` included; None when unknown.
 
-    ``registry`` is a ``name -> (field, direction)`` view; None: the objectives of :mod:`search.objectives`.
+    ``registry`` is a ``name -> (field, direction)`` view; None: the objectives of :mod:`search.objectives`, whose
+    costs may name a table (``latency@int8``: :func:`search.objectives.resolve`, one line for a score with ``@``).
     """
+    if registry is None and "@" in name and not name.startswith(CLASS_PREFIX):
+        spec = resolve(name)
+        return None if spec is None else (spec.field, "max" if spec.maximise else "min")
     registry = directions() if registry is None else registry
     if name in registry:
         return registry[name]
@@ -64,16 +69,17 @@ def parse_objectives(names: Sequence[str], registry: Mapping[str, tuple[str, str
     """Objectives from names (of ``registry``, see :func:`lookup`); unknown or repeated names and fewer than two
     are errors."""
     names = list(names)
-    registry = directions() if registry is None else registry
-    unknown = [n for n in names if lookup(n, registry) is None]
+    given, registry = registry, directions() if registry is None else registry
+    unknown = [n for n in names if lookup(n, given) is None]
     if unknown:
         extra = ", recall:<class>" if "recall" in registry else ""
+        extra += ", <cost>@<table>[/b<batch size>]" if given is None else ""
         raise GreenError(f"unknown objective(s) {unknown}; choose from {sorted(registry)}{extra}")
     if len(set(names)) != len(names) or len(names) < 2:
         raise GreenError(f"objectives must be at least two distinct names, got {names}")
     out = []
     for n in names:
-        field, direction = lookup(n, registry)
+        field, direction = lookup(n, given)
         out.append(Objective(n, field, direction == "max"))
     return out
 
@@ -105,6 +111,7 @@ def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, st
     work too): a bound on a cost field (priced before evaluation, :func:`search.objectives.cost_fields`) or on a
     score the evaluation computes (a maximised objective's field)."""
     out = []
+    named = registry is None  # the search's objectives: a cost on a named table (latency_ms@int8) is a cost too
     registry = directions() if registry is None else registry
     costs = cost_fields()
     scores = sorted(n for n, (_, d) in registry.items() if d == "max")
@@ -112,11 +119,15 @@ def parse_constraints(texts: Iterable[str], registry: Mapping[str, tuple[str, st
         m = _CONSTRAINT_RE.match(str(text))
         if not m:
             raise GreenError(f"malformed constraint {text!r}: expected e.g. 'latency_ms <= 5'")
-        known = lookup(m.group(1), registry)
+        known = lookup(m.group(1), None if named else registry)
         field = known[0] if known else m.group(1)
+        spec = by_field(field) if named and "@" in field else None  # latency@int8, or latency_ms@int8 as a field
+        if spec is not None and spec.kind == "cost":  # a cost priced on a named table: bounded before evaluation
+            known, costs = (field, "max" if spec.maximise else "min"), (*costs, field)
         if field not in costs and not (known and known[1] == "max"):
+            on = ", or one on a named table: latency@<table>" if named and "@" in m.group(1) else ""
             raise GreenError(f"constraint {text!r}: {m.group(1)!r} is not computed by the search; constrain a cost "
-                             f"({', '.join(costs)}) or a score ({', '.join(scores)}, recall:<class>)")
+                             f"({', '.join(costs)}{on}) or a score ({', '.join(scores)}, recall:<class>)")
         try:
             value = float(m.group(3))
         except ValueError:

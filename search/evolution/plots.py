@@ -1,15 +1,20 @@
-"""The picture of a search: every evaluated subnet and the front, in 2-D projections."""
+"""The picture of a search: every evaluated subnet and the front, in 2-D projections, each cost axis labelled
+with the target, batch size and energy source of the table that priced it."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import textwrap
+from typing import Any, Mapping, Sequence
 
 from search.evolution.objectives import Objective
 from search.evolution.records import Evaluation
-from search.objectives import by_field, label as axis_label
+from search.objectives import by_field
+from search.objectives.tables import TableInfo, describe
 
 
-def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objectives: Sequence[Objective]) -> Any:
-    """2-D projections: the first objective against each other one; evaluated points and the front."""
+def plot_front(history: Sequence[Evaluation | Mapping[str, Any]], front: Sequence[Any], objectives: Sequence[Objective],
+               tables: Sequence[TableInfo] = (), title: str | None = None) -> Any:
+    """2-D projections: the first objective against each other one; evaluated points and the front (records or
+    anything read by field name, as :class:`~search.evolution.front.Member`); ``tables`` label the cost axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,12 +26,14 @@ def plot_front(history: Sequence[Evaluation], front: Sequence[Evaluation], objec
         ax.scatter([r[o.field] for r in history], [r[first.field] for r in history], s=8, c="0.7", label="evaluated")
         pts = sorted((r[o.field], r[first.field]) for r in front)
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=16, c="tab:green", label="Pareto front")
-        ax.set_xlabel(axis_label(o.field))
-        ax.set_ylabel(axis_label(first.field))
+        ax.set_xlabel(textwrap.fill(describe(o.field, tables), 52), fontsize=8)  # a table's label states its source
+        ax.set_ylabel(describe(first.field, tables))
         spec = by_field(o.field)
         if spec is not None and spec.log_axis:
             ax.set_xscale("log")
     axes[0][0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig

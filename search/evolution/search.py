@@ -1,7 +1,9 @@
 """``green-search``: multi-objective search of a trained supernet's subnets (Hydra app, ``conf/search.yaml``).
 
-Inputs: a ``green-train`` checkpoint (``ckpt=``), a ``green-lut`` table (``table=``) and the data the
-supernet was trained on. Each candidate is priced by the table (constraints checked first), then
+Inputs: a ``green-train`` checkpoint (``ckpt=``), a ``green-lut`` table (``table=``), optional further tables
+by name (``tables={int8: <lut.json>}``, priced by objectives such as ``latency@int8``:
+:mod:`search.objectives.tables`) and the data the supernet was trained on. Each candidate is priced by the
+tables (constraints checked first), then
 scored on the validation split: with inherited weights (``search.mode=one_shot``, the point of a
 supernet), or trained standalone from scratch for a short stated budget (``search.mode=multi_trial``,
 the classic multi-trial search it saves on; the supernet then only supplies the space and the data
@@ -14,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from hydra.utils import instantiate
@@ -22,10 +24,11 @@ from omegaconf import DictConfig
 
 from search.hardware.cost import CostModel
 from search.objectives import Pricing, price
+from search.objectives.tables import TableInfo, check_tables, load_tables, table_paths
 from supernet.arch import ArchConfig
 from search.ranking.table import load_table
 from core.device import Device
-from core.energy import track_energy
+from core.energy import EnergyUse, track_energy
 from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
 from search.evolution.settings import Settings
@@ -59,15 +62,20 @@ def standalone_evaluator(cfg: DictConfig, scorer: SubnetEvaluator, dm: Any,
                                         seed=cfg.seed)
 
 
-def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvaluator, CostModel]:
-    """Everything a search needs, validated before anything is written."""
+def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvaluator, tuple[TableInfo, ...]]:
+    """Everything a search needs, validated before anything is written; the tables it prices with are described
+    last (its own first, then the named ones)."""
     settings: Settings = instantiate(cfg.search, seed=cfg.seed)
+    fields = [o.field for o in settings.objectives] + [c.field for c in settings.constraints]
+    named = table_paths(cfg.get("tables"))
+    check_tables(fields, dict.fromkeys(named))  # an unknown table name: one line before anything loads
     device = Device.of(cfg.device, cfg.threads).activate().torch
     net, _, dm = load_matching(cfg, cfg.ckpt, device)
     space = net.space
     costs = CostModel.load(cfg.table, space, check_device=True, allow_mismatch=cfg.allow_mismatch)
+    tables = load_tables(named, space, cfg.allow_mismatch)  # loaded once; any device (only the space is checked)
+    check_tables(fields, tables)
     e = cfg.eval
-    fields = [o.field for o in settings.objectives] + [c.field for c in settings.constraints]
     check_classes(fields, dm.classes)
     evaluator = SubnetEvaluator(net, dm, e.calib_images, e.val_images, e.batch_size, track=tracked_classes(fields))
     if settings.mode == "multi_trial":
@@ -79,10 +87,11 @@ def build(cfg: DictConfig) -> tuple[Evolution, SubnetEvaluator | StandaloneEvalu
 
     def cost_fn(arch: ArchConfig) -> dict[str, float | str]:
         cost = costs.predict(arch, settings.batch_size)  # the table's figures, then any plug-in cost in use
-        return {**cost.to_dict(), **price(Pricing(arch, cost, costs), fields)}
+        return {**cost.to_dict(), **price(Pricing(arch, cost, costs, tables), fields)}
 
     evo = Evolution(space, settings, cost_fn, run_dir=cfg.paths.output_dir, progress=cfg.progress)
-    return evo, evaluator, costs
+    info = (TableInfo.of(costs, None, settings.batch_size), *(TableInfo.of(m, n) for n, m in tables.items()))
+    return evo, evaluator, info
 
 
 def predicted_evaluator(p: DictConfig, net: Any, dm: Any, inner: SubnetEvaluator) -> Any:
@@ -122,7 +131,7 @@ def check_scoring(out: Path, scoring: JSONObject) -> None:
 
 def search(cfg: DictConfig) -> Front:
     """Run (or resume) the search described by ``cfg``; returns its front (also written as ``pareto.json``)."""
-    evo, evaluator, costs = build(cfg)
+    evo, evaluator, tables = build(cfg)
     out = Path(cfg.paths.output_dir)
     budget = evaluator.budget() if evo.settings.mode == "multi_trial" else None
     predictor = getattr(evaluator, "predictor", None)
@@ -141,13 +150,14 @@ def search(cfg: DictConfig) -> Front:
         for o in evo.objectives:
             if f"{o.name}_best" in row:  # absent while no candidate meets the score bounds
                 writer.add_scalar(f"search/{o.name}_best", row[f"{o.name}_best"], gen)
-        writer.add_figure("search/front", plot_front(list(evo.records.values()), evo.front(), evo.objectives), gen)
+        writer.add_figure("search/front", plot_front(list(evo.records.values()), evo.front(), evo.objectives, tables),
+                          gen)
 
     with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code) as energy:
         evo.run(evaluator, on_generation)
     writer.close()
     # the validation images the front was selected on: later picks use others
-    front = write_outputs(out, evo, costs, energy.result, ckpt=str(Path(cfg.ckpt).resolve()),
+    front = write_outputs(out, evo, tables, energy.result, ckpt=str(Path(cfg.ckpt).resolve()),
                           table=str(Path(cfg.table).resolve()), val_images=getattr(evaluator, "val_images", None),
                           **scoring)
     if evo.status == "infeasible":
@@ -161,25 +171,28 @@ def search(cfg: DictConfig) -> Front:
     return front
 
 
-def write_outputs(out: Path, evo: Evolution, costs: CostModel, energy: dict | None, **inputs: Any) -> Front:
-    """pareto.json/.csv, history.csv, pareto.png and logbook.json, each written atomically; ``inputs`` are
-    :class:`Front`'s fields that say how the search ran (``ckpt``, ``table``, ``val_images``, ``mode``, ...)."""
+def write_outputs(out: Path, evo: Evolution, tables: Sequence[TableInfo], energy: EnergyUse | None,
+                  **inputs: Any) -> Front:
+    """pareto.json/.csv, history.csv, pareto.png and logbook.json, each written atomically; ``tables`` describe the
+    search's cost tables (its own first); ``inputs`` are :class:`Front`'s fields that say how the search ran
+    (``ckpt``, ``table``, ``val_images``, ``mode``, ...)."""
     first = evo.objectives[0]
     records = sorted(evo.front(), key=lambda r: r[first.field], reverse=first.maximise)
     fields = [*(o.field for o in evo.objectives), *(c.field for c in evo.constraints)]
     more = [f for f in dict.fromkeys(fields) if f not in MEMBER_FIELDS and not f.startswith(CLASS_PREFIX)]
     members = tuple(Member.of(r.row(), more) for r in records)
     front = Front(tuple(evo.objectives), tuple(str(c) for c in evo.constraints), evo.algorithm, evo.seed,
-                  evo.space.digest(), costs.energy_source, costs.batch_sizes[0], len(evo.records), evo.hypervolume(),
-                  members, **inputs, algorithm_why=evo.settings.algorithm_why, status=evo.status)
+                  evo.space.digest(), tables[0].energy_source, tables[0].batch_size, len(evo.records),
+                  evo.hypervolume(), members, **inputs, algorithm_why=evo.settings.algorithm_why, status=evo.status,
+                  cost_tables=tuple(tables))
     front.write(out)
     history = [r.row() for r in evo.records.values()]
     tracked = [k for k in dict.fromkeys(k for r in history for k in r) if k.startswith(CLASS_PREFIX)]
     write_csv(out / "pareto.csv", [r.row() for r in records], (*RECORD_FIELDS, *more, *tracked))
     extra = [k for k in ("images_seen", "train_seconds") if any(k in r for r in history)]  # multi-trial
     write_csv(out / "history.csv", history, (*RECORD_FIELDS, *more, *tracked, *extra, "eval_seconds"))
-    write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy})
-    fig = plot_front(list(evo.records.values()), records, evo.objectives)
+    write_json(out / "logbook.json", {"logbook": evo.logbook, "search_energy": energy and energy.to_json()})
+    fig = plot_front(list(evo.records.values()), records, evo.objectives, tables)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     write_atomic(out / "pareto.png", buf.getvalue())

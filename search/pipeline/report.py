@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
+from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
 from core.jsontypes import JSONObject
@@ -267,10 +268,12 @@ def write_report(root: str | Path) -> JSONObject:
     if (s.get("multi_trial") or {}).get("breakeven"):
         pngs["breakeven"] = breakeven_chart(s["multi_trial"]["breakeven"], ", ".join(s["energy_sources"]) or "unknown")
     pngs.update(class_pngs(s))
+    fronts = target_fronts(root / "search")  # the search's front, one chart per target it traded accuracy against
+    pngs.update({c.key: c.png for c in fronts})
     images = {k: f"report_{k}.png" for k in pngs}
     for k, data in pngs.items():
         write_atomic(root / images[k], data)
-    md = markdown(s, effects, images, root)
+    md = markdown(s, effects, images, root) + "\n".join(target_lines(fronts, images))
     write_atomic(root / "report.md", md)
     write_atomic(root / "report.html", to_html(md, images, pngs))
     write_json(root / "report.json", {k: v for k, v in s.items() if k != "models"} | {"choice_effects": effects})
