@@ -34,9 +34,15 @@ LIGHTNING_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r"The number of traini
 
 
 def quiet(verbose: bool) -> None:
-    """Silence Lightning's repeated per-training messages unless ``verbose`` (the commands' ``verbose=true``)."""
+    """Silence Lightning's repeated per-training messages unless ``verbose`` (the commands' ``verbose=true``).
+
+    Lightning is imported here, before its loggers are set: importing ``pytorch_lightning`` (and
+    ``lightning_fabric``) sets their loggers back to INFO, so a level set before that import (a command that
+    imports Lightning only when it trains, a launcher's worker) would print every Trainer's banners again."""
     if verbose:
         return
+    import pytorch_lightning  # noqa: F401  (imports lightning_fabric too: both have reset their loggers now)
+
     for name in LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in LIGHTNING_NOISE:

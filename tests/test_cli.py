@@ -1,0 +1,67 @@
+"""The console-script wrapper (core.cli) as a new user meets it (issue 34): Lightning's banners silenced whatever
+the import order, an unknown option named with the closest real one, ``--help`` without the heavy imports."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# what Lightning prints for every Trainer, unasked: banners (logger INFO) and per-fit warnings
+NOISE = ("GPU available", "TPU available", "Tip:", "LOCAL_RANK", "Seed set to", "`Trainer.fit` stopped",
+         "log_every_n_steps", "does not have many workers", "LeafSpec")
+# quiet() first, Lightning imported afterwards (as in a launcher's worker, or a command that imports Lightning
+# only once it trains), then a tiny fit whose logger and loader provoke the usual warnings
+FIT_AFTER_QUIET = """
+import sys
+from core.cli import quiet
+quiet(verbose=sys.argv[1] == "verbose")
+import torch, pytorch_lightning as pl
+from torch.utils.data import DataLoader, TensorDataset
+
+class Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+    def training_step(self, batch, i):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self.lin(x), y)
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+pl.seed_everything(0)
+data = DataLoader(TensorDataset(torch.randn(8, 4), torch.randint(0, 2, (8,))), batch_size=4)
+pl.Trainer(max_epochs=1, accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+           default_root_dir=sys.argv[2]).fit(Tiny(), data)
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "PYTHONWARNINGS")},
+            "PYTHONPATH": str(ROOT)}
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quiet_holds_when_lightning_is_imported_after_it(tmp_path, verbose):
+    r = subprocess.run([sys.executable, "-c", FIT_AFTER_QUIET, "verbose" if verbose else "quiet", str(tmp_path)],
+                       cwd=ROOT, env=_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    heard = [n for n in NOISE if n in r.stdout + r.stderr]
+    if verbose:  # the program does provoke the noise: verbose=true shows it
+        assert {"GPU available", "Seed set to", "log_every_n_steps"} <= set(heard)
+    else:
+        assert heard == [], r.stdout + r.stderr
+
+
+def test_a_tiny_training_prints_only_its_closing_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "supernet.commands.train", "experiment=smoke", "epochs=1",
+                        "data.train_subset=128", "module.calib_images=32", "trainer.enable_progress_bar=false",
+                        "threads=1", f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, env=_env(), capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("green-train: 1 epochs, val acc"), lines
+    assert (tmp_path / "run" / "train.log").read_text() == ""  # nor in the run's log file
