@@ -72,15 +72,21 @@ def output_dir_problem(args: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
-def composition_problem(config_name: str, args: Sequence[str]) -> str | None:
-    """Hydra's complaint about the overrides (a typo'd key, a bad value), as one line; None if they compose."""
+def composition_problem(config_name: str, args: Sequence[str], open_keys: Sequence[str] = ()) -> str | None:
+    """Hydra's complaint about the overrides (a bad value, a malformed override), or a key that names nothing
+    (:mod:`core.keys`; ``open_keys`` are sections the command checks itself), as one line; None if they compose."""
     if any(a.startswith("-") for a in args):  # --help, --cfg, -m ...: Hydra's own business
         return None
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
+    from core.keys import unknown_key_problem
+
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
+            unknown = unknown_key_problem(config_name, args, open_keys)
+            if unknown:
+                return unknown
             compose(config_name, overrides=list(args), return_hydra_config=True)
     except Exception as err:  # noqa: BLE001 - any composition failure is the user's input
         why = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ is not None and str(err.__cause__) else ""
@@ -146,8 +152,10 @@ def check_command_options(prog: str, cfg: DictConfig) -> None:
     check_options(cfg)
 
 
-def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
-    """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
+def command(prog: str, config_name: str,
+            open_keys: Sequence[str] = ()) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
+    """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``; keys under ``open_keys``
+    are free overrides that ``fn`` checks itself (green-run's ``pipeline``), the others must name an option."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
@@ -161,7 +169,7 @@ def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any
 
         @functools.wraps(fn)
         def main() -> None:
-            bad = flag_problem(sys.argv[1:]) or composition_problem(config_name, sys.argv[1:])
+            bad = flag_problem(sys.argv[1:]) or composition_problem(config_name, sys.argv[1:], open_keys)
             if bad:
                 print(f"{prog}: error: {bad}", file=sys.stderr)
                 sys.exit(2)

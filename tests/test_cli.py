@@ -65,3 +65,50 @@ def test_a_tiny_training_prints_only_its_closing_line(tmp_path):
     lines = (r.stdout + r.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("green-train: 1 epochs, val acc"), lines
     assert (tmp_path / "run" / "train.log").read_text() == ""  # nor in the run's log file
+
+
+@pytest.mark.parametrize("config, args, line", [
+    ("train", ["+epoch=3"], "unknown option epoch (did you mean epochs?); see --help"),
+    ("train", ["epoch=3"], "unknown option epoch (did you mean epochs?); see --help"),  # not Hydra's "use +epoch=3"
+    ("train", ["+lr=0.1"], "unknown option lr (did you mean optimizer.lr?); see --help"),
+    ("train", ["+zzzz=1"], "unknown option zzzz (no such option in this command); see --help"),
+    ("train", ["+trainer.limit_val_batch=0"], "unknown option trainer.limit_val_batch: Trainer takes no "
+                                              "'limit_val_batch' (did you mean trainer.limit_val_batches?); see --help"),
+    # DigitsDataModule passes **kwargs on: its base's parameters are what it takes
+    ("train", ["+data.batchsize=3"], "unknown option data.batchsize: ImageDataModule takes no 'batchsize' "
+                                     "(did you mean data.batch_size?); see --help"),
+    ("run", ["+topk=3"], "unknown option topk (did you mean top_k?); see --help"),
+    ("finetune", ["batch_sizes=[]"], "unknown option batch_sizes (did you mean measure.batch_sizes?); see --help"),
+])
+def test_a_key_that_names_nothing_is_one_line_naming_the_closest(config, args, line):
+    from core.cli import composition_problem
+
+    assert composition_problem(config, args, ("pipeline",) if config == "run" else ()) == line
+
+
+@pytest.mark.parametrize("config, args", [
+    ("train", ["+trainer.limit_val_batches=0", "+trainer.fast_dev_run=1"]),  # pytorch_lightning.Trainer arguments
+    ("train", ["+data.mean=[0.5]", "+data.std=[0.5]"]),
+    ("train", ["+space.stages.1.widths=[0.5,1.0]"]),  # inside SearchSpace's argument: it checks its stages
+    ("train", ["++epochs=3", "experiment=smoke"]),
+    ("run", ["+pipeline.train.strategy=progressive", "++pipeline.mt_search={search.population:4}"]),
+    ("finetune", ["launcher=joblib", "+launcher.params.n_jobs=2"]),
+])
+def test_added_keys_that_something_reads_keep_working(config, args):
+    from core.cli import composition_problem
+
+    assert composition_problem(config, args, ("pipeline",) if config == "run" else ()) is None
+
+
+def test_the_console_script_refuses_an_unknown_key_before_any_work(tmp_path, monkeypatch, capsys):
+    from core.cli import command
+
+    ran = []
+    main = command("green-train", "train")(ran.append)  # what every console script is, around a recording fn
+    monkeypatch.setattr(sys, "argv", ["green-train", "+epoch=3", f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2 and ran == []
+    assert capsys.readouterr().err.splitlines() == ["green-train: error: unknown option epoch (did you mean epochs?); "
+                                                    "see --help"]
+    assert not (tmp_path / "run").exists()

@@ -28,7 +28,7 @@ def pipeline(cfg: DictConfig) -> None:
     run(cfg, shared_overrides(HydraConfig.get().overrides.task))
 
 
-main = command("green-run", "run")(pipeline)
+main = command("green-run", "run", open_keys=("pipeline",))(pipeline)  # pipeline.<stage>: its overrides
 
 if __name__ == "__main__":
     main()
