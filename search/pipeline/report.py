@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
+from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
 
@@ -49,11 +50,12 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> list[str]:
 
 
 def _budget_rows(s: dict) -> list[list[Any]]:
-    rows = []
+    rows, busy = [], busy_stages(s)
     for m in [m for ms in s["models"].values() for m in ms]:
         b = m["budget"]
         rows.append([m["name"], m["kind"], b.get("epochs"), b.get("images_seen"), b.get("optimizer"), b.get("lr"),
-                     b.get("schedule"), b.get("init"), b.get("distilled"), m["train_kwh"], m["total_train_kwh"]])
+                     b.get("schedule"), b.get("init"), b.get("distilled"), mark(_fmt(m["train_kwh"]), m["stage"], busy),
+                     m["total_train_kwh"]])
     return rows
 
 
@@ -80,8 +82,8 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
              + f"energy sources: {', '.join(srcs)}"
              + (f"; without a hardware counter one power figure ({power.get('watts', 0):.3g} W, codecarbon's model: "
                 "an estimate proportional to time) prices every model, so energies share one scale."
-                if power and not power.get("per_model") else "."), ""]
-    serving = serving_batch(s)
+                if power and not power.get("per_model") else "."), "", *load_lines(s.get("load"))]
+    serving, busy = serving_batch(s), busy_stages(s)
     lines += ["## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
@@ -111,7 +113,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
             "latency ms (b1)", f"latency ms ({sb})", f"energy mJ/image ({sb})", "energy source"]
     rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"],
              m["select_acc"], m["params"], m["macs"], m["latency_ms"], m["latency_serving_ms"],
-             m["energy_mj_per_image"], m["energy_source"]]
+             m["energy_mj_per_image"], mark(m["energy_source"], "measure" if session else m["stage"], busy)]
             for ms in s["models"].values() for m in ms]
     lines += [*_table(rows, head), ""]
     lines += class_lines(s, images)
@@ -122,7 +124,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     lines += ["## Energy ledger", "",
               "The energy each stage spent (codecarbon). CO2eq uses the carbon intensity of the grid of "
               f"**{', '.join(grids)}** (`country_iso_code`; set `country_iso_code=<your ISO 3166 code>`, e.g. FRA, to "
-              "price it on yours).", "", *_table([[k, v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
+              "price it on yours).", "", *_table([[mark(k, k, busy), v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
                                                 ", ".join(v["sources"])] for k, v in led.items() if v["files"]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
     mt = s.get("multi_trial")
@@ -180,7 +182,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
         from search.pipeline.stages import STAGE_TABLE
 
         what = {st.name: st.what for st in STAGE_TABLE}  # in run order, whatever order run.json holds
-        rows = [[st.name, what[st.name], s["stage_seconds"][st.name]] for st in STAGE_TABLE
+        rows = [[mark(st.name, st.name, busy), what[st.name], s["stage_seconds"][st.name]] for st in STAGE_TABLE
                 if st.name in s["stage_seconds"]]
         lines += ["## Stage times", "", *_table(rows, ["stage", "what", "seconds"]), ""]
     return "\n".join(lines)
