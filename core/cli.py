@@ -159,13 +159,14 @@ def command(prog: str, config_name: str,
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
-            from core.signals import interruptible  # Lightning: imported once a command runs, not for --help
+            with exit_on_error(prog), run_folder(prog, cfg):
+                check_command_options(prog, cfg)  # before Lightning's import: a refused option is one quick line
+                from core.signals import interruptible  # Lightning: imported once a command runs, not for --help
 
-            quiet(bool(cfg.get("verbose", False)))
-            with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):
-                save_records(cfg)
-                check_command_options(prog, cfg)
-                fn(cfg)
+                quiet(bool(cfg.get("verbose", False)))
+                with interruptible(prog, output_folder(cfg)):
+                    save_records(cfg)
+                    fn(cfg)
 
         @functools.wraps(fn)
         def main() -> None:

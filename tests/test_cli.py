@@ -112,3 +112,33 @@ def test_the_console_script_refuses_an_unknown_key_before_any_work(tmp_path, mon
     assert capsys.readouterr().err.splitlines() == ["green-train: error: unknown option epoch (did you mean epochs?); "
                                                     "see --help"]
     assert not (tmp_path / "run").exists()
+
+
+HEAVY = {"torch", "pytorch_lightning", "lightning_fabric", "timm", "torchvision", "codecarbon"}
+
+
+def _imports_of(*args, cwd=ROOT):
+    """Run ``green-run *args`` under ``-X importtime``: (exit status, modules it imported, its other stderr lines)."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "search.commands.run", *args], cwd=cwd, env=_env(),
+                       capture_output=True, text=True)
+    timed = [line for line in r.stderr.splitlines() if line.startswith("import time:")]
+    names = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in timed[1:]}  # the first line is the header
+    return r, names, [line for line in r.stderr.splitlines() if not line.startswith("import time:")]
+
+
+def test_green_run_help_imports_neither_torch_nor_lightning(tmp_path):
+    r, names, rest = _imports_of("--help", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("green-run: from data to a Green report"), rest
+    assert "hydra" in names and names & HEAVY == set()  # the check sees imports at all, and none of the heavy ones
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("override, line", [
+    ("seeds=0", "green-run: error: seeds must be >= 1, got 0"),
+    ("select_fraction=1.0", "green-run: error: select_fraction must lie in [0, 1), got 1.0"),
+    ("+epoch=3", "green-run: error: unknown option epoch (did you mean pipeline.train.epochs?); see --help"),
+])
+def test_a_refused_green_run_option_is_one_line_before_the_heavy_imports(tmp_path, override, line):
+    r, names, rest = _imports_of(override, f"hydra.run.dir={tmp_path / 'run'}")
+    assert r.returncode == 2 and rest == [line]
+    assert names & HEAVY == set() and not (tmp_path / "run").exists()
