@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import tempfile
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from core.errors import GreenError, exit_on_error
 from core.lock import run_folder
@@ -47,6 +48,21 @@ def quiet(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in LIGHTNING_NOISE:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def config_groups() -> str:
+    """``--help``'s config groups (``${green_groups:}`` in conf/hydra/default.yaml), each with its options: only
+    those the command's config composes. Hydra's own list (``$APP_CONFIG_GROUPS``) names every group in conf/, most
+    of which only another command reads (``optimizer=`` means nothing to green-run)."""
+    import conf
+    from hydra.core.hydra_config import HydraConfig
+
+    root = Path(conf.__file__).parent
+    return "\n".join(f"{g}: {', '.join(sorted(p.stem for p in (root / g).glob('*.yaml')))}"
+                     for g in sorted(HydraConfig.get().runtime.choices) if not g.startswith("hydra"))
+
+
+OmegaConf.register_new_resolver("green_groups", config_groups, replace=True)
 
 
 def flag_problem(args: Sequence[str]) -> str | None:
@@ -90,7 +106,9 @@ def composition_problem(config_name: str, args: Sequence[str], open_keys: Sequen
             compose(config_name, overrides=list(args), return_hydra_config=True)
     except Exception as err:  # noqa: BLE001 - any composition failure is the user's input
         why = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ is not None and str(err.__cause__) else ""
-        return " ".join((str(err) + why).replace("\n", " ").split())
+        line = " ".join((str(err) + why).replace("\n", " ").split()).split(" Config search path:")[0]  # Hydra's lookup
+        return re.sub(r" Available options in '([^']+)': (.+)$",
+                      lambda m: f"; options of {m[1]}: {', '.join(m[2].split())}", line)
     finally:
         GlobalHydra.instance().clear()
     return None

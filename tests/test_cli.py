@@ -79,6 +79,9 @@ def test_a_tiny_training_prints_only_its_closing_line(tmp_path):
                                      "(did you mean data.batch_size?); see --help"),
     ("run", ["+topk=3"], "unknown option topk (did you mean top_k?); see --help"),
     ("finetune", ["batch_sizes=[]"], "unknown option batch_sizes (did you mean measure.batch_sizes?); see --help"),
+    # an unknown config option: its options, not Hydra's search path
+    ("run", ["data=cifar"], "In 'run': Could not find 'data/cifar'; options of data: cifar10, cifar100, digits, "
+                            "imagefolder"),
 ])
 def test_a_key_that_names_nothing_is_one_line_naming_the_closest(config, args, line):
     from core.cli import composition_problem
@@ -131,6 +134,10 @@ def test_green_run_help_imports_neither_torch_nor_lightning(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("green-run: from data to a Green report"), rest
     assert "hydra" in names and names & HEAVY == set()  # the check sees imports at all, and none of the heavy ones
     assert not (tmp_path / "outputs").exists()
+    groups = r.stdout.split("Config groups (group=option):\n")[1].split("\n\n")[0].splitlines()
+    # the groups green-run composes, not every folder of conf/ (optimizer=, strategy= are other commands')
+    assert [g.split(":")[0] for g in groups] == ["data", "experiment", "launcher", "paths", "space", "trainer"]
+    assert "launcher: joblib, serial, submitit_local, submitit_slurm" in groups
 
 
 @pytest.mark.parametrize("override, line", [

@@ -80,27 +80,13 @@ def test_the_report_states_the_load_once_and_names_the_stages_under_load():
     assert load_summary({"train": {"seconds": 1.0}}) is None and load_lines(None)[0].startswith("Machine load: not")
 
 
-def test_figures_of_a_stage_under_load_are_marked_in_the_report(tmp_path):
+def test_figures_of_a_stage_under_load_are_marked_in_the_report(tmp_path, write_run):
     from search.pipeline.report import chart_labels, markdown
     from search.pipeline.summary import summarise
 
-    row = {"name": "w1", "arch": "w1", "params": 10, "macs": 20, "seed": 0, "replicate": 0, "test_acc": 0.9,
-           "test_recall": 0.9, "test_images": 0, "train_energy_kwh": 0.5, "train_energy_source": "codecarbon-estimate",
-           "epochs": 3, "budget": {"epochs": 3}}
-    for stage, name in (("finetune", "finetune.json"), ("baselines", "baselines.json")):
-        (tmp_path / stage).mkdir()
-        (tmp_path / stage / name).write_text(json.dumps({"models": [{**row, "name": f"{stage[0]}1"}],
-                                                         "num_classes": 10}))
-        (tmp_path / stage / f"energy_{stage}.json").write_text(json.dumps(
-            {"energy_kwh": 0.5, "co2eq_kg": 0.1, "seconds": 1.0, "source": "codecarbon-estimate"}))
-    cost = {"latency_ms": 1.0, "latency_ms_b1_p10": 1.0, "latency_ms_b1_p90": 1.0, "energy_mj_per_image": 1.0,
-            "energy_batch_size": 1, "energy_source": "codecarbon-estimate", "power_w": 2.0}
-    (tmp_path / "run.json").write_text(json.dumps({"stages": {
+    write_run(tmp_path, stages={
         "finetune": {"seconds": 5.0, "finished": 1.0, "load": Load(1.0, 1.0, 0.0, 2, 2, 2).to_json()},
-        "baselines": {"seconds": 5.0, "finished": 2.0, "load": Load(3.0, 4.0, 1.9, 2, 2, 2).to_json()}}}))
-    (tmp_path / "measure").mkdir()
-    (tmp_path / "measure" / "measure.json").write_text(json.dumps({"session": None, "models": {
-        "finetune/f1": cost, "baselines/b1": cost}}))
+        "baselines": {"seconds": 5.0, "finished": 2.0, "load": Load(3.0, 4.0, 1.9, 2, 2, 2).to_json()}})
     s = summarise(tmp_path)
     assert s["load"]["busy"] == ["baselines"]
     md = markdown(s, [], {c: f"report_{c}.png" for c, _ in chart_labels(s)}, tmp_path)

@@ -10,6 +10,7 @@ import dataclasses
 import gc
 import io
 import random
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -160,6 +161,8 @@ def build_table(cfg: DictConfig) -> Path:
                      for bs in batch_sizes)
     print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']}, "
           f"energy source {table.energy_source}, correction {fits}, {seconds:.0f} s -> {out}")
+    for line in table.poor_fits():
+        print(f"green-lut: warning: {line}", file=sys.stderr)
     log_scalars(Path(cfg.paths.output_dir), "build", {"ops": len(ops), "seconds": seconds, **{
         f"b{bs}/correction_{k}": table.fit(bs, "latency_ms")[k] for bs in batch_sizes for k in ("a", "r2")}})
     return out

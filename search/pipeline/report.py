@@ -38,6 +38,20 @@ def chart_labels(s: dict) -> list[tuple[str, str]]:
     """The charts' (cost, axis label), the serving batch filled in from the measurement session."""
     return [(cost, label.format(serving=serving_batch(s))) for cost, label in CHARTS]
 # documents ------------------------------------------------------------------------------------------
+def _epochs(values: set) -> str:
+    """A set of epoch counts as prose (``3 epochs``, ``1 or 2 epochs``), not a Python list; unknown: n/a."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return "n/a epochs"
+    return " or ".join(map(str, known)) + (" epoch" if known == [1] else " epochs")
+
+
+def _distilled(values: set) -> str:
+    """Whether the winners were distilled from the supernet, as prose."""
+    return {frozenset({True}): "distilled from it", frozenset({False}): "not distilled"}.get(
+        frozenset(values), "some distilled from it")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -68,14 +82,15 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     power = (session.get("power") or {})
     lines = [f"# Green CNN report: `{root.name}`", "",
              f"{len(ws)} fine-tuned winners of the search, {len(s['scratch'])} of them also trained from scratch, "
-             f"{len(s['baselines'])} hand-designed baselines"
+             f"{len(s['baselines'])} hand-designed baseline{'s' if len(s['baselines']) != 1 else ''}"
              + (f" and {len(s['multi_trial_models'])} models of the multi-trial route" if s["multi_trial_models"]
                 else "") + f"; every model trained with {s['seeds']} seed{'s' if s['seeds'] > 1 else ''} "
-             "(accuracy: mean over seeds, with the standard deviation). Winners inherit the supernet's weights "
-             f"(distilled: {sorted({m['budget'].get('distilled') for m in ws})}) and are fine-tuned "
-             f"{sorted({m['budget'].get('epochs') for m in ws})} epochs after a supernet of "
-             f"{a.get('supernet_epochs', '?')} epochs; twins and baselines are trained from scratch for "
-             f"{sorted(route_epochs) or 'n/a'} epochs. The budgets table below states every model's own.", "",
+             + ("(accuracy: mean over seeds, with the standard deviation). " if s["seeds"] > 1 else
+                "(one seed: no standard deviation, so no seed-to-seed noise is known; seeds=3 gives one). ")
+             + f"Winners inherit the supernet's weights ({_distilled({m['budget'].get('distilled') for m in ws})}) "
+             f"and are fine-tuned for {_epochs({m['budget'].get('epochs') for m in ws})} after a supernet of "
+             f"{_epochs({a.get('supernet_epochs')})}; twins and baselines are trained from scratch for "
+             f"{_epochs(route_epochs)}. The budgets table below states every model's own.", "",
              "Costs come from " + ("one measurement session: all models timed round-robin "
                                   f"({session.get('trials')} interleaved trials, {session.get('threads')} thread(s)), "
                                   if session else "each model's own measurement (no measure stage), ")
@@ -111,7 +126,8 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
               "batch-1 predictions, which is why its energies are higher).", ""]
     head = ["label", "model", "kind", "test acc", "std", "macro recall", "held-out select acc", "params", "MACs",
             "latency ms (b1)", f"latency ms ({sb})", f"energy mJ/image ({sb})", "energy source"]
-    rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"],
+    rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"],
+             m["test_acc_std"] if len(m.get("test_acc_per_seed", ())) > 1 else "n/a (1 seed)", m["test_recall"],
              m["select_acc"], m["params"], m["macs"], m["latency_ms"], m["latency_serving_ms"],
              m["energy_mj_per_image"], mark(m["energy_source"], "measure" if session else m["stage"], busy)]
             for ms in s["models"].values() for m in ms]
