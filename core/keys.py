@@ -25,6 +25,16 @@ def _select(cfg: DictConfig, key: str) -> object:
     return OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=False) if key else cfg
 
 
+def has_key(cfg: DictConfig, key: str) -> bool:
+    """Whether ``cfg`` has the dotted ``key``, whatever its value (``???``, or an interpolation that cannot resolve
+    outside a run, such as ``${paths.output_dir}/lut.json``: selecting it would say "absent")."""
+    parent, _, name = key.rpartition(".")
+    node = _select(cfg, parent)
+    if isinstance(node, DictConfig):
+        return name in node.keys()
+    return isinstance(node, ListConfig) and name.isdigit() and int(name) < len(node)
+
+
 def all_keys(node: object, prefix: str = "") -> list[str]:
     """Every dotted key of ``node`` (sections and leaves; Hydra's own and ``_target_``-style keys left out)."""
     items = (node.items_ex(resolve=False) if isinstance(node, DictConfig)
@@ -113,7 +123,7 @@ def unknown_key_problem(config_name: str, args: Sequence[str], open_keys: Sequen
               and not any(o.key_or_group == k or o.key_or_group.startswith(f"{k}.") for k in open_keys)]
     base = compose(config_name, overrides=[o.input_line for o in overrides if all(o is not v for v in values)])
     for o in values:
-        if _select(base, o.key_or_group) is not _ABSENT:
+        if has_key(base, o.key_or_group):
             continue  # a key the config has: Hydra checks the rest (a + of an existing key, say)
         problem = added_key_problem(base, o.key_or_group)
         if problem:

@@ -96,6 +96,8 @@ def test_a_key_that_names_nothing_is_one_line_naming_the_closest(config, args, l
     ("train", ["++epochs=3", "experiment=smoke"]),
     ("run", ["+pipeline.train.strategy=progressive", "++pipeline.mt_search={search.population:4}"]),
     ("finetune", ["launcher=joblib", "+launcher.params.n_jobs=2"]),
+    ("search", ["ckpt=x.ckpt", "table=t.json"]),  # a mandatory key (???) is a key the config has
+    ("lut", ["mode=validate", "table=x.json"]),  # so is one whose value cannot resolve outside a run (${paths...})
 ])
 def test_added_keys_that_something_reads_keep_working(config, args):
     from core.cli import composition_problem

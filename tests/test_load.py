@@ -54,6 +54,7 @@ def test_this_process_and_its_running_children_are_not_other_processes():
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()
     own = after.own_s - before.own_s
     assert own >= 0.8  # 0.3 s here and the child's 0.6 s (less a clock tick each)
     assert after.busy_s - before.busy_s >= own - 0.1  # the machine's busy time holds ours
