@@ -8,6 +8,8 @@ What every command needs whatever side it is on lives here, below both, and impo
 - :mod:`core.lock`: one process per run folder;
 - :mod:`core.signals`: SIGINT/SIGTERM become a clean, resumable stop;
 - :mod:`core.validate`: option and file checks, one line each;
+- :mod:`core.keys`: an override naming no option, refused with the closest real key;
+- :mod:`core.load`: how busy the machine was around a piece of work (load average, others' CPU use);
 - :mod:`core.cli`: the console-script wrapper (Hydra, option checks, records of the run);
 - :mod:`core.device`: the :class:`~core.device.Device` (threads, memory format, CUDA specifics);
 - :mod:`core.energy`: energy counters (NVML, RAPL) and codecarbon estimates, with their source labels.

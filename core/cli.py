@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import tempfile
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from core.errors import GreenError, exit_on_error
 from core.lock import run_folder
@@ -34,13 +35,34 @@ LIGHTNING_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r"The number of traini
 
 
 def quiet(verbose: bool) -> None:
-    """Silence Lightning's repeated per-training messages unless ``verbose`` (the commands' ``verbose=true``)."""
+    """Silence Lightning's repeated per-training messages unless ``verbose`` (the commands' ``verbose=true``).
+
+    Lightning is imported here, before its loggers are set: importing ``pytorch_lightning`` (and
+    ``lightning_fabric``) sets their loggers back to INFO, so a level set before that import (a command that
+    imports Lightning only when it trains, a launcher's worker) would print every Trainer's banners again."""
     if verbose:
         return
+    import pytorch_lightning  # noqa: F401  (imports lightning_fabric too: both have reset their loggers now)
+
     for name in LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in LIGHTNING_NOISE:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def config_groups() -> str:
+    """``--help``'s config groups (``${green_groups:}`` in conf/hydra/default.yaml), each with its options: only
+    those the command's config composes. Hydra's own list (``$APP_CONFIG_GROUPS``) names every group in conf/, most
+    of which only another command reads (``optimizer=`` means nothing to green-run)."""
+    import conf
+    from hydra.core.hydra_config import HydraConfig
+
+    root = Path(conf.__file__).parent
+    return "\n".join(f"{g}: {', '.join(sorted(p.stem for p in (root / g).glob('*.yaml')))}"
+                     for g in sorted(HydraConfig.get().runtime.choices) if not g.startswith("hydra"))
+
+
+OmegaConf.register_new_resolver("green_groups", config_groups, replace=True)
 
 
 def flag_problem(args: Sequence[str]) -> str | None:
@@ -66,19 +88,27 @@ def output_dir_problem(args: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
-def composition_problem(config_name: str, args: Sequence[str]) -> str | None:
-    """Hydra's complaint about the overrides (a typo'd key, a bad value), as one line; None if they compose."""
+def composition_problem(config_name: str, args: Sequence[str], open_keys: Sequence[str] = ()) -> str | None:
+    """Hydra's complaint about the overrides (a bad value, a malformed override), or a key that names nothing
+    (:mod:`core.keys`; ``open_keys`` are sections the command checks itself), as one line; None if they compose."""
     if any(a.startswith("-") for a in args):  # --help, --cfg, -m ...: Hydra's own business
         return None
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
+    from core.keys import unknown_key_problem
+
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
+            unknown = unknown_key_problem(config_name, args, open_keys)
+            if unknown:
+                return unknown
             compose(config_name, overrides=list(args), return_hydra_config=True)
     except Exception as err:  # noqa: BLE001 - any composition failure is the user's input
         why = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ is not None and str(err.__cause__) else ""
-        return " ".join((str(err) + why).replace("\n", " ").split())
+        line = " ".join((str(err) + why).replace("\n", " ").split()).split(" Config search path:")[0]  # Hydra's lookup
+        return re.sub(r" Available options in '([^']+)': (.+)$",
+                      lambda m: f"; options of {m[1]}: {', '.join(m[2].split())}", line)
     finally:
         GlobalHydra.instance().clear()
     return None
@@ -140,22 +170,25 @@ def check_command_options(prog: str, cfg: DictConfig) -> None:
     check_options(cfg)
 
 
-def command(prog: str, config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
-    """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``."""
+def command(prog: str, config_name: str,
+            open_keys: Sequence[str] = ()) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
+    """Wrap ``fn(cfg)`` as the console script ``prog`` on ``conf/<config_name>.yaml``; keys under ``open_keys``
+    are free overrides that ``fn`` checks itself (green-run's ``pipeline``), the others must name an option."""
     def wrap(fn: Callable[[DictConfig], Any]) -> Callable[[], None]:
         @hydra.main(version_base="1.3", config_path="pkg://conf", config_name=config_name)
         def app(cfg: DictConfig) -> None:
-            from core.signals import interruptible  # Lightning: imported once a command runs, not for --help
+            with exit_on_error(prog), run_folder(prog, cfg):
+                check_command_options(prog, cfg)  # before Lightning's import: a refused option is one quick line
+                from core.signals import interruptible  # Lightning: imported once a command runs, not for --help
 
-            quiet(bool(cfg.get("verbose", False)))
-            with exit_on_error(prog), run_folder(prog, cfg), interruptible(prog, output_folder(cfg)):
-                save_records(cfg)
-                check_command_options(prog, cfg)
-                fn(cfg)
+                quiet(bool(cfg.get("verbose", False)))
+                with interruptible(prog, output_folder(cfg)):
+                    save_records(cfg)
+                    fn(cfg)
 
         @functools.wraps(fn)
         def main() -> None:
-            bad = flag_problem(sys.argv[1:]) or composition_problem(config_name, sys.argv[1:])
+            bad = flag_problem(sys.argv[1:]) or composition_problem(config_name, sys.argv[1:], open_keys)
             if bad:
                 print(f"{prog}: error: {bad}", file=sys.stderr)
                 sys.exit(2)

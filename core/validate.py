@@ -131,6 +131,7 @@ OPTIONS: dict[str, Callable[[Any, str], None]] = {
     "calib_images": _whole(1), "module.calib_images": _whole(1), "eval.calib_images": _whole(1),
     "label_smoothing": _fraction(), "module.label_smoothing": _fraction(), "default.label_smoothing": _fraction(),
     "multi_trial.label_smoothing": _fraction(), "dropout": _fraction(optional=True), "default.dropout": _fraction(),
+    "select_fraction": _fraction(),
     "optimizer.lr": _positive, "default.lr": _positive, "multi_trial.optimizer.lr": _positive,
     "batch_sizes": _sizes, "measure.batch_sizes": _sizes,
     "protocol.trials": _whole(1), "validate.trials": _whole(1), "measure.trials": _whole(1),

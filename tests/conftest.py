@@ -215,3 +215,30 @@ def bench_result(tmp_path, monkeypatch):
         assert recompute.check(path) == []
         return path, result
     return make
+
+
+@pytest.fixture
+def write_run():
+    """``write_run(root, seeds=1, stages=None) -> root``: a finished green-run folder of one winner (``f1``) and one
+    baseline (``b1``), each trained with ``seeds`` seeds (3 epochs after a supernet of 6) and measured by its own
+    stage (no session), for tests of the report's text; ``stages`` is run.json's ``stages`` record."""
+    def write(root: Path, seeds: int = 1, stages: dict | None = None) -> Path:
+        row = {"arch": "a", "params": 10, "macs": 20, "test_images": 0, "train_energy_kwh": 0.5,
+               "train_energy_source": "codecarbon-estimate", "epochs": 3, "budget": {"epochs": 3, "distilled": True}}
+        for stage, name in (("finetune", "finetune.json"), ("baselines", "baselines.json")):
+            (root / stage).mkdir(parents=True)
+            models = [{**row, "name": f"{stage[0]}1", "seed": r, "replicate": r, "test_acc": 0.8 + r / 100,
+                       "test_recall": 0.8} for r in range(seeds)]
+            (root / stage / name).write_text(json.dumps({"models": models, "num_classes": 10}))
+            (root / stage / f"energy_{stage}.json").write_text(json.dumps(
+                {"energy_kwh": 0.5, "co2eq_kg": 0.1, "seconds": 1.0, "source": "codecarbon-estimate"}))
+        (root / "train").mkdir()
+        (root / "train" / "metrics.json").write_text(json.dumps({"epochs": 6}))
+        cost = {"latency_ms": 1.0, "latency_ms_b1_p10": 1.0, "latency_ms_b1_p90": 1.0, "energy_mj_per_image": 1.0,
+                "energy_batch_size": 1, "energy_source": "codecarbon-estimate", "power_w": 2.0}
+        (root / "measure").mkdir()
+        (root / "measure" / "measure.json").write_text(json.dumps({"session": None, "models": {
+            "finetune/f1": cost, "baselines/b1": cost}}))
+        (root / "run.json").write_text(json.dumps({"stages": stages or {}}))
+        return root
+    return write

@@ -130,7 +130,7 @@ def test_non_finite_fine_tune_loss_is_a_training_error():
 
 @pytest.mark.parametrize("override, message", [
     ("+data.batchsize=3", "green-train: error: unknown option data.batchsize: ImageDataModule takes no 'batchsize' "
-                          "(a typo?); see --help"),
+                          "(did you mean data.batch_size?); see --help"),
     ("country_iso_code=XXX", "green-train: error: country_iso_code='XXX' is not a country codecarbon knows"),
     ("space.head_chs=1000000000", "green-train: error: out of memory (59.6 GiB asked): the networks, batch or "
                                   "images are too large for this device"),

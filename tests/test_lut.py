@@ -184,3 +184,26 @@ def test_whole_subnets_are_timed_after_the_op_runners_are_released(tmp_path, lut
     monkeypatch.setattr(lut, "find_meter", lambda device: None)
     lut.build_table(lut_cfg(tmp_path))
     assert ops and alive_at_e2e == [0, 0]  # one calibration group per batch size, after every op is gone
+
+
+def test_a_poor_correction_fit_is_named(table):
+    fit = {"a": 1.0, "b": 0.0, "n": 10}
+    poor = LookupTable({"batch_sizes": [1, 8]}, {}, {"source": "x"}, correction={
+        "1": {"latency_ms": {**fit, "r2": 0.99}},
+        "8": {"latency_ms": {**fit, "r2": 0.42}, "energy_mj": {**fit, "r2": float("nan")}}})
+    assert poor.poor_fits() == [
+        f"the {what} correction at batch 8 fits poorly (r2 {r2} < 0.9 over 10 subnets): its predictions at that batch "
+        "are unreliable; measure on a quieter machine, or with more protocol.trials and calib.subnets"
+        for what, r2 in (("energy_mj", "nan"), ("latency_ms", "0.42"))]
+    assert table.poor_fits(min_r2=-1) == []  # a built table's fits are numbers; none below -1
+
+
+def test_green_lut_warns_on_a_poor_fit(tmp_path, lut_cfg, monkeypatch, capsys):
+    monkeypatch.setattr(lut, "find_meter", lambda device: None)
+    monkeypatch.setattr(lut, "fit_line", lambda x, y: {"a": 1.0, "b": 0.0, "r2": 0.3, "n": len(x)})
+    lut.build_table(lut_cfg(tmp_path))
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("green-lut: warning:")]
+    assert [w.split(" fits poorly")[0] for w in warned] == [
+        "green-lut: warning: the latency_ms correction at batch 1", "green-lut: warning: the latency_ms correction at "
+        "batch 4"]
+    assert (tmp_path / "lut.json").is_file()  # written all the same: a warning, not an error

@@ -216,3 +216,26 @@ def test_per_image_correctness_packs_and_unpacks():
         unpack_correct(text, 10_000 - 8)
     with pytest.raises(ValueError, match="not base64"):
         unpack_correct("not base64!", 8)
+
+
+def test_session_records_the_thread_count_it_was_timed_at(monkeypatch):
+    """A session timed on 1 thread in a process of 2 says 1 (it said 2: the fingerprint was read after the restore)."""
+    during = []
+
+    def fake_measure(calls, device, trials=7, warmup=3, min_call_ms=20.0, seed=0, progress=None):
+        during.append(torch.get_num_threads())
+        return {k: {"median": 1.0, "p10": 1.0, "p90": 1.0, "n": trials} for k in calls}
+
+    monkeypatch.setattr(measure, "measure", fake_measure)
+    monkeypatch.setattr(measure, "find_meter", lambda device: None)
+    monkeypatch.setattr(measure, "measure_power", lambda fn, s, meter, country="USA":
+                        PowerReading(5.0, "codecarbon-estimate", s, {}))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        out = measure.measure_models({"a": (torch.nn.Identity(), 1, 4)}, torch.device("cpu"), [1], trials=1,
+                                     threads=1)
+        assert torch.get_num_threads() == 2  # the caller's count is back
+    finally:
+        torch.set_num_threads(before)
+    assert during == [1] and out["session"]["threads"] == 1

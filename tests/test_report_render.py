@@ -89,3 +89,22 @@ def test_a_report_renders_in_a_headless_browser(tmp_path):
     assert shot.is_file(), r.stderr[-800:]
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.std() > 10  # the chart and the table were drawn, not a blank page
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_the_report_writes_values_as_prose_and_no_std_of_one_seed(tmp_path, write_run, seeds):
+    from search.pipeline.report import chart_labels, markdown
+    from search.pipeline.summary import summarise
+
+    s = summarise(write_run(tmp_path, seeds=seeds))
+    md = markdown(s, [], {c: f"report_{c}.png" for c, _ in chart_labels(s)}, tmp_path)
+    intro = md.split("## Pareto charts")[0]
+    assert "(distilled from it) and are fine-tuned for 3 epochs after a supernet of 6 epochs; twins and baselines " \
+           "are trained from scratch for 3 epochs." in intro
+    assert "[" not in intro  # no Python list in a sentence ([True], [3])
+    (winner,) = [r for r in md.splitlines() if r.startswith("| W1 |")]
+    std = winner.split(" | ")[4]
+    if seeds == 1:
+        assert std == "n/a (1 seed)" and "one seed: no standard deviation" in intro
+    else:
+        assert std == "0.007071" and "mean over seeds, with the standard deviation" in intro

@@ -74,6 +74,7 @@ def test_summarise_known_answer(tmp_path, write_front):
         "scratch/w2": _cost(1.0, 0.4), "baselines/b1": _cost(3.0, 2.0), "mt_train/m1": _cost(2.0, 1.0)}})
     s = summarise(tmp_path)
     assert s["seeds"] == 2 and s["session"] == session and s["stage_seconds"] == {"train": 12.0, "lut": 3.0}
+    assert s["load"] is None  # a run.json from before loads were recorded
     assert s["energy_sources"] == ["codecarbon-estimate"]
     assert s["ledger"]["scratch"]["energy_kwh"] == 16.0 and s["ledger"]["measure"]["files"] == 0
     # per seed: supernet route 2 + 0.5 + 0.5 + 2/2 = 4; K archs from scratch 16/2 = 8
@@ -107,7 +108,7 @@ def test_summarise_known_answer(tmp_path, write_front):
     assert s["dominated"]["beyond_noise"]["params"] == []  # as many parameters: not cheaper
     assert set(s) == {"models", "winners", "scratch", "baselines", "multi_trial_models", "dominated", "ledger",
                       "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds",
-                      "fidelity", "twins"}
+                      "fidelity", "twins", "load"}
     assert s["twins"] == {"scratch": None, "scratch_ft": None}  # no per-image correctness in these rows
 
 

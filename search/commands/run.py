@@ -8,7 +8,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from search.pipeline.overrides import shared_overrides
-from search.pipeline.run import run
 from search.pipeline.stages import STAGE_TABLE
 from core.cli import command
 
@@ -25,10 +24,12 @@ OmegaConf.register_new_resolver("green_stages", stage_lines, replace=True)
 
 def pipeline(cfg: DictConfig) -> None:
     """Run or resume the pipeline of ``cfg``; its last line says where the report is."""
+    from search.pipeline.run import run  # torch and the stages' libraries: not for --help or a refused option
+
     run(cfg, shared_overrides(HydraConfig.get().overrides.task))
 
 
-main = command("green-run", "run")(pipeline)
+main = command("green-run", "run", open_keys=("pipeline",))(pipeline)  # pipeline.<stage>: its overrides
 
 if __name__ == "__main__":
     main()

@@ -73,6 +73,18 @@ class LookupTable:
         """The end-to-end correction ``{a, b, r2, n}`` of ``what`` at ``batch_size`` (None: not fitted)."""
         return self.correction.get(str(batch_size), {}).get(what)
 
+    def poor_fits(self, min_r2: float = 0.9) -> list[str]:
+        """A line for each end-to-end correction that explains its measured subnets poorly (R^2 below ``min_r2``,
+        or none fitted): the table's predictions at that batch size are then unreliable, though it is written."""
+        out = []
+        for bs in self.batch_sizes:
+            for what, f in sorted(self.correction.get(str(bs), {}).items()):
+                if not f["r2"] >= min_r2:  # NaN too: measured subnets all alike, nothing to explain
+                    out.append(f"the {what} correction at batch {bs} fits poorly (r2 {f['r2']:.2f} < {min_r2} over "
+                               f"{f['n']} subnets): its predictions at that batch are unreliable; measure on a quieter "
+                               "machine, or with more protocol.trials and calib.subnets")
+        return out
+
     def to_json(self) -> JSONObject:
         """The file's layout."""
         out = {"kind": KIND, "version": VERSION, "fingerprint": self.fingerprint, "protocol": self.protocol,

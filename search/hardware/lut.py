@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import random
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -187,6 +188,8 @@ def build_table(cfg: DictConfig) -> Path:
     print(f"green-lut: {len(ops)} ops x {len(batch_sizes)} batch sizes on {fingerprint['device_name']} "
           f"(target {spec.name}), "
           f"energy source {table.energy_source}, correction {fits}, {seconds:.0f} s -> {out}")
+    for line in table.poor_fits():
+        print(f"green-lut: warning: {line}", file=sys.stderr)
     log_scalars(Path(cfg.paths.output_dir), "build", {"ops": len(ops), "seconds": seconds, **{
         f"b{bs}/correction_{k}": table.fit(bs, "latency_ms")[k] for bs in batch_sizes for k in ("a", "r2")}})
     return out

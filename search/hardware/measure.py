@@ -102,8 +102,9 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
     Device.of(str(device), None, memory_format, key="measure.device")
     batch_sizes = [int(b) for b in batch_sizes]
     before = torch.get_num_threads()
-    set_threads(threads)
+    ran_at = set_threads(threads)  # the session's record: the count it is timed at, not the caller's restored below
     try:
+        fingerprint = device_fingerprint(device)  # read while the session's thread count is in force
         calls = {(name, bs): runner(m, (bs, c, r, r), device, memory_format=memory_format)
                  for name, (m, c, r) in models.items() for bs in batch_sizes}
         lat = measure(calls, device, trials, warmup, min_call_ms, seed=seed)
@@ -133,9 +134,9 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
                              else f"{source} (one power figure per session)", serving)
     session: JSONObject = {
         "batch_sizes": list(batch_sizes), "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
-        "threads": threads, "memory_format": memory_format,
+        "threads": ran_at, "memory_format": memory_format,
         "order": "all models and batch sizes interleaved, shuffled each trial", "power": session_power,
-        **device_fingerprint(device)}
+        **fingerprint}
     return Session(out, session)
 
 

@@ -96,5 +96,6 @@ def _measure(calls: dict[Hashable, Callable[[], None]], device: torch.device, tr
 
 def device_fingerprint(device: torch.device) -> JSONObject:
     """What a timing depends on: device kind and model, thread count, torch version (the dtype and memory
-    format are the caller's, recorded beside it)."""
+    format are the caller's, recorded beside it). Call it while the timing's thread count is in force: read
+    after a caller restores its own, the record names a count the timing never ran at."""
     return {"device": device.type, "device_name": hardware_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__}

@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.fronts import target_fronts, target_lines
+from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
 from core.jsontypes import JSONObject
@@ -39,6 +40,20 @@ def chart_labels(s: dict) -> list[tuple[str, str]]:
     """The charts' (cost, axis label), the serving batch filled in from the measurement session."""
     return [(cost, label.format(serving=serving_batch(s))) for cost, label in CHARTS]
 # documents ------------------------------------------------------------------------------------------
+def _epochs(values: set) -> str:
+    """A set of epoch counts as prose (``3 epochs``, ``1 or 2 epochs``), not a Python list; unknown: n/a."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return "n/a epochs"
+    return " or ".join(map(str, known)) + (" epoch" if known == [1] else " epochs")
+
+
+def _distilled(values: set) -> str:
+    """Whether the winners were distilled from the supernet, as prose."""
+    return {frozenset({True}): "distilled from it", frozenset({False}): "not distilled"}.get(
+        frozenset(values), "some distilled from it")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -51,11 +66,12 @@ def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> list[str]:
 
 
 def _budget_rows(s: dict) -> list[list[Any]]:
-    rows = []
+    rows, busy = [], busy_stages(s)
     for m in [m for ms in s["models"].values() for m in ms]:
         b = m["budget"]
         rows.append([m["name"], m["kind"], b.get("epochs"), b.get("images_seen"), b.get("optimizer"), b.get("lr"),
-                     b.get("schedule"), b.get("init"), b.get("distilled"), m["train_kwh"], m["total_train_kwh"]])
+                     b.get("schedule"), b.get("init"), b.get("distilled"), mark(_fmt(m["train_kwh"]), m["stage"], busy),
+                     m["total_train_kwh"]])
     return rows
 
 
@@ -68,22 +84,23 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     power = (session.get("power") or {})
     lines = [f"# Green CNN report: `{root.name}`", "",
              f"{len(ws)} fine-tuned winners of the search, {len(s['scratch'])} of them also trained from scratch, "
-             f"{len(s['baselines'])} hand-designed baselines"
+             f"{len(s['baselines'])} hand-designed baseline{'s' if len(s['baselines']) != 1 else ''}"
              + (f" and {len(s['multi_trial_models'])} models of the multi-trial route" if s["multi_trial_models"]
                 else "") + f"; every model trained with {s['seeds']} seed{'s' if s['seeds'] > 1 else ''} "
-             "(accuracy: mean over seeds, with the standard deviation). Winners inherit the supernet's weights "
-             f"(distilled: {sorted({m['budget'].get('distilled') for m in ws})}) and are fine-tuned "
-             f"{sorted({m['budget'].get('epochs') for m in ws})} epochs after a supernet of "
-             f"{a.get('supernet_epochs', '?')} epochs; twins and baselines are trained from scratch for "
-             f"{sorted(route_epochs) or 'n/a'} epochs. The budgets table below states every model's own.", "",
+             + ("(accuracy: mean over seeds, with the standard deviation). " if s["seeds"] > 1 else
+                "(one seed: no standard deviation, so no seed-to-seed noise is known; seeds=3 gives one). ")
+             + f"Winners inherit the supernet's weights ({_distilled({m['budget'].get('distilled') for m in ws})}) "
+             f"and are fine-tuned for {_epochs({m['budget'].get('epochs') for m in ws})} after a supernet of "
+             f"{_epochs({a.get('supernet_epochs')})}; twins and baselines are trained from scratch for "
+             f"{_epochs(route_epochs)}. The budgets table below states every model's own.", "",
              "Costs come from " + ("one measurement session: all models timed round-robin "
                                   f"({session.get('trials')} interleaved trials, {session.get('threads')} thread(s)), "
                                   if session else "each model's own measurement (no measure stage), ")
              + f"energy sources: {', '.join(srcs)}"
              + (f"; without a hardware counter one power figure ({power.get('watts', 0):.3g} W, codecarbon's model: "
                 "an estimate proportional to time) prices every model, so energies share one scale."
-                if power and not power.get("per_model") else "."), ""]
-    serving = serving_batch(s)
+                if power and not power.get("per_model") else "."), "", *load_lines(s.get("load"))]
+    serving, busy = serving_batch(s), busy_stages(s)
     lines += ["## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
@@ -111,9 +128,10 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
               "batch-1 predictions, which is why its energies are higher).", ""]
     head = ["label", "model", "kind", "test acc", "std", "macro recall", "held-out select acc", "params", "MACs",
             "latency ms (b1)", f"latency ms ({sb})", f"energy mJ/image ({sb})", "energy source"]
-    rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"], m["test_acc_std"], m["test_recall"],
+    rows = [[names[(m["kind"], m["name"])], m["name"], m["kind"], m["test_acc"],
+             m["test_acc_std"] if len(m.get("test_acc_per_seed", ())) > 1 else "n/a (1 seed)", m["test_recall"],
              m["select_acc"], m["params"], m["macs"], m["latency_ms"], m["latency_serving_ms"],
-             m["energy_mj_per_image"], m["energy_source"]]
+             m["energy_mj_per_image"], mark(m["energy_source"], "measure" if session else m["stage"], busy)]
             for ms in s["models"].values() for m in ms]
     lines += [*_table(rows, head), ""]
     lines += class_lines(s, images)
@@ -124,7 +142,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     lines += ["## Energy ledger", "",
               "The energy each stage spent (codecarbon). CO2eq uses the carbon intensity of the grid of "
               f"**{', '.join(grids)}** (`country_iso_code`; set `country_iso_code=<your ISO 3166 code>`, e.g. FRA, to "
-              "price it on yours).", "", *_table([[k, v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
+              "price it on yours).", "", *_table([[mark(k, k, busy), v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
                                                 ", ".join(v["sources"])] for k, v in led.items() if v["files"]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
     mt = s.get("multi_trial")
@@ -182,7 +200,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
         from search.pipeline.stages import STAGE_TABLE
 
         what = {st.name: st.what for st in STAGE_TABLE}  # in run order, whatever order run.json holds
-        rows = [[st.name, what[st.name], s["stage_seconds"][st.name]] for st in STAGE_TABLE
+        rows = [[mark(st.name, st.name, busy), what[st.name], s["stage_seconds"][st.name]] for st in STAGE_TABLE
                 if st.name in s["stage_seconds"]]
         lines += ["## Stage times", "", *_table(rows, ["stage", "what", "seconds"]), ""]
     return "\n".join(lines)

@@ -14,7 +14,8 @@ stated choice, never an accident. The multi-trial route's models get its trial e
 same fine-tuning epochs, from scratch.
 
 What each stage does is in :mod:`search.pipeline.stages`, which overrides it is composed with in
-:mod:`search.pipeline.overrides`. ``run.json`` records each stage's seconds. ``tensorboard --logdir
+:mod:`search.pipeline.overrides`. ``run.json`` records each stage's seconds and the machine's load around it
+(:mod:`core.load`). ``tensorboard --logdir
 <run folder>`` shows every stage.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
 from search.training.fit import recipe
 from core.errors import GreenError
 from core.io import write_json
+from core.load import Load, snapshot
 from core.validate import check_options
 
 
@@ -88,15 +90,18 @@ class Pipeline:
             print(f"green-run: {at} {name}: outputs exist, skipped")
             return
         print(f"green-run: {at} {name} ...", flush=True)
-        t, threads = time.perf_counter(), torch.get_num_threads()
+        t, threads, before = time.perf_counter(), torch.get_num_threads(), snapshot()
         try:
             fn()
         finally:  # a stage's thread setting (green-lut measures on 1 thread) must not leak into the next stages
             torch.set_num_threads(threads)
         seconds = time.perf_counter() - t
-        self.log["stages"][name] = {"seconds": seconds, "finished": time.time(), "threads": threads}
+        load = Load.between(before, snapshot(), threads)  # its times and energies follow the machine's load
+        self.log["stages"][name] = {"seconds": seconds, "finished": time.time(), "threads": threads,
+                                    "load": load.to_json()}
         write_json(self.log_path, self.log)
-        print(f"green-run: {at} {name} done in {_duration(seconds)}", flush=True)
+        print(f"green-run: {at} {name} done in {_duration(seconds)}"
+              + (f" (under load: {load.brief()})" if load.busy else ""), flush=True)
 
     @property
     def ckpt(self) -> Path:

@@ -4,7 +4,8 @@ each stage's name, what it does, when it is done and its function. The runner
 
 A stage is a function of the run (:class:`Run`: the few fields and helpers of the runner it needs, so this
 module never imports the runner). Every stage is the library function behind its own command; the imports are
-local so that a run loads only what its stages need."""
+local so that a run loads only what its stages need, and ``green-run --help`` (which prints this table) none of
+them: torch and Lightning alone take seconds to import."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from search.evolution.front import Front
 from core.device import DEFAULT_MEMORY_FORMAT
-from core.energy import track_energy
 from core.errors import GreenError
 from core.io import write_json
 
@@ -55,6 +53,9 @@ def train(p: Run) -> None:
 
 def lut(p: Run) -> None:
     """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``."""
+    import torch
+
+    from core.energy import track_energy
     from search.hardware.lut import build_table, validate_table
 
     out = p.root / "lut"
@@ -136,6 +137,7 @@ def fidelity(p: Run) -> None:
     weights on the validation images the search did not select on: how far this run's front can be
     trusted (:mod:`search.ranking.fidelity`)."""
     from search.evolution.evaluate import SubnetEvaluator
+    from search.evolution.front import Front
     from search.ranking.build import build
     from search.ranking.fidelity import figures
     from supernet.checkpoint import load_supernet
@@ -182,6 +184,8 @@ def mt_train(p: Run) -> None:
 
 def measure(p: Run) -> None:
     """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`."""
+    import torch
+
     from search.deploy.baselines import load_baseline
     from search.deploy.export import load_subnet
     from search.hardware.measure import measure_models

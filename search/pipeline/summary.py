@@ -24,6 +24,7 @@ import numpy as np
 
 from search.evolution.front import Front
 from search.pipeline.breakeven import from_ledger
+from search.pipeline.machine import load_summary
 from search.pipeline.twins import compare
 from search.stats import MIN_VALUES, accuracy_se, hypervolume_2d, interval, mean_spread
 from core.errors import GreenError
@@ -259,4 +260,5 @@ def summarise(root: str | Path) -> JSONObject:
             "twins": {t: compare(raw["finetune"], raw[t]) if raw[t] else None for t in ("scratch", "scratch_ft")},
             "session": session.get("session"), "seeds": seeds,
             "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
-            "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()}}
+            "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()},
+            "load": load_summary(_read(root / "run.json").get("stages", {}))}
