@@ -398,9 +398,11 @@ def test_lookup_of_per_class_recall():
 
 
 def test_objective_errors_name_the_choices():
-    """The message lists the registry and, where the registry has a recall, the per-class form."""
+    """The message lists the registry, where the registry has a recall the per-class form, and for the search's
+    own registry the named-table form."""
     with pytest.raises(GreenError, match=r"^unknown objective\(s\) \['speed'\]; choose from \['acc', 'energy', "
-                                         r"'latency', 'macs', 'params', 'recall', 'recall_min'\], recall:<class>$"):
+                                         r"'latency', 'macs', 'params', 'recall', 'recall_min'\], recall:<class>, "
+                                         r"<cost>@<table>\[/b<batch size>\]$"):
         parse_objectives(["acc", "speed"])
     with pytest.raises(GreenError, match=r"^unknown objective\(s\) \['c'\]; choose from \['a', 'b'\]$"):
         parse_objectives(["a", "c"], {"a": ("fa", "max"), "b": ("fb", "min")})

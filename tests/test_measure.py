@@ -238,4 +238,4 @@ def test_session_records_the_thread_count_it_was_timed_at(monkeypatch):
         assert torch.get_num_threads() == 2  # the caller's count is back
     finally:
         torch.set_num_threads(before)
-    assert during == [1] and out["session"]["threads"] == 1
+    assert during == [1] and out.conditions["threads"] == 1
