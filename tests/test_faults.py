@@ -200,7 +200,7 @@ def test_finetune_epochs_zero_is_one_line(tmp_path, tiny_ckpt):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("epochz=3", "Could not override 'epochz'"),
+    ("epochz=3", "unknown option epochz (did you mean epochs?)"),
     ("data.batch_size=[", "no viable alternative"),
     ("data=imagenet9", "Could not find 'data/imagenet9'"),
 ])
