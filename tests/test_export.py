@@ -110,20 +110,6 @@ def test_load_subnet_errors(tmp_path):
         load_subnet(tmp_path)
 
 
-def test_without_onnx_the_export_is_skipped_with_a_note(tmp_path, monkeypatch, tiny_space):
-    """`onnx` is an optional extra: without it a folder is still written, minus model.onnx."""
-    import importlib.util
-
-    from search.deploy.export import save_subnet
-    from supernet.net import GreenNet
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
-    out = save_subnet(GreenNet(tiny_space, tiny_space.smallest(), 10, 1), tmp_path / "m", onnx=True)
-    meta = json.loads((out / "arch.json").read_text())
-    assert not (out / "model.onnx").exists() and "onnx not installed" in meta["onnx"]["note"]
-
-
 def test_a_tampered_arch_json_or_non_finite_weights_are_refused(tmp_path, tiny_space):
     """The weights carry the digest of the arch they were saved with: an arch.json edited (or swapped) after the
     save is refused, as are weights holding NaN; a folder saved before the digest existed still loads."""

@@ -1,7 +1,7 @@
 """Standalone subnets: extraction folders that need neither the supernet nor pickle to load.
 
 A folder holds ``model.safetensors`` (weights), ``arch.json`` (the arch, its search space, classes,
-input channels and normalisation), ``model.onnx`` (checked once with onnxruntime where installed)
+input channels and normalisation), ``model.onnx`` (checked once with onnxruntime)
 and ``card.md`` (what the model is and what it costs); a model deployed to a target (``target=``) also holds
 that runtime's file (``model.<target>.onnx``) and ``deploy.json`` (its calibration and measured figures). :func:`load_subnet` rebuilds the static
 network from ``arch.json`` and the safetensors file alone.
@@ -12,7 +12,6 @@ a partial folder.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import warnings
@@ -137,13 +136,11 @@ def save_subnet(model: GreenNet, out: str | Path, info: JSONObject | None = None
 
 
 def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | None = None) -> JSONObject:
-    """ONNX export (dynamic batch); checked against PyTorch with onnxruntime when it is installed.
+    """ONNX export (dynamic batch), checked against PyTorch with onnxruntime (both regular dependencies, as the
+    deployment targets run through them).
 
-    ``shape`` is an example input's; a subnet knows its own (resolution and channels). Without the
-    optional ``onnx`` package (``pip install '.[onnx]'``) nothing is written and the note says so.
+    ``shape`` is an example input's; a subnet knows its own (resolution and channels).
     """
-    if importlib.util.find_spec("onnx") is None:
-        return {"file": None, "checked": False, "note": "onnx not installed (pip install '.[onnx]'): no ONNX export"}
     if shape is None:
         shape = (2, model.in_chans, model.arch.resolution, model.arch.resolution)
     x = torch.randn(*shape)
@@ -151,10 +148,8 @@ def export_onnx(model: torch.nn.Module, path: Path, shape: tuple[int, ...] | Non
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return {"file": path.name, "checked": False, "note": "onnxruntime not installed (pip install '.[onnx]')"}
+    import onnxruntime as ort
+
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"image": x.numpy()})[0]
     with torch.no_grad():
