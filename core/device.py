@@ -108,9 +108,14 @@ def available_cores() -> int:
 
 def default_threads() -> int:
     """Threads when none are configured: ``OMP_NUM_THREADS`` where the caller set it (a launcher's share, a
-    user's choice), else every core this process may use."""
+    user's choice), else the cores other processes leave free when the command starts
+    (:func:`core.load.free_cores`: every core this process may use on an idle machine)."""
     env = os.environ.get("OMP_NUM_THREADS", "")
-    return int(env) if env.isdigit() and int(env) >= 1 else available_cores()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    from core.load import free_cores  # core.load imports this module
+
+    return free_cores()
 
 
 def thread_share(jobs: int) -> int:

@@ -27,6 +27,7 @@ from supernet.fewshot import FewShot, Split, SubSpace
 from core.io import write_json
 from supernet.module import SupernetModule
 from supernet.net import SuperNet
+from core.progress import ProgressLine
 from core.signals import StopOnSignal
 
 
@@ -142,7 +143,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     stop = StopOnSignal(out / "checkpoints" / "last.ckpt")
     energy = instantiate(cfg.callbacks.energy, accumulate=bool(resume))  # a resumed run adds to what it booked before
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=module.total_epochs, logger=logger,
-                                      callbacks=[energy, best, last, stop], default_root_dir=str(out),
+                                      callbacks=[energy, best, last, stop, ProgressLine("green-train supernet")],
+                                      default_root_dir=str(out),
                                       plugins=[AtomicCheckpointIO()])
     logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the logger flattens to optimizer/lr keys
     try:

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import device
+from core import device, load
 from core.device import available_cores, format_of, memory_format_of, thread_share, to_memory_format
 from core.errors import GreenError
 from supernet.net import SuperNet, extract_subnet
@@ -140,7 +140,8 @@ def test_threads_follow_affinity_quota_and_env(tmp_path, monkeypatch):
     monkeypatch.setattr(device, "available_cores", lambda: 6)
     assert [thread_share(j) for j in (1, 2, 4, 12)] == [6, 3, 1, 1]
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert device.default_threads() == 6
+    monkeypatch.setattr(load, "free_cores", lambda: 5)  # without OMP_NUM_THREADS: the cores left free now
+    assert device.default_threads() == 5
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert device.default_threads() == 2
     before = torch.get_num_threads()
@@ -198,3 +199,16 @@ def test_device_is_checked_once_and_asked_for_its_specifics():
     sync(d.torch)  # a no-op on the CPU
     net = torch.nn.Conv2d(3, 4, 3)
     assert format_of(Device.of("cpu", None, "channels_last").place(net)) == "channels_last"
+
+
+@pytest.mark.parametrize("others, cpus, cores, want", [(0.0, 2, 2, 2), (0.3, 2, 2, 2), (0.8, 2, 2, 1), (2.0, 2, 2, 1),
+                                                      (16.0, 64, 8, 6), (float("nan"), 2, 2, 2)])
+def test_free_cores_leave_other_processes_their_cores(monkeypatch, others, cpus, cores, want):
+    """Other processes' CPU use over the window (machine-wide; a container's host's) takes its share of this
+    process's cores; at least one is always left."""
+    snaps = iter([load.Snapshot(0.0, 0.0, 100.0, 10.0), load.Snapshot(1.0, 0.0, 100.0 + others, 10.0)])
+    monkeypatch.setattr(load, "snapshot", lambda: next(snaps))
+    monkeypatch.setattr(load, "available_cores", lambda: cores)
+    monkeypatch.setattr(load.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(load.time, "sleep", lambda s: None)
+    assert load.free_cores() == want

@@ -233,6 +233,11 @@ def test_run_killed_mid_pipeline_resumes_and_reports(tmp_path):
     assert set(session["models"]) == {f"finetune/{m['name']}" for m in rep["winners"]} | \
         {f"scratch/{m['name']}" for m in rep["scratch"]} | {f"baselines/{m['name']}" for m in rep["baselines"]}
     md = (out / "report.md").read_text()
+    # the first screen: the recommended model (the winner picked on held-out images), its folder, then the charts
+    rec = rep["recommended"]
+    assert rec["name"] in tuned and (out / rec["folder"] / "arch.json").is_file()
+    assert [ln for ln in md.splitlines() if ln.startswith("## ")][:2] == ["## Recommended model", "## Pareto charts"]
+    assert "green-baselines model 2/2 squeezenet1_1: epoch 3/3" in r.stdout  # per-model progress lines
     assert "trained from scratch for 3 epochs" in md and "all trained with the same recipe" not in md
     assert not list(out.rglob(".*.tmp"))  # no temporary file left behind by the kill
     # the run's own fidelity: cost-stratified standalone checks with the twins' recipe, scored on held-out images

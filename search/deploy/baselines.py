@@ -145,7 +145,8 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
     row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": job.replicate,
            "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
            "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, None,
-                                           job.seed, res, n_cls, in_chans).started("scratch").to_json()}
+                                           job.seed, res, n_cls, in_chans, [job.progress("green-baselines")]
+                                           ).started("scratch").to_json()}
     save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
                                   "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
                                   "std": list(dm.std), "result": row}, onnx=cfg.onnx)

@@ -35,7 +35,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -44,6 +44,9 @@ from core.errors import GreenError
 from core.io import write_json
 from core.validate import read_json
 from core.jsontypes import JSONObject
+
+if TYPE_CHECKING:  # Lightning loads only when a job trains, not for a command's --help
+    from core.progress import ProgressLine
 
 PLUGINS = ("serial", "joblib", "submitit_local", "submitit_slurm")
 LOCAL = ("joblib", "submitit_local")  # plugins that run every job on this machine: slots assign devices
@@ -61,6 +64,14 @@ class Job:
     replicate: int = 0
     seed: int = 0
     payload: dict[str, Any] = field(default_factory=dict)  # JSON-able facts the job needs (an arch, its scores)
+    position: int = 1     # which job of the batch, from 1 (replicates after the first seed's models)
+    total: int = 1        # jobs in the batch
+
+    def progress(self, command: str) -> ProgressLine:
+        """The job's progress line (``green-baselines model 2/6 <key>: epoch ...``) for its trainer."""
+        from core.progress import ProgressLine, model_label
+
+        return ProgressLine(model_label(command, self.position, self.total, self.key), self.position, self.total)
 
     @classmethod
     def of(cls, d: JSONObject) -> "Job":
@@ -73,7 +84,8 @@ def replicate_jobs(names: Sequence[str], seeds: int, base_seed: int, models: Pat
     ``base_seed + index + 1000 * replicate``. Shared by green-finetune, green-baselines and green-table, so all
     name, seed and resume replicates alike."""
     return [Job(key=f.name, folder=str(f), index=i, replicate=rep, seed=base_seed + i + 1000 * rep,
-                payload=dict(payloads[i]) if payloads else {})
+                payload=dict(payloads[i]) if payloads else {}, position=rep * len(names) + i + 1,
+                total=seeds * len(names))
             for rep in range(seeds) for i, name in enumerate(names)
             for f in [models / (name if rep == 0 else f"{name}_s{rep}")]]
 

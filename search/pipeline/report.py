@@ -1,8 +1,7 @@
 """The Green report of a ``green-run`` folder: ``report.md`` (+ PNGs) and a self-contained ``report.html``.
 
-The figures come from :mod:`search.pipeline.summary` (what the stages wrote; nothing is re-measured). Every
-sentence that states a budget, a seed count or an energy source is built from the run's own
-records, so the report cannot claim a protocol the run did not follow.
+The figures come from :mod:`search.pipeline.summary` (nothing is re-measured). Every sentence stating a budget, a
+seed count or an energy source is built from the run's own records: it cannot claim a protocol the run did not follow.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from search.pipeline.charts import breakeven_chart, chart, choice_effects, effec
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
+from search.pipeline.recommend import recommend_lines, recommended
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
 from core.jsontypes import JSONObject
@@ -82,7 +82,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     srcs = sorted({m["energy_source"] for ms in s["models"].values() for m in ms})
     session = s.get("session") or {}
     power = (session.get("power") or {})
-    lines = [f"# Green CNN report: `{root.name}`", "",
+    about = ["## This run", "",
              f"{len(ws)} fine-tuned winners of the search, {len(s['scratch'])} of them also trained from scratch, "
              f"{len(s['baselines'])} hand-designed baseline{'s' if len(s['baselines']) != 1 else ''}"
              + (f" and {len(s['multi_trial_models'])} models of the multi-trial route" if s["multi_trial_models"]
@@ -101,7 +101,8 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                 "an estimate proportional to time) prices every model, so energies share one scale."
                 if power and not power.get("per_model") else "."), "", *load_lines(s.get("load"))]
     serving, busy = serving_batch(s), busy_stages(s)
-    lines += ["## Pareto charts", "",
+    lines = [f"# Green CNN report: `{root.name}`", "", *recommend_lines(s.get("recommended"), busy),
+             "## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
               "the same archs trained from scratch, M1, ... the multi-trial route's models (the table below names "
@@ -116,7 +117,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     lines += [f"Dominated beyond noise on both latency and energy: **{len(d['beyond_noise']['total'])} of "
               f"{d['of']}**. Beyond noise means more accurate by more than the larger seed-to-seed "
               "standard deviation (or the test-set standard error) and cheaper with non-overlapping p10-p90 "
-              "measurement ranges.", ""]
+              "measurement ranges.", "", *about]
     if d["failed"]:
         lines += [f"Failed trainings, not counted: {', '.join(d['failed'])} ended within 5 points of chance accuracy "
                   "(1 / classes), so beating them says nothing; give them their own stated learning rate or epochs.",
@@ -278,6 +279,7 @@ def write_report(root: str | Path) -> JSONObject:
     """Write report.md (+ report_*.png), report.html and report.json in the run folder; returns the summary."""
     root = Path(root)
     s = summarise(root)
+    s["recommended"] = recommended(s, root)
     history = root / "search" / "history.csv"
     effects = choice_effects(history) if history.is_file() else []
     pngs = {cost: chart(s, cost, label) for cost, label in chart_labels(s)}

@@ -93,11 +93,12 @@ class Pipeline:
         t, threads, before = time.perf_counter(), torch.get_num_threads(), snapshot()
         try:
             fn()
+            used = torch.get_num_threads()  # the stage's own count (null threads: the cores free when it began)
         finally:  # a stage's thread setting (green-lut measures on 1 thread) must not leak into the next stages
             torch.set_num_threads(threads)
         seconds = time.perf_counter() - t
-        load = Load.between(before, snapshot(), threads)  # its times and energies follow the machine's load
-        self.log["stages"][name] = {"seconds": seconds, "finished": time.time(), "threads": threads,
+        load = Load.between(before, snapshot(), used)  # its times and energies follow the machine's load
+        self.log["stages"][name] = {"seconds": seconds, "finished": time.time(), "threads": used,
                                     "load": load.to_json()}
         write_json(self.log_path, self.log)
         print(f"green-run: {at} {name} done in {_duration(seconds)}"

@@ -157,7 +157,8 @@ def table_job(cfg: DictConfig, job: Job) -> None:
     curve = TestCurve(dm, calib if cfg.recalibrate_bn else None)
     run_cfg = OmegaConf.merge(cfg, {"measure": {"enabled": False}})  # latency belongs to the lookup table
     res = fit_and_measure(model, folder.name, dm, run_cfg, Path(cfg.paths.output_dir), calib, None, job.seed,
-                          arch.resolution, dm.num_classes, dm.in_chans, callbacks=[curve])
+                          arch.resolution, dm.num_classes, dm.in_chans,
+                          callbacks=[curve, job.progress("green-table")])
     row = TableRow(arch=str(arch), seed=job.seed, replicate=job.replicate, stratum=job.payload["stratum"],
                    role=job.payload["role"], params=params, macs=macs,
                    val_acc=curve.val[-1] if curve.val else math.nan, test_acc=float(res.test_acc),

@@ -27,6 +27,7 @@ from search.training.module import SubnetModule
 from search.training.records import Budget, ModelResult, Recipe
 from supernet.bn import recalibrate_bn
 from core.energy import EnergyUse, track_energy
+from core.progress import ProgressLine
 from core.errors import GreenError
 from supernet.metrics import pack_correct
 from core.validate import finite_number
@@ -97,6 +98,8 @@ def fit(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: Dict
                           label_smoothing=cfg.label_smoothing, teacher=teacher, kd_ratio=cfg.get("kd_ratio", 1.0),
                           seed=seed, num_classes=num_classes, name=name, l1=float(cfg.get("l1") or 0.0))
     logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
+    if not any(isinstance(c, ProgressLine) for c in callbacks):  # a batch's jobs bring theirs (model i/n)
+        callbacks = [*callbacks, ProgressLine(name)]
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger, callbacks=list(callbacks),
                                       enable_checkpointing=False, default_root_dir=str(out))
     with track_energy(out / "energy", name, device, country_iso_code) as energy:
