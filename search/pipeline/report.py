@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
+from search.pipeline.deployed import deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.summary import summarise
@@ -291,7 +292,7 @@ def write_report(root: str | Path) -> JSONObject:
     images = {k: f"report_{k}.png" for k in pngs}
     for k, data in pngs.items():
         write_atomic(root / images[k], data)
-    md = markdown(s, effects, images, root) + "\n".join(target_lines(fronts, images))
+    md = markdown(s, effects, images, root) + "\n".join([*deployed_lines(s), *target_lines(fronts, images)])
     write_atomic(root / "report.md", md)
     write_atomic(root / "report.html", to_html(md, images, pngs))
     write_json(root / "report.json", {k: v for k, v in s.items() if k != "models"} | {"choice_effects": effects})
