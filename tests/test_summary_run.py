@@ -108,7 +108,8 @@ def test_summarise_known_answer(tmp_path, write_front):
     assert s["dominated"]["beyond_noise"]["params"] == []  # as many parameters: not cheaper
     assert set(s) == {"models", "winners", "scratch", "baselines", "multi_trial_models", "dominated", "ledger",
                       "amortisation", "multi_trial", "energy_sources", "session", "seeds", "stage_seconds",
-                      "fidelity", "twins", "load"}
+                      "fidelity", "twins", "load", "deployed", "target_figures"}
+    assert s["deployed"] == s["target_figures"] == {}  # measured on torch alone: no other target's figures
     assert s["twins"] == {"scratch": None, "scratch_ft": None}  # no per-image correctness in these rows
 
 

@@ -105,3 +105,55 @@ def test_finetune_to_int8_measures_test_accuracy_through_the_runtime(tmp_path, t
     assert rec["served"][0]["accuracy"]["split"] == "test" and rec["served"][0]["accuracy"]["images"] == n_test
     assert rec["calibration"]["source"] == "train" and (folder / "model.onnxruntime_int8.onnx").is_file()
     assert json.loads((tmp_path / "finetune.json").read_text())["models"][0]["deployed_test_acc"] == row["deployed_test_acc"]
+
+
+@pytest.mark.parametrize("target", ["onnxruntime_int8", "onnxruntime"])
+def test_baselines_deployed_to_a_target_measure_test_accuracy_through_the_runtime(tmp_path, compose_cfg, monkeypatch,
+                                                                                 target):
+    from search.deploy.baselines import baselines, load_baseline
+
+    monkeypatch.setattr(runtime, "find_meter", lambda device: None)
+    cfg = compose_cfg("baselines", "models=[timm/lcnet_050]", "epochs=1", "data.train_subset=256", "calib_images=64",
+                      "trainer.enable_progress_bar=false", "measure.trials=2", "measure.warmup=1",
+                      "measure.min_call_ms=1", "measure.power_window_s=0.5", "measure.batch_sizes=[1,4]",
+                      f"target={target}", "target.calibration_images=64" if target.endswith("int8") else "onnx=false",
+                      output_dir=tmp_path)
+    (row,) = baselines(cfg)
+    folder = tmp_path / "models" / "lcnet_050"
+    rec = json.loads((folder / "deploy.json").read_text())
+    assert rec["arch"] == "timm/lcnet_050" and rec["target"]["name"] == target == row["deployed_target"]
+    onnx_file = folder / f"model.{target}.onnx"
+    assert rec["file"] == onnx_file.name and rec["sha256"] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    n_test = row["test_images"]
+    own = rec["served"][0]
+    assert own["accuracy"]["split"] == "test" and own["accuracy"]["images"] == n_test
+    assert row["deployed_test_acc"] == own["accuracy"]["acc"]
+    # the recorded accuracy is the written file's, recomputed here through ONNX Runtime on the test images
+    dm = instantiate(cfg.data)
+    dm.setup()
+    sess = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    hits = 0
+    for x, y in dm.test_dataloader():
+        logits = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(dm.transform(x).contiguous().numpy())})[0]
+        hits += int((torch.from_numpy(logits).argmax(1) == y).sum())
+    assert hits == own["accuracy"]["correct"]
+    if target == "onnxruntime_int8":
+        assert rec["calibration"]["source"] == "train" and rec["calibration"]["images"] == 64
+        assert row["deployed_float_test_acc"] == pytest.approx(row["test_acc"], abs=2 / n_test)  # fp32 ORT = torch
+        assert row["deployed_acc_drop_points"] == pytest.approx(100 * (row["deployed_float_test_acc"]
+                                                                       - row["deployed_test_acc"]))
+    else:  # a float runtime runs the network torch tested: the same accuracy (to an argmax tie or two)
+        assert rec["calibration"] is None and "deployed_acc_drop_points" not in row
+        assert row["deployed_test_acc"] == pytest.approx(row["test_acc"], abs=2 / n_test)
+    assert json.loads((tmp_path / "baselines.json").read_text())["models"][0]["deployed_test_acc"] == row["deployed_test_acc"]
+    assert load_baseline(folder).meta["result"]["deployed_target"] == target  # still a loadable baseline folder
+
+
+def test_a_baseline_folder_refuses_a_stray_file(tmp_path):
+    from core.errors import GreenError
+    from search.deploy.baselines import build_baseline, save_baseline
+
+    model = build_baseline("timm", "lcnet_050", 10, 1, 8)
+    with pytest.raises(GreenError, match="'notes.txt' is not a file of a baseline folder"):
+        save_baseline(model, tmp_path / "b", {"name": "lcnet_050"}, onnx=False, files={"notes.txt": b"x"})
+    assert not (tmp_path / "b").exists()

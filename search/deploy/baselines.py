@@ -6,18 +6,22 @@ adapted to the data: input channels and classes, and for small images (at most
 ``SMALL_INPUT`` pixels, e.g. 32x32 CIFAR) a stride-1 stem without its max-pool, the usual CIFAR
 adaptation that keeps ImageNet networks from shrinking a 32x32 image to 1x1 in the stem. Training,
 testing and measuring go through :func:`search.training.fit.fit_and_measure`, the very code of
-``green-finetune``, so winners and baselines land on one chart. Rows go to ``baselines.json`` /
-``.csv``; each model is saved as ``models/<name>/`` (``model.safetensors`` + ``model.json``), and a
-finished model is skipped when the command is run again on the same folder.
+``green-finetune``, so winners and baselines land on one chart. With ``target=`` each baseline is also deployed
+to that runtime as green-finetune's winners are (:mod:`search.deploy.runtime`): its file, its test accuracy through
+the runtime (int8 beside its float original) and its latency and energy, so a winner and a baseline deployed to one
+target compare like for like. Rows go to ``baselines.json`` / ``.csv``; each model is saved as
+``models/<name>/`` (``model.safetensors`` + ``model.json``, and ``model.<target>.onnx`` + ``deploy.json`` when
+deployed), and a finished model is skipped when the command is run again on the same folder.
 
     green-baselines                                   # digits, every default baseline
     green-baselines experiment=cifar10_cpu data=imagefolder data.root=../shared/data/cifar10 epochs=3
     green-baselines 'models=[timm/lcnet_050,torchvision/shufflenet_v2_x0_5]'
+    green-baselines 'models=[timm/lcnet_050]' target=onnxruntime_int8
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
@@ -25,14 +29,15 @@ from omegaconf import DictConfig
 from torch import nn
 
 from search.hardware.cost import count_net
-from search.deploy.export import export_onnx, load_weights, save_weights
+from search.deploy.export import TARGET_FILE, export_onnx, load_weights, save_weights
+from search.deploy.runtime import deploy_with, deployment_target
 from search.training.fit import fit_and_measure, train_batch
 from search.deploy.sources import SOURCES
 from search.jobs.launch import Job, launcher_of, memo
 from search.registry import load_plugins
 from core.device import set_threads
 from core.errors import GreenError
-from core.io import atomic_folder, write_csv, write_json
+from core.io import atomic_folder, write_atomic, write_csv, write_json
 from core.validate import of_type, read_json, whole_number
 from core.jsontypes import JSONObject
 
@@ -94,14 +99,21 @@ def stem_stride(model: nn.Module) -> int:
     return int(_first_conv(model)[2].stride[0])
 
 
-def save_baseline(model: nn.Module, out: Path, meta: JSONObject, onnx: bool) -> Path:
-    """``model.safetensors`` + ``model.json`` (+ ``model.onnx``), written into a temp folder and renamed."""
+def save_baseline(model: nn.Module, out: Path, meta: JSONObject, onnx: bool,
+                  files: Mapping[str, bytes] | None = None) -> Path:
+    """``model.safetensors`` + ``model.json`` (+ ``model.onnx``, + a deployment's ``files``: ``model.<target>.onnx``
+    and ``deploy.json``), written into a temp folder and renamed, so a folder is whole or absent."""
+    bad = sorted(n for n in (files or {}) if n != "deploy.json" and TARGET_FILE.fullmatch(n) is None)
+    if bad:
+        raise GreenError(f"{bad[0]!r} is not a file of a baseline folder")
     with atomic_folder(out) as tmp:
         model = model.eval().cpu()
         save_weights(model, tmp / "model.safetensors")
         if onnx:
             shape = (2, meta["in_chans"], meta["image_size"], meta["image_size"])
             meta = {**meta, "onnx": export_onnx(model, tmp / "model.onnx", shape)}
+        for name, data in (files or {}).items():
+            write_atomic(tmp / name, data)
         write_json(tmp / "model.json", meta)
     return out
 
@@ -147,9 +159,13 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
            "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, None,
                                            job.seed, res, n_cls, in_chans, [job.progress("green-baselines")]
                                            ).started("scratch").to_json()}
+    chosen, files = deployment_target(cfg), {}
+    if chosen is not None:  # the test accuracy of the runtime the baseline is deployed to, not only torch's
+        record, files = deploy_with(cfg, model, chosen, dm, "test", f"{source}/{name}")
+        row.update(record.summary())
     save_baseline(model, folder, {"name": name, "source": source, "num_classes": n_cls, "in_chans": in_chans,
                                   "image_size": res, "classes": list(dm.classes), "mean": list(dm.mean),
-                                  "std": list(dm.std), "result": row}, onnx=cfg.onnx)
+                                  "std": list(dm.std), "result": row}, onnx=cfg.onnx, files=files)
     lat = f", latency {row['latency_ms']:.2f} ms" if "latency_ms" in row else ""
     print(f"green-baselines: {name} (seed {job.seed}): test acc {row['test_acc']:.4f}{lat} -> {folder}", flush=True)
 
@@ -162,6 +178,7 @@ def baselines(cfg: DictConfig) -> list[JSONObject]:
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)
+    deployment_target(cfg)  # a target this machine cannot serve: one line before any training
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)
     memo(cfg, _state)

@@ -11,6 +11,10 @@ each model is measured (idle subtracted) and the figure is labelled ``nvml``/``r
 the power is codecarbon's model, an estimate proportional to time: it is measured *once* for the
 session, over a round-robin of every model's serving-batch call, and that single figure prices
 every model, so the energies of one report share one scale (``codecarbon-estimate``).
+
+Deployment targets join the same session: a model served by ONNX Runtime (float32 or int8, :mod:`search.targets`)
+is one more item of the round-robin, so a winner's torch, float and int8 latencies are timed under one machine
+state, and, without a counter, priced by the same one power figure.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from core.energy import MEASURED_SOURCES, find_meter, measure_power
 from search.hardware.timing import device_fingerprint, measure, runner
 from core.errors import GreenError
 from core.jsontypes import JSONObject
+from search.targets import Session as Served
 
 
 
@@ -74,24 +79,32 @@ class Measured:
 @dataclass(frozen=True)
 class Session:
     """Every model of one session and the conditions it ran under (batch sizes, trials, threads, power,
-    the device fingerprint), written as ``measure.json``."""
+    the device fingerprint), written as ``measure.json``; ``targets`` holds the figures of the models served by
+    each other deployment target (``{target: {model: Measured}}``), timed in the same session."""
 
     models: Mapping[str, Measured]
     conditions: JSONObject = field(default_factory=dict)
+    targets: Mapping[str, Mapping[str, Measured]] = field(default_factory=dict)
 
     def to_json(self) -> JSONObject:
-        return {"models": {name: m.to_json() for name, m in self.models.items()}, "session": self.conditions}
+        out: JSONObject = {"models": {name: m.to_json() for name, m in self.models.items()}, "session": self.conditions}
+        if self.targets:
+            out["targets"] = {t: {name: m.to_json() for name, m in ms.items()} for t, ms in self.targets.items()}
+        return out
 
 
 def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: torch.device,
                    batch_sizes: Sequence[int], trials: int = 15, warmup: int = 2, min_call_ms: float = 20.0,
                    power_window_s: float = 5.0, country_iso_code: str = "USA", threads: int | None = 1,
-                   seed: int = 0, memory_format: str = DEFAULT_MEMORY_FORMAT) -> Session:
+                   seed: int = 0, memory_format: str = DEFAULT_MEMORY_FORMAT,
+                   served: Mapping[str, Mapping[str, Served]] | None = None) -> Session:
     """Latency (ms) at each batch size and energy per image of every model, in one session.
 
     ``models`` maps a name to ``(model, in_chans, resolution)``. Each model's :class:`Measured` has its
     latency at every batch size and its energy per image at the last (serving) batch size. Every model
-    runs in ``memory_format``, the layout it is served in.
+    runs in ``memory_format``, the layout it is served in. ``served`` (``{target: {model name: session}}``, the
+    sessions of other deployment targets) are timed in the same round-robin, and their figures returned as
+    :attr:`Session.targets`.
     """
     if not models:
         raise GreenError("no models to measure")
@@ -107,37 +120,42 @@ def measure_models(models: Mapping[str, tuple[nn.Module, int, int]], device: tor
         fingerprint = device_fingerprint(device)  # read while the session's thread count is in force
         calls = {(name, bs): runner(m, (bs, c, r, r), device, memory_format=memory_format)
                  for name, (m, c, r) in models.items() for bs in batch_sizes}
+        # another target's item is (model, batch, target): one round-robin over models x targets x batch sizes
+        calls.update({(name, bs, t): s.caller(bs, seed) for t, ss in (served or {}).items()
+                      for name, s in ss.items() for bs in batch_sizes})
         lat = measure(calls, device, trials, warmup, min_call_ms, seed=seed)
         serving = batch_sizes[-1]
+        items = [k[:1] + k[2:] for k in calls if k[1] == serving]  # (model,) or (model, target)
         meter = find_meter(device)
-        power: dict[str, tuple[float, str]] = {}
+        power: dict[tuple, tuple[float, str]] = {}
         if meter is not None:  # counters: each model's own power, idle subtracted over the same window
             idle = measure_power(None, power_window_s, meter).watts
-            for name in models:
-                p = measure_power(calls[(name, serving)], power_window_s, meter)
-                power[name] = (max(0.0, p.watts - idle), p.source)
+            for item in items:
+                p = measure_power(calls[(item[0], serving, *item[1:])], power_window_s, meter)
+                power[item] = (max(0.0, p.watts - idle), p.source)
             session_power = {"source": meter.source, "idle_w": idle, "per_model": True}
-        else:  # no counter: one estimated power figure for the whole session
-            cycle = itertools.cycle([calls[(name, serving)] for name in models])
+        else:  # no counter: one estimated power figure for the whole session, every target's calls included
+            cycle = itertools.cycle([calls[(item[0], serving, *item[1:])] for item in items])
             p = measure_power(lambda: next(cycle)(), power_window_s, None, country_iso_code)
-            power = {name: (p.watts, p.source) for name in models}
+            power = {item: (p.watts, p.source) for item in items}
             session_power = {"source": p.source, "watts": p.watts, "per_model": False, "seconds": p.seconds,
                              "detail": p.detail}
     finally:
         torch.set_num_threads(before)
-    out: dict[str, Measured] = {}
-    for name in models:
-        watts, source = power[name]
-        out[name] = Measured({bs: Latency(lat[(name, bs)]["median"], lat[(name, bs)]["p10"], lat[(name, bs)]["p90"])
-                              for bs in batch_sizes}, watts,
-                             source if source in MEASURED_SOURCES or len(models) == 1
-                             else f"{source} (one power figure per session)", serving)
+
+    def figures(item: tuple) -> Measured:
+        watts, source = power[item]
+        lats = {bs: lat[(item[0], bs, *item[1:])] for bs in batch_sizes}
+        return Measured({bs: Latency(v["median"], v["p10"], v["p90"]) for bs, v in lats.items()}, watts,
+                        source if source in MEASURED_SOURCES or len(items) == 1
+                        else f"{source} (one power figure per session)", serving)
     session: JSONObject = {
         "batch_sizes": list(batch_sizes), "trials": trials, "warmup": warmup, "min_call_ms": min_call_ms,
         "threads": ran_at, "memory_format": memory_format,
-        "order": "all models and batch sizes interleaved, shuffled each trial", "power": session_power,
-        **fingerprint}
-    return Session(out, session)
+        "order": "all models" + (", targets" if served else "") + " and batch sizes interleaved, shuffled each trial",
+        "power": session_power, **fingerprint}
+    return Session({name: figures((name,)) for name in models}, session,
+                   {t: {name: figures((name, t)) for name in ss} for t, ss in (served or {}).items()})
 
 
 def measure_deployed(model: torch.nn.Module, in_chans: int, resolution: int, device: torch.device,

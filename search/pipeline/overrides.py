@@ -12,6 +12,9 @@ from core.errors import GreenError
 SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher", "country_iso_code")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
 LAUNCHED = ("finetune", "baselines", "table", "hpo")  # configs whose trainings run through a launcher
+# options whose value is the user's own mapping of names (green-search's tables={int8: <lut.json>}), not a config
+# section: passed whole (tables={int8:...}), since a dotted tables.int8=... cannot set a key of a null option
+MAPPINGS = ("tables",)
 
 
 def shared_overrides(task: Sequence[str]) -> list[str]:
@@ -39,7 +42,7 @@ def stage_overrides(node: Any) -> list[str]:
 
     def walk(d: dict, prefix: str) -> None:
         for k, v in d.items():
-            if isinstance(v, dict) and v:
+            if isinstance(v, dict) and v and f"{prefix}{k}" not in MAPPINGS:
                 walk(v, f"{prefix}{k}.")
             else:
                 out.append(f"{prefix}{k}={_value(v)}")

@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
+from search.pipeline.deployed import deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.recommend import recommend_lines, recommended
@@ -55,9 +56,7 @@ def _distilled(values: set) -> str:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "" if v is None else str(v)
+    return f"{v:.4g}" if isinstance(v, float) else "" if v is None else str(v)
 
 
 def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> list[str]:
@@ -293,7 +292,7 @@ def write_report(root: str | Path) -> JSONObject:
     images = {k: f"report_{k}.png" for k in pngs}
     for k, data in pngs.items():
         write_atomic(root / images[k], data)
-    md = markdown(s, effects, images, root) + "\n".join(target_lines(fronts, images))
+    md = markdown(s, effects, images, root) + "\n".join([*deployed_lines(s), *target_lines(fronts, images)])
     write_atomic(root / "report.md", md)
     write_atomic(root / "report.html", to_html(md, images, pngs))
     write_json(root / "report.json", {k: v for k, v in s.items() if k != "models"} | {"choice_effects": effects})

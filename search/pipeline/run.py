@@ -32,8 +32,9 @@ from hydra import compose
 from omegaconf import DictConfig
 
 from search.pipeline.overrides import shared_for, stage_overrides
-from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
+from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED, extra_tables
 from search.training.fit import recipe
+from core.device import Device
 from core.errors import GreenError
 from core.io import write_json
 from core.load import Load, snapshot
@@ -59,6 +60,11 @@ class Pipeline:
             raise GreenError(f"seeds must be >= 1 (training runs per final model), got {cfg.seeds}")
         if not 0 <= float(cfg.select_fraction) < 1:
             raise GreenError(f"select_fraction must lie in [0, 1), got {cfg.select_fraction}")
+        from search.targets import target_of
+
+        for t in cfg.get("targets") or ():  # an unknown target or table: one line before any stage runs
+            target_of(str(t)).check(Device.of(cfg.measure.device, key="measure.device"), "float32")
+        extra_tables(self)
         self.log_path = self.root / "run.json"
         self.log: dict[str, Any] = json.loads(self.log_path.read_text()) if self.log_path.is_file() else {"stages": {}}
 

@@ -51,29 +51,52 @@ def train(p: Run) -> None:
     train(cfg)
 
 
+def extra_tables(p: Run) -> dict[str, tuple[str | None, Path]]:
+    """The run's ``tables`` (``{name: <target> | <lut.json>}``) as ``name -> (target, path)``: a target's table is
+    built by the lut stage in ``lut_<name>/`` (target None: a table built elsewhere, used as it is)."""
+    from search.objectives.tables import table_paths
+    from search.targets import TARGETS
+
+    out: dict[str, tuple[str | None, Path]] = {}
+    for name, value in table_paths(p.cfg.get("tables")).items():
+        if value in TARGETS:
+            out[name] = (value, p.root / f"lut_{name}" / "lut.json")
+        elif Path(value).is_file():
+            out[name] = (None, Path(value))
+        else:
+            raise GreenError(f"tables.{name}={value!r} is neither a deployment target ({', '.join(TARGETS.names())}) "
+                             "nor a green-lut lut.json")
+    return out
+
+
 def lut(p: Run) -> None:
-    """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``."""
+    """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``; the same for
+    the table of each target that ``tables`` names (``lut_<name>/``), with the same protocol."""
     import torch
 
     from core.energy import track_energy
     from search.hardware.lut import build_table, validate_table
 
-    out = p.root / "lut"
-    cfg = p.compose("lut", "lut")
-    device = torch.device(cfg.device)
-    if not (out / "lut.json").is_file():
-        with track_energy(out, "lut", device, cfg.energy.country_iso_code):
-            build_table(cfg)
-    if p.cfg.lut_validate:
-        cfg.mode = "validate"
-        with track_energy(out, "lut_validate", device, cfg.energy.country_iso_code):
-            validate_table(cfg)
+    jobs = [("lut", None)] + [(f"lut_{n}", t) for n, (t, _) in extra_tables(p).items() if t is not None]
+    for folder, target in jobs:
+        out = p.root / folder
+        cfg = p.compose("lut", "lut", [] if target is None else [f"target={target}"])
+        cfg.paths.output_dir = str(out)
+        device = torch.device(cfg.device)
+        if not (out / "lut.json").is_file():
+            with track_energy(p.root / "lut", folder, device, cfg.energy.country_iso_code):
+                build_table(cfg)
+        if p.cfg.lut_validate and not (out / "lut_validate.json").is_file():
+            cfg.mode = "validate"
+            with track_energy(p.root / "lut", f"{folder}_validate", device, cfg.energy.country_iso_code):
+                validate_table(cfg)
 
 
 def lut_done(p: Run) -> bool:
-    """Whether the table (and its validation, when asked for) exists."""
-    out = p.root / "lut"
-    return (out / "lut.json").is_file() and (not p.cfg.lut_validate or (out / "lut_validate.json").is_file())
+    """Whether the tables (and their validations, when asked for) exist."""
+    folders = [p.root / "lut"] + [path.parent for t, path in extra_tables(p).values() if t is not None]
+    return all((f / "lut.json").is_file() and (not p.cfg.lut_validate or (f / "lut_validate.json").is_file())
+               for f in folders)
 
 
 def search(p: Run, stage: str = "search", extra: Sequence[str] = ()) -> None:
@@ -82,6 +105,9 @@ def search(p: Run, stage: str = "search", extra: Sequence[str] = ()) -> None:
 
     cfg = p.compose("search", stage, extra)
     cfg.ckpt, cfg.table = str(p.ckpt), str(p.root / "lut" / "lut.json")
+    tables = {n: str(path) for n, (_, path) in extra_tables(p).items()}
+    if tables:  # the run's tables join any the stage's entry names (pipeline.search.tables)
+        cfg.tables = {**(cfg.tables or {}), **tables}
     if cfg.eval.val_images is None and p.cfg.select_fraction > 0:
         # the search selects on the first part of the validation split; winners are picked on the rest
         dm = instantiate(cfg.data)
@@ -183,12 +209,17 @@ def mt_train(p: Run) -> None:
 
 
 def measure(p: Run) -> None:
-    """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`."""
+    """Every final model (first seed of each) timed in one session; see :mod:`search.hardware.measure`. Each
+    deployment target of ``targets`` other than torch serves every model in the same round-robin, and its test
+    accuracy through that runtime is recorded (``deployed``: :mod:`search.deploy.served`)."""
     import torch
 
+    from core.device import Device
     from search.deploy.baselines import load_baseline
     from search.deploy.export import load_subnet
+    from search.deploy.served import serve
     from search.hardware.measure import measure_models
+    from search.targets import target_of
 
     m = p.cfg.measure
     models: dict[str, tuple[Any, int, int]] = {}
@@ -204,10 +235,19 @@ def measure(p: Run) -> None:
             else:
                 model = load_subnet(folder)
                 models[f"{stage}/{model.arch}"] = (model, model.in_chans, model.arch.resolution)
+    fmt = str(m.get("memory_format", DEFAULT_MEMORY_FORMAT))
+    targets = [target_of(t) for t in dict.fromkeys(p.cfg.get("targets") or ["torch"])]
+    served, deployed = {}, {}
+    if any(t.name != "torch" for t in targets):
+        dm = instantiate(p.cfg.data)
+        served, deployed = serve({n: net for n, (net, _, _) in models.items()}, targets, dm,
+                                 Device.of(m.device, m.threads, fmt, key="measure.device"))
     result = measure_models(models, torch.device(m.device), list(m.batch_sizes), m.trials, m.warmup,
-                            m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed),
-                            str(m.get("memory_format", DEFAULT_MEMORY_FORMAT)))
-    write_json(p.root / "measure" / "measure.json", result.to_json())
+                            m.min_call_ms, m.power_window_s, m.country_iso_code, m.threads, int(p.cfg.seed), fmt,
+                            served)
+    write_json(p.root / "measure" / "measure.json", {
+        **result.to_json(), "target_specs": {t.name: t.spec().to_json() for t in targets},
+        "deployed": {t: {n: d.to_json() for n, d in ds.items()} for t, ds in deployed.items()}})
 
 
 def report(p: Run) -> None:

@@ -259,6 +259,7 @@ def summarise(root: str | Path) -> JSONObject:
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
             "twins": {t: compare(raw["finetune"], raw[t]) if raw[t] else None for t in ("scratch", "scratch_ft")},
             "session": session.get("session"), "seeds": seeds,
+            "deployed": session.get("deployed") or {}, "target_figures": session.get("targets") or {},
             "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
             "stage_seconds": {k2: v["seconds"] for k2, v in _read(root / "run.json").get("stages", {}).items()},
             "load": load_summary(_read(root / "run.json").get("stages", {}))}
