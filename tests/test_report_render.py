@@ -98,7 +98,7 @@ def test_the_report_writes_values_as_prose_and_no_std_of_one_seed(tmp_path, writ
 
     s = summarise(write_run(tmp_path, seeds=seeds))
     md = markdown(s, [], {c: f"report_{c}.png" for c, _ in chart_labels(s)}, tmp_path)
-    intro = md.split("## Pareto charts")[0]
+    intro = md.split("## This run")[1].split("## ")[0]  # the run's description, after the charts
     assert "(distilled from it) and are fine-tuned for 3 epochs after a supernet of 6 epochs; twins and baselines " \
            "are trained from scratch for 3 epochs." in intro
     assert "[" not in intro  # no Python list in a sentence ([True], [3])
