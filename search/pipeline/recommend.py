@@ -69,3 +69,20 @@ def recommend_lines(r: JSONObject | None, busy: set[str] | frozenset[str] = froz
         lines += ["", f"**Measured under load** (stages {', '.join(sorted(busy))}): other processes used the cores, "
                   "so times and the energies estimated from them are inflated; see Machine load below."]
     return lines + [""]
+
+
+def builtin_baselines() -> int:
+    """How many hand-designed baselines ``green-baselines`` trains by default (``conf/baselines.yaml``)."""
+    import conf
+    from omegaconf import OmegaConf
+
+    return len(OmegaConf.load(Path(conf.__file__).parent / "baselines.yaml").models)
+
+
+def scope_lines(s: dict) -> list[str]:
+    """Says up front when a run compared fewer baselines than the full set (the quickstart's budget)."""
+    n, full = len({m["name"] for m in s["baselines"]}), builtin_baselines()
+    if n >= full:
+        return []
+    return [f"This run compares the winners with {n} of the {full} hand-designed baselines (a quick run's budget); "
+            "`n_baselines=null`, or `experiment=digits` on these data, compares all of them.", ""]

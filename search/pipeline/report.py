@@ -17,7 +17,7 @@ from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.deployed import deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
-from search.pipeline.recommend import recommend_lines, recommended
+from search.pipeline.recommend import recommend_lines, recommended, scope_lines
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
 from core.jsontypes import JSONObject
@@ -100,7 +100,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                 "an estimate proportional to time) prices every model, so energies share one scale."
                 if power and not power.get("per_model") else "."), "", *load_lines(s.get("load"))]
     serving, busy = serving_batch(s), busy_stages(s)
-    lines = [f"# Green CNN report: `{root.name}`", "", *recommend_lines(s.get("recommended"), busy),
+    lines = [f"# Green CNN report: `{root.name}`", "", *recommend_lines(s.get("recommended"), busy), *scope_lines(s),
              "## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "

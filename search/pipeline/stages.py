@@ -155,6 +155,8 @@ def baselines(p: Run) -> None:
     from search.deploy.baselines import baselines
 
     cfg = p.compose("baselines", "baselines")
+    if p.cfg.get("n_baselines") is not None:  # a quick run's few (the report says how many of how many)
+        cfg.models = list(cfg.models)[:int(p.cfg.n_baselines)]
     baselines(p.equal_budget(cfg, "baselines", p.cfg.baseline_epochs, p.route_epochs()))
 
 
