@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.sections.checks import bad_input, mutation, results  # noqa: E402
 from bench.sections.headlines import headlines  # noqa: E402
 from bench.sections.search import cost_range, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
-from bench.sections.speed import parallel, supernet_overhead, throughput, walltime  # noqa: E402
+from bench.sections.speed import first_hour, parallel, supernet_overhead, throughput, walltime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,8 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
                                           "lut_accuracy": lut_accuracy, "optimizer": optimizer,
                                           "optimizer_tuning": optimizer_tuning,
                                           "supernet_overhead": supernet_overhead, "bad_input": bad_input,
-                                          "ranking": ranking, "mutation": mutation, "headlines": headlines}
+                                          "ranking": ranking, "mutation": mutation, "headlines": headlines,
+                                          "first_hour": first_hour}
 OPENING = re.compile(r"<!-- figures:([A-Za-z0-9_]+) -->")
 
 

@@ -93,6 +93,17 @@ def _walltime() -> Row:
             f"{w['tests']['after_s']:.0f} s at {r['refs'][1]} (one run each)", "-")
 
 
+def _first_hour() -> Row | None:
+    if not (RESULTS / "first_hour.json").is_file():
+        return None
+    r = load_result("first_hour.json")
+    return (_at(r["commit"], r.get("quick")),
+            f"fresh clone: install {r['install_s']:.0f} s, quickstart {r['quickstart_s']:.0f} s idle and "
+            f"{r['loaded_over_idle']:.1f}x that beside two busy processes, fast tests {r['tests_s']:.0f} s",
+            f"quickstart <= 120 s {met(r['quickstart_s'] <= 120)}; loaded within 3x {met(r['loaded_within_3x'])}; "
+            f"tests <= 300 s {met(r['tests_s'] <= 300)}")
+
+
 def _parallel() -> Row:
     r = load_result("parallel.json")
     bound = r["bound"]["ratio_without_overhead"]
@@ -136,6 +147,7 @@ ROWS: tuple[tuple[str, str, Callable[[], Row | None]], ...] = (
     ("Ranking methods", "ranking-methods", _ranking),
     ("Training speed", "training-speed", _throughput),
     ("Wall time of the quickstart", "training-speed", _walltime),
+    ("A newcomer's first hour", "a-newcomers-first-hour", _first_hour),
     ("Parallel jobs", "parallel-jobs-wall-time-and-setup", _parallel),
     ("Supernet overhead", "supernet-overhead", _supernet_overhead),
     ("Bad input", "bad-input", _bad_input),

@@ -2,7 +2,7 @@
 and the supernet's step against the static net's."""
 from __future__ import annotations
 
-from bench.sections.text import interval_text, load_result, made_by, met, variant_label
+from bench.sections.text import RESULTS, interval_text, load_result, made_by, met, variant_label
 
 
 def throughput() -> str:
@@ -82,3 +82,16 @@ def supernet_overhead() -> str:
             f"{interval_text(r['median_step_ratio_ci'])} (per arch {sp['min']:.2f}-{sp['max']:.2f}; goal <= "
             f"{r['goal']['median_step_ratio_max']} {met(r['goal']['met'])}); largest logit difference "
             f"{r['max_abs_logit_diff']:.3g}. Run in NCHW, before channels_last became the default.")
+
+
+def first_hour() -> str:
+    """The README's quickstart wall times: a newcomer's fresh clone, install, quickstart, tests (``first_hour.json``)."""
+    if not (RESULTS / "first_hour.json").is_file():
+        return "Wall times: not measured yet (`python bench/first_hour.py`)."
+    r = load_result("first_hour.json")
+    runs = ", ".join(f"{v:.0f}" for v in r["quickstart_values_s"])
+    loaded = ", ".join(f"{v:.0f}" for v in r["quickstart_loaded_values_s"])
+    return (f"Measured from a fresh clone at {r['ref']} on a 2-core VM (`python bench/first_hour.py`; pip's cache "
+            f"warm, load recorded): install {r['install_s']:.0f} s; `green-run` {r['quickstart_s']:.0f} s idle (median "
+            f"of {runs} s) and {r['quickstart_loaded_s']:.0f} s beside two busy processes ({loaded} s: "
+            f"{r['loaded_over_idle']:.1f}x); the fast tests {r['tests_s']:.0f} s.")
