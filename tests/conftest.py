@@ -31,6 +31,20 @@ SEARCH_FAST = ["progress=false", "search.population=8", "search.generations=2", 
                "eval.val_images=64"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the marks
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.slow_after_first``: a parametrized test's first case runs in the fast set, the others are
+    ``slow`` (one-line-error checks that each start a command: one case shows the path works, CI runs them all)."""
+    seen = set()
+    for item in items:
+        if item.get_closest_marker("slow_after_first") is None:
+            continue
+        key = (item.module.__name__, item.originalname)
+        if key in seen:
+            item.add_marker(pytest.mark.slow)
+        seen.add(key)
+
+
 def _compose(config_name: str, *overrides: str, output_dir: str | Path | None = None) -> DictConfig:
     """``conf/<config_name>.yaml`` composed with ``overrides``; ``paths.output_dir`` first, where given."""
     head = [] if output_dir is None else [f"paths.output_dir={output_dir}"]

@@ -45,6 +45,7 @@ def _env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.slow_after_first
 def test_quiet_holds_when_lightning_is_imported_after_it(tmp_path, verbose):
     r = subprocess.run([sys.executable, "-c", FIT_AFTER_QUIET, "verbose" if verbose else "quiet", str(tmp_path)],
                        cwd=ROOT, env=_env(), capture_output=True, text=True)
@@ -56,6 +57,7 @@ def test_quiet_holds_when_lightning_is_imported_after_it(tmp_path, verbose):
         assert heard == [], r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_a_tiny_training_prints_only_its_closing_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "supernet.commands.train", "experiment=smoke", "epochs=1",
                         "data.train_subset=128", "module.calib_images=32", "trainer.enable_progress_bar=false",

@@ -106,6 +106,7 @@ def test_data_module_batches_follow_its_memory_format(compose_cfg):
 
 
 @pytest.mark.parametrize("fmt", ["channels_last", "contiguous"])
+@pytest.mark.slow_after_first
 def test_green_train_trains_in_the_data_modules_layout(tmp_path, compose_cfg, fmt):
     from supernet.train import train
 

@@ -3,6 +3,7 @@ import os
 import random
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -35,6 +36,7 @@ def _worker(rank: int, world: int, port: int, space, out):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ranks_sample_the_same_subnets(tiny_space):
     ctx = mp.get_context("spawn")
     out = ctx.Queue()

@@ -108,6 +108,7 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, small_fs)
     assert not list(run.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_disk_too_full_for_the_lock_is_one_line_and_leaves_no_folder(small_fs):
     """Less than a block free: the first write of the run (its lock record) fails; the line names that file, and
     the folder the command made for the run goes again instead of looking like a run."""
@@ -237,6 +238,7 @@ def test_resume_auto_picks_up_the_folder_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("module, prog, option", [("search.commands.search", "green-search", "ckpt"),
                                                   ("search.commands.extract", "green-extract", "ckpt")])
+@pytest.mark.slow_after_first
 def test_missing_mandatory_option_is_one_line_and_leaves_no_folder(tmp_path, module, prog, option):
     run = tmp_path / "run"
     r = _run(module, f"hydra.run.dir={run}")
@@ -246,6 +248,7 @@ def test_missing_mandatory_option_is_one_line_and_leaves_no_folder(tmp_path, mod
     assert not run.exists()  # the folder it made held nothing but logs
 
 
+@pytest.mark.slow
 def test_failure_keeps_a_folder_with_results(tmp_path):
     """A failed rerun in a folder that holds a finished run removes nothing."""
     run = tmp_path / "run"
@@ -255,6 +258,7 @@ def test_failure_keeps_a_folder_with_results(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_non_finite_weights_are_refused(tmp_path, tiny_ckpt):
     from supernet.checkpoint import load_supernet
     from core.errors import CheckpointError

@@ -82,6 +82,7 @@ def parts(tmp_path_factory, tiny_ckpt, compose_cfg):
     return [_part(compose_cfg, tmp, tiny_ckpt, v) for v in (1, 2)]
 
 
+@pytest.mark.slow
 def test_a_part_starts_from_the_one_shot_weights_and_records_its_split(parts, tiny_ckpt):
     base, _ = load_supernet(tiny_ckpt)
     net, meta = load_supernet(parts[0])
@@ -94,6 +95,7 @@ def test_a_part_starts_from_the_one_shot_weights_and_records_its_split(parts, ti
     assert torch.dist(net.state_dict()[w], base.state_dict()[w]) < 0.5 * base.state_dict()[w].norm()
 
 
+@pytest.mark.slow
 def test_routing_scores_each_subnet_with_its_part(parts, tiny_ckpt, compose_cfg):
     from hydra.utils import instantiate
 
@@ -109,6 +111,7 @@ def test_routing_scores_each_subnet_with_its_part(parts, tiny_ckpt, compose_cfg)
     assert router.val_images == 100
 
 
+@pytest.mark.slow
 def test_load_parts_refuses_incomplete_or_foreign_sets(parts, tiny_ckpt):
     with pytest.raises(GreenError, match=r"miss the value\(s\) \[2\]"):
         load_parts([str(parts[0])])

@@ -20,6 +20,7 @@ def ft_cfg(compose_cfg):
     return lambda out, ckpt, *overrides: compose_cfg("finetune", f"ckpt={ckpt}", *FAST, *overrides, output_dir=out)
 
 
+@pytest.mark.slow
 def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys, ft_cfg):
     rows = finetune(ft_cfg(tmp_path, tiny_ckpt, ARCHS))
     assert [r["arch"] for r in rows] == ["r16_k5e3-k3e2_k3e3", "r12_k3e2_k3e2"]
@@ -44,6 +45,7 @@ def test_finetune_measures_and_resumes(tmp_path, tiny_ckpt, capsys, ft_cfg):
     assert (folders[0] / "model.safetensors").stat().st_mtime == mtime
 
 
+@pytest.mark.slow
 def test_finetune_from_scratch_flag(tmp_path, tiny_ckpt, ft_cfg):
     rows = finetune(ft_cfg(tmp_path, tiny_ckpt, "archs=[r12_k3e2_k3e2]", "from_scratch=true", "distill=false"))
     assert rows[0]["init"] == "scratch (default)" and rows[0]["distilled"] is False
@@ -108,6 +110,7 @@ def test_finetune_bad_input(tmp_path, tiny_ckpt, ft_cfg, overrides, message):
     assert not (tmp_path / "models").exists()
 
 
+@pytest.mark.slow
 def test_replicates_of_an_inherited_winner_are_independent_runs(tmp_path, tiny_ckpt, ft_cfg):
     """seeds=2 of one inherited, distilled winner: same start, other training stream, so other weights."""
     import torch

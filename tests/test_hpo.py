@@ -150,6 +150,7 @@ def _accuracy(model, dm, ids):
         return (model.eval()(dm.transform(x)).argmax(1) == y).float().mean().item()
 
 
+@pytest.mark.slow
 def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny_ckpt, monkeypatch, compose_cfg,
                                                                   hpo_cfg):
     monkeypatch.setattr(DigitsDataModule, "test_dataloader", lambda self: pytest.fail("green-hpo read the test split"))
@@ -193,6 +194,7 @@ def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny
         hpo(hpo_cfg(tmp_path, tiny_ckpt, "hpo.slice_seed=1"))
 
 
+@pytest.mark.slow
 def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
     cfg = hpo_cfg(tmp_path, tiny_ckpt, "hpo.algorithm=random", "hpo.population=2", "hpo.generations=0", "epochs=1",
                   "hpo.prune.enabled=false")
@@ -215,6 +217,7 @@ def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
     (["hpo.objectives=[acc,recall:cow]"], "'select_recall:cow' names no class of the data"),
     (["hpo.constraints=['train_time <= 5']"], "'train_time' is not computed by the search"),
 ])
+@pytest.mark.slow_after_first
 def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     r = subprocess.run([sys.executable, "-m", "search.commands.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,
                         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
@@ -224,6 +227,7 @@ def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     assert not (tmp_path / "hpo.json").exists() and not list(tmp_path.glob("00_*"))
 
 
+@pytest.mark.slow
 def test_hpo_on_worst_class_recall_under_a_recall_bound(tmp_path, tiny_ckpt, hpo_cfg):
     """recall_min as an HPO objective, a bound on a named class's recall; the chosen trial meets it."""
     import csv

@@ -47,6 +47,7 @@ def _runs(tmp_path):
     return (tmp_path / "models" / "runs.log").read_text().split()
 
 
+@pytest.mark.slow
 def test_parallel_fine_tunes_equal_the_serial_ones_and_resume(tmp_path, tiny_ckpt, compose_cfg):
     serial = finetune(compose_cfg("finetune", f"ckpt={tiny_ckpt}", *FAST, output_dir=tmp_path / "serial"))
     par_cfg = compose_cfg("finetune", f"ckpt={tiny_ckpt}", *FAST, "launcher=joblib", "launcher.jobs=2",
@@ -63,6 +64,7 @@ def test_parallel_fine_tunes_equal_the_serial_ones_and_resume(tmp_path, tiny_ckp
     assert (tmp_path / "par" / "models" / "00_r16_k5e3-k3e2_k3e3" / "model.safetensors").stat().st_mtime == mtime
 
 
+@pytest.mark.slow
 def test_a_failed_job_is_named_the_others_kept_and_only_it_reruns(tmp_path):
     jobs = _probe_jobs(tmp_path, ["ok", "fail", "ok"])
     cfg = OmegaConf.create({"threads": None})
@@ -80,6 +82,7 @@ def test_a_failed_job_is_named_the_others_kept_and_only_it_reruns(tmp_path):
     assert sorted(x for x in _runs(tmp_path) if x.startswith("m")) == ["m0", "m1", "m1", "m2"]  # only m1 again
 
 
+@pytest.mark.slow
 def test_keys_with_dots_are_matched_whole(tmp_path):
     """Arch strings hold widths such as w0.5: a job's markers must not be cut at the last dot."""
     jobs = _probe_jobs(tmp_path, ["ok", "fail"], names=["00_r24_w0.5-k3e2", "01_r24_w0.75-k3e2"])

@@ -140,6 +140,7 @@ def test_bad_names_are_one_line(overrides, match, tmp_path, search_cfg, tiny_ckp
     assert not (run / "pareto.json").exists() and not (run / "history.csv").exists()
 
 
+@pytest.mark.slow
 def test_the_console_script_refuses_an_unknown_table(tmp_path, tiny_ckpt, tiny_table, ort_table):
     run = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",

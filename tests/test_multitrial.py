@@ -40,6 +40,7 @@ def history(out):
     return list(read_cache(out).values())
 
 
+@pytest.mark.slow
 def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt, compose_cfg):
     res, out = run_a
     pareto = json.loads((out / "pareto.json").read_text())
@@ -69,6 +70,7 @@ def test_multi_trial_search_trains_each_candidate(run_a, tiny_ckpt, compose_cfg)
     assert float((pred == one_shot.val_y).float().mean()) <= best["acc"] - 0.15
 
 
+@pytest.mark.slow
 def test_multi_trial_search_is_deterministic(run_a, tmp_path, tiny_ckpt, tiny_table, mt_cfg):
     res, out = run_a
     again = search(mt_cfg(tmp_path, tiny_ckpt, tiny_table))
@@ -77,6 +79,7 @@ def test_multi_trial_search_is_deterministic(run_a, tmp_path, tiny_ckpt, tiny_ta
     assert again.members == res.members
 
 
+@pytest.mark.slow
 def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny_ckpt, tiny_table, mt_cfg):
     """The last candidate of the search, scored first by a fresh evaluator, scores the same; another seed not."""
     _, out = run_a
@@ -91,6 +94,7 @@ def test_candidate_score_depends_on_the_seed_and_arch_only(run_a, tmp_path, tiny
     assert (moved["acc"], moved["recall"]) != (got["acc"], got["recall"])
 
 
+@pytest.mark.slow
 def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table, mt_cfg):
     _, out = run_a
     before = (out / "cache.jsonl").read_text()
@@ -105,6 +109,7 @@ def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table, m
     (["search.mode=two_shot"], "unknown search.mode 'two_shot'"),
     (["search.mode=multi_trial", "multi_trial.epochs=0"], "multi_trial.epochs must be >= 1"),
 ])
+@pytest.mark.slow_after_first
 def test_cli_bad_mode_or_budget_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
     out = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
                           *overrides, f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)

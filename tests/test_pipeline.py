@@ -157,6 +157,7 @@ def _cli(*args, cwd=ROOT, **kw):
     return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_baselines_cli_bad_model_one_line(tmp_path):
     out = tmp_path / "bl"
     r = _cli("search.commands.baselines", f"hydra.run.dir={out}", "models=[timm/no_such_net]")

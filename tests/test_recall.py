@@ -94,6 +94,7 @@ def test_green_search_on_worst_class_recall_with_a_named_class_bound(tmp_path, t
     assert not (tmp_path / "bad" / "pareto.json").exists()
 
 
+@pytest.mark.slow
 def test_a_search_whose_every_candidate_misses_a_score_bound_says_so(tmp_path, tiny_ckpt, tiny_table, search_cfg):
     """No feasible point is not a finished search: a distinct error (exit 3 from the command, neither success nor
     bad input), its outputs written, and pareto.json saying feasible: false with an empty front."""
@@ -138,6 +139,7 @@ def test_green_train_logs_worst_class_and_per_class_recall(tiny_ckpt):
     (["data.imbalance_ratio=0.5"], "data.imbalance_ratio must be null or a number >= 1"),
     (["data.balance=equal"], "unknown data.balance 'equal'"),
 ])
+@pytest.mark.slow_after_first
 def test_recall_bad_input_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
     import subprocess
     import sys

@@ -31,6 +31,7 @@ def test_every_committed_result_recomputes_and_every_json_is_accounted_for():
     assert n[0] == len(RESULTS) and n[0] + n[1] + n[2] == n[3] == n[4] == len(EVERY)
 
 
+@pytest.mark.slow
 def test_a_stray_json_or_a_disagreeing_input_fails(tmp_path, monkeypatch, capsys):
     import shutil
 
@@ -73,6 +74,7 @@ def _first_number(d, path=()):
 
 
 @pytest.mark.parametrize("path", RESULTS, ids=[str(p.relative_to(ROOT / "bench" / "results")) for p in RESULTS])
+@pytest.mark.slow_after_first
 def test_a_hand_edited_figure_fails_recomputation(tmp_path, path):
     data = json.loads(path.read_text())
     fresh = recompute._headline_fn(data["benchmark"])(data)

@@ -35,14 +35,19 @@ def digits(compose_cfg):
 def trained(digits, tiny_space):
     """The tiny space's largest subnet trained for 6 epochs on the digits' training split (about 93% test accuracy)."""
     torch.manual_seed(0)
-    net = GreenNet(tiny_space, tiny_space.largest(), digits.num_classes, digits.channels)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    net.train()
-    for _ in range(6):
-        for x, y in digits.train_dataloader():
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(digits.transform(x)), y).backward()
-            opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same weights whatever thread count an earlier test left behind
+    try:
+        net = GreenNet(tiny_space, tiny_space.largest(), digits.num_classes, digits.channels)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        net.train()
+        for _ in range(6):
+            for x, y in digits.train_dataloader():
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(digits.transform(x)), y).backward()
+                opt.step()
+    finally:
+        torch.set_num_threads(threads)
     return net.eval()
 
 
@@ -134,7 +139,9 @@ def test_int8_is_quantised_and_its_accuracy_is_measured_through_onnxruntime(trai
     assert (a32.target, a8.target, a8.split, a8.images) == ("onnxruntime", "onnxruntime_int8", "test", len(digits.test_set))
     x = digits.transform(next(iter(digits.test_dataloader()))[0])
     assert (int8.run(x) - fp32.run(x)).abs().max() > 1e-3  # the int8 session's own logits, not the float ones
-    assert a32.acc > 0.85 and abs(a8.acc - a32.acc) <= 0.03, (a32, a8)
+    # a broken quantisation (scales from the wrong data, a lost per-channel axis) costs tens of points; a sound one
+    # costs a few on this small network and 359 test images (one image: 0.28 points): seen 0.3 to 3.3
+    assert a32.acc > 0.85 and abs(a8.acc - a32.acc) <= 0.05, (a32, a8)
 
 
 class _Always(Session):
@@ -160,6 +167,7 @@ def test_runtime_accuracy_known_answer(digits):
 
 
 @pytest.mark.parametrize("target", ["onnxruntime", "onnxruntime_int8"])
+@pytest.mark.slow_after_first
 def test_green_lut_prices_and_validates_a_target(tmp_path, lut_cfg, monkeypatch, tiny_space, target):
     monkeypatch.setattr(lut, "find_meter", lambda device: None)
     path = lut.build_table(lut_cfg(tmp_path / "build", f"target={target}"))
