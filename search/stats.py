@@ -49,6 +49,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rank correlation between ``x`` and ``y``; nan when either is constant."""
     from scipy.stats import spearmanr
 
+    if len(set(x)) < 2 or len(set(y)) < 2:  # undefined: said with nan, without scipy's warning
+        return math.nan
     return float(spearmanr(x, y)[0])
 
 

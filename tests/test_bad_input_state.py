@@ -242,7 +242,7 @@ def test_a_diverging_hpo_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_
     again = h.hpo(cfg)  # the rerun reads the failed trials back from the cache instead of training them again
     assert trained == [] and again["winners"][0]["best"] == w["best"]
     MARKER.unlink(missing_ok=True)
-    kept = tmp_path / "run" / f"00_{ARCH}" / "weights" / f"{w['best']['arch']}.pt"
+    kept = tmp_path / "run" / f"00_{ARCH}" / "weights" / f"{w['best']['arch']}.safetensors"
     kept.write_bytes(pickle.dumps(_Payload()))  # the chosen trial's weights, replaced by a pickle payload
     with pytest.raises(GreenError, match="chosen trial's weights .* are corrupt"):
         h.hpo(cfg)

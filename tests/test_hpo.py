@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from hydra.utils import instantiate
+from safetensors.torch import load_file
 
 from search.training.fit import init_weights, make_optimizer
 from search.tuning.hpo import hpo
@@ -171,10 +172,10 @@ def test_hpo_chooses_on_the_select_slice_and_reports_on_the_other(tmp_path, tiny
     dm.setup("fit")
     sel, rep = slice_indices(len(dm.val_set), 48, 64, 0)
     sel, rep = [dm.val_set.indices[i] for i in sel], [dm.val_set.indices[i] for i in rep]
-    assert [p.stem for p in (folder / "weights").glob("*.pt")] == [w["best"]["arch"]]
+    assert [p.stem for p in (folder / "weights").glob("*.safetensors")] == [w["best"]["arch"]]
     space = load_supernet(tiny_ckpt)[0].space
     model = GreenNet(space, ArchConfig.parse("r16_k3e2_k3e2"), 10, 1)
-    model.load_state_dict(torch.load(folder / "weights" / f"{w['best']['arch']}.pt", weights_only=True))
+    model.load_state_dict(load_file(folder / "weights" / f"{w['best']['arch']}.safetensors"))
     assert _accuracy(model, dm, sel) == pytest.approx(w["best"]["select_acc"], abs=1e-6)
     assert _accuracy(model, dm, rep) == pytest.approx(w["best"]["report_acc"], abs=1e-6)
     for r in (w["best"], w["default"]):

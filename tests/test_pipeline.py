@@ -172,7 +172,8 @@ def test_run_cli_bad_stage_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "unknown stage 'serch'" in r.stderr
 
 
-TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2", "pipeline.train.epochs=2", "pipeline.recipe.epochs=1",
+TINY_RUN = ["trainer.enable_progress_bar=false", "top_k=2",
+            "stages=[train,lut,search,finetune,scratch,baselines,fidelity,measure,report]", "pipeline.train.epochs=2", "pipeline.recipe.epochs=1",
             "++pipeline.lut={calib.subnets:2,validate.subnets:3,protocol.trials:2,validate.trials:2,protocol.min_call_ms:1,"
             "energy.power_window_s:0.2}",
             "++pipeline.search={search.population:4,search.generations:1,progress:false}",
@@ -273,9 +274,9 @@ def test_run_refuses_an_unequal_budget_unless_allowed(tmp_path):
         pipe = Pipeline(cfg)
         (tmp_path / "train").mkdir()
         (tmp_path / "train" / "metrics.json").write_text(json.dumps({"epochs": 4}))
-        assert pipe.route_epochs() == 4 + 3  # the supernet's epochs and the recipe's
+        assert pipe.route_epochs() == 4 + cfg.pipeline.recipe.epochs  # the supernet's epochs and the recipe's
         bl = pipe.compose("baselines", "baselines")
-        with pytest.raises(GreenError, match="unequal training budget.*epochs 1 vs 7"):
+        with pytest.raises(GreenError, match=f"unequal training budget.*epochs 1 vs {pipe.route_epochs()}"):
             pipe.equal_budget(bl, "baselines", cfg.baseline_epochs, pipe.route_epochs())
         assert pipe.equal_budget(bl, "baselines", None, 7).epochs == 7
         lr = pipe.compose("baselines", "baselines", ["optimizer.lr=0.5"])

@@ -70,7 +70,9 @@ class AccuracyPredictor:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-        kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(1e-2)
+        # the noise may fit near zero on few, clean results: a floor far below any accuracy noise, so sklearn
+        # does not warn that the optimum sits on its default bound (1e-5)
+        kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(1e-2, noise_level_bounds=(1e-10, 1e1))
         return make_pipeline(StandardScaler(), GaussianProcessRegressor(kernel, normalize_y=True, random_state=0))
 
     def require(self, n: int) -> None:

@@ -80,9 +80,12 @@ def builtin_baselines() -> int:
 
 
 def scope_lines(s: dict) -> list[str]:
-    """Says up front when a run compared fewer baselines than the full set (the quickstart's budget)."""
+    """Says up front what a quick run left out: baselines of the full set, the front's standalone checks."""
     n, full = len({m["name"] for m in s["baselines"]}), builtin_baselines()
-    if n >= full:
-        return []
-    return [f"This run compares the winners with {n} of the {full} hand-designed baselines (a quick run's budget); "
-            "`n_baselines=null`, or `experiment=digits` on these data, compares all of them.", ""]
+    lines = [] if n >= full else [
+        f"This run compares the winners with {n} of the {full} hand-designed baselines (a quick run's budget); "
+        "`n_baselines=null`, or `experiment=digits` on these data, compares all of them."]
+    if not s.get("fidelity"):
+        lines.append("The front was not checked against standalone trainings (no fidelity stage: a quick run's "
+                     "budget), so how far its ranking can be trusted is not known here; add `fidelity` to `stages`.")
+    return [" ".join(lines), ""] if lines else []

@@ -155,7 +155,7 @@ def hpo_job(cfg: DictConfig, job: Job) -> None:
         n = len(evo.records)
         try:
             return run_trial(hc, make, data, calib, cfg, folder, f"trial{n:03d}", cfg.seed + 1 + n, pruner,
-                             keep=kept / f"{hc}.pt")
+                             keep=kept / f"{hc}.safetensors")
         except TrainingError as err:  # one diverging setting must not end the search of the others
             print(f"green-hpo: trial {hc} failed: {err}")
             return failed_trial(hc, str(err), bounds, cfg.seed + 1 + n, dm.classes)
@@ -164,9 +164,9 @@ def hpo_job(cfg: DictConfig, job: Job) -> None:
     trials = [r.row() for r in evo.records.values()]
     best = choose(trials, bounds_on)
     chosen = space.decode(best["genome"])
-    best = {**best, **report_kept(chosen, make, kept / f"{best['arch']}.pt", data, cfg, folder)}
-    for f in kept.glob("*.pt"):  # only the chosen trial's weights are read again
-        if f.name != f"{best['arch']}.pt":
+    best = {**best, **report_kept(chosen, make, kept / f"{best['arch']}.safetensors", data, cfg, folder)}
+    for f in kept.glob("*.safetensors"):  # only the chosen trial's weights are read again
+        if f.name != f"{best['arch']}.safetensors":
             f.unlink()
     exp = folder / "configs" / "experiment" / f"hpo_{i:02d}.yaml"
     write_atomic(exp, experiment_yaml(chosen, arch, best, default, info["select_images"], int(cfg.epochs)))

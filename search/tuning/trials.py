@@ -8,8 +8,6 @@ picks the best trial on the select slice, :func:`report` scores it on the report
 from __future__ import annotations
 
 import copy
-import io
-import pickle
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +17,8 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors, save as save_tensors
 
 from search.training.fit import fit, starting_model
 from search.training.module import SubnetModule
@@ -135,10 +135,8 @@ def run_trial(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], da
               "train_seconds": energy.seconds, "energy_source": energy.source,
               "epochs_run": trainer.current_epoch, "pruned": pruner is not None and pruner.pruned_at is not None,
               "rung_acc": dict(pruner.rung_acc) if pruner else {}, "seed": seed, **asdict(hc)}
-    if keep is not None:
-        buf = io.BytesIO()
-        torch.save(model.state_dict(), buf)
-        write_atomic(keep, buf.getvalue())
+    if keep is not None:  # safetensors: tensors only, nothing a load could execute (and no pickle at all)
+        write_atomic(keep, save_tensors({k: v.detach().contiguous() for k, v in model.state_dict().items()}))
     if held_out:
         record.update(report(model, data, cfg, out))
     return record
@@ -151,9 +149,8 @@ def report_kept(hc: HyperConfig, make_model: Callable[[bool], torch.nn.Module], 
         raise GreenError(f"the chosen trial's weights {str(path)!r} are missing; use a new run folder")
     model = make_model(hc.init == "inherited")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: a payload is refused
-        model.load_state_dict(state)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
+        model.load_state_dict(load_tensors(path.read_bytes()))  # safetensors: a pickle payload is not even read
+    except (SafetensorError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
         raise GreenError(f"the chosen trial's weights {str(path)!r} are corrupt, truncated or not this model's "
                          f"({type(err).__name__}); use a new run folder") from None
     model.drop_rate = float(hc.dropout)
