@@ -139,6 +139,7 @@ def main() -> None:
                              check=True).stdout.strip()
     except subprocess.CalledProcessError:
         sys.exit(f"first_hour: unknown commit {args.ref!r}")
+    args.run = args.run.resolve()  # the items run in the clone: every path absolute
     args.run.mkdir(parents=True, exist_ok=True)
     clone, venv = args.run / f"clone_{ref}", args.run / f"venv_{ref}"
     if not clone.exists():
@@ -150,6 +151,8 @@ def main() -> None:
             continue
         print(f"first_hour: {item} #{i} at {ref} ...", flush=True)
         rec = run_item(item, i, clone, venv)
+        if item == "install" and rec["returncode"] != 0:  # nothing else can run: say why, keep no record
+            sys.exit(f"first_hour: the install failed (exit {rec['returncode']}): {' | '.join(rec['tail'])}")
         write_json(f, rec)
         print(f"first_hour: {item} #{i}: {rec['wall_s']:.0f} s, exit {rec['returncode']}, "
               f"{Load.from_json(rec['load']).brief()}", flush=True)
