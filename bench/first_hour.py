@@ -85,10 +85,12 @@ def timed(cmd: list[str] | str, cwd: Path, env: dict[str, str]) -> JSONObject:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
     wall = time.perf_counter() - t
     load = Load.between(before, snapshot(), threads=os.cpu_count() or 1)
-    tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-    summary = next((ln for ln in reversed(tail) if re.search(r"\d+ (passed|failed)", ln)), None)
+    out = proc.stdout.strip().splitlines()
+    tail = out[-3:] + proc.stderr.strip().splitlines()[-2:]  # the command's closing lines, then its last errors
+    summary = next((ln for ln in reversed(out) if re.search(r"\d+ (passed|failed|errors?)\b", ln)), None)
+    failed = [ln for ln in out if ln.startswith(("FAILED ", "ERROR "))]
     return {"command": cmd if isinstance(cmd, str) else " ".join(cmd), "wall_s": wall, "returncode": proc.returncode,
-            "summary": summary, "tail": tail, "load": load.to_json(),
+            "summary": summary, "failed": failed, "tail": tail, "load": load.to_json(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

@@ -58,7 +58,7 @@ def _captured(ft_cfg, monkeypatch, tmp_path, tiny_ckpt, *overrides):
 
     seen = {}
 
-    def fake_fit(model, name, dm, cfg, out, calib, teacher, seed, res, n_cls, in_chans):
+    def fake_fit(model, name, dm, cfg, out, calib, teacher, seed, res, n_cls, in_chans, callbacks=()):
         seen.update(model=model, teacher=teacher)
 
         class Result:  # the part of a ModelResult green-finetune reads

@@ -157,7 +157,7 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
     row = {"name": name, "arch": "", "kind": "baseline", "source": source, "replicate": job.replicate,
            "init": "scratch", "distilled": False, "stem_stride": stem_stride(model), "params": params,
            "macs": macs, **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, None,
-                                           job.seed, res, n_cls, in_chans, [job.progress("green-baselines")]
+                                           job.seed, res, n_cls, in_chans, callbacks=[job.progress("green-baselines")]
                                            ).started("scratch").to_json()}
     chosen, files = deployment_target(cfg), {}
     if chosen is not None:  # the test accuracy of the runtime the baseline is deployed to, not only torch's

@@ -55,7 +55,7 @@ def finetune_job(cfg: DictConfig, job: Job) -> None:
            "replicate": job.replicate, "init": started,
            "distilled": teacher is not None, "params": params, "macs": macs, **job.payload.get("selection", {}),
            **fit_and_measure(model, folder.name, dm, cfg, Path(cfg.paths.output_dir), calib, teacher, job.seed,
-                             arch.resolution, net.num_classes, net.in_chans, [job.progress("green-finetune")]
+                             arch.resolution, net.num_classes, net.in_chans, callbacks=[job.progress("green-finetune")]
                              ).started(started).to_json()}
     chosen, files = deployment_target(cfg), {}
     if chosen is not None:  # the test accuracy of the runtime the model is deployed to, not only torch's
