@@ -67,6 +67,7 @@ def test_a_missing_run_folder_is_one_line(tmp_path):
     assert not (tmp_path / "out" / "deploy.json").exists()
 
 
+@pytest.mark.slow
 def test_smoke_run_on_digits_and_the_tiny_space(tmp_path, tiny_ckpt, compose_cfg):
     from search.deploy.export import save_subnet
     from supernet.checkpoint import load_supernet

@@ -50,6 +50,7 @@ def test_walltime_headline_known_answers():
     assert h["tests"]["after_ok"] is False and h["quickstart"]["load_1min_before_run"] == [0.1, 0.2]
 
 
+@pytest.mark.slow
 def test_readme_figures_are_the_committed_results(tmp_path, monkeypatch, capsys):
     """The figure sections of README.md and docs/ are the committed results; a hand edit in any page is overwritten,
     and --check names the page that drifted."""

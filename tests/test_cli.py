@@ -45,7 +45,7 @@ def _env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_quiet_holds_when_lightning_is_imported_after_it(tmp_path, verbose):
     r = subprocess.run([sys.executable, "-c", FIT_AFTER_QUIET, "verbose" if verbose else "quiet", str(tmp_path)],
                        cwd=ROOT, env=_env(), capture_output=True, text=True)

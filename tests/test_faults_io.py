@@ -238,7 +238,7 @@ def test_resume_auto_picks_up_the_folder_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("module, prog, option", [("search.commands.search", "green-search", "ckpt"),
                                                   ("search.commands.extract", "green-extract", "ckpt")])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_missing_mandatory_option_is_one_line_and_leaves_no_folder(tmp_path, module, prog, option):
     run = tmp_path / "run"
     r = _run(module, f"hydra.run.dir={run}")

@@ -218,7 +218,7 @@ def test_random_search_gets_the_same_warm_start(tmp_path, tiny_ckpt, hpo_cfg):
     (["hpo.objectives=[acc,recall:cow]"], "'select_recall:cow' names no class of the data"),
     (["hpo.constraints=['train_time <= 5']"], "'train_time' is not computed by the search"),
 ])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line(tmp_path, tiny_ckpt, overrides, message):
     r = subprocess.run([sys.executable, "-m", "search.commands.hpo", f"ckpt={tiny_ckpt}", "archs=[r16_k3e2_k3e2]", *overrides,
                         f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)

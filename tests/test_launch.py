@@ -120,6 +120,7 @@ def test_bad_launcher_settings_are_one_line_errors(compose_cfg):
         launcher_of(measured).check(measured, "green-finetune")
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_slurm_launcher_without_its_partition(tmp_path):
     r = subprocess.run([sys.executable, "-m", "search.commands.finetune", f"hydra.run.dir={tmp_path / 'ft'}",
                         "ckpt=x.ckpt", "launcher=submitit_slurm"], cwd=ROOT, capture_output=True, text=True)

@@ -134,6 +134,7 @@ def test_bench_is_a_package_that_is_not_installed():
     assert not [p for p in packaged if p == "bench" or p.startswith("bench.")]
 
 
+@pytest.mark.slow
 def test_every_bench_script_imports_as_a_file_from_the_repository_root():
     """Each script's module code as ``python bench/<name>.py`` runs it (its folder first on sys.path, no
     PYTHONPATH), without its ``__main__`` block; one process, the bench modules forgotten between scripts so each

@@ -118,6 +118,7 @@ def test_validate_writes_json_and_plot(table_path, tmp_path, lut_cfg):
     assert (tmp_path / "lut_validate.json").is_file() and (tmp_path / "lut_validate_b1.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_cli_missing_table_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "search.commands.lut", "mode=validate", f"table={tmp_path / 'none.json'}",
                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)

@@ -109,7 +109,7 @@ def test_resume_under_another_scoring_is_refused(run_a, tiny_ckpt, tiny_table, m
     (["search.mode=two_shot"], "unknown search.mode 'two_shot'"),
     (["search.mode=multi_trial", "multi_trial.epochs=0"], "multi_trial.epochs must be >= 1"),
 ])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_cli_bad_mode_or_budget_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
     out = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
                           *overrides, f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)

@@ -43,7 +43,7 @@ def test_every_python_block_of_the_readme_runs_as_pasted(tmp_path, tiny_table, t
 
 
 @pytest.mark.parametrize("prog", sorted(COMMANDS))
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_help_starts_with_the_readme_title_and_gives_an_example(prog, tmp_path):
     r = subprocess.run([sys.executable, "-m", COMMANDS[prog], "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-800:]

@@ -139,7 +139,7 @@ def test_green_train_logs_worst_class_and_per_class_recall(tiny_ckpt):
     (["data.imbalance_ratio=0.5"], "data.imbalance_ratio must be null or a number >= 1"),
     (["data.balance=equal"], "unknown data.balance 'equal'"),
 ])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_recall_bad_input_is_one_line(tmp_path, tiny_ckpt, tiny_table, overrides, message):
     import subprocess
     import sys

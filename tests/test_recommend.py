@@ -24,7 +24,8 @@ def _summary(baselines=()):
 def test_picks_the_best_held_out_winner_and_finds_its_folder(tmp_path):
     (tmp_path / "finetune" / "models" / "01_r32_b").mkdir(parents=True)
     r = recommended(_summary([_model("lcnet", "baseline", "baselines", 0.85, 0.5)]), tmp_path)
-    assert r["name"] == "r32_b" and r["folder"] == "finetune/models/01_r32_b" and r["beaten_by"] == []
+    assert r.name == "r32_b" and r.folder == "finetune/models/01_r32_b" and r.beaten_by == ()
+    assert r.to_json()["select_acc"] == 0.75 and r.to_json()["beaten_by"] == []
     text = "\n".join(recommend_lines(r, {"train"}))
     assert text.startswith("## Recommended model") and "**r32_b**" in text and "`finetune/models/01_r32_b/`" in text
     assert "held-out validation images (0.750)" in text and "**But**" not in text
@@ -35,7 +36,9 @@ def test_a_baseline_better_beyond_noise_is_named():
     better = _model("ghostnet", "baseline", "baselines", 0.95, 1.0)  # +5 points, half the energy
     close = _model("lcnet", "baseline", "baselines", 0.903, 1.0)  # cheaper, but within the test-set error (0.004)
     r = recommended(_summary([better, close]), __import__("pathlib").Path("/nonexistent"))
-    assert [m["name"] for m in r["beaten_by"]] == ["ghostnet"] and r["folder"] is None
+    assert [m.name for m in r.beaten_by] == ["ghostnet"] and r.folder is None
+    assert r.to_json()["beaten_by"][0] == {"name": "ghostnet", "kind": "baseline", "test_acc": 0.95,
+                                           "energy_mj_per_image": 1.0}
     text = "\n".join(recommend_lines(r))
     assert "**But** ghostnet (baseline, 0.950) is more accurate and cheaper" in text and "Measured under load" not in text
 

@@ -177,6 +177,7 @@ def test_table_of_another_space_is_refused(tmp_path, tiny_ckpt, tiny_table, sear
     assert not (tmp_path / "run" / "pareto.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_objective_is_one_line(tmp_path, tiny_ckpt, tiny_table):
     out = subprocess.run([sys.executable, "-m", "search.commands.search", f"ckpt={tiny_ckpt}", f"table={tiny_table}",
                           "search.objectives=[acc,speed]", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)

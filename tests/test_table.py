@@ -179,6 +179,7 @@ def test_mismatch_names_the_part_and_keys():
         == "data (y: 2 vs 3)"
 
 
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     r = subprocess.run([sys.executable, "-m", "search.commands.table", "table.subnets=2", f"hydra.run.dir={tmp_path / 'o'}"],
                        cwd=ROOT, capture_output=True, text=True)

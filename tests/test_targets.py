@@ -59,6 +59,7 @@ def test_the_three_targets_are_registered_and_a_bad_name_is_one_line():
         target_of("tflite")
 
 
+@pytest.mark.slow
 def test_green_lut_with_a_bad_target_exits_non_zero_with_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "search.commands.lut", "target=tflite",
                         f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
@@ -122,6 +123,7 @@ def test_int8_needs_calibration_and_checks_its_options(tiny_net, tiny_space, tmp
     assert not (tmp_path / "lut.json").exists()
 
 
+@pytest.mark.slow
 def test_int8_is_quantised_and_its_accuracy_is_measured_through_onnxruntime(trained, digits):
     calib = CalibrationSet.of_data(digits, 256)
     shape = (1, digits.channels, digits.image_size, digits.image_size)

@@ -108,7 +108,7 @@ def test_resume_from_another_space_is_refused(tmp_path, compose_cfg):
     (["strategy.num_random=-1"], "num_random must be >= 0"),
     (["epochs=0"], "epochs must be >= 1"),
 ])
-@pytest.mark.slow_after_first
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
     overrides = [o.format(tmp=tmp_path) for o in overrides]
     out = subprocess.run([sys.executable, "-m", "supernet.commands.train", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],

@@ -139,6 +139,7 @@ def test_drawing_in_a_space_without_widths_is_as_before(tiny_space):
 WIDE = ["+space.stages.1.widths=[0.5,1.0]"]  # the tiny space, its last stage with widths (8 or 16 channels)
 
 
+@pytest.mark.slow
 def test_train_price_search_and_extract_a_space_with_widths(tmp_path, compose_cfg, lut_cfg, search_cfg, monkeypatch):
     """The commands run on the new dimension: a supernet with widths trains, its table prices every width, a
     search over it, the extraction (with its ONNX export), fine-tuning and HPO of a winner work, and the extracted

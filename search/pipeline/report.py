@@ -100,7 +100,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                 "an estimate proportional to time) prices every model, so energies share one scale."
                 if power and not power.get("per_model") else "."), "", *load_lines(s.get("load"))]
     serving, busy = serving_batch(s), busy_stages(s)
-    lines = [f"# Green CNN report: `{root.name}`", "", *recommend_lines(s.get("recommended"), busy), *scope_lines(s),
+    lines = [f"# Green CNN report: `{root.name}`", "", *recommend_lines(recommended(s, root), busy), *scope_lines(s),
              "## Pareto charts", "",
               "How to read them: each point is a model, at its mean test accuracy over seeds (the bar is the "
               "standard deviation) and its cost; up and to the left is better. W1, W2, ... are the winners, T1, ... "
@@ -278,7 +278,8 @@ def write_report(root: str | Path) -> JSONObject:
     """Write report.md (+ report_*.png), report.html and report.json in the run folder; returns the summary."""
     root = Path(root)
     s = summarise(root)
-    s["recommended"] = recommended(s, root)
+    rec = recommended(s, root)
+    s["recommended"] = rec.to_json() if rec else None  # report.json's copy
     history = root / "search" / "history.csv"
     effects = choice_effects(history) if history.is_file() else []
     pngs = {cost: chart(s, cost, label) for cost, label in chart_labels(s)}
