@@ -58,6 +58,7 @@ def _env():
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_a_missing_run_folder_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "deploy.py"), "--run", str(tmp_path / "nope"),
                         "--out", str(tmp_path / "out")], cwd=ROOT, env=_env(), capture_output=True, text=True)

@@ -68,6 +68,7 @@ def test_bad_width_choices_of_a_space_are_refused(widths, message):
         StageSpace(24, 1, (1,), (3,), (2.0,), widths=widths)
 
 
+@pytest.mark.slow_after_first
 def test_any_width_runs_and_extracts_exactly(wide):
     net, rng = _net(wide), random.Random(0)
     x = torch.randn(4, 3, 16, 16)
