@@ -1,5 +1,7 @@
 """bench/mutation.py: the mutation report's counts are known answers of the per-mutant outcomes, and the
 scope (statistics modules whole, bench headline code traced) is what it says."""
+import re
+
 import pytest
 
 from bench import mutation
@@ -28,6 +30,13 @@ def test_mutant_names_and_scope():
     assert mutation.in_scope("bench.ranking.x_headline__mutmut_4", fns)
     assert not mutation.in_scope("bench.ranking.x_main__mutmut_4", fns)  # measurement code: not run
     assert mutation.in_scope("search.stats.x_kendall__mutmut_1", fns)  # the statistics modules: whole
+
+
+def test_every_script_with_a_headline_is_in_scope():
+    # a benchmark whose figures bench/recompute.py recomputes must not escape mutation testing by being new
+    scripts = {str(p.relative_to(mutation.ROOT)) for p in (mutation.ROOT / "bench").rglob("*.py")
+               if re.search(r"^def headline\(", p.read_text(), re.M)}
+    assert scripts and scripts <= set(mutation.BENCH_MODULES), sorted(scripts - set(mutation.BENCH_MODULES))
 
 
 @pytest.mark.slow

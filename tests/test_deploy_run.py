@@ -130,6 +130,9 @@ def test_report_shows_float_and_int8_side_by_side(tmp_path, write_run):
     assert "at most **+3.00 points**, mean +1.00 over 2 models" in section
     assert "| f1 | winner | 0.8 | 0.78 | 0.75 | 3 | 1 | 0.5 | 1 | 4 | 0.25 |" in section
     assert "one power figure (7.5 W, codecarbon-estimate)" in section
+    # one chart per target: torch against the target, per model, embedded in the section
+    assert "![Final models deployed to onnxruntime_int8](report_deployed_onnxruntime_int8.png)" in section
+    assert (root / "report_deployed_onnxruntime_int8.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((root / "report.json").read_text())["deployed"]["onnxruntime_int8"]["finetune/f1"]["test_acc"] == 0.75
 
 
@@ -138,6 +141,7 @@ def test_a_run_measured_on_torch_alone_has_no_deployed_section(tmp_path, write_r
 
     write_report(write_run(tmp_path / "run"))
     assert "## Deployed to each target" not in (tmp_path / "run" / "report.md").read_text()
+    assert not list((tmp_path / "run").glob("report_deployed_*.png"))
 
 
 def test_tables_pass_through_to_the_search_stage_whole(compose_cfg):

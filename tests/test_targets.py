@@ -59,6 +59,23 @@ def test_the_three_targets_are_registered_and_a_bad_name_is_one_line():
         target_of("tflite")
 
 
+def test_a_named_target_gets_its_conf_file_settings(monkeypatch):
+    """``targets=[onnxruntime_int8]`` in a list is the target ``target=onnxruntime_int8`` composes: the settings of
+    conf/target/<name>.yaml, not the class defaults."""
+    from omegaconf import OmegaConf
+
+    import search.targets as targets
+
+    for name in ("torch", "onnxruntime", "onnxruntime_int8"):
+        node = targets.target_config(name)
+        assert node is not None and target_of(name).spec() == target_of(node).spec()
+    assert targets.target_config("tflite") is None
+    edited = OmegaConf.merge(targets.target_config("onnxruntime_int8"), {"calibration_images": 7})
+    monkeypatch.setattr(targets, "target_config", lambda name: edited if name == "onnxruntime_int8" else None)
+    assert target_of("onnxruntime_int8").calibration_images == 7
+    assert target_of("onnxruntime").name == "onnxruntime"  # no file: the registered defaults
+
+
 @pytest.mark.slow
 def test_green_lut_with_a_bad_target_exits_non_zero_with_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "search.commands.lut", "target=tflite",

@@ -8,15 +8,16 @@ from __future__ import annotations
 import base64
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from markdown_it import MarkdownIt
 
 from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
-from search.pipeline.deployed import deployed_lines
+from search.pipeline.deployed import deployed_charts, deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
+from search.pipeline.markdown import fmt as _fmt, table as _table
 from search.pipeline.recommend import recommend_lines, recommended, scope_lines
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
@@ -53,15 +54,6 @@ def _distilled(values: set) -> str:
     """Whether the winners were distilled from the supernet, as prose."""
     return {frozenset({True}): "distilled from it", frozenset({False}): "not distilled"}.get(
         frozenset(values), "some distilled from it")
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else "" if v is None else str(v)
-
-
-def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
-            *("| " + " | ".join(_fmt(v) for v in r) + " |" for r in rows)]
 
 
 def _budget_rows(s: dict) -> list[list[Any]]:
@@ -290,10 +282,11 @@ def write_report(root: str | Path) -> JSONObject:
     pngs.update(class_pngs(s))
     fronts = target_fronts(root / "search")  # the search's front, one chart per target it traded accuracy against
     pngs.update({c.key: c.png for c in fronts})
+    pngs.update(deployed_charts(s))  # one chart per deployment target: torch against the target, per model
     images = {k: f"report_{k}.png" for k in pngs}
     for k, data in pngs.items():
         write_atomic(root / images[k], data)
-    md = markdown(s, effects, images, root) + "\n".join([*deployed_lines(s), *target_lines(fronts, images)])
+    md = markdown(s, effects, images, root) + "\n".join([*deployed_lines(s, images), *target_lines(fronts, images)])
     write_atomic(root / "report.md", md)
     write_atomic(root / "report.html", to_html(md, images, pngs))
     write_json(root / "report.json", {k: v for k, v in s.items() if k != "models"} | {"choice_effects": effects})

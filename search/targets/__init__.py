@@ -128,7 +128,8 @@ def target_of(choice: object = None) -> Target:
     if isinstance(choice, Target):
         return choice
     if isinstance(choice, str):
-        return TARGETS[choice]()
+        node = target_config(choice)
+        return TARGETS[choice]() if node is None else target_of(node)
     from omegaconf import DictConfig
 
     if isinstance(choice, (DictConfig, Mapping)) and "_target_" in choice:
@@ -141,6 +142,18 @@ def target_of(choice: object = None) -> Target:
         TARGETS[made.name]  # a target class outside the registry is an error naming the registered ones
         return made
     raise GreenError(f"target={choice!r} is not a deployment target; choose from {', '.join(TARGETS.names())}")
+
+
+def target_config(name: str) -> object | None:
+    """The packaged ``conf/target/<name>.yaml`` (None when there is none), so a target named in a list
+    (``green-run targets=[torch,onnxruntime_int8]``) gets the settings that ``target=<name>`` composes, not the
+    class defaults."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    path = files("conf") / "target" / f"{name}.yaml"
+    return OmegaConf.create(path.read_text()) if path.is_file() else None
 
 
 def recorded_target(fingerprint: Mapping[str, object]) -> str:
