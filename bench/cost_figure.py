@@ -31,7 +31,7 @@ def draw(result: Path, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from adjustText import adjust_text
-    from matplotlib import ticker
+    from search.evolution.plots import log_axis
 
     from core.io import write_atomic
 
@@ -51,13 +51,8 @@ def draw(result: Path, out: Path) -> Path:
             xs.append(m["macs"] / 1e6)
             ys.append(m[key])
             texts.append(ax.text(xs[-1], ys[-1], name, fontsize=6.5, color=colour))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(ticker.NullFormatter())
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         ax.set_xlabel("M MACs per image")
         ax.set_ylabel("latency, ms (median)")
         ax.set_title(title, fontsize=9)

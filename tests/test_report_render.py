@@ -37,6 +37,31 @@ def test_every_point_is_labelled_inside_the_frame_without_overlap():
     assert "baselines" in legend and not any("not dominated" in t for t in legend)  # none is dominated
 
 
+@pytest.mark.parametrize("xs", [(2e-4, 7e-4), (3e3, 3e6), (0.9, 1.1), (1e-6, 0.1), (3.0, 40.0)])
+def test_log_axis_tick_labels_are_plain_and_never_collide(xs):
+    """Log axes (params, training kWh, table latencies) label 1-9, 1-2-5 or 1 per decade as the span asks: at least
+    two visible labels, no label drawn on a minor tick, no two labels overlapping."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from search.evolution.plots import log_axis
+
+    fig, ax = plt.subplots(figsize=(7.6, 4.6))
+    ax.scatter(xs, [1, 2])
+    log_axis(ax)
+    ax.margins(0.12)
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert len(shown) >= 2 and not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    assert all("mathdefault" not in t.get_text() for t in shown)
+    boxes = sorted((t.get_window_extent() for t in shown), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in shown]
+    plt.close(fig)
+
+
 def test_choice_charts_have_the_discrete_choices_as_ticks():
     import matplotlib.pyplot as plt
 

@@ -11,6 +11,25 @@ from search.objectives import by_field
 from search.objectives.tables import TableInfo, describe
 
 
+def log_axis(ax: Any, which: str = "x") -> None:
+    """A log scale on ``ax``'s ``which`` axis ("x" or "y", called after the data are drawn) whose labels never
+    collide: plain numbers (``0.0002``, ``5e+04``) at 1-9, 1-2-5 or 1 per decade as the data span under a
+    decade, up to 2 or more, and no labels on the minor ticks (matplotlib labels them when the data span less than
+    a decade, as ``2x10^-4``, wide enough to overlap)."""
+    import math
+
+    from matplotlib import ticker
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = (ax.dataLim.intervalx if which == "x" else ax.dataLim.intervaly)
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
+    subs = tuple(range(1, 10)) if decades < 0.6 else (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=12))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def plot_front(history: Sequence[Evaluation | Mapping[str, Any]], front: Sequence[Any], objectives: Sequence[Objective],
                tables: Sequence[TableInfo] = (), title: str | None = None) -> Any:
     """2-D projections: the first objective against each other one; evaluated points and the front (records or
@@ -30,7 +49,7 @@ def plot_front(history: Sequence[Evaluation | Mapping[str, Any]], front: Sequenc
         ax.set_ylabel(describe(first.field, tables))
         spec = by_field(o.field)
         if spec is not None and spec.log_axis:
-            ax.set_xscale("log")
+            log_axis(ax)
     axes[0][0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)

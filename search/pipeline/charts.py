@@ -11,6 +11,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from search.evolution.plots import log_axis
 from search.pipeline.summary import front
 from supernet.arch import ArchConfig
 from core.jsontypes import JSONObject
@@ -120,7 +121,7 @@ def chart(s: dict, cost: str, label: str, fig_out: list | None = None) -> bytes:
     if dom:
         ax.errorbar([], [], fmt="s", c="tab:orange", label="baselines dominated beyond noise")
     if cost in ("params", "total_train_kwh"):
-        ax.set_xscale("log")
+        log_axis(ax)
     ax.set_xlabel(label)
     ax.set_ylabel(f"test accuracy (mean of {s['seeds']} seed{'s' if s['seeds'] > 1 else ''})")
     ax.grid(alpha=0.3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from search.evolution.plots import log_axis
 from search.pipeline.charts import png
 from search.pipeline.markdown import fmt as _fmt, table as _table
 
@@ -54,7 +55,7 @@ def deployed_charts(s: dict) -> dict[str, bytes]:
         ax.scatter([p[1] for p in pts], [p[2] for p in pts], marker="o", facecolors="none", edgecolors="tab:gray",
                    label="torch (PyTorch eager)", zorder=2)
         ax.scatter([p[3] for p in pts], [p[4] for p in pts], marker="o", c="tab:green", label=target, zorder=3)
-        ax.set_xscale("log")
+        log_axis(ax)
         ax.set_xlabel("measured latency (ms per batch of 1, log scale)")
         ax.set_ylabel("test accuracy (first seed, through the runtime)")
         ax.set_title(f"Final models deployed to {target}", fontsize=9)
