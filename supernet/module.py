@@ -56,7 +56,8 @@ class SupernetModule(pl.LightningModule):
                  grad_clip: float | None = None, seed: int = 0):
         super().__init__()
         self.automatic_optimization = False
-        self.save_hyperparameters(ignore=["net", "strategy", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["net", "strategy", "optimizer", "scheduler"], logger=False)  # in the ckpt;
+        # TensorBoard gets the run's curated set (supernet.train.hparams) instead of a second, partial one
         self.net, self.strategy = net, strategy
         self.optimizer_fn, self.scheduler_fn = optimizer, scheduler
         self.phases: list[Phase] = strategy.phases(epochs)

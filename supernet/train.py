@@ -30,6 +30,22 @@ from supernet.net import SuperNet
 from core.progress import ProgressLine
 from core.signals import StopOnSignal
 
+# the settings a user compares runs by in TensorBoard's HPARAMS tab; paths, threads, callbacks and green-run's own
+# keys (stages, pipeline, top_k) would only add columns that never explain a difference in accuracy
+HPARAMS = ("data", "space", "strategy", "model", "module", "optimizer", "scheduler", "fewshot", "epochs", "seed",
+           "init_from")
+
+
+def hparams(cfg: DictConfig) -> dict[str, Any]:
+    """The run's HPARAMS: the :data:`HPARAMS` sections of ``cfg``, resolved, without ``_target_`` entries and
+    without the data's folder (a path is not a hyperparameter)."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if k not in ("_target_", "_partial_", "root")}
+        return v
+    full = OmegaConf.to_container(cfg, resolve=True)
+    return {k: clean(full[k]) for k in HPARAMS if k in full}
+
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
     """Data module and Lightning module described by ``cfg`` (data is set up to size the net)."""
@@ -146,7 +162,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                       callbacks=[energy, best, last, stop, ProgressLine("green-train supernet")],
                                       default_root_dir=str(out),
                                       plugins=[AtomicCheckpointIO()])
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the logger flattens to optimizer/lr keys
+    logger.log_hyperparams(hparams(cfg))  # the logger flattens them to optimizer/lr keys
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
     except SIGTERMException:  # Lightning's own SIGTERM stop (its notifier ran before ours): same outcome
@@ -161,7 +177,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics = {k: v for k, v in sorted(metrics.items())}
     # TensorBoard's HPARAMS tab: the run's config against its final validation figures
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True),
+    logger.log_hyperparams(hparams(cfg),
                            metrics={f"hp/{k}": v for k, v in metrics.items() if k.startswith("val/")})
     if trainer.is_global_zero:
         write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,

@@ -47,6 +47,17 @@ def test_training_lowers_the_loss(tmp_path, compose_cfg):
     events = EventAccumulator(str(tmp_path / "tb")).Reload()
     tags = set(events.Tags()["scalars"])
     assert {"train/loss_largest_step", "train/kd_step", "train/lr", "val/acc_smallest", "val/recall_largest"} <= tags
+    # the HPARAMS tab: the settings runs are compared by, not paths, threads, callbacks or green-run's keys
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from supernet.train import HPARAMS
+    keys = set()
+    for raw in events.PluginTagToContent("hparams").values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(raw)
+        if data.HasField("session_start_info"):
+            keys |= set(data.session_start_info.hparams)
+    assert {"optimizer/lr", "epochs", "seed", "space/name"} <= keys, sorted(keys)
+    assert all(k.split("/")[0] in HPARAMS and "_target_" not in k and not k.endswith("root") for k in keys), keys
 
 
 @pytest.mark.parametrize("strategy, epochs, stop_after", [
