@@ -36,15 +36,12 @@ HPARAMS = ("data", "space", "strategy", "model", "module", "optimizer", "schedul
            "init_from")
 
 
-def hparams(cfg: DictConfig) -> dict[str, Any]:
-    """The run's HPARAMS: the :data:`HPARAMS` sections of ``cfg``, resolved, without ``_target_`` entries and
-    without the data's folder (a path is not a hyperparameter)."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if k not in ("_target_", "_partial_", "root")}
-        return v
-    full = OmegaConf.to_container(cfg, resolve=True)
-    return {k: clean(full[k]) for k in HPARAMS if k in full}
+def _without_targets(v: object) -> object:
+    """``v`` without ``_target_``/``_partial_`` entries or the data's folder, at any depth: TensorBoard's HPARAMS
+    tab shows what a user compares runs by, and a class path or a folder is not a hyperparameter."""
+    if isinstance(v, dict):
+        return {k: _without_targets(x) for k, x in v.items() if k not in ("_target_", "_partial_", "root")}
+    return v
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, SupernetModule]:
@@ -162,7 +159,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                       callbacks=[energy, best, last, stop, ProgressLine("green-train supernet")],
                                       default_root_dir=str(out),
                                       plugins=[AtomicCheckpointIO()])
-    logger.log_hyperparams(hparams(cfg))  # the logger flattens them to optimizer/lr keys
+    hp = _without_targets(OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in HPARAMS if k in cfg]),
+                                                 resolve=True))
+    logger.log_hyperparams(hp)  # the logger flattens them to optimizer/lr keys
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
     except SIGTERMException:  # Lightning's own SIGTERM stop (its notifier ran before ours): same outcome
@@ -177,7 +176,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics = {k: v for k, v in sorted(metrics.items())}
     # TensorBoard's HPARAMS tab: the run's config against its final validation figures
-    logger.log_hyperparams(hparams(cfg),
+    logger.log_hyperparams(hp,
                            metrics={f"hp/{k}": v for k, v in metrics.items() if k.startswith("val/")})
     if trainer.is_global_zero:
         write_json(out / "metrics.json", {"metrics": metrics, "epochs": trainer.current_epoch,
