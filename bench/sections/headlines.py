@@ -99,9 +99,11 @@ def _first_hour() -> Row | None:
     r = load_result("first_hour.json")
     return (_at(r["commit"], r.get("quick")),
             f"fresh clone: install {r['install_s']:.0f} s, quickstart {r['quickstart_s']:.0f} s idle and "
-            f"{r['loaded_over_idle']:.1f}x that beside two busy processes, fast tests {r['tests_s']:.0f} s",
-            f"quickstart <= 120 s {met(r['quickstart_s'] <= 120)}; loaded within 3x {met(r['loaded_within_3x'])}; "
-            f"tests <= 300 s {met(r['tests_s'] <= 300)}")
+            f"{r['loaded_over_idle']:.1f}x that beside two busy processes, fast tests {r['tests_s']:.0f} s, "
+            f"`green-run --help` {r['help_s']:.1f} s",
+            f"quickstart <= 120 s {met(r['goals']['quickstart_within_120s'])}; loaded within 3x "
+            f"{met(r['goals']['loaded_within_3x'])}; tests <= 300 s {met(r['goals']['tests_within_300s'])}; "
+            f"--help <= 3 s {met(r['goals']['help_within_3s'])}")
 
 
 def _parallel() -> Row:

@@ -94,4 +94,5 @@ def first_hour() -> str:
     return (f"Measured from a fresh clone at {r['ref']} on a 2-core VM (`python bench/first_hour.py`; pip's cache "
             f"warm, load recorded): install {r['install_s']:.0f} s; `green-run` {r['quickstart_s']:.0f} s idle (median "
             f"of {runs} s) and {r['quickstart_loaded_s']:.0f} s beside two busy processes ({loaded} s: "
-            f"{r['loaded_over_idle']:.1f}x); the fast tests {r['tests_s']:.0f} s.")
+            f"{r['loaded_over_idle']:.1f}x); the fast tests {r['tests_s']:.0f} s; `green-run --help` "
+            f"{r['help_s']:.1f} s (median of {', '.join(f'{v:.1f}' for v in r['help_values_s'])} s).")
