@@ -133,3 +133,18 @@ def test_the_report_writes_values_as_prose_and_no_std_of_one_seed(tmp_path, writ
         assert std == "n/a (1 seed)" and "one seed: no standard deviation" in intro
     else:
         assert std == "0.007071" and "mean over seeds, with the standard deviation" in intro
+
+
+def test_the_energy_ledger_ends_with_its_total(tmp_path, write_run):
+    from search.pipeline.report import chart_labels, markdown
+    from search.pipeline.summary import summarise
+
+    s = summarise(write_run(tmp_path))
+    md = markdown(s, [], {c: f"report_{c}.png" for c, _ in chart_labels(s)}, tmp_path)
+    ledger = md.split("## Energy ledger")[1].split("## ")[0]
+    rows = [r.strip("| ").split(" | ") for r in ledger.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    *stages, total = rows
+    assert stages and total[0] == "**total**"
+    for col in (1, 2, 3):  # kWh, g CO2eq, seconds: the sum of the stages' (each printed to 4 significant digits)
+        assert float(total[col]) == pytest.approx(sum(float(r[col]) for r in stages), rel=2e-3)
+    assert set(total[4].split(", ")) == {x for r in stages for x in r[4].split(", ")}

@@ -131,11 +131,15 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
         "model", "kind", "epochs", "images seen", "optimizer", "lr", "schedule", "start", "distilled", "train kWh",
         "total kWh (with route share)"]), ""]
     grids = sorted({g for v in led.values() for g in v.get("grids", [])}) or ["unrecorded"]
+    spent = {k: v for k, v in led.items() if v["files"]}
     lines += ["## Energy ledger", "",
               "The energy each stage spent (codecarbon). CO2eq uses the carbon intensity of the grid of "
               f"**{', '.join(grids)}** (`country_iso_code`; set `country_iso_code=<your ISO 3166 code>`, e.g. FRA, to "
-              "price it on yours).", "", *_table([[mark(k, k, busy), v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
-                                                ", ".join(v["sources"])] for k, v in led.items() if v["files"]],
+              "price it on yours).", "", *_table([*([mark(k, k, busy), v["energy_kwh"], v["co2eq_kg"] * 1000, v["seconds"],
+                                                  ", ".join(v["sources"])] for k, v in spent.items()),
+                                                ["**total**", *(sum(v[f] for v in spent.values()) * scale for f, scale
+                                                                in (("energy_kwh", 1), ("co2eq_kg", 1000), ("seconds", 1))),
+                                                 ", ".join(sorted({x for v in spent.values() for x in v["sources"]}))]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
     mt = s.get("multi_trial")
     if mt:
