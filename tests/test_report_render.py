@@ -148,3 +148,23 @@ def test_the_energy_ledger_ends_with_its_total(tmp_path, write_run):
     for col in (1, 2, 3):  # kWh, g CO2eq, seconds: the sum of the stages' (each printed to 4 significant digits)
         assert float(total[col]) == pytest.approx(sum(float(r[col]) for r in stages), rel=2e-3)
     assert set(total[4].split(", ")) == {x for r in stages for x in r[4].split(", ")}
+
+
+def test_choice_effects_are_adjusted_for_the_choices_they_come_with(tmp_path):
+    """A history where deep stage-0 subnets mostly have kernel 5 and accuracy depends on depth alone: the plain mean
+    of kernel 5 is higher (confounded), the adjusted effect of the kernel is nil and that of depth is kept."""
+    from search.pipeline.charts import choice_effects
+
+    rows = []
+    for depth, k, count in ((1, 3, 10), (1, 5, 2), (2, 3, 2), (2, 5, 10)):
+        arch = "r16_" + "-".join([f"k{k}e3"] * depth) + "_k3e2"
+        acc = 0.5 + 0.2 * (depth == 2)
+        rows += [f"{arch},{acc},{1.0 + depth}"] * count
+    (tmp_path / "history.csv").write_text("arch,acc,energy_mj\n" + "\n".join(rows) + "\n")
+    e = {(x["stage"], x["choice"], x["value"]): x for x in choice_effects(tmp_path / "history.csv")}
+    k3, k5, d1, d2 = e[(0, "kernel", 3)], e[(0, "kernel", 5)], e[(0, "depth", 1)], e[(0, "depth", 2)]
+    assert k5["acc"] - k3["acc"] > 0.1  # the plain means: kernel 5 looks better only for the depth it came with
+    assert abs(k5["acc_adjusted"] - k3["acc_adjusted"]) < 0.01
+    assert d2["acc_adjusted"] - d1["acc_adjusted"] == pytest.approx(0.2, abs=0.01)
+    assert d2["energy_adjusted"] - d1["energy_adjusted"] == pytest.approx(1.0, abs=0.05)
+    assert k3["n"] == 10 * 1 + 2 * 2 and d2["n"] == 12  # blocks counted once each, subnets once per depth

@@ -22,25 +22,56 @@ STYLE = {"winner": ("o", "tab:green", "Green CNN winners"), "scratch": ("x", "ta
 
 
 def choice_effects(history: Path) -> list[JSONObject]:
-    """Mean inherited accuracy and predicted energy of the evaluated subnets, per stage and choice.
+    """Per stage and choice value, the evaluated subnets' inherited accuracy and predicted energy: the plain mean
+    over the subnets having it (``acc``, ``energy_mj``) and the effect adjusted for every other choice
+    (``acc_adjusted``, ``energy_adjusted``).
 
-    Depth is a per-stage choice; kernel size and expand ratio are per block, so each active block
-    of a subnet counts once for its value (a marginal effect, read from the search history).
+    Depth is a per-stage choice; kernel size and expand ratio are per block, so each active block of a subnet
+    counts once for its value in the plain means. The search does not draw choices independently (its front pulls
+    deep stages and wide blocks together), so a plain mean mixes one choice's effect with the choices it came
+    with. The adjusted effect is a partial dependence on one ridge regression over all choices at once (per stage:
+    depth one-hot, share of active blocks per kernel size and per expand ratio): the mean prediction over the
+    evaluated subnets with that stage's choice set to the value and everything else as evaluated.
     """
+    import numpy as np
+
     groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    feats: list[dict[tuple, float]] = []
+    ys: list[tuple[float, float]] = []
     with history.open() as f:
         for r in csv.DictReader(f):
             a, acc, en = ArchConfig.parse(r["arch"]), float(r["acc"]), float(r["energy_mj"])
+            x: dict[tuple, float] = {}
             for s, (ks, es) in enumerate(zip(a.kernel_sizes, a.exp_ratios)):
                 groups[(s, "depth", len(ks))].append((acc, en))
+                x[(s, "depth", len(ks))] = 1.0
                 for k, e in zip(ks, es):
                     groups[(s, "kernel", k)].append((acc, en))
                     groups[(s, "expand", e)].append((acc, en))
-    return [{"stage": s, "choice": c, "value": v, "n": len(xs), "acc": statistics.mean(x[0] for x in xs),
-             "energy_mj": statistics.mean(x[1] for x in xs)} for (s, c, v), xs in sorted(groups.items())]
+                    x[(s, "kernel", k)] = x.get((s, "kernel", k), 0.0) + 1.0 / len(ks)
+                    x[(s, "expand", e)] = x.get((s, "expand", e), 0.0) + 1.0 / len(ks)
+            feats.append(x)
+            ys.append((acc, en))
+    keys = sorted(groups)
+    adjusted: dict[tuple, tuple[float, float]] = {}
+    if feats:
+        X = np.array([[x.get(k, 0.0) for k in keys] for x in feats])
+        Y = np.array(ys)
+        mu_x, mu_y = X.mean(axis=0), Y.mean(axis=0)
+        Xc = X - mu_x
+        ridge = 1e-3 * len(X) * np.eye(len(keys))  # the one-hots of a stage sum to 1: a small ridge picks one solution
+        coef = np.linalg.solve(Xc.T @ Xc + ridge, Xc.T @ (Y - mu_y))
+        for i, (s, c, v) in enumerate(keys):
+            same = [j for j, k in enumerate(keys) if k[:2] == (s, c)]  # that stage's choice, set to the value
+            delta = -mu_x[same] @ coef[same] + coef[i]
+            adjusted[(s, c, v)] = (float(mu_y[0] + delta[0]), float(mu_y[1] + delta[1]))
+    return [{"stage": s, "choice": c, "value": v, "n": len(groups[(s, c, v)]),
+             "acc": statistics.mean(x[0] for x in groups[(s, c, v)]),
+             "energy_mj": statistics.mean(x[1] for x in groups[(s, c, v)]),
+             "acc_adjusted": adjusted[(s, c, v)][0], "energy_adjusted": adjusted[(s, c, v)][1]}
+            for (s, c, v) in keys]
 
 
-# figures --------------------------------------------------------------------------------------------
 def png(fig) -> bytes:
     """The figure as PNG bytes (tight bounding box), closed afterwards."""
     import matplotlib.pyplot as plt
@@ -169,7 +200,8 @@ def breakeven_chart(b: dict, source: str) -> bytes:
 
 
 def effects_chart(effects: list[dict]) -> bytes:
-    """Inherited accuracy and predicted energy per choice value, one line per stage; ticks at the choices."""
+    """Inherited accuracy and predicted energy per choice value, adjusted for the other choices
+    (:func:`choice_effects`), one line per stage; ticks at the choices."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,15 +216,35 @@ def effects_chart(effects: list[dict]) -> bytes:
             if len(es) < 2:
                 continue
             xs = [e["value"] for e in es]
-            axes[0, j].plot(xs, [e["acc"] for e in es], marker="o", label=f"stage {s}")
-            axes[1, j].plot(xs, [e["energy_mj"] for e in es], marker="o", label=f"stage {s}")
+            line = axes[0, j].plot(xs, [e.get("acc_adjusted", e["acc"]) for e in es], marker="o",
+                                   label=f"stage {s}")[0]
+            axes[1, j].plot(xs, [e.get("energy_adjusted", e["energy_mj"]) for e in es], marker="o",
+                            c=line.get_color(), label=f"stage {s}")
         for row in (0, 1):
             axes[row, j].set_xticks(values)  # the discrete choices, never 1.25 or 2.5
         axes[0, j].set_title({"depth": "depth (blocks per stage)", "kernel": "kernel size",
                               "expand": "expand ratio"}[choice])
         axes[1, j].set_xlabel({"depth": "blocks", "kernel": "kernel size (pixels)", "expand": "expand ratio"}[choice])
-    axes[0, 0].set_ylabel("mean inherited val accuracy")
-    axes[1, 0].set_ylabel("mean predicted energy\n(mJ per image, batch 1)")
+    axes[0, 0].set_ylabel("inherited val accuracy\n(adjusted for the other choices)")
+    axes[1, 0].set_ylabel("predicted energy, mJ per image\n(batch 1, adjusted)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return png(fig)
+
+
+EFFECT_KEYS = ("stage", "choice", "value", "n", "acc", "acc_adjusted", "energy_mj", "energy_adjusted")
+EFFECT_HEAD = ("stage", "choice", "value", "n", "mean acc", "adjusted acc", "mean energy mJ (b1)", "adjusted (b1)")
+
+
+def effects_lines(effects: list[dict], image: str | None) -> list[str]:
+    """The report's section on what each architecture choice does (none without a search history)."""
+    from search.pipeline.markdown import table
+
+    if not effects:
+        return []
+    return ["## What each architecture choice does", "", f"![choice effects]({image})", "",
+            "Read from the search history (inherited accuracy, predicted energy at batch 1). The search does not "
+            "draw choices independently, so the plain mean over the subnets having a choice mixes in the choices it "
+            "came with; the chart and the *adjusted* columns hold every other choice as evaluated (partial "
+            "dependence on one ridge regression over all choices).", "",
+            *table([[e[k] for k in EFFECT_KEYS] for e in effects], EFFECT_HEAD), ""]

@@ -12,7 +12,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, labels
+from search.pipeline.charts import breakeven_chart, chart, choice_effects, effects_chart, effects_lines, labels
 from search.pipeline.classes import chosen_winner, class_models, class_pngs
 from search.pipeline.deployed import deployed_charts, deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
@@ -186,12 +186,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
     fid = s.get("fidelity")
     if fid:
         lines += fidelity_lines(fid)
-    if effects:
-        lines += ["## What each architecture choice does", "", f"![choice effects]({images['effects']})", "",
-                  "Read from the search history (inherited accuracy, predicted energy at batch 1): mean over the "
-                  "evaluated subnets having that choice in that stage.", "",
-                  *_table([[e["stage"], e["choice"], e["value"], e["n"], e["acc"], e["energy_mj"]] for e in effects],
-                          ["stage", "choice", "value", "n", "mean acc", "mean energy mJ (b1)"]), ""]
+    lines += effects_lines(effects, images.get("effects"))
     if s["stage_seconds"]:
         from search.pipeline.stages import STAGE_TABLE
 
