@@ -76,6 +76,13 @@ def test_run_help_lists_the_stage_table_in_run_order(tmp_path):
         assert s.what in r.stdout
 
 
+def test_a_stage_is_called_optional_exactly_when_the_default_run_leaves_it_out(compose_cfg):
+    from search.pipeline.stages import STAGE_TABLE
+
+    default = set(compose_cfg("run").stages)
+    assert {s.name for s in STAGE_TABLE if s.what.startswith("optional")} == {s.name for s in STAGE_TABLE} - default
+
+
 def _outside_code(text: str) -> str:
     """``text`` without its fenced code blocks (a ``#`` there is a shell comment, not a heading)."""
     return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)

@@ -285,7 +285,7 @@ STAGE_TABLE: tuple[Stage, ...] = (
           _wrote("scratch_ft/finetune.json"), scratch_ft),
     Stage("baselines", "green-baselines: the hand-designed compact CNNs", _wrote("baselines/baselines.json"),
           baselines),
-    Stage("fidelity", "a few cost-stratified subnets trained standalone against their inherited accuracy",
+    Stage("fidelity", "optional: cost-stratified subnets trained standalone against their inherited accuracy",
           _wrote("fidelity/fidelity.json"), fidelity),
     Stage("mt_search", "optional: the multi-trial search the supernet replaces (same candidates)",
           _wrote("mt_search/pareto.json"), mt_search),
