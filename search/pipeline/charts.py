@@ -34,6 +34,7 @@ def choice_effects(history: Path) -> list[JSONObject]:
     evaluated subnets with that stage's choice set to the value and everything else as evaluated.
     """
     import numpy as np
+    from sklearn.linear_model import Ridge
 
     groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
     feats: list[dict[tuple, float]] = []
@@ -58,9 +59,8 @@ def choice_effects(history: Path) -> list[JSONObject]:
         X = np.array([[x.get(k, 0.0) for k in keys] for x in feats])
         Y = np.array(ys)
         mu_x, mu_y = X.mean(axis=0), Y.mean(axis=0)
-        Xc = X - mu_x
-        ridge = 1e-3 * len(X) * np.eye(len(keys))  # the one-hots of a stage sum to 1: a small ridge picks one solution
-        coef = np.linalg.solve(Xc.T @ Xc + ridge, Xc.T @ (Y - mu_y))
+        # the one-hots of a stage sum to 1 (collinear with the intercept): a small ridge picks one solution
+        coef = Ridge(alpha=1e-3 * len(X)).fit(X, Y).coef_.T
         for i, (s, c, v) in enumerate(keys):
             same = [j for j, k in enumerate(keys) if k[:2] == (s, c)]  # that stage's choice, set to the value
             delta = -mu_x[same] @ coef[same] + coef[i]
