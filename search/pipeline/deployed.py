@@ -21,10 +21,15 @@ def quantisation_cost(s: dict) -> dict[str, dict[str, float]]:
             for t, recs in (s.get("deployed") or {}).items()}
 
 
+def final_models(s: dict) -> dict[str, dict]:
+    """The run's final models by ``<stage>/<name>``, the key the measurement session files them under."""
+    return {f"{m['stage']}/{m['name']}": m for ms in s["models"].values() for m in ms}
+
+
 def _points(s: dict, target: str) -> list[tuple[str, float, float, float | None, float | None]]:
     """Per final model served by ``target``: (name, torch latency at batch 1, torch test accuracy of the first seed,
     the target's latency at batch 1, its test accuracy through that runtime); None where a figure is missing."""
-    models = {f"{m['stage']}/{m['name']}": m for ms in s["models"].values() for m in ms}
+    models = final_models(s)
     costs = (s.get("target_figures") or {}).get(target, {})
     out = []
     for key, r in (s.get("deployed") or {}).get(target, {}).items():
@@ -72,7 +77,7 @@ def deployed_lines(s: dict, images: Mapping[str, str] | None = None) -> list[str
     deployed, figures = s.get("deployed") or {}, s.get("target_figures") or {}
     if not deployed:
         return []
-    models = {f"{m['stage']}/{m['name']}": m for ms in s["models"].values() for m in ms}
+    models = final_models(s)
     session = s.get("session") or {}
     serving = (session.get("batch_sizes") or ["serving"])[-1]
     power = session.get("power") or {}
