@@ -158,3 +158,27 @@ def optimizer_tuning() -> str:
                       f"Mean rank in the few-choice cells alone: {few}.", "",
                       "The crossover and its distribution indices were chosen by an earlier run on the ZDT, DTLZ2 and "
                       "`nas-4` instances alone (`bench/results/archive/optimizer_tuning_crossover.json`)."])
+
+
+def budget_pilot() -> str:
+    """The budget pilot of issue 32 (``budget_pilot.json``): the noise ceiling of a ground-truth table per recipe."""
+    r = load_result("budget_pilot.json")
+    rows = ["| recipe | images x epochs | trainings | seed-to-seed tau [95% CI] | without extremes | mean test acc | "
+            "32 x 2 table (CPU h, this machine) |", "| --- | --- | --- | --- | --- | ---: | ---: |"]
+    for name, f in r["recipes"].items():
+        t, tn = f["seed_tau"], f["seed_tau_no_extremes"]
+        if t["tau"] is None:
+            rows.append(f"| {name} | {f['train_images']} x {f['epochs']} | {f['trainings_done']}/"
+                        f"{f['trainings_planned']} | not run | - | - | - |")
+            continue
+        rows.append(f"| {name} | {f['train_images']} x {f['epochs']} | {f['trainings_done']}/{f['trainings_planned']} | "
+                    f"{t['tau']:.3f} {interval_text(t['ci'])} (n={t['n']}) | "
+                    f"{'-' if tn['tau'] is None else format(tn['tau'], '.3f')} | "
+                    f"{f['mean_test_acc']:.3f} | {f['table_cpu_hours']:.1f} |")
+    pick = r["pick"]
+    return "\n".join([f"{made_by(r)}: each recipe trains the same {r['raw']['recipes'][0]['planned'] // r['raw']['seeds']} "
+                      f"cost-stratified subnets x {r['raw']['seeds']} seeds; energy {', '.join(r['energy_source'])} "
+                      "(proportional to time here).", "", *rows, "",
+                      f"Pick (the cheapest complete recipe whose ceiling reaches {r['goal_tau']}): "
+                      + (f"**{pick}**, a full table in about {r['pick_table_cpu_hours']:.1f} CPU hours." if pick else
+                         "**none**: no complete recipe reaches the goal.")])
