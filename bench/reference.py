@@ -2,7 +2,8 @@
 
 Reads a ``green-train`` run folder (``outputs/reference/supernet`` by default) and writes to ``--out``
 (``bench/results/reference/``): ``supernet.ckpt`` (the last checkpoint without its optimizer state: a plain-data
-torch file that :func:`supernet.checkpoint.load_supernet` and every benchmark load as they load a checkpoint),
+torch file that :func:`supernet.checkpoint.load_supernet` and every benchmark load as they load a checkpoint,
+carrying its training's energy record as ``green.train_energy``, so ``green-run ckpt=`` books it in its ledger),
 ``config.yaml`` (the run's composed config) and ``reference.json``: the provenance, the raw per-epoch
 validation accuracy of the largest, middle and smallest subnet (from the run's TensorBoard logs), the booked
 training energy and the checkpoint's sha256, and the headline figures :func:`headline` recomputes from them:
@@ -85,14 +86,16 @@ def main(argv: list[str] | None = None) -> None:
 
     ckpt = read_checkpoint(ckpt_path)  # plain data only: refused otherwise
     cfg = OmegaConf.load(config_path)
+    energy = json.loads(energy_path.read_text())
     slim = {k: ckpt[k] for k in ("green", "state_dict", "epoch", "global_step") if k in ckpt}
+    slim["green"] = {**slim["green"], "train_energy": energy}  # green-run ckpt=... books it (search.pipeline.given)
     buf = io.BytesIO()
     torch.save(slim, buf)
     data = buf.getvalue()
     write_atomic(args.out / "supernet.ckpt", data)
     write_atomic(args.out / "config.yaml", OmegaConf.to_yaml(cfg))
     raw = {"curves": curves(args.run), "epochs_planned": int(cfg.epochs),
-           "energy": json.loads(energy_path.read_text()), "checkpoint_sha256": hashlib.sha256(data).hexdigest(),
+           "energy": energy, "checkpoint_sha256": hashlib.sha256(data).hexdigest(),
            "checkpoint_epoch": int(ckpt.get("epoch", -1)), "checkpoint_global_step": int(ckpt.get("global_step", -1)),
            "space_digest": ckpt["green"].get("space_digest"),
            "plateau_rule": f"max - min of the last {PLATEAU_EPOCHS} epochs' validation accuracy < {PLATEAU_POINTS} "

@@ -61,6 +61,8 @@ def test_epochs_abc_on_the_command_line_is_one_line(tmp_path):
     ("hpo", ["hpo.space.label_smoothing=[0.0,1.5]", "model=x"], "hpo.space.label_smoothing must lie in [0, 1)"),
     ("baselines", ["measure.batch_sizes=[]"], "measure.batch_sizes must be a non-empty list"),
     ("baselines", ["label_smoothing=-0.1"], "label_smoothing must lie in [0, 1), got -0.1"),
+    ("baselines", ["model_lr={resnet18: 0.01}"], "model_lr names 'resnet18', which is not one of the baselines"),
+    ("baselines", ["model_lr={lcnet_050: -1}"], "model_lr.lcnet_050=-1: expected a positive learning rate"),
     # a NaN compares false both ways and inf passes every bound: any non-finite number is refused at the start
     ("lut", ["protocol.min_call_ms=inf"], "protocol.min_call_ms=inf: not a finite number"),
     ("hpo", ["default.lr=nan", "model=x"], "default.lr=nan: not a finite number"),

@@ -327,7 +327,10 @@ def test_one_stage_table_the_runner_walks_and_stages_never_import_the_runner(tmp
     assert not any(s.done(run) for s in stages.STAGE_TABLE)  # an empty folder: nothing is done
     (tmp_path / "search").mkdir()
     (tmp_path / "search" / "pareto.json").write_text("{}")
-    run.cfg.ckpt = "given.ckpt"  # a given supernet: nothing to train
+    run.cfg.ckpt = "given.ckpt"  # a given supernet: nothing to train, once its training energy is booked
+    assert [s.name for s in stages.STAGE_TABLE if s.done(run)] == ["search"]
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "energy_train.json").write_text("{}")
     assert [s.name for s in stages.STAGE_TABLE if s.done(run)] == ["train", "search"]
     tree = ast.parse(Path(stages.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

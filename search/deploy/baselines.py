@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from search.hardware.cost import count_net
@@ -73,6 +73,15 @@ def parse_models(entries: Sequence[str] | None) -> dict[str, str]:
             raise GreenError(f"baseline {name!r} is listed twice")
         models[name] = source
     return models
+
+
+def check_model_lr(model_lr: Any, models: Mapping[str, str]) -> None:
+    """``model_lr`` must map baselines of this run to positive learning rates."""
+    for name, lr in of_type(model_lr or {}, (dict, DictConfig), "model_lr").items():
+        if name not in models:
+            raise GreenError(f"model_lr names {name!r}, which is not one of the baselines ({', '.join(models)})")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+            raise GreenError(f"model_lr.{name}={lr!r}: expected a positive learning rate")
 
 
 def adapt_stem(model: nn.Module, in_chans: int, small: bool) -> None:
@@ -151,6 +160,8 @@ def baseline_job(cfg: DictConfig, job: Job) -> None:
     dm, calib = memo(cfg, _state)
     pl.seed_everything(job.seed, workers=True)
     name, source, folder = job.payload["name"], job.payload["source"], Path(job.folder)
+    if name in (cfg.get("model_lr") or {}):  # its own learning rate: the row's budget states it
+        cfg = OmegaConf.merge(cfg, {"optimizer": {"lr": float(cfg.model_lr[name])}})
     n_cls, in_chans, res = dm.num_classes, dm.in_chans, dm.image_size
     model = build_baseline(source, name, n_cls, in_chans, res)
     params, macs = count_net(model, res, in_chans)
@@ -178,6 +189,7 @@ def baselines(cfg: DictConfig) -> list[JSONObject]:
     models = parse_models(cfg.models)
     for name, source in models.items():  # fail on a misspelt name before hours of training
         check_baseline(source, name)
+    check_model_lr(cfg.get("model_lr"), models)
     deployment_target(cfg)  # a target this machine cannot serve: one line before any training
     set_threads(cfg.threads)
     out = Path(cfg.paths.output_dir)

@@ -12,9 +12,10 @@ from core.errors import GreenError
 SHARED = ("experiment", "data", "space", "trainer", "seed", "launcher", "country_iso_code")  # command-line overrides every stage receives
 UNTRAINED = ("lut",)  # configs without a trainer: trainer overrides are not passed to them
 LAUNCHED = ("finetune", "baselines", "table", "hpo")  # configs whose trainings run through a launcher
-# options whose value is the user's own mapping of names (green-search's tables={int8: <lut.json>}), not a config
-# section: passed whole (tables={int8:...}), since a dotted tables.int8=... cannot set a key of a null option
-MAPPINGS = ("tables",)
+# options whose value is the user's own mapping of names (green-search's tables={int8: <lut.json>}, green-baselines'
+# model_lr={squeezenet1_1: 0.02}), not a config section: passed whole (tables={int8:...}), since a dotted
+# tables.int8=... cannot set a key of a null option
+MAPPINGS = ("tables", "model_lr")
 
 
 def shared_overrides(task: Sequence[str]) -> list[str]:

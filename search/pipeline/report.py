@@ -66,6 +66,13 @@ def _budget_rows(s: dict) -> list[list[Any]]:
     return rows
 
 
+def _own_lr(s: dict) -> str:
+    shared = {m["budget"].get("lr") for m in s["winners"]}
+    own = [f"{m['name']} at {m['budget'].get('lr')}" for m in s["baselines"] if m["budget"].get("lr") not in shared]
+    return (f" Baselines given their own learning rate (`model_lr`), not the shared recipe's {_fmt(min(shared))}: "
+            f"{', '.join(own)}." if own and shared else "")
+
+
 def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -> str:
     a, led, d = s["amortisation"], s["ledger"], s["dominated"]
     ws = s["winners"]
@@ -83,7 +90,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
              + f"Winners inherit the supernet's weights ({_distilled({m['budget'].get('distilled') for m in ws})}) "
              f"and are fine-tuned for {_epochs({m['budget'].get('epochs') for m in ws})} after a supernet of "
              f"{_epochs({a.get('supernet_epochs')})}; twins and baselines are trained from scratch for "
-             f"{_epochs(route_epochs)}. The budgets table below states every model's own.", "",
+             f"{_epochs(route_epochs)}. The budgets table below states every model's own." + _own_lr(s), "",
              "Costs come from " + ("one measurement session: all models timed round-robin "
                                   f"({session.get('trials')} interleaved trials, {session.get('threads')} thread(s)), "
                                   if session else "each model's own measurement (no measure stage), ")

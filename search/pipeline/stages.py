@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from core.device import DEFAULT_MEMORY_FORMAT
 from core.errors import GreenError
 from core.io import write_json
+from search.pipeline import given
 
 TRAINED = ("finetune", "scratch", "scratch_ft", "baselines", "mt_train")  # final models: seeds, one session
 
@@ -40,9 +41,12 @@ class Run(Protocol):
 
 
 def train(p: Run) -> None:
-    """The supernet (green-train), resumed from its last checkpoint when one exists."""
+    """The supernet (green-train), resumed from its last checkpoint when one exists; a given ``ckpt`` is not
+    trained, its training energy is booked instead (:mod:`search.pipeline.given`)."""
     from supernet.train import train
 
+    if p.cfg.ckpt:
+        return given.book(Path(p.cfg.ckpt), p.root / "train")
     cfg = p.compose("train", "train")
     last = p.root / "train" / "checkpoints" / "last.ckpt"
     if last.is_file():
@@ -275,7 +279,7 @@ def _wrote(rel: str) -> Callable[[Run], bool]:
 
 STAGE_TABLE: tuple[Stage, ...] = (
     Stage("train", "green-train: the supernet (resumes its last.ckpt)",
-          lambda p: bool(p.cfg.ckpt) or (p.root / "train" / "metrics.json").is_file(), train),
+          lambda p: (p.root / "train" / (given.RECORD if p.cfg.ckpt else "metrics.json")).is_file(), train),
     Stage("lut", "green-lut build + validate: the cost table", lut_done, lut),
     Stage("search", "green-search on the table (resumes itself)", _wrote("search/pareto.json"), search),
     Stage("finetune", "green-finetune of the top_k winners, picked on held-out validation images",
