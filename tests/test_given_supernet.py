@@ -30,6 +30,7 @@ def test_the_run_folders_record_is_booked_and_the_ledger_counts_it(tiny_ckpt, tm
     assert train.done(run)
     booked = json.loads((tmp_path / "train" / "energy_train.json").read_text())
     assert booked["given_ckpt"] == str(tiny_ckpt) and booked["energy_kwh"] == want["energy_kwh"] > 0
+    assert booked["supernet_epochs"] == 2  # the report's "after a supernet of 2 epochs"
     assert ledger(tmp_path)["train"]["energy_kwh"] == pytest.approx(want["energy_kwh"])
 
 

@@ -28,26 +28,28 @@ class GivenTraining:
     record: Mapping[str, object]
     found_in: str
     energy_kwh: float
+    epochs: int  # the checkpoint's trained epochs (the report's "after a supernet of N epochs")
 
 
-def _checked(rec: object, where: str, found_in: str) -> GivenTraining:
+def _checked(rec: object, where: str, found_in: str, epochs: int) -> GivenTraining:
     rec = of_type(rec, dict, where)
     missing = [k for k in KEYS if k not in rec]
     if missing:
         raise GreenError(f"{where} has no {missing[0]}: not a green-train energy record")
-    return GivenTraining(rec, found_in, float(rec["energy_kwh"]))
+    return GivenTraining(rec, found_in, float(rec["energy_kwh"]), epochs)
 
 
 def training_energy(ckpt: Path) -> GivenTraining:
     """The energy record of the training that made ``ckpt``: inside it, beside it, or in its run folder."""
     from supernet.checkpoint import read_checkpoint
 
-    inside = read_checkpoint(ckpt)["green"].get("train_energy")
+    data = read_checkpoint(ckpt)
+    inside, epochs = data["green"].get("train_energy"), int(data.get("epoch", -1)) + 1
     if inside is not None:
-        return _checked(inside, f"checkpoint {str(ckpt)!r}: green.train_energy", str(ckpt))
+        return _checked(inside, f"checkpoint {str(ckpt)!r}: green.train_energy", str(ckpt), epochs)
     for path in (ckpt.parent / RECORD, ckpt.parent.parent / RECORD):
         if path.is_file():
-            return _checked(read_json(path, "energy record"), f"energy record {str(path)!r}", str(path))
+            return _checked(read_json(path, "energy record"), f"energy record {str(path)!r}", str(path), epochs)
     raise GreenError(f"ckpt {str(ckpt)!r}: its training energy is unknown (no green.train_energy in it, no {RECORD} "
                      "beside it or in its run folder), and the ledger would book the supernet as free; copy "
                      f"green-train's {RECORD} beside it")
@@ -57,6 +59,6 @@ def book(ckpt: Path, into: Path) -> None:
     """Write the given checkpoint's training energy as the train stage's record in ``into``."""
     given = training_energy(ckpt)
     path = write_json(into / RECORD, {**given.record, "stage": "train", "given_ckpt": str(ckpt),
-                                      "found_in": given.found_in})
+                                      "found_in": given.found_in, "supernet_epochs": given.epochs})
     print(f"green-run: train: given supernet {ckpt}; its training ({given.energy_kwh:.4g} kWh, "
           f"{given.record['source']}) is booked in {path}", flush=True)

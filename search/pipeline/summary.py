@@ -235,7 +235,8 @@ def summarise(root: str | Path) -> JSONObject:
     winners, base = models["finetune"], models.get("baselines", [])
     route = supernet_kwh + led["finetune"]["energy_kwh"] / seeds
     scratch_kwh = led["scratch"]["energy_kwh"] / seeds
-    amort = {"k": k, "seeds": seeds, "supernet_epochs": _read(root / "train" / "metrics.json").get("epochs"),
+    amort = {"k": k, "seeds": seeds, "supernet_epochs": _read(root / "train" / "metrics.json").get("epochs")
+             or _read(root / "train" / "energy_train.json").get("supernet_epochs"),  # a given ckpt's (given.book)
              "supernet_route_kwh": route, "scratch_kwh": scratch_kwh,
              "ratio": route / scratch_kwh if scratch_kwh > 0 else None,
              "scratch_epochs": raw["scratch"][0]["epochs"] if raw["scratch"] else None,
