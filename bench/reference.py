@@ -9,9 +9,11 @@ validation accuracy of the largest, middle and smallest subnet (from the run's T
 training energy and the checkpoint's sha256, and the headline figures :func:`headline` recomputes from them:
 
 - ``plateau_points``: per subnet, how far validation accuracy moved over the last ``PLATEAU_EPOCHS`` (3)
-  epochs (max minus min, in points), and ``plateau_reached``: both the largest's and the smallest's below
-  ``PLATEAU_POINTS`` (0.5) *and* the schedule ended (every planned epoch trained);
-- ``final_val_acc`` per subnet, ``epochs_done`` of ``epochs_planned``, ``train_kwh`` and ``train_seconds``
+  epochs (max minus min, in points; None unless all three are logged), and ``plateau_reached``: both the
+  largest's and the smallest's below ``PLATEAU_POINTS`` (0.5) *and* the schedule ended (every planned epoch
+  trained, by the checkpoint);
+- ``final_val_acc`` per subnet, ``epochs_done`` (the checkpoint's) of ``epochs_planned``, ``epochs_logged`` (the
+  epochs whose validation figures the logs still hold), ``train_kwh`` and ``train_seconds``
   (codecarbon's estimate, summed over the sessions that trained it; the wall time includes any time the
   process was paused, so both are upper bounds), ``energy_source``.
 
@@ -41,8 +43,10 @@ PLATEAU_EPOCHS, PLATEAU_POINTS = 3, 0.5
 SUBNETS = ("largest", "middle", "smallest")
 
 
-def curves(run: Path) -> dict[str, list[float]]:
-    """Per subnet, validation accuracy after each epoch, in order (the last value logged at each step)."""
+def curves(run: Path, steps_per_epoch: int) -> dict[str, list[list[float]]]:
+    """Per subnet, ``[epoch, validation accuracy]`` for each epoch the run's TensorBoard logs still hold (the last
+    value logged at each step; the epoch, 1-based, from the step). A resumed run logs into new event files, so
+    the epochs of a session whose files were not kept are simply absent, never guessed."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     by_step: dict[str, dict[int, float]] = {s: {} for s in SUBNETS}
@@ -54,20 +58,22 @@ def curves(run: Path) -> dict[str, list[float]]:
             if f"val/acc_{s}" in tags:
                 for e in ea.Scalars(f"val/acc_{s}"):
                     by_step[s][int(e.step)] = float(e.value)
-    return {s: [v for _, v in sorted(by_step[s].items())] for s in SUBNETS}
+    return {s: [[round(step / steps_per_epoch), v] for step, v in sorted(by_step[s].items())] for s in SUBNETS}
 
 
 def headline(result: JSONObject) -> JSONObject:
     raw = result["raw"]
-    c = raw["curves"]
-    plateau = {s: (100 * (max(c[s][-PLATEAU_EPOCHS:]) - min(c[s][-PLATEAU_EPOCHS:]))
-                   if len(c[s]) >= PLATEAU_EPOCHS else None) for s in SUBNETS}
-    done = min(len(c[s]) for s in SUBNETS)
+    c = {s: {int(e): float(v) for e, v in raw["curves"][s]} for s in SUBNETS}
+    done = int(raw["checkpoint_epoch"]) + 1  # epochs trained: the checkpoint's, not the logs' (some may be gone)
+    last = range(done - PLATEAU_EPOCHS + 1, done + 1)
+    plateau = {s: (100 * (max(c[s][e] for e in last) - min(c[s][e] for e in last))
+                   if done >= PLATEAU_EPOCHS and all(e in c[s] for e in last) else None) for s in SUBNETS}
     ended = done >= raw["epochs_planned"]
     flat = all(plateau[s] is not None and plateau[s] < PLATEAU_POINTS for s in ("largest", "smallest"))
     return {"epochs_done": done, "epochs_planned": raw["epochs_planned"], "schedule_ended": ended,
+            "epochs_logged": sorted(set().union(*(c[s] for s in SUBNETS))),
             "plateau_points": plateau, "plateau_reached": ended and flat,
-            "final_val_acc": {s: (c[s][-1] if c[s] else None) for s in SUBNETS},
+            "final_val_acc": {s: c[s].get(done) for s in SUBNETS},
             "train_kwh": raw["energy"]["energy_kwh"], "train_seconds": raw["energy"]["seconds"],
             "energy_source": raw["energy"]["source"], "train_sessions": raw["energy"].get("sessions")}
 
@@ -94,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     data = buf.getvalue()
     write_atomic(args.out / "supernet.ckpt", data)
     write_atomic(args.out / "config.yaml", OmegaConf.to_yaml(cfg))
-    raw = {"curves": curves(args.run), "epochs_planned": int(cfg.epochs),
+    epochs, steps = int(ckpt.get("epoch", -1)) + 1, int(ckpt.get("global_step", 0))
+    if epochs < 1 or steps < epochs:
+        p.error(f"{ckpt_path}: no finished epoch in this checkpoint (epoch {epochs - 1}, global step {steps})")
+    raw = {"curves": curves(args.run, steps // epochs), "epochs_planned": int(cfg.epochs),
            "energy": energy, "checkpoint_sha256": hashlib.sha256(data).hexdigest(),
            "checkpoint_epoch": int(ckpt.get("epoch", -1)), "checkpoint_global_step": int(ckpt.get("global_step", -1)),
            "space_digest": ckpt["green"].get("space_digest"),

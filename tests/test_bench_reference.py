@@ -12,9 +12,14 @@ def reference():
     return bench.reference
 
 
-def _raw(largest, smallest, planned, middle=None):
-    return {"curves": {"largest": largest, "middle": middle or largest, "smallest": smallest},
-            "epochs_planned": planned,
+def _raw(largest, smallest, planned, middle=None, first=1):
+    """Curves logged from epoch ``first`` on (earlier logs lost), the checkpoint at the last of them."""
+    def by_epoch(curve):
+        return [[first + i, v] for i, v in enumerate(curve)]
+
+    return {"curves": {"largest": by_epoch(largest), "middle": by_epoch(middle or largest),
+                       "smallest": by_epoch(smallest)},
+            "epochs_planned": planned, "checkpoint_epoch": first + len(largest) - 2,
             "energy": {"energy_kwh": 0.5, "seconds": 3600.0, "source": "codecarbon-estimate", "sessions": 4}}
 
 
@@ -32,6 +37,14 @@ def test_plateau_is_reached_only_when_flat_and_the_schedule_ended(reference):
     # fewer than 3 epochs: no plateau figure
     h = reference.headline({"raw": _raw([0.5, 0.6], [0.4, 0.5], 2)})
     assert h["plateau_points"]["largest"] is None and not h["plateau_reached"]
+    # epochs 1-17 of a 20-epoch schedule no longer logged: judged on epochs 18-20 all the same
+    h = reference.headline({"raw": _raw(flat[-3:], [0.70, 0.701, 0.7], 20, first=18)})
+    assert h["epochs_done"] == 20 and h["epochs_logged"] == [18, 19, 20] and h["plateau_reached"]
+    # an epoch of the last three missing from the logs: no plateau figure, never one from other epochs
+    raw = _raw(flat, [0.4, 0.6, 0.70, 0.701, 0.7], 5)
+    raw["curves"]["smallest"].pop(3)
+    h = reference.headline({"raw": raw})
+    assert h["plateau_points"]["smallest"] is None and not h["plateau_reached"]
 
 
 def test_a_folder_that_is_no_run_is_refused(reference, tmp_path, capsys):
