@@ -182,3 +182,27 @@ def budget_pilot() -> str:
                       f"Pick (the cheapest complete recipe whose ceiling reaches {r['goal_tau']}): "
                       + (f"**{pick}**, a full table in about {r['pick_table_cpu_hours']:.1f} CPU hours." if pick else
                          "**none**: no complete recipe reaches the goal.")])
+
+
+def reference() -> str:
+    """The reference supernet of issue 32 (``reference/reference.json``): how it was trained and whether it plateaued."""
+    r = load_result("reference/reference.json")
+    c, data = r["config"], r["config"]["data"]
+    acc, pts = r["final_val_acc"], r["plateau_points"]
+    logged = r["epochs_logged"]
+    return "\n".join([
+        f"{made_by(r)}: the `cifar` space trained once on CIFAR-10 at {data['image_size']} px "
+        f"({'every training image outside' if data['train_subset'] is None else str(data['train_subset']) + ' images beside'} "
+        f"a {data['split']} validation split of {data['val_size']}; the test split untouched) with "
+        f"`{c['strategy']['_target_'].rsplit('.', 1)[-1]}` for {r['epochs_done']} of {r['epochs_planned']} planned "
+        f"epochs. Every benchmark of the reference scale loads `bench/results/reference/supernet.ckpt`.", "",
+        "| subnet | validation accuracy after the last epoch | moved over the last 3 epochs (points) |",
+        "| --- | ---: | ---: |",
+        *(f"| {s} | {acc[s]:.4f} | {'n/a' if pts[s] is None else format(pts[s], '.2f')} |"
+          for s in ("largest", "middle", "smallest")), "",
+        f"Plateau (largest and smallest below 0.5 points over the last 3 epochs of an ended schedule): "
+        f"{met(r['plateau_reached'])}. Validation figures are logged for epochs {logged[0]}-{logged[-1]} (the "
+        "TensorBoard files of the earlier sessions were not kept). Training energy: "
+        f"{r['train_kwh']:.4f} kWh over {r['train_seconds'] / 3600:.1f} h in {r['train_sessions']} sessions of the "
+        f"command ({r['energy_source']}, proportional to time here; an upper bound, as the wall time includes "
+        "sessions where the training was paused or shared the machine)."])
