@@ -24,7 +24,29 @@ def test_route_energies_are_known_answers_of_the_ledger():
     # + mt_train 2/2 (the cost table prices both searches); from scratch: 16/2
     mt = h["multi_trial"]
     assert mt["one_shot_kwh"] == pytest.approx(4.0) and mt["multi_trial_kwh"] == pytest.approx(10.5)
-    assert mt["energy_ratio"] == pytest.approx(4.0 / 10.5) and h["amortisation_ratio"] == pytest.approx(0.5)
+    assert mt["energy_ratio_own_counts"] == pytest.approx(4.0 / 10.5) and h["amortisation_ratio"] == pytest.approx(0.5)
+
+
+def test_energy_ratio_is_at_the_one_shot_count_and_hv_at_equal_candidates():
+    """``multi_trial.energy_ratio`` is the break-even's, at the one-shot search's count N (the multi-trial route's
+    per-candidate energy extrapolated to N); the test hypervolume ratio compares the eq_finetune finals (the one-shot
+    route at the multi-trial count) with the multi-trial ones when the run has them, and says which it compares."""
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
+    raw = result["raw"]
+    for stage, v in {"train": 2.0, "search": 0.5, "mt_search": 9.0}.items():
+        raw["ledger"][stage]["energy_kwh"] = v
+    raw["candidates"] = {"one_shot": 100, "multi_trial": 10}
+    h = pipeline.headline(result)
+    # one-shot at 100: 2 + 100 x 0.5/100 = 2.5; multi-trial at 100: 100 x 9/10 = 90
+    assert h["multi_trial"]["energy_ratio"] == pytest.approx(2.5 / 90)
+    assert h["multi_trial"]["hv_at"].startswith("each search's own count")
+    assert h["multi_trial"]["test_hv_ratio"] == pytest.approx(1.570291916543931)
+    assert h["goal"]["one_shot_energy_le_0.2_of_multi_trial_with_hv_ge_0.98"] is False  # not at equal candidates
+    raw["models"]["eq_finetune"] = copy.deepcopy(raw["models"]["mt_train"])  # the same front: ratio 1
+    h = pipeline.headline(result)
+    assert h["multi_trial"]["hv_at"] == "equal candidates" and h["multi_trial"]["test_hv_ratio"] == pytest.approx(1.0)
+    assert h["multi_trial"]["test_hv_ratio_default_search"] == pytest.approx(1.570291916543931)
+    assert h["goal"]["one_shot_energy_le_0.2_of_multi_trial_with_hv_ge_0.98"] is True
 
 
 def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger():

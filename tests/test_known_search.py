@@ -572,7 +572,7 @@ def test_ledger_whole_output(tmp_path):
         "lut": empty, "search": {"energy_kwh": 2.0, "co2eq_kg": 1.0, "seconds": 4.0, "files": 2,
                                  "sources": ["codecarbon:rapl"], "grids": ["DEU", "USA"]},
         "finetune": empty, "scratch": empty, "scratch_ft": empty, "baselines": empty, "fidelity": empty, "mt_search": empty,
-        "mt_train": empty, "measure": empty}
+        "mt_train": empty, "eq_search": empty, "eq_finetune": empty, "measure": empty}
 
 
 def test_ledger_names_the_first_missing_field(tmp_path):

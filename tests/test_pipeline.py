@@ -365,3 +365,40 @@ def test_scratch_ft_twins_train_for_the_fine_tunes_epochs_from_scratch(tmp_path,
     assert cfg.stage == "scratch_ft" and cfg.epochs == 4 and list(cfg.archs) == ["a1", "a2"]
     assert {"from_scratch=true", "distill=false"} <= set(cfg.extra) and cfg.ckpt == str(tmp_path / "s.ckpt")
     assert "scratch_ft" in stages.TRAINED and "scratch_ft" in stages.STAGES
+
+
+def test_eq_stages_search_at_the_multi_trial_count_and_fine_tune_like_the_winners(tmp_path, monkeypatch):
+    """The one-shot route at equal candidates: eq_search takes the search's entry, then the multi-trial search's
+    (its population and generations win; its multi_trial budget is left out), one-shot mode, and its own entry
+    last; eq_finetune fine-tunes eq_search's front with the winners' entry, in its own stage folder."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    import search.deploy.finetune as ft
+    from search.pipeline import stages
+
+    cfg = OmegaConf.create({"top_k": 3, "select_fraction": 0.5, "pipeline": {
+        "search": {"search.population": 64, "eval.calib_images": 256},
+        "mt_search": {"search.population": 16, "search.generations": 3, "multi_trial.epochs": 5},
+        "eq_search": {"search.generations": 2}, "finetune": {"onnx": True}}})
+    searched = {}
+    monkeypatch.setattr(stages, "search", lambda p, stage, extra=(): searched.update(stage=stage, extra=list(extra)))
+    run = SimpleNamespace(root=tmp_path, cfg=cfg, ckpt=tmp_path / "s.ckpt")
+    stages.eq_search(run)
+    extra = searched["extra"]
+    assert searched["stage"] == "eq_search" and not any("multi_trial" in o for o in extra)
+    assert extra.index("search.population=16") > extra.index("search.population=64")
+    assert "search.mode=one_shot" in extra and extra[-1] == "search.generations=2"
+
+    def compose(name, stage, extra=()):
+        return OmegaConf.create({"stage": stage, "extra": list(extra), "run": None, "ckpt": None, "top_k": 1})
+
+    run.compose = compose
+    seen = {}
+    monkeypatch.setattr(ft, "finetune", lambda c: seen.update(cfg=c))
+    stages.eq_finetune(run)
+    c = seen["cfg"]
+    assert c.stage == "eq_finetune" and c.run == str(tmp_path / "eq_search") and c.top_k == 3
+    assert "onnx=true" in [o.lower() for o in c.extra]
+    assert "eq_finetune" in stages.TRAINED and stages.STAGES.index("eq_search") < stages.STAGES.index("eq_finetune")

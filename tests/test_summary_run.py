@@ -27,7 +27,7 @@ def test_ledger_sums_every_codecarbon_file_of_a_stage(tmp_path):
     assert f["sources"] == ["codecarbon-estimate", "codecarbon:rapl"]
     assert led["train"] == {"energy_kwh": 0, "co2eq_kg": 0, "seconds": 0, "files": 0, "sources": [], "grids": []}
     assert list(led) == ["train", "lut", "search", "finetune", "scratch", "scratch_ft", "baselines", "fidelity", "mt_search",
-                         "mt_train", "measure"]
+                         "mt_train", "eq_search", "eq_finetune", "measure"]
 
 
 def test_summarise_needs_winners(tmp_path):
@@ -95,6 +95,7 @@ def test_summarise_known_answer(tmp_path, write_front):
     b = mt.pop("breakeven")
     assert b["breakeven_candidates"] == pytest.approx(2.0 / (9 / 31 - 0.5 / 30))
     assert b["breakeven_deployments"] == pytest.approx(2.0 / (4.0 - 0.5)) and b["candidates"] == 30
+    assert mt.pop("equal_candidates") is None  # no eq_search/eq_finetune stages in this run
     assert mt == {"candidates": {"one_shot": 30, "multi_trial": 31}, "one_shot_kwh": 4.0,
                   "trial_budget": {"epochs": 1}, "test_hv_seeds": 2}
     # each winner carries half of supernet, table and search (3 kWh); the multi-trial model the whole of its route
@@ -200,3 +201,22 @@ def test_a_nan_figure_or_a_damaged_stage_file_is_one_line_naming_the_file(tmp_pa
     (tmp_path / "train" / "energy_train.json").write_text('{"energy_kwh": 1.0}')
     with pytest.raises(GreenError, match="energy_train.json' has no co2eq_kg: rerun the train stage"):
         ledger(tmp_path)
+
+
+def test_equal_candidates_compare_the_eq_finals_with_the_multi_trial_ones(tmp_path, write_front):
+    """With the eq_search/eq_finetune stages, ``multi_trial.equal_candidates`` holds the eq finals' test
+    hypervolume over the multi-trial finals' (identical models and costs here: ratio 1) and eq_search's count;
+    the eq finals are charted as their own kind."""
+    write_front(tmp_path / "search", unique_evals=30)
+    write_front(tmp_path / "mt_search", unique_evals=8, multi_trial={"epochs": 1})
+    write_front(tmp_path / "eq_search", unique_evals=8)
+    assert _small_run(tmp_path)["multi_trial"]["equal_candidates"] is None  # not yet
+    _stage_models(tmp_path, "eq_finetune", {"e1": (0.85, 0.1)}, seeds=1)
+    measure = json.loads((tmp_path / "measure" / "measure.json").read_text())
+    measure["models"]["eq_finetune/e1"] = _cost(2.0, 0.5)
+    _write(tmp_path / "measure" / "measure.json", measure)
+    s = summarise(tmp_path)
+    eq = s["multi_trial"]["equal_candidates"]
+    assert eq["candidates"] == 8 and eq["test_hv_ratio"] == pytest.approx(1.0)
+    assert s["multi_trial"]["test_hv_ratio"] != pytest.approx(1.0)  # the winners' front: another figure
+    assert [m["kind"] for m in s["models"]["eq_finetune"]] == ["one-shot-eq"]

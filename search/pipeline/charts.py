@@ -18,7 +18,8 @@ from core.jsontypes import JSONObject
 
 STYLE = {"winner": ("o", "tab:green", "Green CNN winners"), "scratch": ("x", "tab:gray", "same archs from scratch"),
          "scratch-ft": ("+", "tab:brown", "same archs from scratch, fine-tune epochs"),
-         "multi-trial": ("^", "tab:blue", "multi-trial route")}
+         "multi-trial": ("^", "tab:blue", "multi-trial route"),
+         "one-shot-eq": ("v", "tab:olive", "one-shot route at the multi-trial candidate count")}
 
 
 def choice_effects(history: Path) -> list[JSONObject]:
@@ -85,7 +86,7 @@ def png(fig) -> bytes:
 def labels(s: dict) -> dict[tuple[str, str], str]:
     """A short label for every model of the report, keyed by (kind, name): W1.. winners, T1.. their twins
     from scratch, M1.. multi-trial models, and the baselines' own names (the model table repeats them)."""
-    prefix = {"winner": "W", "scratch": "T", "scratch-ft": "F", "multi-trial": "M"}
+    prefix = {"winner": "W", "scratch": "T", "scratch-ft": "F", "multi-trial": "M", "one-shot-eq": "E"}
     out, count = {}, defaultdict(int)
     for ms in s["models"].values():
         for m in ms:

@@ -18,6 +18,7 @@ from search.pipeline.deployed import deployed_charts, deployed_lines
 from search.pipeline.fronts import target_fronts, target_lines
 from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.markdown import fmt as _fmt, table as _table
+from search.pipeline.routes import routes_lines
 from search.pipeline.recommend import recommend_lines, recommended, scope_lines
 from search.pipeline.summary import summarise
 from core.io import write_atomic, write_json
@@ -148,31 +149,7 @@ def markdown(s: dict, effects: list[dict], images: dict[str, str], root: Path) -
                                                                 in (("energy_kwh", 1), ("co2eq_kg", 1000), ("seconds", 1))),
                                                  ", ".join(sorted({x for v in spent.values() for x in v["sources"]}))]],
                                                ["stage", "kWh", "g CO2eq", "seconds", "source"]), ""]
-    mt = s.get("multi_trial")
-    if mt:
-        ci = mt["test_hv_ratio_ci95"]
-        lines += ["### One-shot vs multi-trial search", "",
-                  f"At {mt['candidates']['one_shot']} vs {mt['candidates']['multi_trial']} evaluated candidates, the "
-                  f"one-shot route took {mt['one_shot_kwh']:.4g} kWh and the multi-trial route "
-                  f"{mt['multi_trial_kwh']:.4g} kWh: energy ratio **{mt['energy_ratio']:.3f}** (below 1 the supernet "
-                  f"saves energy). Test hypervolume (accuracy vs energy) of the one-shot final front over the "
-                  f"multi-trial one: **{mt['test_hv_ratio']:.3f}** ("
-                  + (f"95% bootstrap CI over seeds {ci[0]:.3f}-{ci[1]:.3f}" if ci else
-                     "per seed " + ", ".join(f"{x:.3f}" for x in mt["test_hv_ratio_per_seed"]) + "; no interval "
-                     "below 5 seeds")
-                  + f"). Trial budget: {mt['trial_budget']}.", ""]
-        b = mt.get("breakeven")
-        if b:
-            n_star = "never (a trial costs no more than scoring)" if b["breakeven_candidates"] is None else \
-                f"**{b['breakeven_candidates']:.0f}** candidates"
-            k_star = "never, or unknown" if b["breakeven_deployments"] is None else \
-                f"**{b['breakeven_deployments']:.1f}** deployed models"
-            lines += [f"Break-even: the supernet's training ({b['supernet_kwh']:.4g} kWh) against {b['trial_kwh']:.3g} "
-                      f"kWh per multi-trial candidate and {b['scoring_kwh']:.3g} kWh per one-shot one: the one-shot "
-                      f"route is cheaper beyond {n_star}; at this search's {b['candidates']} the energy ratio is "
-                      f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is paid "
-                      f"back after {k_star}. The cost table serves both routes and is left out.", "",
-                      f"![break-even]({images['breakeven']})", ""]
+    lines += routes_lines(s.get("multi_trial"), images)
     for stage, tw in (s.get("twins") or {}).items():
         if not (tw and tw["all"]):
             continue

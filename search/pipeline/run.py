@@ -32,7 +32,8 @@ from hydra import compose
 from omegaconf import DictConfig
 
 from search.pipeline.overrides import shared_for, stage_overrides
-from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED, extra_tables
+from search.pipeline.stages import STAGE_TABLE, STAGES, TRAINED
+from search.pipeline.tablestage import extra_tables
 from search.training.fit import recipe
 from core.device import Device
 from core.errors import GreenError

@@ -20,8 +20,9 @@ from core.device import DEFAULT_MEMORY_FORMAT
 from core.errors import GreenError
 from core.io import write_json
 from search.pipeline import given
+from search.pipeline.tablestage import extra_tables, lut, lut_done
 
-TRAINED = ("finetune", "scratch", "scratch_ft", "baselines", "mt_train")  # final models: seeds, one session
+TRAINED = ("finetune", "scratch", "scratch_ft", "baselines", "mt_train", "eq_finetune")  # final models: seeds, one session
 
 
 class Run(Protocol):
@@ -55,54 +56,6 @@ def train(p: Run) -> None:
     train(cfg)
 
 
-def extra_tables(p: Run) -> dict[str, tuple[str | None, Path]]:
-    """The run's ``tables`` (``{name: <target> | <lut.json>}``) as ``name -> (target, path)``: a target's table is
-    built by the lut stage in ``lut_<name>/`` (target None: a table built elsewhere, used as it is)."""
-    from search.objectives.tables import table_paths
-    from search.targets import TARGETS
-
-    out: dict[str, tuple[str | None, Path]] = {}
-    for name, value in table_paths(p.cfg.get("tables")).items():
-        if value in TARGETS:
-            out[name] = (value, p.root / f"lut_{name}" / "lut.json")
-        elif Path(value).is_file():
-            out[name] = (None, Path(value))
-        else:
-            raise GreenError(f"tables.{name}={value!r} is neither a deployment target ({', '.join(TARGETS.names())}) "
-                             "nor a green-lut lut.json")
-    return out
-
-
-def lut(p: Run) -> None:
-    """The cost lookup table (green-lut build), then its end-to-end validation when ``lut_validate``; the same for
-    the table of each target that ``tables`` names (``lut_<name>/``), with the same protocol."""
-    import torch
-
-    from core.energy import track_energy
-    from search.hardware.lut import build_table, validate_table
-
-    jobs = [("lut", None)] + [(f"lut_{n}", t) for n, (t, _) in extra_tables(p).items() if t is not None]
-    for folder, target in jobs:
-        out = p.root / folder
-        cfg = p.compose("lut", "lut", [] if target is None else [f"target={target}"])
-        cfg.paths.output_dir = str(out)
-        device = torch.device(cfg.device)
-        if not (out / "lut.json").is_file():
-            with track_energy(p.root / "lut", folder, device, cfg.energy.country_iso_code):
-                build_table(cfg)
-        if p.cfg.lut_validate and not (out / "lut_validate.json").is_file():
-            cfg.mode = "validate"
-            with track_energy(p.root / "lut", f"{folder}_validate", device, cfg.energy.country_iso_code):
-                validate_table(cfg)
-
-
-def lut_done(p: Run) -> bool:
-    """Whether the tables (and their validations, when asked for) exist."""
-    folders = [p.root / "lut"] + [path.parent for t, path in extra_tables(p).values() if t is not None]
-    return all((f / "lut.json").is_file() and (not p.cfg.lut_validate or (f / "lut_validate.json").is_file())
-               for f in folders)
-
-
 def search(p: Run, stage: str = "search", extra: Sequence[str] = ()) -> None:
     """The evolutionary search on the table, scoring on the part of the validation split winners are not picked on."""
     from search.evolution.search import search
@@ -120,12 +73,12 @@ def search(p: Run, stage: str = "search", extra: Sequence[str] = ()) -> None:
     search(cfg)
 
 
-def finetune(p: Run) -> None:
+def finetune(p: Run, stage: str = "finetune", source: str = "search") -> None:
     """The ``top_k`` winners fine-tuned from the supernet's weights, picked on the held-out validation images."""
     from search.deploy.finetune import finetune
 
-    cfg = p.compose("finetune", "finetune")
-    cfg.run, cfg.ckpt, cfg.top_k = str(p.root / "search"), str(p.ckpt), int(p.cfg.top_k)
+    cfg = p.compose("finetune", stage, [] if stage == "finetune" else [*_entry(p, "finetune"), *_entry(p, stage)])
+    cfg.run, cfg.ckpt, cfg.top_k = str(p.root / source), str(p.ckpt), int(p.cfg.top_k)
     if p.cfg.select_fraction == 0:
         cfg.select_images = 0
     finetune(cfg)
@@ -202,6 +155,25 @@ def fidelity(p: Run) -> None:
 def mt_search(p: Run) -> None:
     """The multi-trial search: the same NSGA-II over the same number of candidates, each trained."""
     search(p, "mt_search", ["search.mode=multi_trial"])
+
+
+def _entry(p: Run, stage: str, skip: str = "") -> list[str]:
+    """A stage's ``pipeline`` entry as overrides (keys starting with ``skip`` left out), for a stage run like it."""
+    from search.pipeline.overrides import stage_overrides
+
+    return [o for o in stage_overrides(p.cfg.pipeline.get(stage)) if not skip or not o.lstrip("+").startswith(skip)]
+
+
+def eq_search(p: Run) -> None:
+    """The one-shot search at the multi-trial search's candidate count (its population, generations and budget on
+    top of the search's settings): the one-shot front the multi-trial one is compared with at equal candidates."""
+    search(p, "eq_search", [*_entry(p, "search"), *_entry(p, "mt_search", "multi_trial"), "search.mode=one_shot",
+                            *_entry(p, "eq_search")])  # its own entry last: it wins
+
+
+def eq_finetune(p: Run) -> None:
+    """That front's ``top_k`` fine-tuned with the winners' recipe (their pipeline entry, then eq_finetune's)."""
+    finetune(p, "eq_finetune", "eq_search")
 
 
 def mt_train(p: Run) -> None:
@@ -294,6 +266,10 @@ STAGE_TABLE: tuple[Stage, ...] = (
     Stage("mt_search", "optional: the multi-trial search the supernet replaces (same candidates)",
           _wrote("mt_search/pareto.json"), mt_search),
     Stage("mt_train", "optional: its top_k trained", _wrote("mt_train/finetune.json"), mt_train),
+    Stage("eq_search", "optional: the one-shot search at the multi-trial one's candidate count",
+          _wrote("eq_search/pareto.json"), eq_search),
+    Stage("eq_finetune", "optional: its top_k fine-tuned like the winners (the fronts at equal candidates)",
+          _wrote("eq_finetune/finetune.json"), eq_finetune),
     Stage("measure", "every final model timed in one session", _wrote("measure/measure.json"), measure),
     Stage("report", "report.md + report.html (always rewritten: cheap)", lambda p: False, report),
 )

@@ -31,11 +31,11 @@ from core.errors import GreenError
 from core.jsontypes import JSONObject
 
 KINDS = {"finetune": "winner", "scratch": "scratch", "scratch_ft": "scratch-ft", "baselines": "baseline",
-         "mt_train": "multi-trial"}
+         "mt_train": "multi-trial", "eq_finetune": "one-shot-eq"}
 COSTS = ("latency_ms", "latency_serving_ms", "energy_mj_per_image", "params", "total_train_kwh")
 NOISY = ("latency_ms", "latency_serving_ms", "energy_mj_per_image")  # measured: judged with their p10-p90
 LEDGER = ("train", "lut", "search", "finetune", "scratch", "scratch_ft", "baselines", "fidelity", "mt_search", "mt_train",
-          "measure")
+          "eq_search", "eq_finetune", "measure")
 
 
 def _read(path: Path, allow_nan: bool = False) -> JSONObject:
@@ -252,6 +252,10 @@ def summarise(root: str | Path) -> JSONObject:
                  "one_shot_kwh": route, "multi_trial_kwh": mt_kwh, "energy_ratio": route / mt_kwh if mt_kwh else None,
                  "trial_budget": mt and mt.multi_trial, **{f"test_hv_{k2}": v for k2, v in
                                                            hv_ratio(winners, models["mt_train"], n_cls).items()}}
+        eq, eq_front = models.get("eq_finetune"), _front(root / "eq_search")
+        multi["equal_candidates"] = eq and {  # the one-shot route searched with the multi-trial one's count
+            "candidates": eq_front and eq_front.unique_evals,
+            **{f"test_hv_{k2}": v for k2, v in hv_ratio(eq, models["mt_train"], n_cls).items()}}
         even = from_ledger(led, one.unique_evals, mt.unique_evals, k, seeds) if one and mt else None
         multi["breakeven"] = even and {**even.to_json(), "curves": even.curves()}
     sources = sorted({s for v in led.values() for s in v["sources"]})
