@@ -206,3 +206,28 @@ def reference() -> str:
         f"{r['train_kwh']:.4f} kWh over {r['train_seconds'] / 3600:.1f} h in {r['train_sessions']} sessions of the "
         f"command ({r['energy_source']}, proportional to time here; an upper bound, as the wall time includes "
         "sessions where the training was paused or shared the machine)."])
+
+
+def breakeven() -> str:
+    """The two search routes' per-candidate costs measured interleaved (``breakeven.json``) and the break-even."""
+    r = load_result("breakeven.json")
+    raw, s, t = r["raw"], r["scoring_seconds"], r["trial_seconds"]
+    b = raw["budget"]
+    n_star = "never (a trial costs no more than scoring)" if r["breakeven_candidates"] is None else \
+        f"**{r['breakeven_candidates']:.0f}** candidates"
+    per_round = ", ".join("never" if x is None else f"{x:.0f}" for x in r["breakeven_candidates_per_round"])
+    return "\n".join([
+        f"{made_by(r)}: {len(raw['rounds'])} rounds, each {len(raw['rounds'][0]['scoring'])} candidates scored with "
+        f"the supernet's weights (BN recalibration, {raw['val_images']} validation images) and one trained standalone "
+        f"({b['epochs']} epochs on {b['train_images']} images, batch {b['batch_size']}, {b['optimizer']} lr {b['lr']}) "
+        f"and scored on the same images, the order alternating by round, on {raw['threads']} thread(s); "
+        f"{r['busy_items']} of {r['items']} items ran while other processes were busy.", "",
+        "| per candidate | median s | p10-p90 s | kWh (median) |", "| --- | ---: | ---: | ---: |",
+        f"| one-shot scoring | {s['median']:.2f} | {s['p10']:.2f}-{s['p90']:.2f} | {r['scoring_kwh']:.3g} |",
+        f"| multi-trial trial | {t['median']:.1f} | {t['p10']:.1f}-{t['p90']:.1f} | {r['trial_kwh']:.3g} |", "",
+        f"A trial costs {r['trial_over_scoring']:.0f} scorings. Against the supernet's training "
+        f"({raw['supernet_kwh']:.4f} kWh, its booked record) the one-shot route is cheaper beyond {n_star} (per round: "
+        f"{per_round}; {r['interval']}"
+        + (f", {interval_text(r['breakeven_candidates_ci95'], '.0f')}" if r["breakeven_candidates_ci95"] else "")
+        + f"); at {r['candidates']} candidates its energy is {r['energy_ratio']:.3f} of the multi-trial route's. "
+        f"Energy: {r['energy_source']}."])
