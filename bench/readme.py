@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 
 from bench.sections.checks import bad_input, mutation, results  # noqa: E402
 from bench.sections.headlines import headlines  # noqa: E402
-from bench.sections.search import budget_pilot, cost_range, reference, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
+from bench.sections.search import breakeven, budget_pilot, cost_range, reference, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
 from bench.sections.speed import first_hour, parallel, supernet_overhead, throughput, walltime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
                                           "supernet_overhead": supernet_overhead, "bad_input": bad_input,
                                           "ranking": ranking, "mutation": mutation, "headlines": headlines,
                                           "first_hour": first_hour, "budget_pilot": budget_pilot,
-                                          "reference": reference}
+                                          "reference": reference, "breakeven": breakeven}
 OPENING = re.compile(r"<!-- figures:([A-Za-z0-9_]+) -->")
 
 
