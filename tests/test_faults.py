@@ -226,3 +226,31 @@ def test_atomic_artefacts_get_ordinary_permissions(tmp_path):
                   {"name": "lcnet_050", "source": "timm", "num_classes": 10, "in_chans": 1, "image_size": 16}, onnx=False)
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o777 & ~mask
     assert (tmp_path / "m" / "model.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.slow
+def test_an_interrupted_search_books_both_parts_of_its_energy(tmp_path, tiny_ckpt, tiny_table, compose_cfg,
+                                                              monkeypatch):
+    """Ctrl-C mid-search books the part that ran (energy_search.json); the resumed search adds its own part to it
+    (two sessions) instead of replacing it, so the ledger's energy per candidate counts the whole search."""
+    import search.evolution.evaluate as ev
+    from search.evolution.search import search
+
+    cfg = compose_cfg("search", f"ckpt={tiny_ckpt}", f"table={tiny_table}", *SEARCH, output_dir=tmp_path)
+    call, count = ev.SubnetEvaluator.__call__, {"n": 0}
+
+    def interrupted(self, arch):
+        count["n"] += 1
+        if count["n"] == 13:
+            raise KeyboardInterrupt
+        return call(self, arch)
+    monkeypatch.setattr(ev.SubnetEvaluator, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search(cfg)
+    first = json.loads((tmp_path / "energy_search.json").read_text())
+    assert first["sessions"] == 1 and first["seconds"] > 0
+    monkeypatch.setattr(ev.SubnetEvaluator, "__call__", call)
+    search(cfg)
+    both = json.loads((tmp_path / "energy_search.json").read_text())
+    assert both["sessions"] == 2 and both["seconds"] > first["seconds"]
+    assert both["energy_kwh"] >= first["energy_kwh"]

@@ -31,6 +31,7 @@ from core.device import Device
 from core.energy import EnergyUse, track_energy
 from search.evolution.evaluate import SubnetEvaluator
 from search.evolution.engine import Evolution
+from search.evolution.state import CACHE, CHECKPOINT
 from search.evolution.settings import Settings
 from search.evolution.front import MEMBER_FIELDS, Front, Member
 from search.evolution.objectives import check_classes
@@ -153,7 +154,9 @@ def search(cfg: DictConfig) -> Front:
         writer.add_figure("search/front", plot_front(list(evo.records.values()), evo.front(), evo.objectives, tables),
                           gen)
 
-    with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code) as energy:
+    # a folder with search state is a resumed search: its earlier part (booked when it was interrupted) is added to
+    resumed = any((out / f).is_file() for f in (CHECKPOINT, CACHE))
+    with track_energy(out, "search", torch.device(cfg.device), cfg.country_iso_code, accumulate=resumed) as energy:
         evo.run(evaluator, on_generation)
     writer.close()
     # the validation images the front was selected on: later picks use others
