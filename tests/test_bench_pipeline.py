@@ -74,3 +74,19 @@ def test_twins_breakeven_and_budget_come_from_the_raw_rows_and_ledger():
     assert h["search_candidates"] == 12 and h["train_images"] == 45000
     assert h["goal"]["train_images_ge_20000_and_seeds_ge_3"] is False  # 2 seeds
     assert h["goal"]["search_candidates_gt_5_breakeven"] is False  # 12 < 5 x 2.8
+
+
+def test_break_even_on_one_scale_prices_every_stage_s_seconds_alike():
+    """``breakeven_same_scale``: the ledger's seconds instead of its kWh (the supernet's kWh was booked in other
+    sessions at another power figure): known answers from the stage seconds alone."""
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
+    raw = result["raw"]
+    for stage, sec in {"train": 100.0, "search": 10.0, "mt_search": 90.0}.items():
+        raw["ledger"][stage]["seconds"] = sec
+        raw["ledger"][stage]["energy_kwh"] = sec * 1e-6 * (3 if stage == "train" else 1)  # another scale for train
+    raw["candidates"] = {"one_shot": 12, "multi_trial": 12}
+    h = pipeline.headline(result)
+    same = h["breakeven_same_scale"]
+    assert same["candidates"] == pytest.approx(100.0 / (90 / 12 - 10 / 12))
+    assert same["energy_ratio"] == pytest.approx((100.0 + 10.0) / 90.0)
+    assert h["breakeven"]["candidates"] == pytest.approx(300e-6 / (90e-6 / 12 - 10e-6 / 12))

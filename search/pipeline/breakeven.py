@@ -90,19 +90,22 @@ class BreakEven:
 
 
 def from_ledger(ledger: dict[str, JSONObject], one_shot_candidates: int, trial_candidates: int | None,
-                deployed: int, seeds: int) -> BreakEven | None:
+                deployed: int, seeds: int, key: str = "energy_kwh") -> BreakEven | None:
     """The run's break-even from its energy ledger (:func:`search.pipeline.summary.ledger`).
 
     ``one_shot_candidates`` and ``trial_candidates``: the unique evaluations of the search and of the
     multi-trial search (None: the multi-trial route did not run, so there is nothing to break even with);
-    ``deployed``: the models fine-tuned and trained from scratch, each ``seeds`` times."""
+    ``deployed``: the models fine-tuned and trained from scratch, each ``seeds`` times. ``key="seconds"``
+    prices every stage's wall time at one power (the counts and ratios do not depend on its value): where the
+    energies are estimates proportional to time but the supernet's was booked in other sessions, at another
+    power figure, this puts all of them on one scale (the fields then hold seconds, not kWh)."""
     if not trial_candidates or one_shot_candidates < 1:
         return None
     per_model = max(deployed, 1) * max(seeds, 1)
     return BreakEven(
-        supernet_kwh=ledger["train"]["energy_kwh"],
-        scoring_kwh=ledger["search"]["energy_kwh"] / one_shot_candidates,
-        trial_kwh=ledger["mt_search"]["energy_kwh"] / trial_candidates,
+        supernet_kwh=ledger["train"][key],
+        scoring_kwh=ledger["search"][key] / one_shot_candidates,
+        trial_kwh=ledger["mt_search"][key] / trial_candidates,
         candidates=one_shot_candidates,
-        finetune_kwh=ledger["finetune"]["energy_kwh"] / per_model if ledger["finetune"]["files"] else None,
-        scratch_kwh=ledger["scratch"]["energy_kwh"] / per_model if ledger["scratch"]["files"] else None)
+        finetune_kwh=ledger["finetune"][key] / per_model if ledger["finetune"]["files"] else None,
+        scratch_kwh=ledger["scratch"][key] / per_model if ledger["scratch"]["files"] else None)
