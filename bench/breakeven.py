@@ -73,6 +73,12 @@ def headline(result: dict) -> dict:
             "breakeven_candidates_per_round": per_round,
             "breakeven_candidates_ci95": interval(statistics.median, finite),  # None below 5 rounds
             "interval": "bootstrap over rounds" if len(finite) >= MIN_VALUES else "none: fewer than 5 rounds",
+            # one scale: the supernet's booked seconds at this session's power figure (its kWh was booked in other
+            # sessions, at codecarbon's power figures of then)
+            "same_scale": {**_figures(kwh(raw["supernet_record"]["seconds"]), kwh(score["median"]),
+                                      kwh(trial["median"]), n),
+                           "supernet_kwh": kwh(raw["supernet_record"]["seconds"]),
+                           "note": "the supernet's booked seconds priced at this session's power figure"},
             "busy_items": busy, "items": len(score_s) + len(trial_s),
             "energy_source": f"{raw['power_source']} (one power figure for the session, {watts:.3g} W, times seconds)"}
 

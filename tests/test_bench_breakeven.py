@@ -19,6 +19,7 @@ def _item(seconds, busy=False):
 def _raw(trials, scoring=(0.1, 0.1, 0.1)):
     # 3600 W: a second costs 1e-3 kWh
     return {"power_w": 3600.0, "power_source": "codecarbon-estimate", "supernet_kwh": 1.0, "candidates": 1000,
+            "supernet_record": {"seconds": 2000.0},
             "rounds": [{"order": "AB", "scoring": [_item(s) for s in scoring], "trial": _item(t, busy=i == 0)}
                        for i, t in enumerate(trials)]}
 
@@ -29,6 +30,9 @@ def test_known_break_even_from_the_medians():
     assert h["breakeven_candidates"] == pytest.approx(1.0 / (1e-2 - 1e-4))
     assert h["energy_ratio"] == pytest.approx((1.0 + 1000 * 1e-4) / (1000 * 1e-2))
     assert h["trial_over_scoring"] == pytest.approx(100.0)
+    # one scale: the supernet's 2000 s at 3600 W = 2 kWh
+    assert h["same_scale"]["supernet_kwh"] == pytest.approx(2.0)
+    assert h["same_scale"]["breakeven_candidates"] == pytest.approx(2.0 / (1e-2 - 1e-4))
     assert h["breakeven_candidates_ci95"] is None and h["interval"] == "none: fewer than 5 rounds"
     assert h["busy_items"] == 1 and h["items"] == 8
     assert "3.6e+03 W" in h["energy_source"] and h["energy_source"].startswith("codecarbon-estimate")

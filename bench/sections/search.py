@@ -230,4 +230,9 @@ def breakeven() -> str:
         f"{per_round}; {r['interval']}"
         + (f", {interval_text(r['breakeven_candidates_ci95'], '.0f')}" if r["breakeven_candidates_ci95"] else "")
         + f"); at {r['candidates']} candidates its energy is {r['energy_ratio']:.3f} of the multi-trial route's. "
+        f"On one scale (the supernet's {raw['supernet_record']['seconds'] / 3600:.1f} booked hours priced at this "
+        f"session's power figure: {r['same_scale']['supernet_kwh']:.4f} kWh) the break-even is "
+        + ("never" if r["same_scale"]["breakeven_candidates"] is None else
+           f"{r['same_scale']['breakeven_candidates']:.0f} candidates")
+        + f" and the ratio at {r['candidates']} is {r['same_scale']['energy_ratio']:.3f}. "
         f"Energy: {r['energy_source']}."])
