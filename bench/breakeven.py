@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit("breakeven: --candidates, --rounds and --per-round must be >= 1")
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("search", overrides=[*overrides, f"ckpt={ckpt}", "table=none", "search.mode=multi_trial",
-                                               f"paths.output_dir={tmp}/run",
+                                               f"paths.output_dir={ROOT / 'outputs' / 'bench' / 'breakeven_run'}",
                                                "trainer.enable_progress_bar=false"])
         try:
             raw = measure(cfg, ckpt, args.rounds, args.per_round, args.power_seconds)

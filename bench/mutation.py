@@ -48,7 +48,8 @@ BENCH_MODULES = ("bench/ranking.py", "bench/pipeline.py", "bench/lut_accuracy.py
                  "bench/throughput.py", "bench/walltime.py", "bench/cost_range.py", "bench/supernet_overhead.py",
                  "bench/optim/figures.py", "bench/hpo.py", "bench/recall.py", "bench/bad_input.py",
                  "bench/search_quality.py", "bench/recompute.py", "bench/mutation.py", "bench/budget_pilot.py",
-                 "bench/deploy.py", "bench/first_hour.py", "bench/reference.py", "bench/same_front.py")
+                 "bench/deploy.py", "bench/first_hour.py", "bench/reference.py", "bench/same_front.py",
+                 "bench/breakeven.py")
 # mutant name -> why it cannot change behaviour (checked: a listed mutant that is killed is reported stale)
 EQUIVALENT: dict[str, str] = {
     'bench.optim.figures.x_holm__mutmut_11':
