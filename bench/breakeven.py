@@ -49,9 +49,11 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def _figures(supernet_kwh: float, scoring_kwh: float, trial_kwh: float, n: int) -> dict[str, float | None]:
-    gain = trial_kwh - scoring_kwh
-    return {"breakeven_candidates": supernet_kwh / gain if gain > 0 else None,
-            "energy_ratio": (supernet_kwh + n * scoring_kwh) / (n * trial_kwh) if trial_kwh > 0 else None}
+    """N* and the energy ratio at ``n``: the pipeline's own break-even (:class:`search.pipeline.breakeven.BreakEven`)."""
+    from search.pipeline.breakeven import BreakEven
+
+    b = BreakEven(supernet_kwh, scoring_kwh, trial_kwh, n)
+    return {"breakeven_candidates": b.breakeven_candidates, "energy_ratio": b.energy_ratio}
 
 
 def headline(result: dict) -> dict:
