@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.sections.checks import bad_input, mutation, results  # noqa: E402
+from bench.sections.deploy import deploy  # noqa: E402
 from bench.sections.headlines import headlines  # noqa: E402
 from bench.sections.search import breakeven, budget_pilot, cost_range, reference, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
 from bench.sections.speed import first_hour, parallel, supernet_overhead, throughput, walltime  # noqa: E402
@@ -34,7 +35,8 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
                                           "supernet_overhead": supernet_overhead, "bad_input": bad_input,
                                           "ranking": ranking, "mutation": mutation, "headlines": headlines,
                                           "first_hour": first_hour, "budget_pilot": budget_pilot,
-                                          "reference": reference, "breakeven": breakeven}
+                                          "reference": reference, "breakeven": breakeven,
+                                          "deploy": deploy}
 OPENING = re.compile(r"<!-- figures:([A-Za-z0-9_]+) -->")
 
 

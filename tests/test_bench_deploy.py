@@ -98,3 +98,22 @@ def test_smoke_run_on_digits_and_the_tiny_space(tmp_path, tiny_ckpt, compose_cfg
     assert members and all(len(m["int8_correct"]) == len(dm.test_set) for m in members)
     assert result["commit"] and result["command"] and "lut_onnxruntime_int8" in result["config"]
     assert recompute.check(path) == []  # every headline figure recomputes from the raw data
+
+
+def test_the_docs_section_is_written_from_the_result(tmp_path, monkeypatch):
+    """The section of docs/benchmarks.md names every target and batch, the worst int8 cost and the fronts' verdict."""
+    from bench.sections import deploy as section
+
+    raw = _raw()
+    raw["fronts"]["num_classes"] = 10
+    result = {**deploy.headline({"raw": raw}), "raw": raw, "run": "r", "space": "tiny", "command": "c",
+              "commit": "0123456789"}
+    (tmp_path / "deploy.json").write_text(json.dumps(result))
+    monkeypatch.setattr(section, "RESULTS", tmp_path)
+    monkeypatch.setattr(section, "load_result", lambda name: json.loads((tmp_path / name).read_text()))
+    text = section.deploy()
+    assert "| onnxruntime_int8 | 4 | 73.0% | 0.0% | -1.000 | **not met** | **not met** |" in text
+    assert "| torch | 1 |" in text and "worst +1.00 points (per winner: w1 +1.00, w2 -2.00)" in text
+    assert "the int8-searched front beats it beyond noise" in text
+    (tmp_path / "deploy.json").unlink()
+    assert section.deploy().startswith("No full run is committed yet")
