@@ -140,6 +140,25 @@ def test_int8_needs_calibration_and_checks_its_options(tiny_net, tiny_space, tmp
     assert not (tmp_path / "lut.json").exists()
 
 
+def test_reduce_range_auto_is_7_bit_weights_exactly_on_x86_without_vnni(monkeypatch):
+    """Without VNNI, ONNX Runtime's x86 int8 kernels sum uint8 x int8 pairs in 16 bits and saturate (a winner lost
+    9 points); auto turns on 7-bit weights there only, and the resolved value is what a table records."""
+    from search.targets import int8
+
+    zen = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni\n"
+    assert int8.cpu_has_vnni(zen, "x86_64") is True
+    assert int8.cpu_has_vnni(zen.replace(" avx512_vnni", ""), "x86_64") is False
+    assert int8.cpu_has_vnni("flags : avx avx_vnni\n", "AMD64") is True
+    assert int8.cpu_has_vnni("", "aarch64") is True  # other kernels: no 16-bit sums to saturate
+    for has, expected in ((True, False), (False, True)):
+        monkeypatch.setattr(int8, "cpu_has_vnni", lambda has=has: has)
+        t = int8.OrtInt8Target()
+        assert t.reduce_range is expected and t.options()["reduce_range"] is expected
+        assert int8.OrtInt8Target(reduce_range=False).reduce_range is False  # an explicit value is kept
+    with pytest.raises(GreenError, match="target.reduce_range='yes'; choose from auto, true, false"):
+        int8.OrtInt8Target(reduce_range="yes")
+
+
 @pytest.mark.slow
 def test_int8_is_quantised_and_its_accuracy_is_measured_through_onnxruntime(trained, digits):
     calib = CalibrationSet.of_data(digits, 256)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import platform
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +29,25 @@ from search.targets.onnx import OPSET, OrtTarget, onnx_bytes
 
 TYPES = ("QUInt8", "QInt8")
 METHODS = ("MinMax", "Entropy", "Percentile")
+X86 = ("x86_64", "amd64", "i386", "i686", "x86")
+
+
+def cpu_has_vnni(cpuinfo: str | None = None, machine: str | None = None) -> bool:
+    """Does this CPU multiply uint8 by int8 in 32-bit sums (x86 VNNI)? Without it ONNX Runtime's x86 int8 kernels
+    add pairs of products in 16 bits with saturation, so 8-bit weights can overflow (ONNX Runtime's quantisation
+    guide: use ``reduce_range`` there). Read from ``/proc/cpuinfo``'s flags; an x86 CPU whose flags cannot be read
+    counts as without (7-bit weights cost little accuracy; a saturated sum can cost many points); not x86: True
+    (other kernels, no such sums)."""
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if machine not in X86:
+        return True
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "avx512vnni", "avxvnni"))
 
 
 def _reader(name: str, arrays: Iterator[np.ndarray]) -> object:
@@ -63,6 +83,8 @@ class OrtInt8Target(OrtTarget):
 
     ``calibration_images`` is how many training images a deployed model is calibrated on;
     ``table_calibration_images`` how many random activations a cost table's blocks are (time only).
+    ``reduce_range="auto"`` quantises weights to 7 bits on an x86 CPU without VNNI (:func:`cpu_has_vnni`), 8 bits
+    elsewhere; the resolved value is recorded in :meth:`options` (so a table says which it was measured with).
     """
 
     name = "onnxruntime_int8"
@@ -70,7 +92,7 @@ class OrtInt8Target(OrtTarget):
     needs_calibration = True
 
     def __init__(self, graph_optimization: str = "all", opset: int = OPSET, per_channel: bool = True,
-                 reduce_range: bool = False, activation_type: str = "QUInt8", weight_type: str = "QInt8",
+                 reduce_range: bool | str = "auto", activation_type: str = "QUInt8", weight_type: str = "QInt8",
                  calibrate_method: str = "MinMax", calibration_images: int = 512, table_calibration_images: int = 8):
         super().__init__(graph_optimization, opset)
         for key, value, choices in (("activation_type", activation_type, TYPES), ("weight_type", weight_type, TYPES),
@@ -81,7 +103,11 @@ class OrtInt8Target(OrtTarget):
                            ("table_calibration_images", table_calibration_images)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GreenError(f"target.{key} must be a whole number >= 1, got {value!r}")
-        self.per_channel, self.reduce_range = bool(per_channel), bool(reduce_range)
+        if reduce_range not in (True, False, "auto"):
+            raise GreenError(f"target.reduce_range={reduce_range!r}; choose from auto, true, false")
+        self.per_channel = bool(per_channel)
+        # auto: 7-bit weights exactly where 8-bit ones may saturate (x86 without VNNI: a winner lost 9 points there)
+        self.reduce_range = not cpu_has_vnni() if reduce_range == "auto" else bool(reduce_range)
         self.activation_type, self.weight_type, self.calibrate_method = activation_type, weight_type, calibrate_method
         self.calibration_images, self.table_calibration_images = calibration_images, table_calibration_images
 
