@@ -37,4 +37,6 @@ def deploy() -> str:
         f"({f['members']['int8_searched']} and {f['members']['torch_searched']} members): hypervolume "
         f"{f['hv_int8_searched']:.4g} searched on the int8 table, {f['hv_torch_searched']:.4g} on the torch table; "
         f"difference {f['hv_diff']:+.4g} {interval_text(f['hv_diff_ci95'], '+.4g')} (paired bootstrap over test "
-        f"images): the int8-searched front {beats}."])
+        f"images; one search per table, so the interval covers the test images, not the search's seed): the "
+        f"int8-searched front {beats}. Energies are not judged here: without an energy counter each table's energy "
+        "is its latency times one power figure (codecarbon-estimate)."])
