@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as a file, `python bench/<name>.py`: see be
 from bench.sections.checks import bad_input, mutation, results  # noqa: E402
 from bench.sections.deploy import deploy  # noqa: E402
 from bench.sections.headlines import headlines  # noqa: E402
+from bench.sections.pipeline import pipeline  # noqa: E402
 from bench.sections.search import breakeven, budget_pilot, cost_range, reference, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
 from bench.sections.speed import first_hour, parallel, supernet_overhead, throughput, walltime  # noqa: E402
 
@@ -36,7 +37,7 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
                                           "ranking": ranking, "mutation": mutation, "headlines": headlines,
                                           "first_hour": first_hour, "budget_pilot": budget_pilot,
                                           "reference": reference, "breakeven": breakeven,
-                                          "deploy": deploy}
+                                          "deploy": deploy, "pipeline": pipeline}
 OPENING = re.compile(r"<!-- figures:([A-Za-z0-9_]+) -->")
 
 

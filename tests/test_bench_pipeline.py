@@ -90,3 +90,27 @@ def test_break_even_on_one_scale_prices_every_stage_s_seconds_alike():
     assert same["candidates"] == pytest.approx(100.0 / (90 / 12 - 10 / 12))
     assert same["energy_ratio"] == pytest.approx((100.0 + 10.0) / 90.0)
     assert h["breakeven"]["candidates"] == pytest.approx(300e-6 / (90e-6 / 12 - 10e-6 / 12))
+
+
+def test_the_docs_section_is_written_from_the_result(tmp_path, monkeypatch):
+    """The section of docs/benchmarks.md lists every final model with its recipe and per-seed accuracies, the twins'
+    differences, the baselines' counts and every goal's verdict; before the full run it says there is none."""
+    from bench.sections import pipeline as section
+
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
+    result["raw"]["candidates"] = {"one_shot": 100, "multi_trial": 10}
+    result["raw"]["train_images"] = 20000
+    result.update(pipeline.headline(result))
+    (tmp_path / "pipeline.json").write_text(json.dumps(result))
+    monkeypatch.setattr(section, "RESULTS", tmp_path)
+    monkeypatch.setattr(section, "load_result", lambda name: json.loads((tmp_path / name).read_text()))
+    text = section.pipeline()
+    models = [m for ms in result["raw"]["models"].values() for m in ms]
+    assert text.count("\n| finetune (winner") == len(result["raw"]["models"]["finetune"])
+    assert all(", ".join(f"{a:.4f}" for a in m["test_acc_per_seed"]) in text for m in models)
+    d = result["dominated_beyond_noise"]
+    assert f"on accuracy and latency {d['latency']} of {d['of']}" in text
+    assert "at the search's 100 its energy is" in text and "20000 training images" in text
+    assert all(f"| {k} | {'met' if v else '**not met**'} |" in text for k, v in result["goal"].items())
+    (tmp_path / "pipeline.json").unlink()
+    assert section.pipeline().startswith("No full run is committed yet")
