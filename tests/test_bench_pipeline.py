@@ -114,3 +114,14 @@ def test_the_docs_section_is_written_from_the_result(tmp_path, monkeypatch):
     assert all(f"| {k} | {'met' if v else '**not met**'} |" in text for k, v in result["goal"].items())
     (tmp_path / "pipeline.json").unlink()
     assert section.pipeline().startswith("No full run is committed yet")
+
+
+def test_the_docs_section_names_a_baseline_given_its_own_learning_rate(tmp_path, monkeypatch):
+    from bench.sections import pipeline as section
+
+    result = copy.deepcopy(json.loads((BENCH / "results" / "archive" / "issue29" / "pipeline.json").read_text()))
+    result.update(pipeline.headline(result))
+    base = result["raw"]["models"]["baselines"]
+    assert "Given their own learning rate" not in (section._own_lr(result))
+    base[-1]["budget"]["lr"] = 0.0123
+    assert section._own_lr(result).endswith(f"{base[-1]['name']} at lr 0.0123.")

@@ -45,6 +45,15 @@ def _twins(r: dict) -> list[str]:
     return out
 
 
+def _own_lr(r: dict) -> str:
+    """The baselines trained with their own learning rate (``model_lr``: they failed under the shared one)."""
+    shared = {m["budget"]["lr"] for m in r["raw"]["models"]["finetune"]}
+    own = [f"{m['name']} at lr {m['budget']['lr']:g}" for m in r["raw"]["models"].get("baselines", [])
+           if m["budget"]["lr"] not in shared]
+    return (f" Given their own learning rate after failing under the shared {', '.join(map(format, shared))}: "
+            f"{', '.join(own)}." if own else "")
+
+
 def _breakeven(r: dict) -> list[str]:
     b, same = r.get("breakeven"), r.get("breakeven_same_scale")
     if not b:
@@ -93,7 +102,7 @@ def pipeline() -> str:
              f"({names('energy_mj_per_image')}); without the noise margin {r['dominated_plain']['latency']} and "
              f"{r['dominated_plain']['energy']}."
              + (f" Failed trainings (within 5 points of chance): {', '.join(r['failed_trainings'])}."
-                if r["failed_trainings"] else ""), "", *_breakeven(r), "", *_multi_trial(r), ""]
+                if r["failed_trainings"] else "") + _own_lr(r), "", *_breakeven(r), "", *_multi_trial(r), ""]
     if isinstance(goals, str):
         return "\n".join([*lines, f"Goals: {goals}."])
     rows = ["| goal | |", "| --- | --- |", *(f"| {k} | {met(v)} |" for k, v in goals.items())]
