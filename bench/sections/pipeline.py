@@ -6,6 +6,7 @@ Per-seed values are printed, not intervals, where there are fewer than 5; the tw
 image bootstraps :mod:`search.pipeline.twins` computes (their ``interval`` field says which)."""
 from __future__ import annotations
 
+from search.pipeline.summary import own_lr
 from bench.sections.text import RESULTS, interval_text, load_result, made_by, met
 
 KINDS = (("finetune", "winner, inherited weights + fine-tune"), ("scratch", "twin from scratch, full recipe"),
@@ -47,9 +48,9 @@ def _twins(r: dict) -> list[str]:
 
 def _own_lr(r: dict) -> str:
     """The baselines trained with their own learning rate (``model_lr``: they failed under the shared one)."""
-    shared = {m["budget"]["lr"] for m in r["raw"]["models"]["finetune"]}
-    own = [f"{m['name']} at lr {m['budget']['lr']:g}" for m in r["raw"]["models"].get("baselines", [])
-           if m["budget"]["lr"] not in shared]
+    models = r["raw"]["models"]
+    shared = {m["budget"]["lr"] for m in models["finetune"]}
+    own = [f"{m['name']} at lr {m['budget']['lr']:g}" for m in own_lr(models["finetune"], models.get("baselines", []))]
     return (f" Given their own learning rate after failing under the shared {', '.join(map(format, shared))}: "
             f"{', '.join(own)}." if own else "")
 

@@ -20,7 +20,7 @@ from search.pipeline.machine import busy_stages, load_lines, mark
 from search.pipeline.markdown import fmt as _fmt, table as _table
 from search.pipeline.routes import routes_lines
 from search.pipeline.recommend import recommend_lines, recommended, scope_lines
-from search.pipeline.summary import summarise
+from search.pipeline.summary import own_lr, summarise
 from core.io import write_atomic, write_json
 from core.jsontypes import JSONObject
 
@@ -69,7 +69,7 @@ def _budget_rows(s: dict) -> list[list[Any]]:
 
 def _own_lr(s: dict) -> str:
     shared = {m["budget"].get("lr") for m in s["winners"]}
-    own = [f"{m['name']} at {m['budget'].get('lr')}" for m in s["baselines"] if m["budget"].get("lr") not in shared]
+    own = [f"{m['name']} at {m['budget'].get('lr')}" for m in own_lr(s["winners"], s["baselines"])]
     return (f" Baselines given their own learning rate (`model_lr`), not the shared recipe's {_fmt(min(shared))}: "
             f"{', '.join(own)}." if own and shared else "")
 

@@ -172,6 +172,12 @@ def failed_trainings(models: Sequence[dict], num_classes: int) -> list[str]:
     return sorted(m["name"] for m in models if m["test_acc"] < 1.0 / num_classes + CHANCE_MARGIN)
 
 
+def own_lr(winners: Sequence[dict], baselines: Sequence[dict]) -> list[dict]:
+    """Baselines trained at a learning rate no winner used (``model_lr``: they failed under the shared one)."""
+    shared = {m["budget"].get("lr") for m in winners}
+    return [m for m in baselines if m["budget"].get("lr") not in shared]
+
+
 def dominated_counts(winners: Sequence[dict], base: Sequence[dict], num_classes: int) -> JSONObject:
     """Baselines some winner dominates, plainly and beyond noise, per cost; ``total``: on latency and energy.
 
