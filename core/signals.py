@@ -14,6 +14,7 @@ folder's ``last.ckpt``.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, Iterator
 import pytorch_lightning as pl
 
 from core.errors import Interrupted, SignalStop
+from core.stop import check_stop, clear_stop, note_stop
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -79,6 +81,22 @@ class StopOnSignal(pl.Callback):
         self.check(trainer)
 
 
+class SafePoints(pl.Callback):
+    """Honour a stop a signal asked for at every batch end of a fit run under :func:`interruptible`.
+
+    The handler raises where the signal lands; when Python drops that raise (it landed in a ``__del__`` or a
+    weakref callback), the next batch end raises it again, after the optimizer step, never inside one."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        check_stop()
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        check_stop()
+
+    def on_test_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        check_stop()
+
+
 @contextmanager
 def interruptible(prog: str, folder: Path) -> Iterator[None]:
     """SIGTERM or SIGINT anywhere in a command: stop with one line and exit 128 + the signal, keeping what finished.
@@ -88,22 +106,42 @@ def interruptible(prog: str, folder: Path) -> Iterator[None]:
     so the handler can raise :class:`Interrupted` wherever the signal lands: a half-done item is simply not
     recorded, and the same command on the same folder skips what finished. ``green-train``'s fit installs
     :class:`StopOnSignal` over this one, to stop at a batch boundary with its own message.
+
+    Python drops an exception raised in a ``__del__`` or weakref callback, so the handler also notes the stop
+    (:mod:`core.stop`) and the long loops raise it again at their next safe point (:class:`SafePoints` on every
+    fit, each search evaluation, job and stage). A second signal of the same kind raises again, in case the
+    first was dropped; a third ends the process at once.
     """
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
 
+    seen: dict[int, int] = {}
+
     def stop(signum: int, frame: Any) -> None:
-        signal.signal(signum, signal.SIG_DFL)  # a second signal of the same kind ends the process at once
-        raise SignalStop(Interrupted(f"stopped by {signal.Signals(signum).name}; what finished is kept in "
-                                     f"{str(folder)!r}: rerun the same {prog} command on that folder to continue",
-                                     signum))
+        seen[signum] = seen.get(signum, 0) + 1
+        if seen[signum] >= 2:  # the second one raises again (the first may have been dropped); a third ends at once
+            signal.signal(signum, signal.SIG_DFL)
+        interrupted = Interrupted(f"stopped by {signal.Signals(signum).name}; what finished is kept in "
+                                  f"{str(folder)!r}: rerun the same {prog} command on that folder to continue",
+                                  signum)
+        note_stop(interrupted)  # raised again at the next safe point if this raise lands where Python drops it
+        raise SignalStop(interrupted)
+
+    hook = sys.unraisablehook
+
+    def unraisable(args: Any) -> None:  # a dropped stop is raised at the next safe point: no traceback for it
+        if not isinstance(args.exc_value, SignalStop):
+            hook(args)
 
     old = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, stop)
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
+        sys.unraisablehook = hook
+        clear_stop()

@@ -41,6 +41,7 @@ from search.evolution.settings import Settings
 from search.evolution.state import append_generation, append_record, read_state, write_checkpoint
 from supernet.arch import ArchConfig
 from core.errors import GreenError
+from core.stop import check_stop
 from core.jsontypes import JSONObject
 from supernet.space import SearchSpace
 
@@ -125,6 +126,7 @@ class Evolution:
 
     def _scored(self, arch: ArchConfig, gen: int, eval_fn: Callable[[ArchConfig], dict], bar: Any) -> Individual:
         """Evaluate ``arch`` (or take its scores from the memo), keep and cache its record."""
+        check_stop()  # a safe point: a signal's stop that Python dropped is raised before the next evaluation
         key = str(arch)
         if key in self.memo:
             self.cache_hits += 1

@@ -41,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from core.device import available_cores, gpus, thread_share
 from core.errors import GreenError
+from core.stop import check_stop
 from core.io import write_json
 from core.validate import read_json
 from core.jsontypes import JSONObject
@@ -158,6 +159,7 @@ class Launcher:
             return
         if self.plugin == "serial":
             for job in jobs:
+                check_stop()  # a safe point between jobs (a signal's stop that Python dropped)
                 fn(cfg, job)
             return
         self.check(cfg, command)

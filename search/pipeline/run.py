@@ -39,6 +39,7 @@ from core.device import Device
 from core.errors import GreenError
 from core.io import write_json
 from core.load import Load, snapshot
+from core.stop import check_stop
 from core.validate import check_options
 
 
@@ -91,6 +92,7 @@ class Pipeline:
         """Run one stage unless it is switched off or its outputs already exist; record its seconds."""
         if name not in self.cfg.stages:
             return
+        check_stop()  # a safe point between stages (a signal's stop that Python dropped)
         todo = [s for s in STAGES if s in self.cfg.stages]
         at = f"[{todo.index(name) + 1}/{len(todo)}]"
         if done():

@@ -28,6 +28,7 @@ from search.training.records import Budget, ModelResult, Recipe
 from supernet.bn import recalibrate_bn
 from core.energy import EnergyUse, track_energy
 from core.progress import ProgressLine
+from core.signals import SafePoints
 from core.errors import GreenError
 from supernet.metrics import pack_correct
 from core.validate import finite_number
@@ -100,6 +101,7 @@ def fit(model: torch.nn.Module, name: str, dm: pl.LightningDataModule, cfg: Dict
     logger = TensorBoardLogger(str(out / "tb"), name=name, version="", default_hp_metric=False)
     if not any(isinstance(c, ProgressLine) for c in callbacks):  # a batch's jobs bring theirs (model i/n)
         callbacks = [*callbacks, ProgressLine(name)]
+    callbacks = [*callbacks, SafePoints()]  # a stop whose raise Python dropped is raised at the next batch end
     trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=cfg.epochs, logger=logger, callbacks=list(callbacks),
                                       enable_checkpointing=False, default_root_dir=str(out))
     with track_energy(out / "energy", name, device, country_iso_code) as energy:
