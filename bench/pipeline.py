@@ -88,14 +88,17 @@ def headline(result: JSONObject) -> JSONObject:
         if raw.get("candidates") else None
     out["search_candidates"] = raw.get("candidates", {}).get("one_shot")
     # the names last: ``candidates`` is N* here (the search's own count is ``search_candidates``)
+    gap = out["twins"]["full_recipe"] and out["twins"]["full_recipe"]["diff_points"]
     out["breakeven"] = even and {**even.to_json(), "candidates": even.breakeven_candidates,
-                                 "deployments": even.breakeven_deployments}
+                                 "deployments": even.breakeven_deployments,
+                                 "deployments_note": even.deployments_note(gap)}
     # the same on one scale: every stage's wall time at one power (the supernet's energy was booked in other
     # sessions, at another codecarbon power figure than this run's stages)
     same = from_ledger(led, raw["candidates"]["one_shot"], raw["candidates"].get("multi_trial"), len(winners), seeds,
                        key="seconds") if raw.get("candidates") else None
     out["breakeven_same_scale"] = same and {"candidates": same.breakeven_candidates, "energy_ratio": same.energy_ratio,
                                             "deployments": same.breakeven_deployments,
+                                            "deployments_note": same.deployments_note(gap),
                                             "note": "every stage's booked seconds at one power figure"}
     out["train_images"] = raw.get("train_images")
     mt = raw["models"].get("mt_train")

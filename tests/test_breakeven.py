@@ -29,6 +29,16 @@ def test_never_pays_when_a_trial_costs_no_more_than_scoring():
     assert BreakEven(0.0, 0.0, 0.0, 5).energy_ratio is None  # nothing spent on either route: no ratio
 
 
+def test_a_missing_k_star_says_why_and_is_unknown_when_scratch_ends_below_the_winners():
+    b = BreakEven(supernet_kwh=1.0, scoring_kwh=0.0, trial_kwh=0.1, candidates=10, finetune_kwh=0.3, scratch_kwh=0.2)
+    assert b.breakeven_deployments is None
+    assert "0.3 kWh" in b.deployments_note() and "0.2 kWh" in b.deployments_note()
+    assert "unknown, not never" not in b.deployments_note(-1.0)  # scratch reached the winners: at this recipe, never
+    assert "12.8 points below" in b.deployments_note(12.8) and "unknown, not never" in b.deployments_note(12.8)
+    assert "no fine-tune or no scratch" in BreakEven(1.0, 0.0, 0.1, 10).deployments_note()
+    assert BreakEven(1.0, 0.0, 0.1, 10, finetune_kwh=0.05, scratch_kwh=0.3).deployments_note(5.0) is None  # K* = 4
+
+
 def test_curves_span_the_break_even_and_cross_there():
     b = BreakEven(supernet_kwh=2.0, scoring_kwh=0.0, trial_kwh=0.1, candidates=10, finetune_kwh=0.0, scratch_kwh=0.5)
     c = b.curves(points=5)

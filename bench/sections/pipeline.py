@@ -55,6 +55,13 @@ def _own_lr(r: dict) -> str:
             f"{', '.join(own)}." if own else "")
 
 
+def _k(b: dict) -> str:
+    """K*, or why there is none (older results carry no note)."""
+    if b["deployments"] is not None:
+        return f"after {b['deployments']:.1f} deployed models"
+    return b.get("deployments_note") or "never, or unknown"
+
+
 def _breakeven(r: dict) -> list[str]:
     b, same = r.get("breakeven"), r.get("breakeven_same_scale")
     if not b:
@@ -62,12 +69,10 @@ def _breakeven(r: dict) -> list[str]:
     n = r["search_candidates"]
     text = (f"Break-even from the run's own ledger: the one-shot route is cheaper beyond **{b['candidates']:.0f}** "
             f"candidates; at the search's {n} its energy is {b['energy_ratio']:.3f} of the multi-trial route's; the "
-            f"supernet's training is paid back against training the archs from scratch after "
-            f"{b['deployments']:.1f} deployed models.")
+            f"supernet's training is paid back against training the archs from scratch {_k(b)}.")
     if same:
         text += (f" On one scale (every stage's booked seconds at one power figure, the supernet's included): "
-                 f"{same['candidates']:.0f} candidates, ratio {same['energy_ratio']:.3f}, "
-                 f"{same['deployments']:.1f} deployments.")
+                 f"{same['candidates']:.0f} candidates, ratio {same['energy_ratio']:.3f}, deployments: {_k(same)}.")
     return [text]
 
 

@@ -70,6 +70,21 @@ class BreakEven:
         gain = self.scratch_kwh - self.finetune_kwh
         return self.supernet_kwh / gain if gain > 0 else None
 
+    def deployments_note(self, scratch_gap_points: float | None = None) -> str | None:
+        """Why ``K*`` is absent (None when it is present). ``scratch_gap_points``: how far the scratch recipe ends
+        below the fine-tuned winners (test accuracy points); above 0, training from scratch to the winners' accuracy
+        would cost more than the recipe measured, so a missing ``K*`` is unknown rather than never."""
+        if self.breakeven_deployments is not None:
+            return None
+        if self.finetune_kwh is None or self.scratch_kwh is None:
+            return "unknown: the run has no fine-tune or no scratch stage"
+        note = (f"not at this run's recipes: a fine-tune costs {self.finetune_kwh:.3g} kWh a model, at least "
+                f"the scratch recipe's {self.scratch_kwh:.3g} kWh")
+        if scratch_gap_points is not None and scratch_gap_points > 0:
+            note += (f"; but that recipe ends {scratch_gap_points:.1f} points below the winners, and the energy to "
+                     "train from scratch to their accuracy is not measured: K* is unknown, not never")
+        return note
+
     def curves(self, points: int = 50) -> dict[str, list[float]]:
         """Cumulative energy of both routes against candidates (0 .. max(2 N*, 2 N)) and, where known, against
         deployed models (0 .. max(2 K*, 10)): the break-even chart's lines."""

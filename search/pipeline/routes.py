@@ -36,12 +36,12 @@ def routes_lines(mt: dict | None, images: dict[str, str]) -> list[str]:
     if b:
         n_star = "never (a trial costs no more than scoring)" if b["breakeven_candidates"] is None else \
             f"**{b['breakeven_candidates']:.0f}** candidates"
-        k_star = "never, or unknown" if b["breakeven_deployments"] is None else \
-            f"**{b['breakeven_deployments']:.1f}** deployed models"
+        k_star = f"paid back after **{b['breakeven_deployments']:.1f}** deployed models" \
+            if b["breakeven_deployments"] is not None else f"paid back: {b.get('deployments_note') or 'never, or unknown'}"
         lines += [f"Break-even: the supernet's training ({b['supernet_kwh']:.4g} kWh) against {b['trial_kwh']:.3g} "
                   f"kWh per multi-trial candidate and {b['scoring_kwh']:.3g} kWh per one-shot one: the one-shot "
                   f"route is cheaper beyond {n_star}; at this search's {b['candidates']} the energy ratio is "
-                  f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is paid "
-                  f"back after {k_star}. The cost table serves both routes and is left out.", "",
+                  f"{b['energy_ratio']:.3f}. Against training from scratch (this run's scratch recipe) it is "
+                  f"{k_star}. The cost table serves both routes and is left out.", "",
                   f"![break-even]({images['breakeven']})", ""]
     return lines

@@ -250,6 +250,8 @@ def summarise(root: str | Path) -> JSONObject:
                      "trained from scratch for the winners' total epochs (codecarbon, both); above 1 the supernet "
                      "route cost more"}
     n_cls = int(_read(root / "finetune" / "finetune.json").get("num_classes") or 10)
+    twins = {t: compare(raw["finetune"], raw[t]) if raw[t] else None for t in ("scratch", "scratch_ft")}
+    gap = twins["scratch"] and twins["scratch"]["all"]["diff_points"]  # winners over the full-recipe twins
     multi = None
     if models.get("mt_train"):
         one, mt = _front(root / "search"), _front(root / "mt_search")
@@ -263,12 +265,13 @@ def summarise(root: str | Path) -> JSONObject:
             "candidates": eq_front and eq_front.unique_evals,
             **{f"test_hv_{k2}": v for k2, v in hv_ratio(eq, models["mt_train"], n_cls).items()}}
         even = from_ledger(led, one.unique_evals, mt.unique_evals, k, seeds) if one and mt else None
-        multi["breakeven"] = even and {**even.to_json(), "curves": even.curves()}
+        multi["breakeven"] = even and {**even.to_json(), "deployments_note": even.deployments_note(gap),
+                                       "curves": even.curves()}
     sources = sorted({s for v in led.values() for s in v["sources"]})
     return {"models": models, "winners": winners, "scratch": models.get("scratch", []), "baselines": base,
             "multi_trial_models": models.get("mt_train", []), "dominated": dominated_counts(winners, base, n_cls),
             "ledger": led, "amortisation": amort, "multi_trial": multi, "energy_sources": sources,
-            "twins": {t: compare(raw["finetune"], raw[t]) if raw[t] else None for t in ("scratch", "scratch_ft")},
+            "twins": twins,
             "session": session.get("session"), "seeds": seeds,
             "deployed": session.get("deployed") or {}, "target_figures": session.get("targets") or {},
             "fidelity": _read(root / "fidelity" / "fidelity.json", allow_nan=True) or None,
