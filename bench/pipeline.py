@@ -98,7 +98,7 @@ def headline(result: JSONObject) -> JSONObject:
                        key="seconds") if raw.get("candidates") else None
     out["breakeven_same_scale"] = same and {"candidates": same.breakeven_candidates, "energy_ratio": same.energy_ratio,
                                             "deployments": same.breakeven_deployments,
-                                            "deployments_note": same.deployments_note(gap),
+                                            "deployments_note": same.deployments_note(gap, unit="s"),
                                             "note": "every stage's booked seconds at one power figure"}
     out["train_images"] = raw.get("train_images")
     mt = raw["models"].get("mt_train")

@@ -35,6 +35,7 @@ def test_a_missing_k_star_says_why_and_is_unknown_when_scratch_ends_below_the_wi
     assert "0.3 kWh" in b.deployments_note() and "0.2 kWh" in b.deployments_note()
     assert "unknown, not never" not in b.deployments_note(-1.0)  # scratch reached the winners: at this recipe, never
     assert "12.8 points below" in b.deployments_note(12.8) and "unknown, not never" in b.deployments_note(12.8)
+    assert "0.3 s a model" in b.deployments_note(unit="s")
     assert "no fine-tune or no scratch" in BreakEven(1.0, 0.0, 0.1, 10).deployments_note()
     assert BreakEven(1.0, 0.0, 0.1, 10, finetune_kwh=0.05, scratch_kwh=0.3).deployments_note(5.0) is None  # K* = 4
 

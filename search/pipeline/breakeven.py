@@ -70,16 +70,17 @@ class BreakEven:
         gain = self.scratch_kwh - self.finetune_kwh
         return self.supernet_kwh / gain if gain > 0 else None
 
-    def deployments_note(self, scratch_gap_points: float | None = None) -> str | None:
+    def deployments_note(self, scratch_gap_points: float | None = None, unit: str = "kWh") -> str | None:
         """Why ``K*`` is absent (None when it is present). ``scratch_gap_points``: how far the scratch recipe ends
         below the fine-tuned winners (test accuracy points); above 0, training from scratch to the winners' accuracy
-        would cost more than the recipe measured, so a missing ``K*`` is unknown rather than never."""
+        would cost more than the recipe measured, so a missing ``K*`` is unknown rather than never. ``unit``: of the
+        energies (``s`` for a break-even priced in seconds, :func:`from_ledger` with ``key="seconds"``)."""
         if self.breakeven_deployments is not None:
             return None
         if self.finetune_kwh is None or self.scratch_kwh is None:
             return "unknown: the run has no fine-tune or no scratch stage"
-        note = (f"not at this run's recipes: a fine-tune costs {self.finetune_kwh:.3g} kWh a model, at least "
-                f"the scratch recipe's {self.scratch_kwh:.3g} kWh")
+        note = (f"not at this run's recipes: a fine-tune costs {self.finetune_kwh:.3g} {unit} a model, at least "
+                f"the scratch recipe's {self.scratch_kwh:.3g} {unit}")
         if scratch_gap_points is not None and scratch_gap_points > 0:
             note += (f"; but that recipe ends {scratch_gap_points:.1f} points below the winners, and the energy to "
                      "train from scratch to their accuracy is not measured: K* is unknown, not never")
