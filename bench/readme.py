@@ -23,6 +23,7 @@ from bench.sections.checks import bad_input, mutation, results  # noqa: E402
 from bench.sections.deploy import deploy  # noqa: E402
 from bench.sections.headlines import headlines  # noqa: E402
 from bench.sections.pipeline import pipeline  # noqa: E402
+from bench.sections.reruns import hpo, recall, search_quality  # noqa: E402
 from bench.sections.search import breakeven, budget_pilot, cost_range, reference, lut_accuracy, optimizer, optimizer_tuning, ranking  # noqa: E402
 from bench.sections.speed import first_hour, parallel, supernet_overhead, throughput, walltime  # noqa: E402
 
@@ -37,7 +38,8 @@ SECTIONS: dict[str, Callable[[], str]] = {"throughput": throughput, "walltime": 
                                           "ranking": ranking, "mutation": mutation, "headlines": headlines,
                                           "first_hour": first_hour, "budget_pilot": budget_pilot,
                                           "reference": reference, "breakeven": breakeven,
-                                          "deploy": deploy, "pipeline": pipeline}
+                                          "deploy": deploy, "pipeline": pipeline,
+                                          "search_quality": search_quality, "hpo": hpo, "recall": recall}
 OPENING = re.compile(r"<!-- figures:([A-Za-z0-9_]+) -->")
 
 
