@@ -154,6 +154,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--run", default=str(ROOT / "outputs" / "bench" / "recall_run"), help="work folder (resumable)")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--baseline-seeds", type=int, default=None,
+                   help="seeds per baseline (default: --seeds); the baselines are a side comparison, cut to save time")
     p.add_argument("--epochs", type=int, default=5, help="supernet epochs")
     p.add_argument("--finetune-epochs", type=int, default=1)
     p.add_argument("--population", type=int, default=8)
@@ -207,13 +209,14 @@ def main() -> None:
                          "finetuned": _tested(tuned[0])})
     route = args.epochs + args.finetune_epochs  # the baselines get the winners' total epochs
     models = [] if not args.quick else ["models=[timm/lcnet_050,torchvision/squeezenet1_1]"]
-    rows = baselines(cfg("baselines", f"seeds={args.seeds}", f"epochs={route}", "measure.enabled=false", "onnx=false",
+    base_seeds = args.seeds if args.baseline_seeds is None else args.baseline_seeds
+    rows = baselines(cfg("baselines", f"seeds={base_seeds}", f"epochs={route}", "measure.enabled=false", "onnx=false",
                          "trainer.enable_progress_bar=false", *models, out=run / "baselines"))
     raw = {"imbalance_ratio": dm.imbalance_ratio, "energy_sample": sample, "runs": runs,
            "baselines": [_tested(r) for r in rows], "class_counts_train": {
                c: int((dm.train_targets == i).sum()) for i, c in enumerate(dm.classes)},
            "budgets": {"supernet_epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
-                       "baseline_epochs": route, "population": args.population, "generations": args.generations,
+                       "baseline_epochs": route, "baseline_seeds": base_seeds, "population": args.population, "generations": args.generations,
                        "search_val_images": args.val_images, "acc_slack": ACC_SLACK}}
     result = {**headline({"raw": raw}), "raw": raw, "run": str(run), "table": str(table), "inputs": {"table": input_ref(table)}, "quick": args.quick}
     path = save("recall", result, config={"bench": vars(args), "train": OmegaConf.to_container(train_cfg,
