@@ -86,3 +86,21 @@ def test_recall_prints_both_settings_per_seed_and_judges_the_gain_against_noise(
     text = reruns.recall()
     assert text.count("\n| ") == seeds + 2 and "| 2 | 0.470 / 0.7000 | 0.400 / 0.7000 |" in text
     assert f"the gain beyond noise (interval above 0) {'met' if beyond else '**not met**'}" in text
+
+
+def test_the_readme_rows_appear_only_for_committed_results(results):
+    assert [f() for f in (reruns.pipeline_row, reruns.search_quality_row, reruns.hpo_row, reruns.recall_row)] \
+        == [None] * 4
+    raw = _recall_raw(5)
+    (results / "recall.json").write_text(json.dumps(_made({**recall.headline({"raw": raw}), "raw": raw})))
+    at, headline, goals = reruns.recall_row()
+    assert at == "0123456" and "0.470 searched with recall_min, 0.400 without: +0.070 [" in headline
+    assert goals == "gain beyond noise met"
+    src = RESULTS / "pipeline.json"
+    if not src.is_file():
+        pytest.skip("no committed pipeline.json")
+    shutil.copy(src, results / "pipeline.json")
+    r = json.loads(src.read_text())
+    at, headline, goals = reruns.pipeline_row()
+    assert f"{r['twins']['full_recipe']['diff_points']:+.1f} points" in headline
+    assert goals.count("met") == len(r["goal"]) and goals.count("**not met**") == list(r["goal"].values()).count(False)

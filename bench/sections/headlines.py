@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from bench.sections.reruns import hpo_row, pipeline_row, recall_row, search_quality_row
 from bench.sections.text import RESULTS, interval_text, load_result, met, pct
 
 PAGE = "docs/benchmarks.md"
@@ -143,6 +144,11 @@ def _mutation() -> Row | None:
 
 
 ROWS: tuple[tuple[str, str, Callable[[], Row | None]], ...] = (
+    ("The pipeline at the reference scale", "the-pipeline-at-the-reference-scale", pipeline_row),
+    ("Search quality on the reference supernet", "search-hpo-and-recall-on-the-reference-supernet",
+     search_quality_row),
+    ("Training-hyperparameter search", "search-hpo-and-recall-on-the-reference-supernet", hpo_row),
+    ("Worst-class recall on long-tailed data", "search-hpo-and-recall-on-the-reference-supernet", recall_row),
     ("Cost range of the space", "cost-range-of-the-space", _cost_range),
     ("Cost table against measurement", "cost-table-against-measurement", _lut_accuracy),
     ("Search engine", "search-engine", _optimizer),

@@ -87,3 +87,59 @@ def recall() -> str:
         f"{n['se_worst_class_recall']:.3f}. Goal (higher worst-class recall, at most 1 point of accuracy lost): "
         f"{met(r['goal']['higher_worst_class_recall_at_most_1_point_acc_lost'])}; the gain beyond noise "
         f"(interval above 0) {met(r['goal'].get('higher_worst_class_recall_beyond_noise'))}."])
+
+
+Row = tuple[str, str, str]  # as bench.sections.headlines: the commit it ran at, the headline, the goals
+
+
+def pipeline_row() -> Row | None:
+    """The pipeline at the reference scale, for the README's table: the winners against their twins and the
+    baselines, and the two routes' energies."""
+    if not (RESULTS / "pipeline.json").is_file():
+        return None
+    r = load_result("pipeline.json")
+    t, d, b, m, g = r["twins"], r["dominated_beyond_noise"], r["breakeven"], r["multi_trial"], r["goal"]
+    accs = [a for x in r["raw"]["models"]["finetune"] for a in x["test_acc_per_seed"]]
+    return (r["commit"][:7],
+            f"{r['k']} winners from {r['search_candidates']} candidates, {r['seeds']} seeds, {r['train_images']} "
+            f"images: test accuracy {min(accs):.3f}-{max(accs):.3f}, "
+            f"{t['full_recipe']['diff_points']:+.1f} points {interval_text(t['full_recipe']['diff_ci'], '+.1f')} over "
+            f"the same archs from scratch (full recipe) and {t['equal_epochs']['diff_points']:+.1f} at equal epochs; "
+            f"baselines dominated beyond noise {d['latency']}/{d['of']} on latency, {d['energy']}/{d['of']} on "
+            f"energy; one-shot cheaper beyond {b['candidates']:.0f} candidates (energy ratio {b['energy_ratio']:.3f} "
+            f"at {r['search_candidates']}); test HV over the multi-trial route {m['test_hv_ratio']:.3f} at equal "
+            f"candidates",
+            "; ".join(f"`{k}` {met(v)}" for k, v in g.items()))
+
+
+def search_quality_row() -> Row | None:
+    if not (RESULTS / "search_quality.json").is_file():
+        return None
+    r = load_result("search_quality.json")
+    g = r["goals"]
+    return (r["commit"][:7],
+            f"NSGA-II over random search at {r['budget']} evaluations: hypervolume ratio {r['hv_ratio_mean']:.3f} "
+            f"{interval_text(r['hv_ratio_mean_ci'], '.3f')}, ahead in {r['nsga2_wins']}/{r['n_seeds']} seeds",
+            f"ahead in 4 of 5 {met(g['nsga2_wins_ge_4_of_5'])}; ratio >= 1.05 {met(g['hv_ratio_mean_ge_1.05'])}")
+
+
+def hpo_row() -> Row | None:
+    if not (RESULTS / "hpo.json").is_file():
+        return None
+    r = load_result("hpo.json")
+    d = r["hpo_minus_default"]
+    return (r["commit"][:7],
+            f"green-hpo minus the default recipe on {r['report_images']} held-out images: {d['mean']:+.4f} "
+            f"{interval_text(d['ci95'], '+.4f', d['per_seed'])} ({len(r['per_seed'])} seeds)",
+            f"gain beyond its interval {met(r['goal']['hpo_above_default'])}")
+
+
+def recall_row() -> Row | None:
+    if not (RESULTS / "recall.json").is_file():
+        return None
+    r = load_result("recall.json")
+    return (r["commit"][:7],
+            f"worst-class test recall {r['worst_class_recall']['with_recall_min']:.3f} searched with recall_min, "
+            f"{r['worst_class_recall']['without']:.3f} without: {r['worst_class_recall_gain']:+.3f} "
+            f"{interval_text(r['worst_class_recall_gain_ci95'], '+.3f', r['worst_class_recall_gain_per_seed'])}",
+            f"gain beyond noise {met(r['goal'].get('higher_worst_class_recall_beyond_noise'))}")
