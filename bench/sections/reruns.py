@@ -7,6 +7,11 @@ from __future__ import annotations
 from bench.sections.text import RESULTS, interval_text, load_result, made_by, met
 
 
+def _committed(name: str) -> dict | None:
+    """The committed result, or None before it is (a README row is then left out)."""
+    return load_result(name) if (RESULTS / name).is_file() else None
+
+
 def _missing(name: str) -> str | None:
     return None if (RESULTS / name).is_file() else f"No full run is committed yet: no figures here until " \
                                                      f"`bench/results/{name}` is."
@@ -95,9 +100,8 @@ Row = tuple[str, str, str]  # as bench.sections.headlines: the commit it ran at,
 def pipeline_row() -> Row | None:
     """The pipeline at the reference scale, for the README's table: the winners against their twins and the
     baselines, and the two routes' energies."""
-    if not (RESULTS / "pipeline.json").is_file():
+    if (r := _committed("pipeline.json")) is None:
         return None
-    r = load_result("pipeline.json")
     t, d, b, m, g = r["twins"], r["dominated_beyond_noise"], r["breakeven"], r["multi_trial"], r["goal"]
     accs = [a for x in r["raw"]["models"]["finetune"] for a in x["test_acc_per_seed"]]
     return (r["commit"][:7],
@@ -113,9 +117,8 @@ def pipeline_row() -> Row | None:
 
 
 def search_quality_row() -> Row | None:
-    if not (RESULTS / "search_quality.json").is_file():
+    if (r := _committed("search_quality.json")) is None:
         return None
-    r = load_result("search_quality.json")
     g = r["goals"]
     return (r["commit"][:7],
             f"NSGA-II over random search at {r['budget']} evaluations: hypervolume ratio {r['hv_ratio_mean']:.3f} "
@@ -124,9 +127,8 @@ def search_quality_row() -> Row | None:
 
 
 def hpo_row() -> Row | None:
-    if not (RESULTS / "hpo.json").is_file():
+    if (r := _committed("hpo.json")) is None:
         return None
-    r = load_result("hpo.json")
     d = r["hpo_minus_default"]
     return (r["commit"][:7],
             f"green-hpo minus the default recipe on {r['report_images']} held-out images: {d['mean']:+.4f} "
@@ -135,9 +137,8 @@ def hpo_row() -> Row | None:
 
 
 def recall_row() -> Row | None:
-    if not (RESULTS / "recall.json").is_file():
+    if (r := _committed("recall.json")) is None:
         return None
-    r = load_result("recall.json")
     return (r["commit"][:7],
             f"worst-class test recall {r['worst_class_recall']['with_recall_min']:.3f} searched with recall_min, "
             f"{r['worst_class_recall']['without']:.3f} without: {r['worst_class_recall_gain']:+.3f} "
